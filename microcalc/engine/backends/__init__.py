@@ -1,0 +1,1 @@
+"""Inference backends behind one interface (:class:`~microcalc.engine.backends.base.Backend`)."""
