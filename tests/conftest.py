@@ -16,3 +16,48 @@ def real_patches_dir() -> Path:
     if not (REAL_PATCHES / "calc.png").is_file():
         pytest.skip(f"real patches not found at {REAL_PATCHES} (../shared is absent)")
     return REAL_PATCHES
+
+
+# ---- shared artefacts, built once through the public CLIs -----------------------------------
+TEST_PATCH = 128  # small patch size for fast models; 674 is covered by dedicated ResNet101 tests
+
+
+def run_cli(main_module: str, args: list[str]) -> None:
+    """Run a console script's click command in-process, failing the test with its output."""
+    import importlib
+
+    from click.testing import CliRunner
+
+    module_name, _, attr = main_module.partition(":")
+    command = getattr(importlib.import_module(module_name), attr)
+    result = CliRunner().invoke(command, args, catch_exceptions=False)
+    if result.exit_code != 0:
+        raise AssertionError(f"{main_module} {' '.join(args)} exited {result.exit_code}:\n{result.output}")
+
+
+@pytest.fixture(scope="session")
+def synth_patches(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A balanced synthetic patch set: ``cluster/`` and ``normal/`` PNGs, 128x128."""
+    out = tmp_path_factory.mktemp("patches")
+    run_cli("microcalc.synth.cli:cli", ["patches", str(out), "--n", "320", "--patch-size", str(TEST_PATCH),
+                                        "--seed", "1"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_run(synth_patches: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small CNN trained on ``synth_patches``; the run folder (checkpoint.pt, metrics.json...)."""
+    out = tmp_path_factory.mktemp("run")
+    run_cli("microcalc.trainer.cli_train:cli", [
+        str(synth_patches), "--out", str(out), "--arch", "smallcnn", "--patch-size", str(TEST_PATCH),
+        "--epochs", "12", "--batch-size", "32", "--lr", "2e-3", "--weight-decay", "1e-4", "--seed", "0"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_bundle(trained_run: Path, synth_patches: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained small CNN exported to a bundle with FP32, FP16 and INT8 ONNX variants."""
+    out = tmp_path_factory.mktemp("bundle") / "bundle"
+    run_cli("microcalc.export.cli:cli", ["--checkpoint", str(trained_run / "checkpoint.pt"), "--out", str(out),
+                                         "--fp16", "--int8", "--calib", str(synth_patches)])
+    return out
