@@ -1,0 +1,167 @@
+"""THE reference graph: raw uint8 tiles in, cluster probability and activation map out.
+
+:class:`TileClassifier` wraps a checkpoint's network with everything the scanner would
+otherwise do on the host, so every backend (torch, ONNX Runtime, OpenVINO, TensorRT) sees one
+input, ``tiles`` uint8 ``[N, 1, P, P]``, and two outputs, ``p_cluster`` float32 ``[N]`` and
+``cam`` float32 ``[N, h, w]``:
+
+* cast to float32 and the checkpoint's scaling (``per_tile_max``: divide by the tile's own
+  maximum, an all-zero tile divided by 1; ``fixed_255``: divide by 255), exactly
+  :meth:`microcalc.preprocessing.Preprocessing.scale`;
+* gray-to-3-channel replication folded into the first convolution: ``conv(repeat(x, 3), W)``
+  equals ``conv(x, W.sum(dim=1))``, so conv1 does a third of the work and the input is 12x
+  smaller than float32 RGB;
+* every BatchNorm folded into the convolution before it;
+* ``p_cluster = softmax(logits)[:, positive_index]``;
+* ``cam``: the class activation map of the cluster class on the last feature map ``F``,
+  ``cam = sum_k a_k F_k`` with ``a_k = h*w * mean_ij d z_pos / d F_kij`` (the Grad-CAM weights
+  scaled by the map size, computed analytically in the graph, no backward pass). For a head that
+  is global average pooling + one linear layer (ResNet, ResNeXt) ``a_k`` is the classifier weight
+  ``w[pos, k]``, so this is exactly Zhou et al.'s CAM (2016), and Grad-CAM at that layer is
+  ``relu(cam) / (h*w)``. For MLP heads (VGG16-BN, smallcnn) the gradient is propagated through
+  the linear layers and their ReLU gates per tile, so ``cam`` is Grad-CAM before its ReLU, on
+  the same scale. The map is left unrectified; the scanner applies ``relu`` when it localises.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from microcalc.models.checkpoint import Checkpoint
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold every BatchNorm2d into the convolution that feeds it (in place; model in eval mode).
+
+    Handles the two layouts of the zoo: ``Sequential`` runs ``Conv2d, BatchNorm2d`` and sibling
+    attributes ``convN``/``bnN`` (ResNet blocks and stem).
+
+    Raises:
+        NotImplementedError: a BatchNorm is left that follows no convolution.
+    """
+    for module in list(model.modules()):
+        if isinstance(module, nn.Sequential):
+            children = list(module)
+            for i in range(len(children) - 1):
+                if isinstance(children[i], nn.Conv2d) and isinstance(children[i + 1], nn.BatchNorm2d):
+                    module[i] = fuse_conv_bn_eval(children[i], children[i + 1])
+                    module[i + 1] = nn.Identity()
+        for name, child in list(module.named_children()):
+            if isinstance(child, nn.Conv2d) and name.startswith("conv"):
+                bn = getattr(module, "bn" + name[4:], None)
+                if isinstance(bn, nn.BatchNorm2d):
+                    setattr(module, name, fuse_conv_bn_eval(child, bn))
+                    setattr(module, "bn" + name[4:], nn.Identity())
+    left = [n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    if left:
+        raise NotImplementedError(f"cannot fold BatchNorm layers that follow no convolution: {left}")
+    return model
+
+
+def fold_gray_replication(model: nn.Module, channels: int) -> nn.Module:
+    """Make the first convolution take one channel: sum its weights over the ``channels`` inputs.
+
+    Exact for inputs replicated ``channels`` times (up to float32 summation order).
+    """
+    first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    if first.in_channels != channels:
+        raise ValueError(f"first convolution takes {first.in_channels} channels, preprocessing gives {channels}")
+    if channels == 1:
+        return model
+    with torch.no_grad():
+        first.weight = nn.Parameter(first.weight.sum(dim=1, keepdim=True))
+    first.in_channels = 1
+    return model
+
+
+def _head_layers(model: nn.Module) -> list[nn.Module]:
+    head = model.classifier_module()
+    layers = list(head) if isinstance(head, nn.Sequential) else [head]
+    for layer in layers:
+        if not isinstance(layer, (nn.Linear, nn.ReLU, nn.Dropout)):
+            raise NotImplementedError(f"class activation maps need a head of Linear/ReLU/Dropout layers, "
+                                      f"found {type(layer).__name__}")
+    if not isinstance(layers[-1], nn.Linear):
+        raise NotImplementedError("the classifier head must end in a Linear layer")
+    return layers
+
+
+def _pool_bins(model: nn.Module) -> int:
+    pool = model.avgpool
+    if not isinstance(pool, nn.AdaptiveAvgPool2d):
+        raise NotImplementedError(f"expected an adaptive average pool before the head, found {type(pool).__name__}")
+    size = pool.output_size
+    h, w = (size, size) if isinstance(size, int) else size
+    return int(h) * int(w)
+
+
+class TileClassifier(nn.Module):
+    """uint8 tiles ``[N, 1, P, P]`` -> ``(p_cluster [N], cam [N, h, w])``, preprocessing inside.
+
+    Build it with :meth:`from_checkpoint`; the module is in eval mode and has no BatchNorm left.
+    """
+
+    def __init__(self, network: nn.Module, *, positive_index: int, scaling: str) -> None:
+        super().__init__()
+        if scaling not in ("per_tile_max", "fixed_255"):
+            raise ValueError(f"unknown scaling {scaling!r}")
+        self.network = network.eval()
+        self.positive_index = positive_index
+        self.scaling = scaling
+        self.head_layers = nn.ModuleList(_head_layers(network))
+        self.bins = _pool_bins(network)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> "TileClassifier":
+        """The checkpoint's network with BatchNorm and gray replication folded in (weights copied)."""
+        network = copy.deepcopy(checkpoint.build_model()).eval()
+        fold_batchnorm(network)
+        fold_gray_replication(network, checkpoint.config.preprocessing.channels)
+        return cls(network, positive_index=checkpoint.config.positive_index,
+                   scaling=checkpoint.config.preprocessing.scaling).eval()
+
+    def scale(self, tiles: torch.Tensor) -> torch.Tensor:
+        """uint8 ``[N, 1, P, P]`` -> float32 in [0, 1], as ``Preprocessing.scale``."""
+        x = tiles.to(torch.float32)
+        if self.scaling == "fixed_255":
+            return x / 255.0
+        peak = torch.amax(x, dim=(1, 2, 3), keepdim=True).clamp_min(1.0)
+        return x / peak
+
+    def forward(self, tiles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.network.forward_features(self.scale(tiles))
+        pooled = torch.flatten(self.network.avgpool(features), 1)
+        h = pooled
+        gates: list[torch.Tensor] = []
+        for layer in self.head_layers:
+            if isinstance(layer, nn.ReLU):
+                gates.append(h > 0)
+                h = torch.relu(h)
+            elif isinstance(layer, nn.Linear):
+                gates.append(torch.empty(0))  # placeholder keeps gates aligned with layers
+                h = layer(h)
+            else:  # Dropout is the identity in eval mode
+                gates.append(torch.empty(0))
+        p_cluster = torch.softmax(h, dim=1)[:, self.positive_index]
+        return p_cluster, self._cam(features, gates)
+
+    def _cam(self, features: torch.Tensor, gates: list[torch.Tensor]) -> torch.Tensor:
+        """Analytic backward pass of z_pos from the logits to the pooled features, then to F."""
+        last = self.head_layers[-1]
+        grad = last.weight[self.positive_index]  # [D] until a ReLU gate makes it per tile
+        for layer, gate in zip(reversed(self.head_layers[:-1]), reversed(gates[:-1])):
+            if isinstance(layer, nn.ReLU):
+                grad = grad * gate.to(features.dtype)
+            elif isinstance(layer, nn.Linear):
+                grad = grad @ layer.weight
+        channels = features.shape[1]
+        # Each adaptive-pool bin's weights over F sum to 1, so sum_ij dz/dF_kij = sum_bins dz/dpooled_kb.
+        alpha = grad.reshape(*grad.shape[:-1], channels, self.bins).sum(dim=-1)
+        alpha = alpha.unsqueeze(-2)  # [1, K] or [N, 1, K]
+        fh, fw = features.shape[-2:]
+        cam = torch.matmul(alpha, features.flatten(2))  # [N, 1, h*w]
+        return cam.reshape(-1, int(fh), int(fw))
