@@ -10,16 +10,33 @@ this class: they ask the backend for host batch buffers (pinned on CUDA backends
 from __future__ import annotations
 
 import abc
+import importlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Callable, ClassVar
 
 import numpy as np
 
-from microcalc.errors import MicrocalcError
+from microcalc.errors import MicrocalcError, MissingDependencyError
 
 PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def import_optional(module: str, *, extra: str, purpose: str) -> ModuleType:
+    """Import an optional library inside ``_activate_impl``; a missing one names its pip extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(module, extra, purpose) from exc
+
+
+def check_precision(precision: str) -> str:
+    """Validate a precision name in one place, quoting the bad value."""
+    if precision not in PRECISIONS:
+        raise MicrocalcError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    return precision
 
 
 @dataclass
@@ -102,8 +119,13 @@ class Backend(abc.ABC):
     def submit(self, batch: np.ndarray, n: int) -> PendingBatch:
         """Start inference on ``batch[:n]``; the buffer must not be refilled before ``result()``."""
         self._check_active()
-        if not 1 <= n <= batch.shape[0]:
-            raise ValueError(f"n must lie in [1, {batch.shape[0]}], got {n}")
+        if batch.dtype != self.input_dtype or tuple(batch.shape[1:]) != self.input_shape:
+            raise ValueError(f"batch must be {self.input_dtype} [N, {', '.join(map(str, self.input_shape))}], "
+                             f"got {batch.dtype} {list(batch.shape)}")
+        if not batch.flags.c_contiguous:
+            raise ValueError("batch must be C-contiguous: fill a buffer from host_buffer()")
+        if not 1 <= n <= min(batch.shape[0], self.max_batch):
+            raise ValueError(f"n must lie in [1, {min(batch.shape[0], self.max_batch)}], got {n}")
         start = time.perf_counter()
         pending = self._submit_impl(batch, n)
 

@@ -1,0 +1,193 @@
+"""ONNX Runtime backend: the embedded default on CPU, and CUDA / TensorRT execution providers.
+
+CPU: the session is tuned for one big batch at a time: all graph optimisations, one intra-op
+thread per physical core (hyper-threads only contend for the same vector units), sequential
+execution (the graph is a chain; parallel branches gain nothing). ``submit`` hands the batch
+to one worker thread, and ONNX Runtime releases the GIL while it computes, so the caller fills
+the next buffer while this one runs.
+
+GPU (``provider="cuda"`` or ``"tensorrt"``, needs ``onnxruntime-gpu`` and cuda-python): the
+host batch buffers are pinned (:mod:`microcalc.engine.cuda_memory`), the tiles are copied
+once to a device buffer bound with IO binding, outputs stay on the device until copied back, so
+ONNX Runtime never stages its own copies.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch, check_precision, import_optional
+from microcalc.engine.cpu_info import cpu_info
+from microcalc.errors import InputError, MicrocalcError, MissingDependencyError
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+INPUT, OUTPUTS = "tiles", ("p_cluster", "cam")
+
+
+class OnnxRuntimeBackend(Backend):
+    """Runs one ONNX variant of a bundle with ONNX Runtime.
+
+    Args:
+        model_path: the ONNX file (uint8 ``tiles`` -> ``p_cluster``, ``cam``).
+        input_shape: ``(1, P, P)``.
+        max_batch: largest batch ``submit`` accepts.
+        provider: ``cpu``, ``cuda`` or ``tensorrt`` (the last two need onnxruntime-gpu).
+        precision: the variant's precision; with ``tensorrt`` an ``fp16`` variant enables FP16 kernels.
+        threads: intra-op threads on CPU (default: physical cores).
+        device_id: the CUDA device for GPU providers.
+        cache_dir: where the TensorRT provider keeps its built engines.
+    """
+
+    name = "onnxruntime"
+    module = "onnxruntime"
+    extra = "cuda"
+
+    def __init__(self, model_path: str | Path, *, input_shape: tuple[int, int, int], max_batch: int,
+                 provider: str = "cpu", precision: str = "fp32", threads: int | None = None, device_id: int = 0,
+                 cache_dir: str | Path | None = None) -> None:
+        super().__init__(input_shape=input_shape, max_batch=max_batch)
+        if provider not in PROVIDERS:
+            raise MicrocalcError(f"unknown onnxruntime provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
+        self.model_path = Path(model_path)
+        self.provider = provider
+        self.precision = check_precision(precision)
+        self.threads = threads
+        self.device_id = device_id
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.session: Any = None
+        self._worker: ThreadPoolExecutor | None = None
+        self._pinned: list[int] = []
+        self._device_input: Any = None
+        self._stream: Any = None
+
+    # ---- hooks ------------------------------------------------------------------------------
+    def _activate_impl(self) -> None:
+        try:
+            ort = import_optional("onnxruntime", extra="cuda", purpose=f"the onnxruntime {self.provider} backend")
+        except MissingDependencyError as exc:
+            if self.provider != "cpu":
+                raise
+            raise MicrocalcError("the onnxruntime backend needs the Python module 'onnxruntime', a core "
+                                 "dependency of microcalc: pip install onnxruntime") from exc
+        if not self.model_path.is_file():
+            raise InputError(f"{self.model_path}: no such ONNX model")
+        if PROVIDERS[self.provider] not in ort.get_available_providers():
+            raise MissingDependencyError("onnxruntime-gpu", "cuda",
+                                         f"onnxruntime with the {self.provider} provider")
+        if self.provider != "cpu":
+            from microcalc.engine import cuda_memory
+
+            cuda_memory.require_device(self.device_id)
+        try:
+            self.session = ort.InferenceSession(str(self.model_path), sess_options=self._session_options(ort),
+                                                providers=self._providers())
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types for a bad file
+            raise InputError(f"{self.model_path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:200]})") from exc
+        self._check_io()
+        if self.provider != "cpu":
+            from microcalc.engine import cuda_memory
+
+            self._stream = cuda_memory.Stream()
+            self._device_input = cuda_memory.HostDeviceMem((self.max_batch, *self.input_shape), self.input_dtype)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mc-ort")
+
+    def _session_options(self, ort: ModuleType) -> Any:
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = self.threads or cpu_info().physical_cores
+        opts.inter_op_num_threads = 1
+        return opts
+
+    def _providers(self) -> list[Any]:
+        cpu = "CPUExecutionProvider"
+        if self.provider == "cpu":
+            return [cpu]
+        cuda = ("CUDAExecutionProvider", {"device_id": self.device_id})
+        if self.provider == "cuda":
+            return [cuda, cpu]
+        from microcalc.defaults import home
+
+        cache = self.cache_dir or home() / "ort_trt_cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        trt = ("TensorrtExecutionProvider", {
+            "device_id": self.device_id, "trt_fp16_enable": self.precision == "fp16",
+            "trt_int8_enable": self.precision == "int8", "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(cache),
+            "trt_profile_min_shapes": f"{INPUT}:1x{'x'.join(map(str, self.input_shape))}",
+            "trt_profile_opt_shapes": f"{INPUT}:{self.max_batch}x{'x'.join(map(str, self.input_shape))}",
+            "trt_profile_max_shapes": f"{INPUT}:{self.max_batch}x{'x'.join(map(str, self.input_shape))}"})
+        return [trt, cuda, cpu]
+
+    def _check_io(self) -> None:
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = {o.name for o in self.session.get_outputs()}
+        if INPUT not in inputs or not set(OUTPUTS) <= outputs:
+            raise InputError(f"{self.model_path}: expected input '{INPUT}' and outputs {', '.join(OUTPUTS)}; "
+                             f"found {sorted(inputs)} -> {sorted(outputs)}")
+        shape = inputs[INPUT].shape
+        if len(shape) != 4 or [d for d in shape[1:] if isinstance(d, int)] != list(self.input_shape):
+            raise InputError(f"{self.model_path}: input '{INPUT}' has shape {shape}, "
+                             f"expected [N, {', '.join(map(str, self.input_shape))}]")
+
+    def _host_buffer_impl(self, batch_size: int) -> np.ndarray:
+        if self.provider == "cpu":
+            return super()._host_buffer_impl(batch_size)
+        from microcalc.engine import cuda_memory
+
+        ptr, array = cuda_memory.alloc_pinned((batch_size, *self.input_shape), self.input_dtype)
+        self._pinned.append(ptr)
+        return array
+
+    def _submit_impl(self, batch: np.ndarray, n: int) -> PendingBatch:
+        run = self._run_cpu if self.provider == "cpu" else self._run_bound
+        future = self._worker.submit(run, batch, n)
+        return PendingBatch(future.result)
+
+    def _run_cpu(self, batch: np.ndarray, n: int) -> BatchResult:
+        import time
+
+        start = time.perf_counter()
+        p_cluster, cam = self.session.run(list(OUTPUTS), {INPUT: batch[:n]})
+        return BatchResult(p_cluster=p_cluster, cam=cam, timings_ms={"compute": (time.perf_counter() - start) * 1e3})
+
+    def _run_bound(self, batch: np.ndarray, n: int) -> BatchResult:
+        """Pinned host -> device copy on our stream, then IO-bound run; outputs copied back once."""
+        import time
+
+        start = time.perf_counter()
+        mem = self._device_input
+        nbytes = n * int(np.prod(self.input_shape)) * self.input_dtype.itemsize
+        self._stream.record_start()
+        mem.to_device(self._stream, nbytes, src_ptr=batch.ctypes.data)
+        self._stream.record_done()
+        h2d = self._stream.wait_done()
+        binding = self.session.io_binding()
+        binding.bind_input(name=INPUT, device_type="cuda", device_id=self.device_id, element_type=self.input_dtype.type,
+                           shape=(n, *self.input_shape), buffer_ptr=mem.device_ptr)
+        for name in OUTPUTS:
+            binding.bind_output(name, "cuda", self.device_id)
+        self.session.run_with_iobinding(binding)
+        p_cluster, cam = binding.copy_outputs_to_cpu()
+        return BatchResult(p_cluster=p_cluster, cam=cam,
+                           timings_ms={"h2d": h2d, "total": (time.perf_counter() - start) * 1e3})
+
+    def _deactivate_impl(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
+        self.session = None
+        if self.provider != "cpu":
+            from microcalc.engine import cuda_memory
+
+            if self._device_input is not None:
+                self._device_input.free()
+                self._stream.free()
+            for ptr in self._pinned:
+                cuda_memory.free_pinned(ptr)
+        self._pinned, self._device_input, self._stream = [], None, None
