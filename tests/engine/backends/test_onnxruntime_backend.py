@@ -1,0 +1,132 @@
+"""ONNX Runtime backend: parity with the torch reference per precision, buffers, state errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from microcalc.bundle import Bundle
+from microcalc.engine.backends.base import PendingBatch
+from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
+from microcalc.errors import InputError, MicrocalcError
+
+# precision -> (atol on p_cluster, atol on cam relative to its peak)
+BOUNDS = {
+    "fp32": (1e-4, 1e-4),  # same float32 math, only summation order differs
+    "fp16": (1e-2, 1e-2),  # half-precision weights and activations
+}
+
+
+def _backend(bundle: Path, precision: str, max_batch: int = 4) -> OnnxRuntimeBackend:
+    b = Bundle.load(bundle)
+    path = b.file(b.variant(precision=precision))
+    return OnnxRuntimeBackend(path, input_shape=(1, b.config.patch_size, b.config.patch_size), max_batch=max_batch,
+                              precision=precision)
+
+
+@pytest.mark.parametrize("precision", sorted(BOUNDS))
+def test_parity_with_torch(tiny_bundle, tiles, reference_scores, precision):
+    p_ref, cam_ref = reference_scores
+    with _backend(tiny_bundle, precision, max_batch=len(tiles)) as backend:
+        result = backend.infer(tiles)
+    p_tol, cam_tol = BOUNDS[precision]
+    assert result.p_cluster.dtype == np.float32 and result.p_cluster.shape == p_ref.shape
+    assert result.cam.shape == cam_ref.shape
+    np.testing.assert_allclose(result.p_cluster, p_ref, atol=p_tol)
+    np.testing.assert_allclose(result.cam, cam_ref, atol=cam_tol * max(1.0, np.abs(cam_ref).max()))
+
+
+def test_int8_runs_and_reports_error(tiny_bundle, tiles, reference_scores):
+    """INT8 has no fixed bound on a random network: the error is measured, scores stay probabilities."""
+    with _backend(tiny_bundle, "int8", max_batch=len(tiles)) as backend:
+        result = backend.infer(tiles)
+    err = float(np.abs(result.p_cluster - reference_scores[0]).max())
+    print(f"onnxruntime int8 max |dp| vs torch fp32: {err:.4f}")
+    assert np.all((result.p_cluster >= 0) & (result.p_cluster <= 1))
+    assert err < 0.5
+
+
+def test_partial_batches_and_reused_buffer(tiny_bundle, tiles, reference_scores):
+    """A buffer is C-contiguous and reused; a short last batch scores only its first n tiles."""
+    with _backend(tiny_bundle, "fp32", max_batch=4) as backend:
+        buf = backend.host_buffer(4)
+        assert buf.flags.c_contiguous and buf.dtype == np.uint8 and buf.shape == (4, 1, 64, 64)
+        scores = []
+        for start in range(0, len(tiles), 4):
+            n = min(4, len(tiles) - start)
+            buf[:n] = tiles[start:start + n]
+            pending = backend.submit(buf, n)
+            assert isinstance(pending, PendingBatch)
+            scores.append(pending.result().p_cluster)
+        assert len(backend.infer_ms) == 2
+    np.testing.assert_allclose(np.concatenate(scores), reference_scores[0], atol=1e-4)
+
+
+def test_two_batches_in_flight_keep_order(tiny_bundle, tiles, reference_scores):
+    with _backend(tiny_bundle, "fp32", max_batch=3) as backend:
+        a, b = backend.host_buffer(3), backend.host_buffer(3)
+        a[:] = tiles[:3]
+        b[:] = tiles[3:6]
+        first, second = backend.submit(a, 3), backend.submit(b, 3)
+        got = np.concatenate([first.result().p_cluster, second.result().p_cluster])
+    np.testing.assert_allclose(got, reference_scores[0][:6], atol=1e-4)
+
+
+@pytest.mark.parametrize("call", [
+    "infer",        # scoring before activate()
+    "host_buffer",  # asking for a buffer before activate()
+])
+def test_inactive_backend_refuses(tiny_bundle, tiles, call):
+    backend = _backend(tiny_bundle, "fp32")
+    with pytest.raises(MicrocalcError, match="not active"):
+        backend.infer(tiles[:2]) if call == "infer" else backend.host_buffer(2)
+
+
+def test_double_activate_and_deactivate(tiny_bundle):
+    backend = _backend(tiny_bundle, "fp32")
+    backend.activate()
+    with pytest.raises(MicrocalcError, match="already active"):
+        backend.activate()
+    backend.deactivate()
+    backend.deactivate()  # a second deactivate is a no-op
+    assert not backend.is_active
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((2, 1, 32, 32), np.uint8), "batch must be uint8"),    # wrong tile size
+    (np.zeros((2, 1, 64, 64), np.float32), "batch must be uint8"),  # wrong dtype
+    (np.zeros((2, 1, 64, 128), np.uint8)[..., ::2], "C-contiguous"),  # strided view
+])
+def test_bad_batches_are_refused(tiny_bundle, bad, message):
+    with _backend(tiny_bundle, "fp32") as backend, pytest.raises(ValueError, match=message):
+        backend.infer(bad)
+
+
+def test_missing_or_foreign_model(tmp_path):
+    with pytest.raises(InputError, match="no such ONNX model"):
+        OnnxRuntimeBackend(tmp_path / "absent.onnx", input_shape=(1, 64, 64), max_batch=2).activate()
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(InputError, match="cannot load"):
+        OnnxRuntimeBackend(junk, input_shape=(1, 64, 64), max_batch=2).activate()
+
+
+def test_wrong_patch_size_is_refused(tiny_bundle):
+    b = Bundle.load(tiny_bundle)
+    backend = OnnxRuntimeBackend(b.file(b.variant(precision="fp32")), input_shape=(1, 128, 128), max_batch=2)
+    with pytest.raises(InputError, match="expected \\[N, 1, 128, 128\\]"):
+        backend.activate()
+
+
+def test_gpu_provider_without_gpu_build_names_the_extra(tiny_bundle):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("onnxruntime-gpu is installed here")
+    b = Bundle.load(tiny_bundle)
+    backend = OnnxRuntimeBackend(b.file(b.variant(precision="fp32")), input_shape=(1, 64, 64), max_batch=2,
+                                 provider="cuda")
+    with pytest.raises(MicrocalcError, match=r'microcalc\[cuda\]'):
+        backend.activate()
