@@ -90,13 +90,24 @@ def _head_layers(model: nn.Module) -> list[nn.Module]:
     return layers
 
 
-def _pool_bins(model: nn.Module) -> int:
+def pooling_matrix(feature_hw: tuple[int, int], output_size: tuple[int, int]) -> torch.Tensor:
+    """``[h*w, s*s]`` matrix equal to ``adaptive_avg_pool2d`` from ``feature_hw`` to ``output_size``.
+
+    ONNX has no adaptive pooling whose output size does not divide the input (smallcnn at 128 px
+    pools 8x8 to 3x3); as a constant MatMul it exports everywhere and stays exact.
+    """
+    h, w = feature_hw
+    basis = torch.eye(h * w).reshape(h * w, 1, h, w)
+    return torch.nn.functional.adaptive_avg_pool2d(basis, output_size).reshape(h * w, -1)
+
+
+def _output_size(model: nn.Module) -> tuple[int, int]:
     pool = model.avgpool
     if not isinstance(pool, nn.AdaptiveAvgPool2d):
         raise NotImplementedError(f"expected an adaptive average pool before the head, found {type(pool).__name__}")
     size = pool.output_size
     h, w = (size, size) if isinstance(size, int) else size
-    return int(h) * int(w)
+    return int(h), int(w)
 
 
 class TileClassifier(nn.Module):
@@ -105,15 +116,21 @@ class TileClassifier(nn.Module):
     Build it with :meth:`from_checkpoint`; the module is in eval mode and has no BatchNorm left.
     """
 
-    def __init__(self, network: nn.Module, *, positive_index: int, scaling: str) -> None:
+    def __init__(self, network: nn.Module, *, positive_index: int, scaling: str, patch_size: int) -> None:
         super().__init__()
         if scaling not in ("per_tile_max", "fixed_255"):
             raise ValueError(f"unknown scaling {scaling!r}")
         self.network = network.eval()
         self.positive_index = positive_index
         self.scaling = scaling
+        self.patch_size = patch_size
         self.head_layers = nn.ModuleList(_head_layers(network))
-        self.bins = _pool_bins(network)
+        out_size = _output_size(network)
+        self.bins = out_size[0] * out_size[1]
+        with torch.no_grad():
+            fh, fw = network.forward_features(torch.zeros(1, 1, patch_size, patch_size)).shape[-2:]
+        self.feature_hw = (int(fh), int(fw))
+        self.register_buffer("pool", pooling_matrix(self.feature_hw, out_size), persistent=False)
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint) -> "TileClassifier":
@@ -122,7 +139,8 @@ class TileClassifier(nn.Module):
         fold_batchnorm(network)
         fold_gray_replication(network, checkpoint.config.preprocessing.channels)
         return cls(network, positive_index=checkpoint.config.positive_index,
-                   scaling=checkpoint.config.preprocessing.scaling).eval()
+                   scaling=checkpoint.config.preprocessing.scaling,
+                   patch_size=checkpoint.config.patch_size).eval()
 
     def scale(self, tiles: torch.Tensor) -> torch.Tensor:
         """uint8 ``[N, 1, P, P]`` -> float32 in [0, 1], as ``Preprocessing.scale``."""
@@ -134,13 +152,16 @@ class TileClassifier(nn.Module):
 
     def forward(self, tiles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.network.forward_features(self.scale(tiles))
-        pooled = torch.flatten(self.network.avgpool(features), 1)
+        if self.bins == 1:
+            pooled = features.mean(dim=(2, 3))
+        else:
+            pooled = torch.matmul(features.flatten(2), self.pool).flatten(1)  # [N, K*s*s], torch's order
         h = pooled
         gates: list[torch.Tensor] = []
         for layer in self.head_layers:
             if isinstance(layer, nn.ReLU):
-                gates.append(h > 0)
                 h = torch.relu(h)
+                gates.append(torch.sign(h))  # ReLU derivative, 0/1 in the graph's own float type
             elif isinstance(layer, nn.Linear):
                 gates.append(torch.empty(0))  # placeholder keeps gates aligned with layers
                 h = layer(h)
@@ -155,13 +176,12 @@ class TileClassifier(nn.Module):
         grad = last.weight[self.positive_index]  # [D] until a ReLU gate makes it per tile
         for layer, gate in zip(reversed(self.head_layers[:-1]), reversed(gates[:-1])):
             if isinstance(layer, nn.ReLU):
-                grad = grad * gate.to(features.dtype)
+                grad = grad * gate
             elif isinstance(layer, nn.Linear):
                 grad = grad @ layer.weight
         channels = features.shape[1]
-        # Each adaptive-pool bin's weights over F sum to 1, so sum_ij dz/dF_kij = sum_bins dz/dpooled_kb.
+        # Each pooling bin's weights over F sum to 1, so sum_ij dz/dF_kij = sum_bins dz/dpooled_kb.
         alpha = grad.reshape(*grad.shape[:-1], channels, self.bins).sum(dim=-1)
         alpha = alpha.unsqueeze(-2)  # [1, K] or [N, 1, K]
-        fh, fw = features.shape[-2:]
         cam = torch.matmul(alpha, features.flatten(2))  # [N, 1, h*w]
-        return cam.reshape(-1, int(fh), int(fw))
+        return cam.reshape(-1, *self.feature_hw)

@@ -1,0 +1,33 @@
+"""FP16 variant: float tensors and weights in half precision, uint8 input and float32 outputs kept.
+
+Strongly typed TensorRT (10/11, RTX) takes its precision from the graph, so the FP16 model must
+really carry FP16 tensors. The preprocessing (cast and per-tile max scaling) and the softmax stay
+in float32: they are cheap and keep the uint8-to-[0,1] mapping exact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+
+
+def preprocessing_and_head_nodes(model: onnx.ModelProto) -> list[str]:
+    """Nodes before the first Conv (cast, scaling) and the Softmax: kept out of reduced precision."""
+    names: list[str] = []
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            break
+        names.append(node.name)
+    names += [n.name for n in model.graph.node if n.op_type == "Softmax"]
+    return names
+
+
+def convert_fp16(src: str | Path, dst: str | Path) -> None:
+    """Write the FP16 twin of ``src`` (onnxconverter-common, ``keep_io_types=True``)."""
+    from onnxconverter_common import float16
+
+    model = onnx.load(str(src))
+    half = float16.convert_float_to_float16(model, keep_io_types=True,
+                                            node_block_list=preprocessing_and_head_nodes(model))
+    onnx.save(half, str(dst))
