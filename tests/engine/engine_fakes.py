@@ -1,0 +1,68 @@
+"""Engine test helpers, imported by tests as ``engine_fakes``: a fake backend and test images.
+
+The fake backend scores a tile by its mean brightness (``mean / 255``) and returns the tile
+block-averaged 8x as its CAM, so expected scores, findings and boxes are exact (MONAI-style).
+It records every buffer it is given, so tests can check buffer identity and contents.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch
+
+CAM_BLOCK = 8
+
+
+class MeanBackend(Backend):
+    """score = tile mean / 255; cam = tile averaged over 8x8 blocks."""
+
+    name = "mean"
+    module = "numpy"
+    extra = "dev"
+
+    def __init__(self, *, patch: int, max_batch: int = 4) -> None:
+        super().__init__(input_shape=(1, patch, patch), max_batch=max_batch)
+        self.submitted: list[tuple[int, int]] = []  # (id of the buffer, n)
+        self.seen: list[np.ndarray] = []  # copies of the tiles received, in order
+        self.allocated: list[int] = []
+
+    def _activate_impl(self) -> None:
+        pass
+
+    def _host_buffer_impl(self, batch_size: int) -> np.ndarray:
+        buf = super()._host_buffer_impl(batch_size)
+        self.allocated.append(id(buf))
+        return buf
+
+    def _submit_impl(self, batch: np.ndarray, n: int) -> PendingBatch:
+        self.submitted.append((id(batch), n))
+        tiles = batch[:n, 0].astype(np.float32)
+        self.seen.extend(t.copy() for t in batch[:n, 0])
+        p = tiles.mean(axis=(1, 2)) / 255.0
+        s = tiles.shape[-1] // CAM_BLOCK
+        cam = tiles[:, :s * CAM_BLOCK, :s * CAM_BLOCK].reshape(n, s, CAM_BLOCK, s, CAM_BLOCK).mean(axis=(2, 4))
+        result = BatchResult(p.astype(np.float32), cam.astype(np.float32), {"compute": 0.0})
+        return PendingBatch(lambda: result)
+
+
+def phantom(rows: int = 600, cols: int = 500, *, spots: tuple[tuple[int, int], ...] = ((300, 200),),
+            seed: int = 0) -> np.ndarray:
+    """Dark air, a half-ellipse breast at grey 60 on the left edge, 24 px bright spots (255) at (y, x)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:rows, :cols]
+    breast = ((yy - rows / 2) / (rows * 0.45)) ** 2 + (xx / (cols * 0.8)) ** 2 <= 1.0
+    img = np.where(breast, 60, 0).astype(np.uint8) + rng.integers(0, 4, (rows, cols), dtype=np.uint8)
+    for y, x in spots:
+        img[y - 12:y + 12, x - 12:x + 12] = 255
+    return np.ascontiguousarray(img)
+
+
+def as_image(pixels: np.ndarray, name: str = "img") -> SimpleNamespace:
+    """An object shaped like ``microcalc.imaging.Mammogram`` for tests that bypass DICOM."""
+    meta = SimpleNamespace(path=name, sop_instance_uid="1.2.3", modality="MG", laterality="L", view="CC",
+                           rows=pixels.shape[0], cols=pixels.shape[1], pixel_spacing_mm=(0.1, 0.1),
+                           photometric="MONOCHROME2", transfer_syntax="1.2.840.10008.1.2.1")
+    return SimpleNamespace(pixels=pixels, meta=meta)

@@ -1,0 +1,116 @@
+"""The streaming pipeline with a known predictor: exact scores, buffer reuse, order, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_fakes import as_image, phantom
+
+from microcalc.engine.pipeline import ScanSettings, Scanner
+from microcalc.errors import InputError, MicrocalcError
+
+P = 64
+# background tiles score ~0.24 (grey 60), tiles holding the 24-px white spot ~0.3-0.35
+
+
+
+def reader_for(images: dict[str, np.ndarray]):
+    """A reader that serves arrays by file name and fails like a decoder on unknown names."""
+
+    def read(path: Path):
+        if path.name not in images:
+            raise InputError(f"{path}: not a DICOM file")
+        return as_image(images[path.name], path.name)
+
+    return read
+
+
+def test_scores_are_the_known_predictor_on_the_right_tiles(mean_backend):
+    backend = mean_backend(P, max_batch=4)
+    img = phantom(600, 500, spots=((300, 200),))
+    scanner = Scanner(backend, reader=reader_for({"a": img}), settings=ScanSettings(threshold=0.3, batch_size=4))
+    (result,) = scanner.scan([Path("a")])
+    assert result.error is None
+    expected = np.array([img[y:y + P, x:x + P].mean() / 255 for y, x in zip(result.grid.ys, result.grid.xs)])
+    np.testing.assert_allclose(result.scores, expected, rtol=1e-6)
+    # tiles reached the backend bit-identical to the image region, in grid order
+    assert len(backend.seen) == len(result.grid)
+    for tile, y, x in zip(backend.seen, result.grid.ys, result.grid.xs):
+        np.testing.assert_array_equal(tile, img[y:y + P, x:x + P])
+    # the 24-px spot at (y=300, x=200) is the only finding and lies inside its box
+    assert len(result.findings) == 1
+    assert result.findings[0].frame.contains(200, 300)
+    assert result.findings[0].bbox.contains(200, 300)
+    assert set(result.times_ms) >= {"decode", "tiling", "inference", "stitching", "wall"}
+
+
+def test_buffers_are_reused_not_allocated_per_tile(mean_backend):
+    backend = mean_backend(P, max_batch=4)
+    images = {f"i{k}": phantom(600, 500, seed=k) for k in range(3)}
+    scanner = Scanner(backend, reader=reader_for(images), settings=ScanSettings(threshold=0.3, batch_size=4, depth=3))
+    results = list(scanner.scan([Path(n) for n in images]))
+    tiles = sum(len(r.grid) for r in results)
+    assert tiles > 3 * 4 * 3  # many more batches than buffers
+    assert len(backend.allocated) == 3  # the ring's buffers, allocated once
+    used = {buf_id for buf_id, _ in backend.submitted}
+    assert used == set(backend.allocated) == {id(b) for b in scanner.ring.buffers}
+    assert all(b.flags.c_contiguous and b.dtype == np.uint8 for b in scanner.ring.buffers)
+
+
+def test_many_inputs_keep_order_and_bad_ones_do_not_stop_the_rest(mean_backend):
+    backend = mean_backend(P)
+    images = {"a": phantom(seed=1), "c": phantom(spots=(), seed=2), "small": np.zeros((32, 900), np.uint8)}
+    scanner = Scanner(backend, reader=reader_for(images), settings=ScanSettings(threshold=0.3))
+    results = list(scanner.scan([Path("a"), Path("missing"), Path("small"), Path("c")]))
+    assert [r.path.name for r in results] == ["a", "missing", "small", "c"]
+    assert [r.error is None for r in results] == [True, False, False, True]
+    assert "not a DICOM file" in str(results[1].error)
+    assert "smaller than one 64x64 tile" in str(results[2].error) and "small" in str(results[2].error)
+    assert len(results[0].findings) == 1 and results[3].findings == []
+
+
+@pytest.mark.parametrize("exc", [
+    ValueError("buffer is too small"),          # e.g. a truncated pixel data element
+    OSError("unexpected end of file"),          # a truncated file
+])
+def test_decoder_exceptions_become_one_line_input_errors(mean_backend, exc):
+    def read(path: Path):
+        raise exc
+
+    scanner = Scanner(mean_backend(P), reader=read, settings=ScanSettings(threshold=0.3))
+    (result,) = scanner.scan([Path("broken.dcm")])
+    assert isinstance(result.error, InputError)
+    message = str(result.error)
+    assert message.startswith("broken.dcm: ") and "\n" not in message
+
+
+def test_blank_image_scans_zero_tiles(mean_backend):
+    scanner = Scanner(mean_backend(P), reader=reader_for({"b": np.zeros((300, 300), np.uint8)}),
+                      settings=ScanSettings(threshold=0.3))
+    (result,) = scanner.scan([Path("b")])
+    assert result.error is None and len(result.grid) == 0 and result.findings == []
+
+
+def test_backend_failure_propagates(mean_backend):
+    backend = mean_backend(P)
+
+    def boom(batch, n):
+        raise RuntimeError("device lost")
+
+    backend._submit_impl = boom
+    scanner = Scanner(backend, reader=reader_for({"a": phantom()}), settings=ScanSettings(threshold=0.3))
+    with pytest.raises(RuntimeError, match="device lost"):
+        list(scanner.scan([Path("a")]))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"threshold": 1.5}, "threshold"),                       # probability out of range
+    ({"threshold": 0.3, "overlap": 1.0}, "overlap"),         # stride would be zero
+    ({"threshold": 0.3, "min_breast": -0.1}, "min-breast"),  # negative fraction
+    ({"threshold": 0.3, "batch_size": 0}, "batch size"),     # empty batches
+])
+def test_settings_are_validated(kwargs, message):
+    with pytest.raises(MicrocalcError, match=message):
+        ScanSettings(**kwargs)
