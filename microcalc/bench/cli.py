@@ -1,0 +1,127 @@
+"""``mc-bench``: command-line entry point (options only; the work is in :mod:`microcalc.bench.runner`)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from microcalc.bench.markdown import render
+from microcalc.bench.parity import ParityBounds
+from microcalc.bench.progress import progress_bar
+from microcalc.bench.report import write_json, write_text_atomic
+from microcalc.bench.runner import BenchSettings, run_bench
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.defaults import default_bundle
+from microcalc.engine.backends.base import PRECISIONS
+
+REAL_PATCHES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_patches"
+DEFAULT_BACKENDS = "onnxruntime,openvino,tensorrt_rtx"
+
+
+def _list(kind: str, convert=str):
+    def parse(ctx: click.Context, param: click.Parameter, value: str) -> tuple:
+        try:
+            items = tuple(convert(v.strip()) for v in value.split(",") if v.strip())
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a comma-separated list of {kind}") from None
+        if not items:
+            raise click.BadParameter(f"{value!r} names no {kind}")
+        return items
+    return parse
+
+
+def _precisions(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    items = _list("precisions")(ctx, param, value)
+    bad = [p for p in items if p not in PRECISIONS]
+    if bad:
+        raise click.BadParameter(f"unknown precision {bad[0]!r}; choose from {', '.join(PRECISIONS)}")
+    return items
+
+
+def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    items = _list("batch sizes", int)(ctx, param, value)
+    if min(items) < 1:
+        raise click.BadParameter(f"batch sizes must be at least 1, got {value!r}")
+    return tuple(sorted(set(items)))
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--model", "bundle", type=click.Path(path_type=Path), default=None,
+              help="Model bundle from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="PyTorch checkpoint for the baseline and the parity reference [default: the bundle's source].")
+@click.option("--backends", default=DEFAULT_BACKENDS, show_default=True, callback=_list("backends"),
+              help="Backends to measure; those that cannot run here are listed with the reason.")
+@click.option("--precisions", default="fp32,fp16,int8", show_default=True, callback=_precisions)
+@click.option("--batch-sizes", default="1,4,8", show_default=True, callback=_batch_sizes)
+@click.option("--patches", "patch_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Labelled patch folder for parity (cluster/ and normal/); repeatable "
+                   "[default: synthetic patches, plus ../shared/data/real_patches when present].")
+@click.option("--synthetic-patches", type=int, default=200, show_default=True,
+              help="How many synthetic patches to generate when --patches is not given.")
+@click.option("--parity-limit", type=click.IntRange(min=2), default=None,
+              help="Use at most this many patches per folder (class-balanced).")
+@click.option("--mammogram", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="DICOM to scan end to end [default: a synthetic 4096x3328 mammogram].")
+@click.option("--no-scan", is_flag=True, help="Skip the end-to-end scan.")
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed batches per batch size (and baseline passes over the tiles).")
+@click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True)
+@click.option("--baseline-tiles", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Tiles the baseline and the variants are timed on.")
+@click.option("--fp32-max-diff", type=float, default=1e-4, show_default=True, help="FP32 parity: max |dp|.")
+@click.option("--fp16-max-diff", type=float, default=1e-2, show_default=True, help="FP16 parity: max |dp|.")
+@click.option("--int8-agreement", type=float, default=0.99, show_default=True,
+              help="INT8 parity: minimum label agreement.")
+@click.option("--int8-delta-auc", type=float, default=0.005, show_default=True, help="INT8 parity: max |dAUC|.")
+@click.option("--target-speedup", type=float, default=12.0, show_default=True,
+              help="Speed-up over the baseline the Markdown checks the best passing variant against.")
+@click.option("--target-efficiency", type=float, default=0.9, show_default=True,
+              help="Pipeline efficiency the Markdown checks the scan against.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="JSON report.")
+@click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Markdown report (the tables of benchmarks/RESULTS.md).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic patches and mammogram.")
+def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ...], precisions: tuple[str, ...],
+        batch_sizes: tuple[int, ...], patch_dirs: tuple[Path, ...], synthetic_patches: int,
+        parity_limit: int | None, mammogram: Path | None, no_scan: bool, repeats: int, warmup: int,
+        baseline_tiles: int, fp32_max_diff: float, fp16_max_diff: float, int8_agreement: float,
+        int8_delta_auc: float, target_speedup: float, target_efficiency: float, out: Path | None,
+        markdown: Path | None, seed: int) -> None:
+    """Measure which backend and precision to deploy here, and prove the engine is still right.
+
+    For each backend x precision x batch size: patches per second (median of repeats after
+    warm-up), latency per batch p50/p90/p99 (and host-to-device / compute / device-to-host on a
+    GPU), and the ratio to PyTorch eager FP32 run tile by tile in the same process. Each variant's
+    parity against PyTorch FP32 on a labelled patch set is marked pass or fail against the bounds.
+    Then a whole mammogram is scanned with the fastest passing variant: per-stage times, the
+    model-only time for the same tiles and the pipeline efficiency (model-only / end-to-end).
+
+    Example: mc-bench --model bundle/ --batch-sizes 1,8 --out report.json --markdown report.md
+    """
+    from microcalc.bench.inputs import default_patch_dirs
+
+    bounds = {"fp32": ParityBounds(max_abs_diff=fp32_max_diff), "fp16": ParityBounds(max_abs_diff=fp16_max_diff),
+              "int8": ParityBounds(min_label_agreement=int8_agreement, max_abs_delta_auc=int8_delta_auc)}
+    bundle_dir = bundle or default_bundle()
+    with default_patch_dirs(patch_dirs, bundle_dir=bundle_dir, count=synthetic_patches, seed=seed,
+                            real=REAL_PATCHES) as folders:
+        settings = BenchSettings(
+            bundle=bundle_dir, checkpoint=checkpoint, backends=backends, precisions=precisions,
+            batch_sizes=batch_sizes, patches=tuple(folders), mammogram=mammogram, scan=not no_scan,
+            repeats=repeats, warmup=warmup, baseline_tiles=baseline_tiles, parity_limit=parity_limit,
+            bounds=bounds, seed=seed, command=shlex.join(["mc-bench", *sys.argv[1:]]))
+        with progress_bar(settings.steps()) as step:
+            report = run_bench(settings, step=step)
+    text = render(report, min_speedup=target_speedup, min_efficiency=target_efficiency)
+    if out is not None:
+        write_json(report, out)
+    if markdown is not None:
+        write_text_atomic(markdown, text)
+    click.echo(text)
+
+
+main = run_cli(cli, "mc-bench")

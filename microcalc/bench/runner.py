@@ -1,0 +1,140 @@
+"""One ``mc-bench`` run: baseline, every backend x precision x batch size, parity, end-to-end scan.
+
+Everything is measured in the same process on the same tiles, so ratios to the baseline hold.
+The order is: reference scores on the patch set, the PyTorch eager baseline, each variant (parity
+first, then its batch sizes), then the scan with the fastest variant that passes parity. A
+variant that cannot run here (library missing, no GPU, not in the bundle) is recorded in
+``skipped`` with the reason instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from microcalc.bench import variants
+from microcalc.bench.machine import machine_info
+from microcalc.bench.parity import DEFAULT_BOUNDS, ParityBounds, auc_or_none, compare
+from microcalc.bench.patchset import PatchSet, load_patch_sets
+from microcalc.bench.report import best_run
+from microcalc.bench.throughput import backend_scores, measure_batches
+from microcalc.errors import InputError, MicrocalcError
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What to measure (the CLI's options, validated)."""
+
+    bundle: Path
+    checkpoint: Path | None = None
+    backends: tuple[str, ...] = ("onnxruntime",)
+    precisions: tuple[str, ...] = ("fp32", "fp16", "int8")
+    batch_sizes: tuple[int, ...] = (1, 4, 8)
+    patches: tuple[Path, ...] = ()
+    mammogram: Path | None = None
+    scan: bool = True
+    repeats: int = 5
+    warmup: int = 2
+    baseline_tiles: int = 8
+    parity_limit: int | None = None
+    bounds: dict[str, ParityBounds] = field(default_factory=lambda: dict(DEFAULT_BOUNDS))
+    seed: int = 0
+    command: str = "mc-bench"
+
+    def steps(self) -> int:
+        """Progress-bar length: one step per timed repeat, parity pass and scan."""
+        per_variant = 1 + self.repeats * len(self.batch_sizes)
+        return 2 + self.repeats + per_variant * len(self.backends) * len(self.precisions) + int(self.scan)
+
+
+def resolve_checkpoint(bundle: Any, checkpoint: Path | None) -> Path:
+    """The checkpoint the bundle was exported from (or the one given), checked against its SHA-256."""
+    from microcalc.bundle import file_sha256
+
+    source = bundle.manifest.get("source_checkpoint") or {}
+    path = Path(checkpoint) if checkpoint is not None else Path(source.get("path") or "")
+    if not path.is_file():
+        raise InputError(f"{bundle.path}: its source checkpoint {path} is missing; pass --checkpoint "
+                         "(the PyTorch baseline and parity reference need it)")
+    if source.get("sha256") and file_sha256(path) != source["sha256"]:
+        raise InputError(f"{path}: not the checkpoint {bundle.path} was exported from (SHA-256 differs); "
+                         "parity against it would be meaningless")
+    return path
+
+
+def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[str, Any]:
+    """Measure everything ``settings`` asks for; returns the report (see :mod:`microcalc.bench.report`)."""
+    from microcalc.bench.baseline import TorchReference, measure_baseline
+    from microcalc.bundle import Bundle
+
+    bundle = Bundle.load(settings.bundle)
+    checkpoint = resolve_checkpoint(bundle, settings.checkpoint)
+    config = bundle.config
+    step("reading patches")
+    patch_set = load_patch_sets(list(settings.patches), patch_size=config.patch_size, limit=settings.parity_limit)
+    reference = TorchReference(checkpoint)
+    step("PyTorch FP32 reference scores")
+    ref_scores = reference.scores(patch_set.tiles)
+    bench_tiles = patch_set.tiles[:max(1, settings.baseline_tiles)]
+    base = measure_baseline(reference, bench_tiles, repeats=settings.repeats, warmup=settings.warmup,
+                            on_step=lambda: step("baseline pytorch eager fp32"))
+    report: dict[str, Any] = {
+        "schema": "microcalc-bench", "version": 1,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": settings.command,
+        "machine": machine_info(),
+        "model": {"bundle": str(bundle.path), "checkpoint": str(checkpoint), **config.to_dict()},
+        "settings": {"backends": list(settings.backends), "precisions": list(settings.precisions),
+                     "batch_sizes": list(settings.batch_sizes), "repeats": settings.repeats,
+                     "warmup": settings.warmup, "bounds": {k: b.to_dict() for k, b in settings.bounds.items()}},
+        "parity_set": {"patches": len(patch_set), "positives": int(patch_set.labels.sum()),
+                       "sources": patch_set.sources,
+                       "reference_auc": auc_or_none(patch_set.labels, ref_scores)},
+        "baseline": base, "runs": [], "skipped": [], "scan": None,
+    }
+    for name in settings.backends:
+        for precision in settings.precisions:
+            _bench_variant(report, settings, bundle, name, precision, patch_set, ref_scores, bench_tiles, step)
+    if settings.scan:
+        from microcalc.bench.scan import measure_scan
+
+        best = best_run(report)
+        if best is None:
+            report["scan_note"] = "no variant passed parity"
+        else:
+            report["scan"] = measure_scan(bundle, backend=best["backend"], precision=best["precision"],
+                                          batch_size=best["batch_size"], mammogram=settings.mammogram)
+        step("end-to-end scan")
+    return report
+
+
+def _bench_variant(report: dict[str, Any], settings: BenchSettings, bundle: Any, name: str, precision: str,
+                   patch_set: PatchSet, ref_scores: np.ndarray, bench_tiles: np.ndarray, step: Step) -> None:
+    """Append one variant's runs (one per batch size) to the report, or its reason to ``skipped``."""
+    n_steps = 1 + settings.repeats * len(settings.batch_sizes)
+    try:
+        backend = variants.start_backend(name, bundle, precision=precision, max_batch=max(settings.batch_sizes))
+    except MicrocalcError as exc:
+        report["skipped"].append({"backend": name, "precision": precision, "reason": str(exc)})
+        for _ in range(n_steps):
+            step(f"{name} {precision}: skipped")
+        return
+    try:
+        scores = backend_scores(backend, patch_set.tiles, batch_size=max(settings.batch_sizes))
+        parity = compare(reference=ref_scores, candidate=scores, labels=patch_set.labels,
+                         threshold=bundle.threshold, bounds=settings.bounds.get(precision, ParityBounds()))
+        step(f"{name} {precision}: parity")
+        base = report["baseline"]["patches_per_s"]
+        for batch_size in settings.batch_sizes:
+            measured = measure_batches(backend, bench_tiles, batch_size=batch_size, repeats=settings.repeats,
+                                       warmup=settings.warmup,
+                                       on_step=lambda: step(f"{name} {precision} batch {batch_size}"))
+            report["runs"].append({"backend": name, "precision": precision, "batch_size": batch_size, **measured,
+                                   "speedup_vs_baseline": measured["patches_per_s"] / base, "parity": parity})
+    finally:
+        backend.deactivate()
