@@ -102,16 +102,18 @@ def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ..
 
     Example: mc-bench --model bundle/ --batch-sizes 1,8 --out report.json --markdown report.md
     """
-    from microcalc.bench.inputs import default_patch_dirs
+    from microcalc.bench.inputs import bench_inputs
+    from microcalc.bundle import Bundle
 
     bounds = {"fp32": ParityBounds(max_abs_diff=fp32_max_diff), "fp16": ParityBounds(max_abs_diff=fp16_max_diff),
               "int8": ParityBounds(min_label_agreement=int8_agreement, max_abs_delta_auc=int8_delta_auc)}
     bundle_dir = bundle or default_bundle()
-    with default_patch_dirs(patch_dirs, bundle_dir=bundle_dir, count=synthetic_patches, seed=seed,
-                            real=REAL_PATCHES) as folders:
+    patch_size = Bundle.load(bundle_dir, verify=False).config.patch_size
+    with bench_inputs(patch_dirs, mammogram, patch_size=patch_size, count=synthetic_patches, seed=seed,
+                      real=REAL_PATCHES, scan=not no_scan) as (folders, scan_image):
         settings = BenchSettings(
             bundle=bundle_dir, checkpoint=checkpoint, backends=backends, precisions=precisions,
-            batch_sizes=batch_sizes, patches=tuple(folders), mammogram=mammogram, scan=not no_scan,
+            batch_sizes=batch_sizes, patches=tuple(folders), mammogram=scan_image, scan=not no_scan,
             repeats=repeats, warmup=warmup, baseline_tiles=baseline_tiles, parity_limit=parity_limit,
             bounds=bounds, seed=seed, command=shlex.join(["mc-bench", *sys.argv[1:]]))
         with progress_bar(settings.steps()) as step:
