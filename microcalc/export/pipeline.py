@@ -1,0 +1,194 @@
+"""``export_bundle``: checkpoint -> bundle folder, with parity proven before anything is published.
+
+Everything is built in a temporary folder next to the target and renamed into place only when
+every variant has passed its parity bound, so a failed export leaves no partial bundle.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import microcalc
+from microcalc.bundle import MANIFEST, Variant, commit_dir, file_sha256, staging_dir, write_json_atomic, \
+    write_manifest
+from microcalc.errors import InputError
+from microcalc.export import parity
+from microcalc.export.patches import PatchSet, load_patch_set
+from microcalc.export.tensorrt_build import Profile
+
+REAL_PATCHES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_patches"
+ONNX_FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
+
+
+@dataclass
+class ExportOptions:
+    """What ``mc-export`` was asked for (one field per option)."""
+
+    fp16: bool = False
+    int8: bool = False
+    calib: Path | None = None
+    calib_method: str = "minmax"
+    calib_size: int = 512
+    trt: bool = False
+    profile: Profile = field(default_factory=Profile)
+    opset: int = 17
+    check_parity: bool = True
+    seed: int = 0
+
+
+def synthetic_tiles(n: int, size: int, *, seed: int = 0) -> np.ndarray:
+    """Unlabelled uint8 tiles for parity when no patch folder is given: textured backgrounds,
+    half with bright specks, plus one all-zero tile (the scaling guard)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    tiles = np.empty((n, 1, size, size), np.uint8)
+    for i in range(n):
+        base = 60 + 80 * np.sin(6 * xx + rng.uniform(0, 6)) * np.cos(4 * yy) + rng.normal(0, 12, (size, size))
+        if i % 2:
+            for _ in range(rng.integers(4, 12)):
+                cy, cx = rng.integers(size // 4, 3 * size // 4, 2)
+                base[max(cy - 1, 0):cy + 2, max(cx - 1, 0):cx + 2] += 120
+        tiles[i, 0] = np.clip(base, 0, 255).astype(np.uint8)
+    if n:
+        tiles[-1] = 0
+    return tiles
+
+
+def parity_set(calib: PatchSet | None, config: Any, *, seed: int) -> PatchSet:
+    """The calibration set, or synthetic tiles plus ``../shared/data/real_patches`` when present."""
+    if calib is not None:
+        return calib
+    tiles = synthetic_tiles(8, config.patch_size, seed=seed)
+    patches = PatchSet(tiles, np.full(len(tiles), -1), [Path(f"synthetic-{i}") for i in range(len(tiles))])
+    if REAL_PATCHES.is_dir():
+        patches = patches.concat(load_patch_set(REAL_PATCHES, config=config, skip_other_sizes=True))
+    return patches
+
+
+def _load_model(checkpoint_path: Path) -> tuple[Any, Any]:
+    from microcalc.models.checkpoint import load_checkpoint
+    from microcalc.models.tile_model import TileClassifier
+
+    checkpoint = load_checkpoint(checkpoint_path)
+    try:
+        return checkpoint, TileClassifier.from_checkpoint(checkpoint)
+    except (ValueError, NotImplementedError) as exc:
+        raise InputError(f"{checkpoint_path}: {exc}") from exc
+
+
+def export_bundle(checkpoint_path: str | Path, out: str | Path, *, options: ExportOptions,
+                  log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Export ``checkpoint_path`` to the bundle folder ``out``; returns the manifest.
+
+    Raises:
+        InputError: bad checkpoint, calibration folder or output folder.
+        parity.ParityError: a variant is outside its bound (nothing is written).
+        MissingDependencyError: ``--trt`` without TensorRT or TensorRT-RTX.
+    """
+    checkpoint_path, out = Path(checkpoint_path), Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise InputError(f"{out}: exists and is not a model bundle; choose another --out")
+    trt_lib = None
+    if options.trt:
+        from microcalc.export.tensorrt_build import import_tensorrt
+
+        trt_lib = import_tensorrt()[1]
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    checkpoint, tile_model = _load_model(checkpoint_path)
+    config = checkpoint.config
+    calib = None
+    if options.calib is not None:
+        calib = load_patch_set(options.calib, config=config, limit=options.calib_size, seed=options.seed)
+        if len(calib) < 300:
+            log(f"note: {len(calib)} calibration patches from {options.calib}; a few hundred or more are "
+                "recommended for INT8")
+    patches = parity_set(calib, config, seed=options.seed)
+    staging = staging_dir(out)
+    try:
+        manifest = _build(staging, checkpoint_path, checkpoint, tile_model, calib, patches, trt_lib, options,
+                          timings, log)
+        timings["total_s"] = time.perf_counter() - t0
+        manifest["export_timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+        write_json_atomic(staging / MANIFEST, manifest)
+        commit_dir(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    result = fn()
+    timings[key] = time.perf_counter() - start
+    return result
+
+
+def _build(staging: Path, checkpoint_path: Path, checkpoint: Any, tile_model: Any, calib: PatchSet | None,
+           patches: PatchSet, trt_lib: str | None, options: ExportOptions, timings: dict[str, float],
+           log: Callable[[str], None]) -> dict[str, Any]:
+    from microcalc.export.fp16 import convert_fp16
+    from microcalc.export.int8 import quantize_int8
+    from microcalc.export.onnx_graph import export_onnx, output_spec
+
+    config = checkpoint.config
+    precisions = ["fp32"] + (["fp16"] if options.fp16 else []) + (["int8"] if options.int8 else [])
+    fp32 = staging / ONNX_FILES["fp32"]
+    _timed(timings, "fp32_s", lambda: export_onnx(tile_model, fp32, patch_size=config.patch_size,
+                                                  opset=options.opset))
+    if options.fp16:
+        _timed(timings, "fp16_s", lambda: convert_fp16(fp32, staging / ONNX_FILES["fp16"]))
+    if options.int8:
+        _timed(timings, "int8_s", lambda: quantize_int8(fp32, staging / ONNX_FILES["int8"], tiles=calib.tiles,
+                                                        method=options.calib_method))
+    reference = parity.batched(parity.torch_reference(checkpoint), patches.tiles) if options.check_parity else None
+    labels = patches.labels if patches.labelled else None
+    variants: list[Variant] = []
+    report: dict[str, Any] = {"patches": len(patches), "labelled": patches.labelled, "variants": {}}
+    for precision in precisions:
+        path = staging / ONNX_FILES[precision]
+        figures: dict[str, Any] = {}
+        if reference is not None:
+            candidate = parity.batched(parity.onnx_runner(str(path)), patches.tiles)
+            figures = parity.parity_figures(reference, candidate, threshold=config.threshold, labels=labels)
+            parity.check_parity(precision, figures, **parity.tolerances(precision, labelled=patches.labelled))
+            log(f"{precision}: max |dp| {figures['max_abs_diff']:.2e}, agreement {figures['label_agreement']:.2%}")
+        report["variants"][precision] = figures
+        variants.append(Variant(name=precision, format="onnx", precision=precision, file=path.name,
+                                sha256=file_sha256(path), parity=figures))
+    if trt_lib is not None:
+        variants += _engines(staging, variants, trt_lib, config.patch_size, options.profile, timings, log)
+    write_json_atomic(staging / "parity.json", report)
+    input_spec, outputs = output_spec(fp32)
+    return write_manifest(
+        staging, config=config, input_spec=input_spec, outputs=outputs, variants=variants,
+        source_checkpoint={"path": str(checkpoint_path.resolve()), "sha256": file_sha256(checkpoint_path),
+                           "weights_sha256": checkpoint.weights_sha256, "source": checkpoint.source},
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), microcalc_version=microcalc.__version__)
+
+
+def _engines(staging: Path, onnx_variants: list[Variant], library: str, patch_size: int, profile: Profile,
+             timings: dict[str, float], log: Callable[[str], None]) -> list[Variant]:
+    """One TensorRT engine per ONNX variant. Parity of engines needs a GPU and is left to mc-bench/mc-eval."""
+    from microcalc.export.tensorrt_build import build_engine, engine_names
+
+    engines = []
+    for source in onnx_variants:
+        engine, sidecar = engine_names(source.precision, library)
+        info = _timed(timings, f"{source.precision}_{library}_s", lambda: build_engine(
+            staging / source.file, staging / engine, staging / sidecar, precision=source.precision,
+            patch_size=patch_size, profile=profile, library=library))
+        log(f"{source.precision}: {library} {info['version']} engine for compute capabilities "
+            f"{', '.join(info['compute_capabilities'])}")
+        engines.append(Variant(name=f"{source.precision}.{library}", format="tensorrt", precision=source.precision,
+                               file=engine, sha256=file_sha256(staging / engine), library=library, sidecar=sidecar,
+                               onnx_sha256=source.sha256, extra={"profile": info["profile"]}))
+    return engines
