@@ -38,7 +38,8 @@ def _throughput(report: dict[str, Any]) -> list[str]:
              _f(base["latency_ms"]["p99"], ".1f"), "", "1.00x", "reference"]]
     for r in report["runs"]:
         st = r.get("stages_ms") or {}
-        gpu = " / ".join(_f(st.get(k), ".2f") for k in ("h2d", "compute", "d2h")) if st else ""
+        copies = "h2d" in st or "d2h" in st  # only GPU backends time copies; on a CPU it is all compute
+        gpu = " / ".join(_f(st.get(k), ".2f") for k in ("h2d", "compute", "d2h")) if copies else ""
         parity = r.get("parity") or {}
         verdict = "pass" if parity.get("pass") else "FAIL" if parity else "n/a"
         rows.append([r["backend"], r["precision"], str(r["batch_size"]), _f(r["patches_per_s"], ".2f"),

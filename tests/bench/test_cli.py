@@ -1,0 +1,141 @@
+"""Small-model runs of mc-bench: report structure, parity verdicts (a perturbed model must fail), errors.
+
+No timing thresholds: figures depend on the machine; only their presence and consistency are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from microcalc.bench.cli import cli
+from microcalc.bench.report import structure_errors
+from microcalc.errors import InputError
+
+pytestmark = pytest.mark.xdist_group("small_bundle")  # share the session bundle with its builder
+FAST = ["--repeats", "2", "--warmup", "1", "--baseline-tiles", "2", "--parity-limit", "40"]
+
+
+@pytest.fixture(scope="module")
+def mammogram(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 700x560 8-bit image with a bright 'breast' on a black background (the reader takes PNG)."""
+    rng = np.random.default_rng(0)
+    img = np.zeros((700, 560), np.uint8)
+    img[40:660, :420] = rng.integers(60, 200, (620, 420), dtype=np.uint8)
+    path = tmp_path_factory.mktemp("mammo") / "mammo.png"
+    Image.fromarray(img).save(path)
+    return path
+
+
+def _bench(args: list[str]) -> dict:
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def report(small_bundle: Path, synth_patches: Path, mammogram: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("bench")
+    _bench(["--model", str(small_bundle), "--backends", "onnxruntime,no-such-backend", "--precisions", "fp32,int8",
+            "--batch-sizes", "1,4", "--patches", str(synth_patches), "--mammogram", str(mammogram),
+            "--out", str(out / "r.json"), "--markdown", str(out / "r.md"), *FAST])
+    return json.loads((out / "r.json").read_text()), (out / "r.md").read_text()
+
+
+def test_report_keeps_its_stable_keys(report):
+    data, _ = report
+    assert structure_errors(data) == []
+    # one run per precision x batch size, in order
+    assert [(r["precision"], r["batch_size"]) for r in data["runs"]] == [("fp32", 1), ("fp32", 4), ("int8", 1),
+                                                                         ("int8", 4)]
+    for run in data["runs"]:
+        assert run["patches_per_s"] > 0
+        assert run["latency_ms"]["p50"] <= run["latency_ms"]["p90"] <= run["latency_ms"]["p99"]
+        assert run["speedup_vs_baseline"] == pytest.approx(run["patches_per_s"] / data["baseline"]["patches_per_s"])
+
+
+def test_parity_verdicts_are_computed(report):
+    data, _ = report
+    fp32 = data["runs"][0]["parity"]
+    assert fp32["pass"] is True and fp32["max_abs_diff"] <= 1e-4  # the ONNX FP32 graph matches PyTorch
+    assert data["parity_set"]["patches"] == 40 and data["parity_set"]["positives"] == 20
+    int8 = data["runs"][2]["parity"]
+    assert 0.0 <= int8["label_agreement"] <= 1.0 and int8["auc"] is not None
+    assert int8["pass"] is (int8["label_agreement"] >= 0.99 and abs(int8["delta_auc"]) <= 0.005)
+
+
+def test_unavailable_backend_is_listed_with_its_reason(report):
+    data, text = report
+    skipped = {(s["backend"], s["precision"]) for s in data["skipped"]}
+    assert skipped == {("no-such-backend", "fp32"), ("no-such-backend", "int8")}
+    assert all(s["reason"] for s in data["skipped"])
+    assert "#### Not run here" in text and "no-such-backend fp32:" in text
+
+
+def test_scan_uses_fastest_passing_variant(report):
+    data, text = report
+    scan = data["scan"]
+    passing = [r for r in data["runs"] if r["parity"]["pass"]]
+    best = max(passing, key=lambda r: r["patches_per_s"])
+    assert (scan["precision"], scan["batch_size"]) == (best["precision"], best["batch_size"])
+    assert scan["tiles"] > 0 and scan["shape"] == [700, 560]
+    assert set(scan["stages_ms"]) == {"decode", "tiling", "inference", "stitching"}
+    assert scan["efficiency"] == pytest.approx(scan["model_only_ms"] / scan["wall_ms"])
+    assert "#### End-to-end scan" in text and "| pytorch eager (baseline) | fp32 | 1 |" in text
+
+
+def _perturbed_copy(bundle: Path, dst: Path, scale: float) -> Path:
+    """A copy of ``bundle`` whose FP32 ONNX weights are all scaled, with its manifest hash updated."""
+    import onnx
+    from onnx import numpy_helper
+
+    from microcalc.bundle import file_sha256
+
+    shutil.copytree(bundle, dst)
+    manifest = json.loads((dst / "bundle.json").read_text())
+    entry = next(v for v in manifest["variants"] if v["precision"] == "fp32" and v["format"] == "onnx")
+    model = onnx.load(str(dst / entry["file"]))
+    for init in model.graph.initializer:
+        arr = numpy_helper.to_array(init)
+        if arr.dtype == np.float32 and arr.ndim >= 2:  # conv and dense weights
+            init.CopyFrom(numpy_helper.from_array(arr * np.float32(scale), init.name))
+    onnx.save(model, str(dst / entry["file"]))
+    entry["sha256"] = file_sha256(dst / entry["file"])
+    (dst / "bundle.json").write_text(json.dumps(manifest))
+    return dst
+
+
+def test_perturbed_model_fails_parity(small_bundle: Path, synth_patches: Path, tmp_path: Path):
+    bundle = _perturbed_copy(small_bundle, tmp_path / "perturbed", scale=1.5)
+    _bench(["--model", str(bundle), "--backends", "onnxruntime", "--precisions", "fp32", "--batch-sizes", "2",
+            "--patches", str(synth_patches), "--no-scan", "--out", str(tmp_path / "r.json"), *FAST])
+    data = json.loads((tmp_path / "r.json").read_text())
+    parity = data["runs"][0]["parity"]
+    assert parity["pass"] is False and parity["max_abs_diff"] > 1e-4
+    assert parity["failures"][0].startswith("max |dp|")
+    assert data["scan"] is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "/nonexistent/bundle"], "not a model bundle"),          # no bundle there
+])
+def test_bad_model_is_one_line_error(args, message, tmp_path):
+    with pytest.raises(InputError, match=message):
+        CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "r.json")], catch_exceptions=False)
+    assert not (tmp_path / "r.json").exists()  # never a partial report
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--precisions", "fp64"], "unknown precision 'fp64'"),   # not a precision
+    (["--batch-sizes", "0,4"], "at least 1"),                 # batch size 0
+    (["--batch-sizes", "a,b"], "comma-separated list"),       # not numbers
+])
+def test_bad_options_are_usage_errors(args, message):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and message in result.output
