@@ -1,0 +1,132 @@
+"""``mc-scan``: find suspicious microcalcification clusters in mammograms."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import nullcontext
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.defaults import default_bundle
+from microcalc.engine.inputs import expand_inputs
+from microcalc.engine.pipeline import ScanResult, ScanSettings, Scanner
+from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
+from microcalc.errors import InputError
+
+PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
+
+
+def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> tuple[Any, Any, str]:
+    """Resolve ``auto`` choices with the registry and create the backend (not yet active).
+
+    Returns the backend, the bundle variant it runs, and one line saying what was chosen and why.
+    """
+    from microcalc.engine.backends import registry
+
+    choice = registry.resolve(name, precision, bundle)
+    backend = registry.create_backend(choice.backend, bundle, precision=choice.precision, max_batch=max_batch)
+    return backend, choice.variant, f"{choice.backend} {choice.precision} ({choice.reason})"
+
+
+def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Table:
+    table = Table(title=f"mc-scan: {len(rows)} scanned, {len(failed)} failed, {wall_s:.1f} s")
+    for column in ("input", "lat/view", "tiles", "findings", "max score", "suspicious", "ms"):
+        table.add_column(column, justify="left" if column in ("input", "lat/view") else "right")
+    for r in rows:
+        table.add_row(Path(r["input"]).name, f"{r['laterality'] or '-'}/{r['view'] or '-'}",
+                      f"{r['tiles_scanned']}/{r['tiles_total']}", str(len(r["findings"])), f"{r['max_score']:.3f}",
+                      "[bold red]yes[/]" if r["suspicious"] else "no", f"{r['times_ms'].get('wall', 0):.0f}")
+    return table
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--model", "model", type=click.Path(path_type=Path), default=None,
+              help="Model bundle folder from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].")
+@click.option("--backend", default="auto", show_default=True,
+              help="onnxruntime, openvino, tensorrt, torch, or auto (the fastest that runs here).")
+@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="auto", show_default=True,
+              help="Which bundle variant to run.")
+@click.option("--overlap", type=float, default=0.25, show_default=True, help="Fraction of a tile shared with its neighbour.")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Tiles per backend call.")
+@click.option("--threshold", type=float, default=None, help="Cluster probability threshold [default: the bundle's].")
+@click.option("--min-breast", type=float, default=0.1, show_default=True,
+              help="Skip tiles with a smaller fraction of breast tissue.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("scans"),
+              show_default=True, help="Folder for <input stem>.json and <input stem>.png.")
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON instead of the summary table.")
+@click.option("--force", is_flag=True, help="Scan images whose Modality is not MG (e.g. PNG/TIFF or other DICOM).")
+def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
+        batch_size: int, threshold: float | None, min_breast: float, out_dir: Path, as_json: bool,
+        force: bool) -> None:
+    """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
+
+    Each image is cut into model-sized tiles over the breast, streamed through one loaded model,
+    and reported as OUT/<stem>.json (findings with boxes in pixels and mm, scores, timings) and
+    OUT/<stem>.png (overview with heatmap and boxes). Exits with status 1 if any input failed.
+
+    Example: mc-scan exam/*.dcm --model ~/.microcalc/bundle --out reports
+    """
+    from microcalc.bundle import Bundle
+    from microcalc.imaging import read_mammogram
+
+    console = Console(stderr=True)
+    paths = expand_inputs(list(inputs))
+    bundle = Bundle.load(model or default_bundle())
+    patch = bundle.config.patch_size
+    settings = ScanSettings(threshold=bundle.threshold if threshold is None else threshold, overlap=overlap,
+                            min_breast=min_breast, batch_size=batch_size)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
+    runner, variant, chosen = open_backend(backend, precision, bundle, max_batch=batch_size)
+    console.print(f"mc-scan: backend {chosen}", highlight=False)
+    run = RunInfo(bundle=str(bundle.path), model_sha256=variant.sha256, arch=bundle.config.arch, patch_size=patch,
+                  variant=variant.name, backend=runner.name, precision=variant.precision,
+                  threshold=settings.threshold, overlap=overlap, min_breast=min_breast, batch_size=batch_size)
+    reports, failed = [], []
+    stems = unique_stems(paths)
+    start = time.perf_counter()
+    progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=console, transient=True)
+    with runner, (progress if len(paths) > 1 else nullcontext()):
+        task = progress.add_task("scan", total=len(paths))
+        scanner = Scanner(runner, reader=partial(read_mammogram, force=force, min_side=patch), settings=settings)
+        for result in scanner.scan(paths):
+            _finish(result, run, out_dir, stems[result.index], reports, failed, console)
+            progress.advance(task)
+    wall_s = time.perf_counter() - start
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    else:
+        Console().print(_summary(reports, failed, wall_s))
+        for r in reports:
+            click.echo(f"{r['input']}: {len(r['findings'])} finding(s) -> {r['outputs']['json']} {r['outputs']['png']}")
+    if failed:
+        sys.exit(1)
+
+
+def _finish(result: ScanResult, run: RunInfo, out_dir: Path, stem: str, reports: list, failed: list,
+            console: Console) -> None:
+    """Write one input's outputs, or print its one-line error."""
+    if result.error is not None:
+        console.print(f"mc-scan: error: {result.error}", highlight=False, markup=False, soft_wrap=True)
+        failed.append(str(result.path))
+        return
+    report = build_report(result, run)
+    json_path, png_path = write_outputs(result, report, out_dir=out_dir, stem=stem)
+    report["outputs"] = {"json": str(json_path), "png": str(png_path)}
+    reports.append(report)
+
+
+main = run_cli(cli, "mc-scan")

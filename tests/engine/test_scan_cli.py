@@ -1,0 +1,160 @@
+"""mc-scan end to end with a known predictor: outputs, bad inputs, no partial files, no identity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from dicom_files import write_dicom
+from engine_fakes import MeanBackend, phantom
+from PIL import Image
+from pydicom.uid import JPEGLSLossless
+
+from microcalc.bundle import Variant, file_sha256, write_manifest
+from microcalc.engine import cli as scan_cli
+from microcalc.model_config import ModelConfig
+
+P = 64
+# Without a VOI window the reader min-maxes the breast: grey 60 tissue -> ~2, the 24-px white spot stays
+# 255, so tissue tiles score ~0.01 and tiles holding the whole spot 576*255/4096/255 = 0.14.
+THRESHOLD = 0.1
+
+
+@pytest.fixture
+def tiny_bundle(tmp_path: Path) -> Path:
+    """A bundle manifest for a 64-px model; the model file is a placeholder run by MeanBackend."""
+    root = tmp_path / "bundle"
+    root.mkdir()
+    (root / "model.onnx").write_bytes(b"placeholder")
+    variant = Variant(name="fp32", format="onnx", precision="fp32", file="model.onnx",
+                      sha256=file_sha256(root / "model.onnx"))
+    config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=P,
+                         threshold=THRESHOLD)
+    write_manifest(root, config=config, source_checkpoint={"path": "x.pt", "sha256": "0"},
+                   input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, P, P]}, outputs=[],
+                   variants=[variant], created="2024-01-01T00:00:00", microcalc_version="0.1.0")
+    return root
+
+
+@pytest.fixture
+def fake_backend(monkeypatch):
+    """mc-scan's backend choice replaced by the known predictor."""
+    def open_backend(name, precision, bundle, *, max_batch):
+        variant = bundle.variant(precision="fp32")
+        return MeanBackend(patch=P, max_batch=max_batch), variant, "mean fp32 (test predictor)"
+
+    monkeypatch.setattr(scan_cli, "open_backend", open_backend)
+
+
+def scan(args: list[str]):
+    return CliRunner().invoke(scan_cli.cli, args, catch_exceptions=False)
+
+
+def test_scan_writes_report_and_overview(tmp_path, tiny_bundle, fake_backend):
+    image = write_dicom(tmp_path / "right_mlo.dcm", phantom(600, 500, spots=((300, 200),)))
+    out = tmp_path / "out"
+    result = scan([str(image), "--model", str(tiny_bundle), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "right_mlo.json").read_text())
+    assert report["laterality"] == "R" and report["view"] == "MLO"
+    assert (report["rows"], report["cols"], report["pixel_spacing_mm"]) == (600, 500, [0.1, 0.1])
+    assert report["model_sha256"] == file_sha256(tiny_bundle / "model.onnx")
+    assert report["suspicious"] is True and len(report["findings"]) == 1
+    finding = report["findings"][0]
+    box = finding["bbox_px"]
+    assert box["x0"] <= 200 < box["x1"] and box["y0"] <= 300 < box["y1"]
+    assert finding["centre_mm"]["x"] == pytest.approx(finding["centre_px"]["x"] * 0.1)
+    assert 0 < report["tiles_scanned"] <= report["tiles_total"]
+    assert set(report["times_ms"]) >= {"decode", "tiling", "inference", "stitching", "wall"}
+    text = json.dumps(report) + result.output
+    for identity in ("Doe", "PID-4242", "19600101"):  # no patient name, ID or birth date anywhere
+        assert identity not in text
+    with Image.open(out / "right_mlo.png") as png:
+        assert png.mode == "RGB" and max(png.size) <= 1024
+    assert "right_mlo.json" in result.output
+
+
+def test_json_flag_prints_reports(tmp_path, tiny_bundle, fake_backend):
+    spots = [(300, 200), (150, 100)]  # (y, x) of the white spot in im0, im1
+    images = [write_dicom(tmp_path / f"im{k}.dcm", phantom(seed=k, spots=(spot,))) for k, spot in enumerate(spots)]
+    result = scan([str(tmp_path / "im*.dcm"), "--model", str(tiny_bundle), "--out", str(tmp_path / "o"), "--json"])
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.stdout)
+    assert [Path(r["input"]).name for r in reports] == [p.name for p in images]
+    for report, (y, x) in zip(reports, spots):
+        (finding,) = report["findings"]
+        box = finding["bbox_px"]
+        assert box["x0"] <= x < box["x1"] and box["y0"] <= y < box["y1"]
+
+
+def _not_dicom(d: Path) -> Path:
+    (d / "notes.dcm").write_text("not an image\n")
+    return d / "notes.dcm"
+
+
+def _no_pixels(d: Path) -> Path:
+    return write_dicom(d / "nopixels.dcm", None)
+
+
+def _missing_plugin(d: Path, monkeypatch) -> Path:
+    from microcalc.imaging import reader
+    monkeypatch.setattr(reader, "get_decoder", lambda ts: SimpleNamespace(is_available=False))
+    return write_dicom(d / "jpegls.dcm", phantom(), syntax=JPEGLSLossless)
+
+
+def _wrong_modality(d: Path) -> Path:
+    return write_dicom(d / "chest_ct.dcm", phantom(), modality="CT")
+
+
+def _too_small(d: Path) -> Path:
+    return write_dicom(d / "tiny.dcm", phantom(40, 300))
+
+
+def _absurd(d: Path) -> Path:
+    return write_dicom(d / "absurd.dcm", np.zeros((4, 4), np.uint8), rows=65_000, cols=60_000)
+
+
+def _truncated(d: Path) -> Path:
+    path = write_dicom(d / "cut.dcm", phantom())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (_not_dicom, "not a DICOM"),              # a text file with a .dcm name
+    (_no_pixels, "no Pixel Data"),            # header only
+    (_missing_plugin, "no decoder"),          # JPEG-LS with its pylibjpeg plugin absent
+    (_wrong_modality, "not a mammogram"),     # CT refused without --force
+    (_too_small, "smaller"),                  # 40 rows < one 64-px tile
+    (_absurd, "absurd"),                      # 65000 x 60000 (3.9 Gpixel) in the header
+    (_truncated, "truncated"),                # file cut in half
+])
+def test_bad_input_is_one_line_and_others_go_on(tmp_path, tiny_bundle, fake_backend, monkeypatch, make, message):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    bad = make(inputs, monkeypatch) if make is _missing_plugin else make(inputs)
+    good = write_dicom(inputs / "good.dcm", phantom())
+    out = tmp_path / "out"
+    result = scan([str(bad), str(good), "--model", str(tiny_bundle), "--out", str(out)])
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and str(bad) in errors[0] and message in errors[0]
+    assert sorted(p.name for p in out.iterdir()) == ["good.json", "good.png"]  # no partial or failed outputs
+
+
+def test_force_scans_other_modalities(tmp_path, tiny_bundle, fake_backend):
+    ct = write_dicom(tmp_path / "ct.dcm", phantom(), modality="CT")
+    result = scan([str(ct), "--model", str(tiny_bundle), "--out", str(tmp_path / "o"), "--force"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o" / "ct.json").is_file()
+
+
+def test_missing_bundle_says_how_to_make_one(tmp_path):
+    result = CliRunner().invoke(scan_cli.cli, ["x.dcm", "--model", str(tmp_path / "nope")])
+    assert result.exit_code != 0
+    assert "mc-export" in str(result.exception)
