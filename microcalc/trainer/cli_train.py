@@ -1,0 +1,120 @@
+"""``mc-train``: train a patch classifier with the published recipe or the field's other methods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
+from microcalc.errors import InputError
+from microcalc.preprocessing import SCALINGS, Preprocessing
+from microcalc.trainer.data import FIT_POLICIES
+
+
+def _floats(text: str | None, option: str) -> tuple[float, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise InputError(f"{option}: expected comma-separated numbers, got {text!r}") from exc
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run folder to write.")
+@click.option("--val-dir", type=click.Path(path_type=Path), help="Validation patches (same layout as DATA).")
+@click.option("--val-fraction", default=0.2, show_default=True, help="Stratified validation share without --val-dir.")
+@click.option("--positive-class", default="cluster", show_default=True, help="Class folder/label of clusters.")
+@click.option("--patch-size", default=674, show_default=True, help="Model input side in pixels.")
+@click.option("--fit", "fit_policy", type=click.Choice(FIT_POLICIES), default="error", show_default=True,
+              help="Patches of another size: refuse, centre crop/zero pad, or resize.")
+@click.option("--scaling", type=click.Choice(SCALINGS), default="per_tile_max", show_default=True,
+              help="Intensity scaling recorded in the checkpoint (published: per_tile_max).")
+@click.option("--arch", default="resnet101", show_default=True, help="Architecture of the model zoo.")
+@click.option("--init", "init", type=click.Path(path_type=Path),
+              help="Start weights: torchvision (ImageNet) state dict or a microcalc checkpoint.")
+@click.option("--freeze", type=click.Choice(["none", "partial", "head"]), default="none", show_default=True,
+              help="none: fine-tune all; partial: freeze stem and early stages; head: train the classifier only.")
+@click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default="adam", show_default=True)
+@click.option("--lr", default=5e-6, show_default=True, help="Learning rate.")
+@click.option("--weight-decay", default=1e-3, show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--epochs", default=30, show_default=True)
+@click.option("--schedule", type=click.Choice(["cosine", "step", "constant"]), default="cosine", show_default=True,
+              help="Learning-rate schedule (per step, after --warmup-epochs of linear warm-up).")
+@click.option("--warmup-epochs", default=0, show_default=True)
+@click.option("--patience", default=10, show_default=True,
+              help="Stop after this many epochs without a better validation AUC (0: never).")
+@click.option("--balanced/--no-balanced", default=True, show_default=True, help="Class-balanced sampling.")
+@click.option("--augment/--no-augment", default=True, show_default=True,
+              help="Flips, 90-degree rotations, gamma/intensity jitter, noise.")
+@click.option("--hard-negatives", default=0, show_default=True, help="Rounds of hard negative mining.")
+@click.option("--negative-pool", type=click.Path(path_type=Path), help="Negatives to mine (with --hard-negatives).")
+@click.option("--per-round", default=0, show_default=True, help="Most negatives added per round (0: all FPs).")
+@click.option("--folds", default=0, show_default=True, help="Stratified K-fold cross-validation (0: off).")
+@click.option("--sweep-lr", help="Comma-separated learning rates to grid-search.")
+@click.option("--sweep-wd", help="Comma-separated weight decays to grid-search.")
+@click.option("--amp", type=click.Choice(["auto", "off", "bf16", "fp16"]), default="auto", show_default=True,
+              help="Mixed precision: auto = bf16/fp16 on a GPU, off on CPU.")
+@click.option("--channels-last/--no-channels-last", default=None, help="Memory format (default: on for GPUs).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--workers", default=0, show_default=True, help="DataLoader worker processes.")
+@click.option("--resume", is_flag=True, help="Continue from RUN/last.pt (give the same options).")
+@click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
+@seed_option()
+def cli(data: Path, out: Path, val_dir: Path | None, val_fraction: float, positive_class: str, patch_size: int,
+        fit_policy: str, scaling: str, arch: str, init: Path | None, freeze: str, optimizer: str, lr: float,
+        weight_decay: float, batch_size: int, epochs: int, schedule: str, warmup_epochs: int, patience: int,
+        balanced: bool, augment: bool, hard_negatives: int, negative_pool: Path | None, per_round: int,
+        folds: int, sweep_lr: str | None, sweep_wd: str | None, amp: str, channels_last: bool | None,
+        device: str, workers: int, resume: bool, quiet: bool, seed: int) -> None:
+    """Train a cluster/no-cluster patch classifier on DATA.
+
+    DATA is a folder with one subfolder per class (PNG, PGM, TIFF or DICOM patches) or a CSV
+    manifest with columns path,label. The defaults reproduce the published Microcalc-Detect
+    recipe: ResNet101, 674x674, Adam, LR 5e-6, weight decay 1e-3, batch 8, per-patch max
+    scaling. RUN gets checkpoint.pt (best validation AUC), last.pt, metrics.json, history.csv,
+    roc.png and curves.png. Run it under torchrun for multi-GPU DistributedDataParallel.
+
+    Example: mc-train patches/ --out runs/r1 --arch smallcnn --patch-size 128 --epochs 12 --lr 2e-3
+    """
+    from microcalc.trainer import experiments
+    from microcalc.trainer.data import discover
+    from microcalc.trainer.distributed import init_distributed
+    from microcalc.trainer.fit import TrainOptions
+
+    for name, value, low in (("--patch-size", patch_size, 8), ("--batch-size", batch_size, 1),
+                             ("--epochs", epochs, 1)):
+        if value < low:
+            raise InputError(f"{name} must be at least {low}, got {value}")
+    if lr <= 0 or weight_decay < 0:
+        raise InputError(f"--lr must be positive and --weight-decay non-negative, got {lr} and {weight_decay}")
+    if folds == 1 or folds < 0:
+        raise InputError(f"--folds must be 0 (off) or at least 2, got {folds}")
+    if init is not None and not init.is_file():
+        raise InputError(f"{init}: --init file not found")
+    if resume and not (out / "last.pt").is_file() and not folds and not (sweep_lr or sweep_wd) and not hard_negatives:
+        raise InputError(f"{out / 'last.pt'}: nothing to resume")
+    opts = TrainOptions(arch=arch, patch_size=patch_size, fit=fit_policy,
+                        preprocessing=Preprocessing(scaling=scaling, channels=3),
+                        init=str(init) if init else None, freeze=freeze, optimizer=optimizer, lr=lr,
+                        weight_decay=weight_decay, batch_size=batch_size, epochs=epochs, schedule=schedule,
+                        warmup_epochs=warmup_epochs, patience=patience, balanced=balanced, augment=augment,
+                        seed=seed, amp=amp, device=device, channels_last=channels_last, workers=workers,
+                        progress=not quiet)
+    plan = experiments.Plan(val_fraction=val_fraction, folds=folds, sweep_lr=_floats(sweep_lr, "--sweep-lr"),
+                            sweep_wd=_floats(sweep_wd, "--sweep-wd"), hard_negatives=hard_negatives,
+                            negative_pool=negative_pool, per_round=per_round, resume=resume)
+    train_set = discover(data, positive_class=positive_class)
+    val_set = discover(val_dir, positive_class=positive_class, classes=train_set.classes) if val_dir else None
+    dist = init_distributed()
+    metrics = experiments.run(train_set, val_set, opts, out, plan, dist)
+    if dist.main and not quiet:
+        from microcalc.trainer.report import print_metrics
+
+        print_metrics(metrics, title=f"{out}: validation, best epoch {metrics.get('best_epoch', '-')}")
+
+
+main = run_cli(cli, "mc-train")

@@ -1,0 +1,227 @@
+"""Patch data sets: find labelled patches, read them as 8-bit gray, fit them to the patch size.
+
+A data set is either a folder with one subfolder per class (``cluster/``, ``normal/``...) or a
+CSV manifest with ``path,label`` rows (relative paths are relative to the CSV). Images may be
+PNG, PGM, TIFF or DICOM, gray or RGB; everything is read as uint8 gray, the domain the scanner
+sees (``microcalc.imaging`` gives the same 8-bit domain for whole mammograms).
+
+Fit policy (``--fit``) when a patch is not ``patch_size`` square:
+
+* ``error`` (default): refuse, naming the file, so nobody trains on silently altered patches;
+* ``crop-pad``: centre crop what is larger, zero-pad what is smaller; keeps the pixel scale,
+  which matters because microcalcifications are only a few pixels wide;
+* ``resize``: bilinear resize to the patch size (changes the pixel scale).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from microcalc.errors import InputError
+
+IMAGE_SUFFIXES = {".png", ".pgm", ".tif", ".tiff", ".dcm", ".dicom", ".jpg", ".jpeg", ".bmp"}
+FIT_POLICIES = ("error", "crop-pad", "resize")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One patch file and its class index (``-1`` when unlabelled)."""
+
+    path: Path
+    label: int
+
+
+@dataclass(frozen=True)
+class PatchSet:
+    """Labelled patches plus the class names their labels index."""
+
+    samples: tuple[Sample, ...]
+    classes: tuple[str, ...]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([s.label for s in self.samples], dtype=np.int64)
+
+    def subset(self, indices: np.ndarray | list[int]) -> "PatchSet":
+        return PatchSet(samples=tuple(self.samples[int(i)] for i in indices), classes=self.classes)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and (path.suffix.lower() in IMAGE_SUFFIXES or path.suffix == "")
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside ``folder``, sorted (hidden files skipped)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and _is_image(p))
+
+
+def _from_folders(root: Path) -> tuple[list[tuple[Path, str]], list[str]]:
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subdirs:
+        raise InputError(f"{root}: no class subfolders (expected one folder per class, e.g. cluster/ and normal/)")
+    pairs: list[tuple[Path, str]] = []
+    for sub in subdirs:
+        files = list_images(sub)
+        if not files:
+            raise InputError(f"{sub}: class folder '{sub.name}' holds no images")
+        pairs += [(f, sub.name) for f in files]
+    return pairs, [d.name for d in subdirs]
+
+
+def _from_manifest(csv_path: Path) -> tuple[list[tuple[Path, str]], list[str]]:
+    try:
+        with open(csv_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{csv_path}: unreadable manifest ({exc})") from exc
+    if not rows or not {"path", "label"} <= set(rows[0]):
+        raise InputError(f"{csv_path}: a manifest needs a header 'path,label' and at least one row")
+    pairs = []
+    for line, row in enumerate(rows, start=2):
+        path, label = (row.get("path") or "").strip(), (row.get("label") or "").strip()
+        if not path or not label:
+            raise InputError(f"{csv_path}:{line}: empty path or label")
+        p = Path(path) if Path(path).is_absolute() else csv_path.parent / path
+        pairs.append((p, label))
+    return pairs, sorted({label for _, label in pairs})
+
+
+def order_classes(names: list[str], positive_class: str) -> tuple[str, ...]:
+    """Class names in logit order: the positive class first (the published model's class 0)."""
+    if positive_class not in names:
+        raise InputError(f"positive class '{positive_class}' is not among the classes found "
+                         f"({', '.join(names)}); pick one with --positive-class")
+    return (positive_class, *[n for n in names if n != positive_class])
+
+
+def discover(source: str | Path, *, positive_class: str, classes: tuple[str, ...] | None = None) -> PatchSet:
+    """Find labelled patches in a class-folder tree or a CSV manifest.
+
+    Args:
+        source: folder with one subfolder per class, or a ``.csv`` manifest (``path,label``).
+        positive_class: the cluster class; it becomes class 0.
+        classes: impose this class order (e.g. a validation set must use the training order).
+
+    Raises:
+        InputError: missing folder, empty class folder, a single class, a missing positive class.
+    """
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() == ".csv":
+        pairs, names = _from_manifest(source)
+    elif source.is_dir():
+        pairs, names = _from_folders(source)
+    else:
+        raise InputError(f"{source}: not a folder of class subfolders nor a .csv manifest")
+    if classes is None:
+        if len(names) < 2:
+            raise InputError(f"{source}: only one class found ({', '.join(names)}); training needs at least two")
+        classes = order_classes(names, positive_class)
+    unknown = sorted(set(names) - set(classes))
+    if unknown:
+        raise InputError(f"{source}: classes {', '.join(unknown)} are not among the model's ({', '.join(classes)})")
+    index = {c: i for i, c in enumerate(classes)}
+    return PatchSet(samples=tuple(Sample(p, index[c]) for p, c in pairs), classes=tuple(classes))
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """Read one patch as uint8 gray ``[H, W]``; DICOM through pydicom, the rest through Pillow."""
+    if path.suffix.lower() in (".dcm", ".dicom") or (path.suffix == "" and _looks_dicom(path)):
+        return _read_dicom(path)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("I;16", "I;16B", "I", "F"):
+                return _to_uint8(np.asarray(im, dtype=np.float64))
+            return np.asarray(im.convert("L"), dtype=np.uint8).copy()
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable image ({exc.__class__.__name__})") from exc
+
+
+def _looks_dicom(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(132)
+    return head[128:132] == b"DICM"
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    """Linear min-max to 0..255: the fallback for deep images (DICOM without a VOI window)."""
+    lo, hi = float(x.min()), float(x.max())
+    if hi <= lo:
+        return np.zeros(x.shape, dtype=np.uint8)
+    return np.round((x - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def _read_dicom(path: Path) -> np.ndarray:
+    """DICOM patch: Modality LUT, VOI LUT, MONOCHROME1 inversion, then 8 bits (PS3.3 C.11)."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
+        ds = pydicom.dcmread(path)
+        arr = ds.pixel_array
+    except (InvalidDicomError, OSError, AttributeError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{path}: unreadable DICOM patch ({exc.__class__.__name__}: {str(exc)[:120]})") from exc
+    if arr.ndim == 3 and arr.shape[-1] == 3:
+        arr = arr.mean(axis=-1)
+    elif arr.ndim != 2:
+        raise InputError(f"{path}: expected a single-frame patch, got pixel shape {arr.shape}")
+    x = apply_voi_lut(apply_modality_lut(arr, ds), ds).astype(np.float64)
+    if ds.get("PhotometricInterpretation", "") == "MONOCHROME1":
+        x = x.max() - x
+    return _to_uint8(x)
+
+
+def fit_patch(img: np.ndarray, *, size: int, policy: str, path: Path) -> np.ndarray:
+    """Bring a ``[H, W]`` uint8 patch to ``[size, size]`` by ``policy`` (see the module docstring)."""
+    h, w = img.shape
+    if (h, w) == (size, size):
+        return img
+    if policy == "error":
+        raise InputError(f"{path}: patch is {w}x{h} but the patch size is {size}x{size} "
+                         "(choose --patch-size or --fit crop-pad|resize)")
+    if policy == "resize":
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    if policy != "crop-pad":
+        raise ValueError(f"unknown fit policy {policy!r}; expected one of {', '.join(FIT_POLICIES)}")
+    out = np.zeros((size, size), dtype=np.uint8)
+    sh, sw = min(h, size), min(w, size)
+    y0, x0 = (h - sh) // 2, (w - sw) // 2
+    oy, ox = (size - sh) // 2, (size - sw) // 2
+    out[oy:oy + sh, ox:ox + sw] = img[y0:y0 + sh, x0:x0 + sw]
+    return out
+
+
+def load_patches(patch_set: PatchSet, *, size: int, policy: str) -> np.ndarray:
+    """Read and fit every patch into one uint8 array ``[N, size, size]`` (errors name the file)."""
+    out = np.empty((len(patch_set), size, size), dtype=np.uint8)
+    for i, sample in enumerate(patch_set.samples):
+        if not sample.path.is_file():
+            raise InputError(f"{sample.path}: no such image file")
+        out[i] = fit_patch(read_gray(sample.path), size=size, policy=policy, path=sample.path)
+    return out
+
+
+def stratified_split(labels: np.ndarray, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train/validation indices with class proportions kept (scikit-learn's stratified split)."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < fraction < 1.0:
+        raise InputError(f"--val-fraction must lie in (0, 1), got {fraction}")
+    counts = np.bincount(labels)
+    if counts.min() < 2:
+        raise InputError(f"a stratified validation split needs at least 2 patches per class, got {counts.tolist()}")
+    idx = np.arange(len(labels))
+    n_val = max(int(round(fraction * len(labels))), len(counts))
+    train, val = train_test_split(idx, test_size=n_val, stratify=labels, random_state=seed)
+    return np.sort(train), np.sort(val)

@@ -1,0 +1,247 @@
+"""One training run: train, validate every epoch, keep the best checkpoint by validation AUC.
+
+Writes into the run folder ``checkpoint.pt`` (best validation AUC), ``last.pt`` (with the
+optimizer, schedule and RNG state for ``--resume``), ``metrics.json``, ``history.csv``,
+``roc.png`` and ``curves.png``. The defaults are the published recipe (ResNet101, Adam,
+LR 5e-6, weight decay 1e-3, batch 8, 674x674, per-patch max scaling).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from microcalc.errors import InputError
+from microcalc.model_config import ModelConfig
+from microcalc.models.checkpoint import load_checkpoint, save_checkpoint
+from microcalc.preprocessing import PUBLISHED, Preprocessing
+from microcalc.trainer import model_setup
+from microcalc.trainer.data import PatchSet
+from microcalc.trainer.dataset import Augment, BalancedSampler, PatchDataset
+from microcalc.trainer.distributed import Dist, unwrap
+from microcalc.trainer.loop import make_runtime, predict, train_epoch
+from microcalc.trainer.metrics import binary_metrics
+from microcalc.trainer.plots import plot_curves, plot_roc
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "step", "constant")
+HISTORY_FIELDS = ("epoch", "train_loss", "val_auc", "val_accuracy", "val_f1", "val_mcc", "lr", "seconds")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything that shapes a run (recorded in metrics.json and last.pt)."""
+
+    arch: str = "resnet101"
+    patch_size: int = 674
+    fit: str = "error"
+    preprocessing: Preprocessing = field(default=PUBLISHED)
+    init: str | None = None
+    freeze: str = "none"
+    optimizer: str = "adam"
+    lr: float = 5e-6
+    weight_decay: float = 1e-3
+    batch_size: int = 8
+    epochs: int = 30
+    schedule: str = "cosine"
+    warmup_epochs: int = 0
+    patience: int = 10
+    balanced: bool = True
+    augment: bool = True
+    seed: int = 0
+    amp: str = "auto"
+    device: str = "auto"
+    channels_last: bool | None = None
+    workers: int = 0
+    threshold: float = 0.5
+    progress: bool = True
+
+    def record(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["preprocessing"] = self.preprocessing.to_dict()
+        return out
+
+
+def make_optimizer(params: list, opts: TrainOptions) -> torch.optim.Optimizer:
+    if opts.optimizer == "adam":
+        return torch.optim.Adam(params, lr=opts.lr, weight_decay=opts.weight_decay)
+    if opts.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
+    if opts.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=opts.lr, weight_decay=opts.weight_decay, momentum=0.9, nesterov=True)
+    raise InputError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {opts.optimizer!r}")
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, opts: TrainOptions, steps_per_epoch: int):
+    """Per-step LR multiplier: linear warm-up, then cosine to zero, x0.1 steps at 1/2 and 3/4, or flat."""
+    if opts.schedule not in SCHEDULES:
+        raise InputError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {opts.schedule!r}")
+    total, warm = opts.epochs * steps_per_epoch, opts.warmup_epochs * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        t = (step - warm) / max(total - warm, 1)
+        if opts.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+        if opts.schedule == "step":
+            return 0.1 ** ((t >= 0.5) + (t >= 0.75))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _write_history(path: Path, history: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="patch", leave=False, disable=not enabled, dynamic_ncols=True)
+
+
+def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *, dist: Dist = Dist(),
+        resume: bool = False, start_weights: dict[str, torch.Tensor] | None = None,
+        extra_metrics: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Train on ``train_set``, select by AUC on ``val_set``; returns (metrics, best weights).
+
+    ``start_weights`` continues from given weights (hard-negative rounds) instead of ``--init``.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(opts.seed)
+    config = ModelConfig(arch=opts.arch, classes=train_set.classes, positive_index=0, patch_size=opts.patch_size,
+                         preprocessing=opts.preprocessing, threshold=opts.threshold)
+    runtime = make_runtime(device=opts.device, amp=opts.amp, channels_last=opts.channels_last,
+                           local_rank=dist.local_rank)
+    train_ds = PatchDataset(train_set, size=opts.patch_size, policy=opts.fit, preprocessing=opts.preprocessing,
+                            augment=Augment() if opts.augment else Augment.off(), seed=opts.seed)
+    val_ds = PatchDataset(val_set, size=opts.patch_size, policy=opts.fit, preprocessing=opts.preprocessing)
+    sampler = BalancedSampler(train_ds.labels, seed=opts.seed, balanced=opts.balanced, rank=dist.rank,
+                              world=dist.world)
+    pin = runtime.device.type == "cuda"
+    train_loader = DataLoader(train_ds, batch_size=opts.batch_size, sampler=sampler, num_workers=opts.workers,
+                              drop_last=len(sampler) > opts.batch_size, pin_memory=pin)
+    val_loader = DataLoader(val_ds, batch_size=opts.batch_size, num_workers=opts.workers, pin_memory=pin)
+
+    model = model_setup.build_model(opts.arch, num_classes=config.num_classes, in_chans=config.preprocessing.channels)
+    init_record = None
+    if start_weights is not None:
+        model.load_state_dict(start_weights, strict=True)
+    elif opts.init and not resume:
+        init_record = model_setup.load_init(model, opts.init, arch=opts.arch)
+    frozen = model_setup.apply_freeze(model, opts.freeze)
+    model = model.to(runtime.device)
+    if runtime.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model_setup.trainable_parameters(model), opts)
+    scheduler = make_schedule(optimizer, opts, len(train_loader))
+    scaler = runtime.grad_scaler()
+    state: dict[str, Any] = {"epoch": 0, "best_score": [-2.0, -1.0], "best_epoch": 0, "bad_epochs": 0, "history": [],
+                             "best_metrics": {}, "best_scores": [], "stopped": False, "init": init_record}
+    best_weights = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
+    if resume:
+        best_weights = _restore(out, model, optimizer, scheduler, scaler, state, config)
+    net = dist.wrap(model, runtime.device)
+
+    is_pos = val_ds.labels == config.positive_index
+    started = time.perf_counter()
+    for epoch in range(state["epoch"] + 1, opts.epochs + 1):
+        if state["stopped"]:
+            break
+        tick = time.perf_counter()
+        sampler.set_epoch(epoch)
+        train_ds.set_epoch(epoch)
+        net.train()
+        model_setup.hold_frozen(frozen)
+        with _progress(len(sampler), f"epoch {epoch}/{opts.epochs}", opts.progress and dist.main) as bar:
+            loss = train_epoch(net, train_loader, optimizer=optimizer, scaler=scaler, runtime=runtime,
+                               step_scheduler=scheduler, progress=bar)
+        scores = predict(model, val_loader, runtime=runtime, positive_index=config.positive_index)
+        m = binary_metrics(is_pos, scores, threshold=config.threshold)
+        # AUC first; accuracy breaks ties (an easy set reaches AUC 1.0 before its threshold settles).
+        score = [m["auc"] if m["auc"] is not None else -1.0, m["accuracy"]]
+        state["history"].append({
+            "epoch": epoch, "train_loss": round(loss, 6), "val_auc": m["auc"], "val_accuracy": m["accuracy"],
+            "val_f1": m["f1"], "val_mcc": m["mcc"], "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(time.perf_counter() - tick, 3)})
+        state["epoch"] = epoch
+        if score > state["best_score"]:
+            state.update(best_score=score, best_epoch=epoch, bad_epochs=0, best_scores=scores.tolist(),
+                         best_metrics={**m, "epoch": epoch})
+            best_weights = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
+            if dist.main:
+                save_checkpoint(out / "checkpoint.pt", state_dict=best_weights, config=config,
+                                metrics={**m, "epoch": epoch})
+        else:
+            state["bad_epochs"] += 1
+        state["stopped"] = bool(opts.patience and state["bad_epochs"] >= opts.patience)
+        if dist.main:
+            _save_last(out, model, optimizer, scheduler, scaler, state, config, opts)
+            _write_history(out / "history.csv", state["history"])
+        if opts.progress and dist.main:
+            auc = "n/a" if m["auc"] is None else f"{m['auc']:.4f}"
+            print(f"epoch {epoch}/{opts.epochs}  loss {loss:.4f}  val AUC {auc}  acc {m['accuracy']:.4f}"
+                  f"  ({state['history'][-1]['seconds']:.1f} s)", flush=True)
+
+    metrics = {**state["best_metrics"], "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+               "early_stopped": state["stopped"], "classes": list(config.classes),
+               "positive_class": config.positive_class, "n_train": len(train_set), "n_val": len(val_set),
+               "train_seconds": round(time.perf_counter() - started, 3), "init": state["init"],
+               "options": opts.record(), **(extra_metrics or {})}
+    if dist.main:
+        write_json(out / "metrics.json", metrics)
+        plot_roc(out / "roc.png", is_positive=is_pos, p_cluster=np.array(state["best_scores"]),
+                 title=f"{opts.arch}, epoch {state['best_epoch']}")
+        plot_curves(out / "curves.png", state["history"])
+    dist.barrier()
+    return metrics, best_weights
+
+
+def _save_last(out: Path, model, optimizer, scheduler, scaler, state: dict, config: ModelConfig,
+               opts: TrainOptions) -> None:
+    training_state = {**state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                      "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state(), "options": opts.record()}
+    save_checkpoint(out / "last.pt", state_dict=unwrap(model).state_dict(), config=config,
+                    metrics=state["best_metrics"], training_state=training_state)
+
+
+def _restore(out: Path, model, optimizer, scheduler, scaler, state: dict, config: ModelConfig) -> dict:
+    """Load ``last.pt`` for ``--resume``; returns the best weights so far (from ``checkpoint.pt``)."""
+    last = load_checkpoint(out / "last.pt")
+    if last.training_state is None:
+        raise InputError(f"{out / 'last.pt'}: holds no training state to resume from")
+    if last.config.to_dict() != config.to_dict():
+        raise InputError(f"{out / 'last.pt'}: was trained as {last.config.arch} on classes "
+                         f"{list(last.config.classes)} at {last.config.patch_size} px; the options given differ")
+    ts = last.training_state
+    model.load_state_dict(last.state_dict, strict=True)
+    optimizer.load_state_dict(ts["optimizer"])
+    scheduler.load_state_dict(ts["scheduler"])
+    scaler.load_state_dict(ts["scaler"])
+    torch.set_rng_state(ts["torch_rng"])
+    state.update({k: copy.deepcopy(ts[k]) for k in state if k in ts})
+    best = out / "checkpoint.pt"
+    return load_checkpoint(best).state_dict if best.is_file() else dict(last.state_dict)

@@ -1,0 +1,51 @@
+"""Cluster-vs-rest metrics from scikit-learn (never hand-written formulas).
+
+The paper reports accuracy, F1, MCC, specificity and sensitivity; the field also reports ROC
+AUC. All are computed for the positive (cluster) class against every other class, at the
+model's decision threshold on ``p_cluster``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+METRIC_KEYS = ("accuracy", "f1", "mcc", "specificity", "sensitivity", "auc")
+
+
+def binary_metrics(is_positive: np.ndarray, p_cluster: np.ndarray, *, threshold: float) -> dict[str, Any]:
+    """Metrics for ``is_positive`` (bool ``[N]``) given scores ``p_cluster`` (``[N]``).
+
+    Returns the keys of :data:`METRIC_KEYS` plus ``confusion_matrix`` (``[[TN, FP], [FN, TP]]``,
+    scikit-learn's layout with the cluster class as 1), ``threshold`` and ``n``. ``auc`` is
+    ``None`` when only one class is present.
+    """
+    from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, matthews_corrcoef, recall_score,
+                                 roc_auc_score)
+
+    y = np.asarray(is_positive).astype(int)
+    p = np.asarray(p_cluster, dtype=np.float64)
+    pred = (p >= threshold).astype(int)
+    both = len(np.unique(y)) == 2
+    return {
+        "accuracy": float(accuracy_score(y, pred)),
+        "f1": float(f1_score(y, pred, zero_division=0)),
+        "mcc": float(matthews_corrcoef(y, pred)),
+        "specificity": float(recall_score(y, pred, pos_label=0, zero_division=0)),
+        "sensitivity": float(recall_score(y, pred, pos_label=1, zero_division=0)),
+        "auc": float(roc_auc_score(y, p)) if both else None,
+        "confusion_matrix": confusion_matrix(y, pred, labels=[0, 1]).tolist(),
+        "threshold": float(threshold),
+        "n": int(len(y)),
+    }
+
+
+def summarise(runs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and standard deviation of each metric over runs (cross-validation folds)."""
+    mean, std = {}, {}
+    for key in METRIC_KEYS:
+        values = np.array([r[key] for r in runs if r.get(key) is not None], dtype=np.float64)
+        if values.size:
+            mean[key], std[key] = float(values.mean()), float(values.std(ddof=1) if values.size > 1 else 0.0)
+    return mean, std
