@@ -1,4 +1,4 @@
-"""ONNX Runtime backend: parity with the torch reference per precision, buffers, state errors."""
+"""ONNX Runtime backend: buffers, batches in flight, state errors, bad models (parity: test_parity.py)."""
 
 from __future__ import annotations
 
@@ -12,40 +12,11 @@ from microcalc.engine.backends.base import PendingBatch
 from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
 from microcalc.errors import InputError, MicrocalcError
 
-# precision -> (atol on p_cluster, atol on cam relative to its peak)
-BOUNDS = {
-    "fp32": (1e-4, 1e-4),  # same float32 math, only summation order differs
-    "fp16": (1e-2, 1e-2),  # half-precision weights and activations
-}
-
-
 def _backend(bundle: Path, precision: str, max_batch: int = 4) -> OnnxRuntimeBackend:
     b = Bundle.load(bundle)
     path = b.file(b.variant(precision=precision))
     return OnnxRuntimeBackend(path, input_shape=(1, b.config.patch_size, b.config.patch_size), max_batch=max_batch,
                               precision=precision)
-
-
-@pytest.mark.parametrize("precision", sorted(BOUNDS))
-def test_parity_with_torch(tiny_bundle, tiles, reference_scores, precision):
-    p_ref, cam_ref = reference_scores
-    with _backend(tiny_bundle, precision, max_batch=len(tiles)) as backend:
-        result = backend.infer(tiles)
-    p_tol, cam_tol = BOUNDS[precision]
-    assert result.p_cluster.dtype == np.float32 and result.p_cluster.shape == p_ref.shape
-    assert result.cam.shape == cam_ref.shape
-    np.testing.assert_allclose(result.p_cluster, p_ref, atol=p_tol)
-    np.testing.assert_allclose(result.cam, cam_ref, atol=cam_tol * max(1.0, np.abs(cam_ref).max()))
-
-
-def test_int8_runs_and_reports_error(tiny_bundle, tiles, reference_scores):
-    """INT8 has no fixed bound on a random network: the error is measured, scores stay probabilities."""
-    with _backend(tiny_bundle, "int8", max_batch=len(tiles)) as backend:
-        result = backend.infer(tiles)
-    err = float(np.abs(result.p_cluster - reference_scores[0]).max())
-    print(f"onnxruntime int8 max |dp| vs torch fp32: {err:.4f}")
-    assert np.all((result.p_cluster >= 0) & (result.p_cluster <= 1))
-    assert err < 0.5
 
 
 def test_partial_batches_and_reused_buffer(tiny_bundle, tiles, reference_scores):
