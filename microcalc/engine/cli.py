@@ -18,23 +18,30 @@ from rich.table import Table
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.defaults import default_bundle
 from microcalc.engine.inputs import expand_inputs
-from microcalc.engine.pipeline import ScanResult, ScanSettings, Scanner
+from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
 from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
 from microcalc.errors import InputError
 
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 
 
-def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> tuple[Any, Any, str]:
+def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> tuple[Any, dict[str, str], str]:
     """Resolve ``auto`` choices with the registry and create the backend (not yet active).
 
-    Returns the backend, the bundle variant it runs, and one line saying what was chosen and why.
+    Returns the backend, the identity of the model file it runs (name, precision, SHA-256) and
+    one line saying what was chosen and why.
     """
     from microcalc.engine.backends import registry
 
-    choice = registry.resolve(name, precision, bundle)
-    backend = registry.create_backend(choice.backend, bundle, precision=choice.precision, max_batch=max_batch)
-    return backend, choice.variant, f"{choice.backend} {choice.precision} ({choice.reason})"
+    choice = registry.resolve(name, precision, bundle=bundle)
+    backend = registry.create_backend(choice.backend, bundle, precision=choice.precision, max_batch=max_batch,
+                                      device=choice.device)
+    if choice.backend == "torch":
+        model = {"name": "checkpoint", "precision": choice.precision, "sha256": bundle.source_sha256 or ""}
+    else:
+        variant = bundle.variant(precision=choice.precision, fmt="tensorrt" if choice.backend == "tensorrt" else "onnx")
+        model = {"name": variant.name, "precision": variant.precision, "sha256": variant.sha256}
+    return backend, model, f"{choice.backend} {choice.precision} on {choice.device} ({choice.reason})"
 
 
 def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Table:
@@ -89,10 +96,10 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
-    runner, variant, chosen = open_backend(backend, precision, bundle, max_batch=batch_size)
+    runner, model_file, chosen = open_backend(backend, precision, bundle, max_batch=batch_size)
     console.print(f"mc-scan: backend {chosen}", highlight=False)
-    run = RunInfo(bundle=str(bundle.path), model_sha256=variant.sha256, arch=bundle.config.arch, patch_size=patch,
-                  variant=variant.name, backend=runner.name, precision=variant.precision,
+    run = RunInfo(bundle=str(bundle.path), model_sha256=model_file["sha256"], arch=bundle.config.arch, patch_size=patch,
+                  variant=model_file["name"], backend=runner.name, precision=model_file["precision"],
                   threshold=settings.threshold, overlap=overlap, min_breast=min_breast, batch_size=batch_size)
     reports, failed = [], []
     stems = unique_stems(paths)

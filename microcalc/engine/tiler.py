@@ -72,7 +72,7 @@ def plan_tiles(mask: BreastMask, *, size: int, overlap: float, min_breast: float
     if not 0.0 <= min_breast <= 1.0:
         raise ValueError(f"min_breast must lie in [0, 1], got {min_breast}")
     rows, cols = mask.shape
-    stride = max(1, int(round(size * (1.0 - overlap))))
+    stride = max(1, round(size * (1.0 - overlap)))
     empty = np.zeros(0, dtype=np.int64)
     if mask.empty:
         return TileGrid(size, empty, empty, empty, empty, (0, 0), 0, empty, empty)

@@ -27,6 +27,6 @@ sys.exit(1 if bad else 0)
 
 
 def test_engine_imports_without_torch_or_onnx():
-    proc = subprocess.run([sys.executable, "-c", BLOCK, *MODULES], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", BLOCK, *MODULES], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "loaded: []" in proc.stdout

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from engine_fakes import as_image, phantom
 
-from microcalc.engine.pipeline import ScanSettings, Scanner
+from microcalc.engine.pipeline import Scanner, ScanSettings
 from microcalc.errors import InputError, MicrocalcError
 
 P = 64

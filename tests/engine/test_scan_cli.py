@@ -45,7 +45,8 @@ def fake_backend(monkeypatch):
     """mc-scan's backend choice replaced by the known predictor."""
     def open_backend(name, precision, bundle, *, max_batch):
         variant = bundle.variant(precision="fp32")
-        return MeanBackend(patch=P, max_batch=max_batch), variant, "mean fp32 (test predictor)"
+        model = {"name": variant.name, "precision": "fp32", "sha256": variant.sha256}
+        return MeanBackend(patch=P, max_batch=max_batch), model, "mean fp32 (test predictor)"
 
     monkeypatch.setattr(scan_cli, "open_backend", open_backend)
 
