@@ -1,0 +1,64 @@
+"""Backends import their libraries only when activated; a missing library names its pip extra."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import microcalc.engine
+from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
+from microcalc.engine.backends.openvino import OpenVinoBackend
+from microcalc.engine.backends.tensorrt import TensorRTBackend
+from microcalc.engine.backends.torch import TorchBackend
+from microcalc.errors import MissingDependencyError
+
+BLOCK = """
+import importlib, pkgutil, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'onnx', 'torchvision'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+import microcalc.engine
+names = [m.name for m in pkgutil.walk_packages(microcalc.engine.__path__, 'microcalc.engine.')]
+for name in names:
+    importlib.import_module(name)
+from microcalc.engine.backends.registry import backend_status
+backend_status()
+print(len(names), 'modules;', 'loaded:', sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnx'}))
+"""
+
+
+def test_every_engine_module_imports_without_torch_or_onnx():
+    """A meta-path finder refuses torch and onnx; every module under microcalc.engine still imports."""
+    proc = subprocess.run([sys.executable, "-c", BLOCK], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "loaded: []" in proc.stdout
+    expected = len(list(pkgutil.walk_packages(microcalc.engine.__path__, "microcalc.engine.")))
+    assert proc.stdout.startswith(f"{expected} modules")
+
+
+@pytest.mark.parametrize("blocked, make, extra", [
+    ("openvino", lambda p: OpenVinoBackend(p, input_shape=(1, 64, 64), max_batch=2), "openvino"),
+    ("torch", lambda p: TorchBackend(p, input_shape=(1, 64, 64), max_batch=2), "train"),
+    ("tensorrt_rtx", lambda p: TensorRTBackend(p, sidecar={"library": "tensorrt_rtx"}, onnx_sha256=None,
+                                               rebuild="rebuild", input_shape=(1, 64, 64), max_batch=2), "rtx"),
+    ("tensorrt", lambda p: TensorRTBackend(p, sidecar={"library": "tensorrt"}, onnx_sha256=None,
+                                           rebuild="rebuild", input_shape=(1, 64, 64), max_batch=2), "tensorrt"),
+])
+def test_missing_library_names_the_extra(monkeypatch, tmp_path, blocked, make, extra):
+    monkeypatch.setitem(sys.modules, blocked, None)  # import of a None entry raises ImportError
+    with pytest.raises(MissingDependencyError, match=rf'pip install "microcalc\[{extra}\]"'):
+        make(tmp_path / "model").activate()
+
+
+def test_missing_cuda_python(monkeypatch):
+    from microcalc.engine import cuda_memory
+
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", None)
+    assert cuda_memory.device_count() == 0
+    with pytest.raises(MissingDependencyError, match=r"microcalc\[cuda\]"):
+        cuda_memory.cuda_runtime()
