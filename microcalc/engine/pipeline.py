@@ -80,9 +80,9 @@ class ScanSettings:
 class ScanResult:
     """One input's outcome: either ``error`` is set, or the image was scanned.
 
-    ``times_ms`` holds ``decode``, ``tiling`` (mask, grid and tile copies), ``inference`` (time
-    the backend held the inference thread), ``stitching`` and ``wall`` (decode start to
-    stitching end; images overlap, so walls of consecutive images overlap too).
+    ``times_ms`` holds ``decode``, ``tiling`` (mask, grid and tile copies), ``inference`` (wall
+    time during which at least one of the image's batches was in the backend), ``stitching``
+    and ``wall`` (decode start to stitching end; consecutive images overlap, so do their walls).
     """
 
     index: int
@@ -97,6 +97,7 @@ class ScanResult:
     backend_ms: dict[str, float] = field(default_factory=dict)
     error: MicrocalcError | None = None
     started: float = 0.0
+    busy_until: float = 0.0
 
 
 class _WorkerFailed(Exception):
@@ -254,7 +255,11 @@ class Scanner:
         if job.cams is None:
             job.cams = np.empty((job.scores.shape[0], *cam.shape[1:]), dtype=np.float32)
         job.cams[first:first + n] = cam
-        job.times_ms["inference"] = job.times_ms.get("inference", 0.0) + (time.perf_counter() - t) * 1e3
+        # batches overlap on asynchronous backends: count the time any batch of this image was in flight
+        end = time.perf_counter()
+        busy = end - max(t, job.busy_until)
+        job.busy_until = max(job.busy_until, end)
+        job.times_ms["inference"] = job.times_ms.get("inference", 0.0) + max(0.0, busy) * 1e3
         for key, value in result.timings_ms.items():
             job.backend_ms[key] = job.backend_ms.get(key, 0.0) + float(value)
         return True
