@@ -8,6 +8,6 @@ WORK=${MC_BENCH_WORK:-${MICROCALC_HOME:-$HOME/.microcalc}/bench-work/${ARCH}-${P
 TRT_FLAGS=()
 if "$BIN/python" -c "import tensorrt_rtx" 2>/dev/null; then TRT_FLAGS=(--trt); fi
 prepare_model "${TRT_FLAGS[@]}"
-run_bench "gpu-${ARCH}-${PATCH}${MC_BENCH_TAG:-}" --backends tensorrt_rtx,onnxruntime-cuda,onnxruntime \
+run_bench "gpu-${ARCH}-${PATCH}${MC_BENCH_TAG:-}" --backends tensorrt,onnxruntime-cuda,onnxruntime,openvino \
     --precisions fp16,fp32,int8 --batch-sizes "${MC_BENCH_GPU_BATCH_SIZES:-1,8,16,32}" \
     --target-speedup 12 --target-efficiency 0.95

@@ -18,7 +18,7 @@ from microcalc.defaults import default_bundle
 from microcalc.engine.backends.base import PRECISIONS
 
 REAL_PATCHES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_patches"
-DEFAULT_BACKENDS = "onnxruntime,openvino,tensorrt_rtx"
+DEFAULT_BACKENDS = "onnxruntime,openvino,tensorrt"
 
 
 def _list(kind: str, convert=str):
@@ -54,7 +54,7 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
               help="PyTorch checkpoint for the baseline and the parity reference [default: the bundle's source].")
 @click.option("--backends", default=DEFAULT_BACKENDS, show_default=True, callback=_list("backends"),
-              help="Backends to measure; those that cannot run here are listed with the reason.")
+              help="Backends to measure (onnxruntime, openvino, tensorrt, torch; -cuda runs onnxruntime or torch on the GPU); those that cannot run here are listed with the reason.")
 @click.option("--precisions", default="fp32,fp16,int8", show_default=True, callback=_precisions)
 @click.option("--batch-sizes", default="1,4,8", show_default=True, callback=_batch_sizes)
 @click.option("--patches", "patch_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),

@@ -18,7 +18,7 @@ from microcalc.bench.cli import cli
 from microcalc.bench.report import structure_errors
 from microcalc.errors import InputError
 
-pytestmark = pytest.mark.xdist_group("small_bundle")  # share the session bundle with its builder
+pytestmark = pytest.mark.xdist_group("small_bundle")  # one xdist worker builds the session bundle once
 FAST = ["--repeats", "2", "--warmup", "1", "--baseline-tiles", "2", "--parity-limit", "40"]
 
 
