@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -50,3 +52,25 @@ def test_real_patches_score_alike(tiny_bundle, real_patches_dir):
         with create_backend(name, tiny_bundle, precision="fp32", max_batch=2) as backend:
             scores[name] = backend.infer(tiles).p_cluster
     np.testing.assert_allclose(scores["onnxruntime"], scores["openvino"], atol=1e-4)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("microcalc.synth.cli") is None,
+                    reason="small_bundle needs mc-synth (microcalc.synth.cli), not landed yet")
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_trained_bundle_fp32_and_int8(small_bundle, name, tmp_path):
+    """On the trained small bundle, fp32 matches ONNX Runtime fp32 within 1e-4; int8 labels agree."""
+    from microcalc.bundle import Bundle
+
+    bundle = Bundle.load(small_bundle)
+    patch = bundle.config.patch_size
+    tiles = np.random.default_rng(5).integers(0, 255, (8, 1, patch, patch), dtype=np.uint8)
+    options = {"cache_dir": tmp_path} if name == "openvino" else {}
+    scores = {}
+    for precision in ("fp32", "int8"):
+        with create_backend(name, bundle, precision=precision, max_batch=8, **options) as backend:
+            scores[precision] = backend.infer(tiles).p_cluster
+    with create_backend("onnxruntime", bundle, precision="fp32", max_batch=8) as backend:
+        reference = backend.infer(tiles).p_cluster
+    np.testing.assert_allclose(scores["fp32"], reference, atol=1e-4)
+    print(f"{name} int8 on the trained bundle: max |dp| {np.abs(scores['int8'] - reference).max():.3g}")
+    assert np.mean((scores["int8"] >= 0.5) == (reference >= 0.5)) >= 0.75
