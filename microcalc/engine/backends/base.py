@@ -13,9 +13,10 @@ import abc
 import importlib
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -140,7 +141,7 @@ class Backend(abc.ABC):
         """Synchronous convenience: scores for ``tiles`` ``[n, 1, P, P]`` (any n <= max_batch)."""
         return self.submit(tiles, tiles.shape[0]).result()
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         self.activate()
         return self
 

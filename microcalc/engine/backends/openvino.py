@@ -26,7 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch, check_precision, import_optional
+from microcalc.engine.backends.base import (
+    Backend,
+    BatchResult,
+    PendingBatch,
+    check_precision,
+    import_optional,
+)
 from microcalc.engine.cpu_info import cpu_info
 from microcalc.errors import InputError, MicrocalcError
 

@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch, check_precision, import_optional
+from microcalc.engine.backends.base import (
+    Backend,
+    BatchResult,
+    PendingBatch,
+    check_precision,
+    import_optional,
+)
 from microcalc.errors import MicrocalcError
 
 

@@ -70,7 +70,7 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
         def __init__(self) -> None:
             self.batches = iter([{"tiles": _tiles(4, seed=s)} for s in range(10, 14)])
 
-        def get_next(self):  # noqa: ANN201  (onnxruntime's interface)
+        def get_next(self):
             return next(self.batches, None)
 
     int8 = out / "model.int8.onnx"

@@ -9,7 +9,6 @@ import sys
 import pytest
 
 import microcalc.engine
-from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
 from microcalc.engine.backends.openvino import OpenVinoBackend
 from microcalc.engine.backends.tensorrt import TensorRTBackend
 from microcalc.engine.backends.torch import TorchBackend

@@ -12,6 +12,7 @@ from microcalc.engine.backends.base import PendingBatch
 from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
 from microcalc.errors import InputError, MicrocalcError
 
+
 def _backend(bundle: Path, precision: str, max_batch: int = 4) -> OnnxRuntimeBackend:
     b = Bundle.load(bundle)
     path = b.file(b.variant(precision=precision))
