@@ -18,29 +18,25 @@ from microcalc.bench.stats import latency_summary, median
 
 
 class TorchReference:
-    """The checkpoint's eager FP32 model with the recorded preprocessing: uint8 tiles -> p_cluster."""
+    """The checkpoint's eager FP32 model with its recorded preprocessing: uint8 tiles -> p_cluster.
+
+    The same function ``mc-export`` checks its variants against
+    (:func:`microcalc.export.parity.torch_reference`), so both parity figures share one reference.
+    """
 
     def __init__(self, checkpoint: str | Path) -> None:
-        import torch
-
+        from microcalc.export.parity import torch_reference
         from microcalc.models.checkpoint import load_checkpoint
 
-        self._torch = torch
         self.checkpoint = load_checkpoint(checkpoint)
         self.config = self.checkpoint.config
-        self.model = self.checkpoint.build_model()
-
-    def p_cluster(self, tiles: np.ndarray) -> np.ndarray:
-        """float32 ``[n]``: softmax probability of the cluster class for uint8 tiles ``[n, 1, P, P]``."""
-        torch = self._torch
-        x = torch.from_numpy(self.config.preprocessing.apply(tiles))
-        with torch.no_grad():
-            probs = torch.softmax(self.model(x), dim=1)[:, self.config.positive_index]
-        return probs.numpy().astype(np.float32)
+        self.p_cluster: Callable[[np.ndarray], np.ndarray] = torch_reference(self.checkpoint)
 
     def scores(self, tiles: np.ndarray, *, batch_size: int = 8) -> np.ndarray:
         """Reference scores for many tiles, batched (FP32 results do not depend on the batch size)."""
-        return np.concatenate([self.p_cluster(tiles[i:i + batch_size]) for i in range(0, len(tiles), batch_size)])
+        from microcalc.export.parity import batched
+
+        return batched(self.p_cluster, tiles, batch=batch_size).astype(np.float32)
 
 
 def measure_baseline(reference: TorchReference, tiles: np.ndarray, *, repeats: int, warmup: int,

@@ -46,24 +46,24 @@ def compare(*, reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray,
             bounds: ParityBounds) -> dict[str, Any]:
     """Parity statistics of ``candidate`` against ``reference`` scores (both ``p_cluster``, ``[n]``).
 
-    Returns ``max_abs_diff``, ``mean_abs_diff``, ``label_agreement`` (fraction of patches whose
-    decision at ``threshold`` is the same), ``auc`` (candidate, against ``labels``),
-    ``reference_auc``, ``delta_auc``, ``pass`` and ``failures`` (one line per bound broken).
+    The figures are ``mc-export``'s (:func:`microcalc.export.parity.parity_figures`), in the
+    report's names: ``max_abs_diff``, ``mean_abs_diff``, ``label_agreement`` (fraction of patches
+    whose decision at ``threshold`` is the same), ``auc`` (candidate, against ``labels``),
+    ``reference_auc``, ``delta_auc``; then ``pass`` and ``failures`` (one line per bound broken).
     """
+    from microcalc.export.parity import parity_figures
+
     reference = np.asarray(reference, dtype=np.float64).reshape(-1)
     candidate = np.asarray(candidate, dtype=np.float64).reshape(-1)
     labels = np.asarray(labels).reshape(-1)
     if not reference.shape == candidate.shape == labels.shape or reference.size == 0:
         raise ValueError(f"reference {reference.shape}, candidate {candidate.shape} and labels {labels.shape} "
                          "must be the same non-empty length")
-    diff = np.abs(candidate - reference)
-    agreement = float(np.mean((candidate >= threshold) == (reference >= threshold)))
-    auc, ref_auc = auc_or_none(labels, candidate), auc_or_none(labels, reference)
-    delta_auc = None if auc is None or ref_auc is None else auc - ref_auc
+    fig = parity_figures(reference, candidate, threshold=threshold, labels=labels)
     result: dict[str, Any] = {
-        "max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()), "label_agreement": agreement,
-        "auc": auc, "reference_auc": ref_auc, "delta_auc": delta_auc, "patches": int(reference.size),
-        "bounds": bounds.to_dict(),
+        "max_abs_diff": fig["max_abs_diff"], "mean_abs_diff": fig["mean_abs_diff"],
+        "label_agreement": fig["label_agreement"], "auc": fig.get("auc"), "reference_auc": fig.get("auc_reference"),
+        "delta_auc": fig.get("auc_delta"), "patches": fig["n"], "bounds": bounds.to_dict(),
     }
     failures = verdict_failures(result, bounds)
     result["pass"] = not failures
