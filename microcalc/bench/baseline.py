@@ -9,8 +9,9 @@ torch is imported here only, and only when this module is used.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -61,5 +62,5 @@ def measure_baseline(reference: TorchReference, tiles: np.ndarray, *, repeats: i
         repeat_s.append(time.perf_counter() - start)
         if on_step is not None:
             on_step()
-    return {"name": "pytorch-eager-fp32", "batch_size": 1, "tiles": int(len(tiles)),
+    return {"name": "pytorch-eager-fp32", "batch_size": 1, "tiles": len(tiles),
             "patches_per_s": median([len(tiles) / s for s in repeat_s]), "latency_ms": latency_summary(per_tile_ms)}

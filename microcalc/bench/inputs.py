@@ -9,9 +9,9 @@ removed afterwards, through ``mc-synth`` itself so they match what users generat
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from microcalc.errors import MicrocalcError
 

@@ -82,8 +82,8 @@ def target_lines(report: dict[str, Any], *, min_speedup: float, min_efficiency: 
         return ["- No variant passes parity: speed-up target MISSED."]
     tag = f"{best['backend']} {best['precision']} batch {best['batch_size']}"
     ok = best["speedup_vs_baseline"] >= min_speedup
-    lines = [f"- Best variant passing parity: {tag}, {best['speedup_vs_baseline']:.2f}x the PyTorch eager FP32 "
-             f"baseline (target {min_speedup:g}x): {'met' if ok else 'MISSED'}."]
+    lines = [(f"- Best variant passing parity: {tag}, {best['speedup_vs_baseline']:.2f}x the PyTorch eager FP32 "
+              f"baseline (target {min_speedup:g}x): {'met' if ok else 'MISSED'}.")]
     scan = report.get("scan")
     if scan is None:
         lines.append(f"- Pipeline efficiency: not measured (target {min_efficiency:g}).")
@@ -97,14 +97,14 @@ def target_lines(report: dict[str, Any], *, min_speedup: float, min_efficiency: 
 def render(report: dict[str, Any], *, min_speedup: float, min_efficiency: float) -> str:
     """The whole report as Markdown."""
     model = report.get("model", {})
-    out = [f"### mc-bench: {model.get('arch', '?')} at {model.get('patch_size', '?')} px, "
-           f"{report.get('created', '')}", "", f"Command: `{report.get('command', 'mc-bench')}`", ""]
+    title = f"### mc-bench: {model.get('arch', '?')} at {model.get('patch_size', '?')} px, {report.get('created', '')}"
+    out = [title, "", f"Command: `{report.get('command', 'mc-bench')}`", ""]
     out += _machine(report["machine"]) + [""]
     out += ["#### Targets", ""] + target_lines(report, min_speedup=min_speedup, min_efficiency=min_efficiency)
     out += ["", "#### Model throughput (median of repeats after warm-up; latency per batch)", ""]
     out += _throughput(report)
-    out += ["", f"#### Accuracy parity against PyTorch FP32 ({report.get('parity_set', {}).get('patches', '?')} "
-            "labelled patches)", ""] + _parity(report)
+    n_patches = report.get("parity_set", {}).get("patches", "?")
+    out += ["", f"#### Accuracy parity against PyTorch FP32 ({n_patches} labelled patches)", ""] + _parity(report)
     skipped = report.get("skipped") or []
     if skipped:
         out += ["", "#### Not run here", ""]

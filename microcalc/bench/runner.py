@@ -10,9 +10,10 @@ variant that cannot run here (library missing, no GPU, not in the bundle) is rec
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -133,7 +134,7 @@ def _bench_variant(report: dict[str, Any], settings: BenchSettings, bundle: Any,
         for batch_size in settings.batch_sizes:
             measured = measure_batches(backend, bench_tiles, batch_size=batch_size, repeats=settings.repeats,
                                        warmup=settings.warmup,
-                                       on_step=lambda: step(f"{name} {precision} batch {batch_size}"))
+                                       on_step=lambda b=batch_size: step(f"{name} {precision} batch {b}"))
             report["runs"].append({"backend": name, "precision": precision, "batch_size": batch_size, **measured,
                                    "speedup_vs_baseline": measured["patches_per_s"] / base, "parity": parity})
     finally:

@@ -6,7 +6,7 @@ mean of the two middle values, as in most profilers.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

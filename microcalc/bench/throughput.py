@@ -10,7 +10,8 @@ Per-batch stage times a GPU backend reports in ``BatchResult.timings_ms`` (``h2d
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
