@@ -1,0 +1,118 @@
+"""mc-scan with the small CNN trained on synthetic patches (the session ``small_bundle``).
+
+A synthetic mammogram from ``mc-synth mammogram`` carries its ground truth; the scan must put
+every cluster inside a finding, find nothing in a phantom without clusters, and give the same
+findings for MONOCHROME1, RLE, JPEG 2000 and windowed encodings of the same image.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from click.testing import CliRunner
+from pydicom.uid import JPEG2000Lossless, RLELossless
+
+from microcalc.engine import cli as scan_cli
+
+synth_cli = pytest.importorskip("microcalc.synth.cli", reason="mc-synth has not landed yet")
+
+ROWS, COLS = 1536, 1280  # a small mammogram keeps the test to seconds
+OVERLAP = 0.5  # a cluster near a tile edge is still whole in a neighbouring tile
+
+
+def synth(path: Path, *, clusters: int, seed: int) -> dict:
+    """``mc-synth mammogram`` through its CLI; returns the ground truth it writes next to the image."""
+    result = CliRunner().invoke(synth_cli.cli, ["mammogram", str(path), "--rows", str(ROWS), "--cols", str(COLS),
+                                                "--clusters", str(clusters), "--seed", str(seed)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(path.with_suffix(".json").read_text())
+
+
+def scan(paths: list[Path], bundle: Path, out: Path) -> list[dict]:
+    result = CliRunner().invoke(scan_cli.cli, [*map(str, paths), "--model", str(bundle), "--out", str(out),
+                                               "--overlap", str(OVERLAP), "--backend", "onnxruntime",
+                                               "--precision", "fp32", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def inside(finding: dict, row: float, col: float, key: str) -> bool:
+    b = finding[key]
+    return b["x0"] <= col < b["x1"] and b["y0"] <= row < b["y1"]
+
+
+@pytest.fixture(scope="module")
+def with_clusters(tmp_path_factory) -> tuple[Path, dict]:
+    path = tmp_path_factory.mktemp("mammo") / "clusters.dcm"
+    return path, synth(path, clusters=2, seed=5)
+
+
+def test_every_ground_truth_cluster_lies_inside_a_finding(with_clusters, small_bundle, tmp_path):
+    path, truth = with_clusters
+    (report,) = scan([path], small_bundle, tmp_path / "out")
+    assert report["suspicious"]
+    for cluster in truth["clusters"]:
+        row, col = cluster["center_px"]
+        assert any(inside(f, row, col, "frame_px") for f in report["findings"]), (cluster, report["findings"])
+
+
+def test_phantom_without_clusters_gives_no_finding(small_bundle, tmp_path):
+    path = tmp_path / "normal.dcm"
+    synth(path, clusters=0, seed=6)
+    (report,) = scan([path], small_bundle, tmp_path / "out")
+    assert report["findings"] == [] and report["max_score"] < report["settings"]["threshold"]
+
+
+def _monochrome1(ds: pydicom.Dataset) -> None:
+    top = (1 << int(ds.BitsStored)) - 1
+    ds.PixelData = (top - ds.pixel_array.astype(np.int64)).astype(ds.pixel_array.dtype).tobytes()
+    ds.PhotometricInterpretation = "MONOCHROME1"
+    if "WindowCenter" in ds:  # mirror the window so that the displayed image is unchanged
+        ds.WindowCenter = top - float(ds.WindowCenter)
+
+
+def _rle(ds: pydicom.Dataset) -> None:
+    ds.compress(RLELossless)
+
+
+def _jpeg2000(ds: pydicom.Dataset) -> None:
+    ds.compress(JPEG2000Lossless)
+
+
+def _window(ds: pydicom.Dataset, truth: dict) -> None:
+    if "WindowCenter" in ds:  # no window: the reader's documented min-max over the breast
+        del ds.WindowCenter, ds.WindowWidth
+    else:
+        ds.WindowCenter, ds.WindowWidth = truth["window"]["center"], truth["window"]["width"]
+
+
+@pytest.mark.parametrize("name, transform", [
+    ("mono1", _monochrome1),      # inverted stored values, MONOCHROME1
+    ("rle", _rle),                # RLE Lossless
+    ("j2k", _jpeg2000),           # JPEG 2000 Lossless
+    ("window", _window),          # window added or removed
+])
+def test_encodings_of_one_image_give_the_same_findings(with_clusters, small_bundle, tmp_path, name, transform):
+    path, truth = with_clusters
+    ds = pydicom.dcmread(path)
+    if name == "window":
+        transform(ds, truth)
+    else:
+        transform(ds)
+    variant = tmp_path / f"{name}.dcm"
+    ds.save_as(variant)
+    reference, other = scan([path, variant], small_bundle, tmp_path / "out")
+    frames = [f["frame_px"] for f in reference["findings"]]
+    if name == "window":  # a different window changes the 8-bit pixels, not what is found
+        assert len(other["findings"]) == len(frames)
+        for cluster in truth["clusters"]:
+            row, col = cluster["center_px"]
+            assert any(inside(f, row, col, "frame_px") for f in other["findings"])
+    else:  # lossless re-encodings decode to the same 8-bit image: identical findings
+        assert [f["frame_px"] for f in other["findings"]] == frames
+        assert [f["score"] for f in other["findings"]] == pytest.approx([f["score"] for f in reference["findings"]])
