@@ -1,7 +1,9 @@
 """Breast mask: which part of the mammogram is tissue, so that tiles over air are never scanned.
 
-Otsu's threshold on a block-averaged copy (scikit-image) separates tissue from the dark
-background; the largest connected component with its holes filled is the breast. Labels, the
+Otsu's threshold on the logarithm of a block-averaged copy (scikit-image) separates tissue
+from the dark background; the largest connected component with its holes filled is the
+breast. The logarithm matters: on a linear scale fatty tissue sits close to air and far from
+dense tissue, so plain Otsu often splits fat from dense tissue and loses half the breast. Labels, the
 pectoral muscle and the breast itself are all brighter than air, so the largest bright component
 is the breast in practice. Working on a copy downsampled ``factor`` times keeps this to a few
 milliseconds on a 4096x3328 image. Tissue fractions per tile come from a summed-area table of
@@ -74,7 +76,8 @@ def breast_mask(pixels: np.ndarray, *, factor: int = 8) -> BreastMask:
     shape = (int(pixels.shape[0]), int(pixels.shape[1]))
     if small.min() == small.max():
         return BreastMask(np.zeros(small.shape, dtype=bool), factor, shape)
-    tissue = small > threshold_otsu(small)
+    logged = np.log1p(small)
+    tissue = logged > threshold_otsu(logged)
     labels, count = ndimage.label(tissue)
     if count == 0:
         return BreastMask(tissue, factor, shape)

@@ -96,3 +96,15 @@ def test_fill_batch_copies_exact_regions_into_contiguous_buffer():
             np.testing.assert_array_equal(buf[k, 0], img[y:y + 64, x:x + 64])
         first += n
     assert first == len(grid)
+
+
+def test_mask_keeps_fatty_tissue_next_to_dense_tissue():
+    # fat (grey 25) fills the breast, a large dense region (grey 200) its upper half: plain Otsu
+    # on linear values would split fat from dense tissue and keep only the dense half
+    img = phantom(600, 500, spots=())
+    img[img >= 60] = 25
+    img[:300][img[:300] >= 25] = 200
+    mask = breast_mask(img, factor=8)
+    y0, x0, y1, x1 = mask.bbox()
+    assert y0 <= 40 and y1 >= 560  # both halves
+    assert mask.fractions(np.array([400]), np.array([50]), 64)[0] == 1.0  # fat is tissue
