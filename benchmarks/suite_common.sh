@@ -9,6 +9,7 @@
 #   MC_BENCH_TRAIN_N (160)     MC_BENCH_PARITY_N (40)  MC_BENCH_EPOCHS (1)  MC_BENCH_LR (1e-4)
 #   MC_BENCH_BATCH_SIZES (1,8)  MC_BENCH_REPEATS (3)  MC_BENCH_WARMUP (1)  MC_BENCH_BASELINE_TILES (4)
 #   MC_BENCH_RESULTS (benchmarks/results)  MC_BENCH_TAG (suffix of the report names)
+#   MC_BENCH_MAMMOGRAM (a DICOM to scan; default: mc-bench's synthetic 4096x3328 mammogram)
 #
 # Quick check of the whole chain on a small model:
 #   MC_BENCH_ARCH=smallcnn MC_BENCH_PATCH=128 MC_BENCH_TRAIN_N=160 MC_BENCH_EPOCHS=3 MC_BENCH_LR=2e-3 \
@@ -60,10 +61,11 @@ prepare_model() {  # $1: extra mc-export flags (e.g. --trt)
 
 run_bench() {  # $1: report name; then extra mc-bench flags
     local name=$1; shift
-    local patches=(--patches "$WORK/parity")
-    if [ -f "$REAL_PATCHES/calc.png" ]; then patches+=(--patches "$REAL_PATCHES"); fi
+    local inputs=(--patches "$WORK/parity")
+    if [ -f "$REAL_PATCHES/calc.png" ]; then inputs+=(--patches "$REAL_PATCHES"); fi
+    if [ -n "${MC_BENCH_MAMMOGRAM:-}" ]; then inputs+=(--mammogram "$MC_BENCH_MAMMOGRAM"); fi
     log "mc-bench -> $RESULTS/$name.{json,md}"
-    "$BIN/mc-bench" --model "$WORK/bundle" "${patches[@]}" --batch-sizes "$BATCH_SIZES" --repeats "$REPEATS" \
+    "$BIN/mc-bench" --model "$WORK/bundle" "${inputs[@]}" --batch-sizes "$BATCH_SIZES" --repeats "$REPEATS" \
         --warmup "$WARMUP" --baseline-tiles "$BASELINE_TILES" --out "$RESULTS/$name.json" \
         --markdown "$RESULTS/$name.md" "$@"
 }
