@@ -54,7 +54,16 @@ class PatchSet:
 
 
 def _is_image(path: Path) -> bool:
-    return path.is_file() and (path.suffix.lower() in IMAGE_SUFFIXES or path.suffix == "")
+    """A known image suffix, or no suffix and the DICOM preamble (PACS exports often have none)."""
+    if not path.is_file():
+        return False
+    return path.suffix.lower() in IMAGE_SUFFIXES or (path.suffix == "" and _looks_dicom(path))
+
+
+def _looks_dicom(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(132)
+    return head[128:132] == b"DICM"
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -131,53 +140,31 @@ def discover(source: str | Path, *, positive_class: str, classes: tuple[str, ...
 
 
 def read_gray(path: Path) -> np.ndarray:
-    """Read one patch as uint8 gray ``[H, W]``; DICOM through pydicom, the rest through Pillow."""
-    if path.suffix.lower() in (".dcm", ".dicom") or (path.suffix == "" and _looks_dicom(path)):
-        return _read_dicom(path)
+    """Read one patch as uint8 gray ``[H, W]``.
+
+    DICOM goes through :func:`microcalc.imaging.read_mammogram` (Modality LUT, VOI LUT,
+    MONOCHROME1 inversion, 8 bits), the domain the scanner sees; rasters through Pillow, with
+    16-bit ones brought to 8 bits by the same ``to_uint8``.
+    """
+    from microcalc.imaging.transforms import to_uint8
+
+    try:
+        dicom = path.suffix.lower() in (".dcm", ".dicom") or _looks_dicom(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+    if dicom:
+        from microcalc.imaging import read_mammogram
+
+        return read_mammogram(path, force=True).pixels
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            if im.mode in ("I;16", "I;16B", "I", "F"):
-                return _to_uint8(np.asarray(im, dtype=np.float64))
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                return to_uint8(np.asarray(im))
             return np.asarray(im.convert("L"), dtype=np.uint8).copy()
     except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable image ({exc.__class__.__name__})") from exc
-
-
-def _looks_dicom(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(132)
-    return head[128:132] == b"DICM"
-
-
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    """Linear min-max to 0..255: the fallback for deep images (DICOM without a VOI window)."""
-    lo, hi = float(x.min()), float(x.max())
-    if hi <= lo:
-        return np.zeros(x.shape, dtype=np.uint8)
-    return np.round((x - lo) * (255.0 / (hi - lo))).astype(np.uint8)
-
-
-def _read_dicom(path: Path) -> np.ndarray:
-    """DICOM patch: Modality LUT, VOI LUT, MONOCHROME1 inversion, then 8 bits (PS3.3 C.11)."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
-
-    try:
-        ds = pydicom.dcmread(path)
-        arr = ds.pixel_array
-    except (InvalidDicomError, OSError, AttributeError, ValueError, RuntimeError) as exc:
-        raise InputError(f"{path}: unreadable DICOM patch ({exc.__class__.__name__}: {str(exc)[:120]})") from exc
-    if arr.ndim == 3 and arr.shape[-1] == 3:
-        arr = arr.mean(axis=-1)
-    elif arr.ndim != 2:
-        raise InputError(f"{path}: expected a single-frame patch, got pixel shape {arr.shape}")
-    x = apply_voi_lut(apply_modality_lut(arr, ds), ds).astype(np.float64)
-    if ds.get("PhotometricInterpretation", "") == "MONOCHROME1":
-        x = x.max() - x
-    return _to_uint8(x)
+        raise InputError(f"{path}: unreadable image ({exc})") from exc
 
 
 def fit_patch(img: np.ndarray, *, size: int, policy: str, path: Path) -> np.ndarray:
@@ -187,7 +174,7 @@ def fit_patch(img: np.ndarray, *, size: int, policy: str, path: Path) -> np.ndar
         return img
     if policy == "error":
         raise InputError(f"{path}: patch is {w}x{h} but the patch size is {size}x{size} "
-                         "(choose --patch-size or --fit crop-pad|resize)")
+                         "(--fit crop-pad or --fit resize adapts it)")
     if policy == "resize":
         from PIL import Image
 

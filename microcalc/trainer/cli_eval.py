@@ -1,0 +1,94 @@
+"""``mc-eval``: score patches with a checkpoint or a bundle; metrics where labels are known."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.errors import InputError
+from microcalc.trainer.data import FIT_POLICIES
+
+
+def write_predictions(path: Path | None, rows: list[tuple[str, str, float]]) -> None:
+    """``path,label,p_cluster`` rows to ``path`` (atomically) or to stdout when ``path`` is None."""
+    if path is None:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["path", "label", "p_cluster"])
+        writer.writerows((p, lab, f"{s:.6f}") for p, lab, s in rows)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "label", "p_cluster"])
+        writer.writerows((p, lab, f"{s:.6f}") for p, lab, s in rows)
+    os.replace(tmp, path)
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime", "openvino", "tensorrt"]),
+              help="Inference backend (default: torch for a checkpoint, auto for a bundle).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--positive-class", help="Class folder holding clusters (default: the model's positive class).")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Predictions CSV (path,label,p_cluster); stdout when there are no labels and no --out.")
+@click.option("--metrics", "metrics_file", type=click.Path(path_type=Path), help="Write metrics as JSON.")
+@click.option("--fit", "fit_policy", type=click.Choice(FIT_POLICIES), default="error", show_default=True,
+              help="Patches of another size than the model's: refuse, centre crop/zero pad, or resize.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def cli(model: Path, paths: tuple[Path, ...], backend: str | None, precision: str, positive_class: str | None,
+        out: Path | None, metrics_file: Path | None, fit_policy: str, batch_size: int, device: str,
+        quiet: bool) -> None:
+    """Score patches PATH... with MODEL and report the paper's metrics.
+
+    MODEL is a checkpoint (checkpoint.pt from mc-train, the published .tar, a torchvision state
+    dict) run with PyTorch, or a bundle folder from mc-export run with any backend. A PATH folder
+    with class subfolders gives labels, metrics (accuracy, F1, MCC, specificity, sensitivity,
+    AUC, confusion matrix) and a table; files or a flat folder give predictions only.
+
+    Example: mc-eval runs/r1/checkpoint.pt patches/val --out preds.csv --metrics metrics.json
+    """
+    from microcalc.trainer.evaluate import collect, evaluate
+    from microcalc.trainer.fit import write_json
+    from microcalc.trainer.metrics import binary_metrics
+
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    if not model.exists():
+        raise InputError(f"{model}: no such checkpoint file or bundle folder")
+    items = collect(list(paths))
+    config, scores = evaluate(model, items, backend=backend, precision=precision, batch=batch_size,
+                              policy=fit_policy, device=device, progress=not quiet)
+    if out or not any(i.label for i in items):
+        write_predictions(out, [(str(i.path), i.label or "", float(s)) for i, s in zip(items, scores)])
+    labelled = [k for k, i in enumerate(items) if i.label is not None]
+    if not labelled:
+        return
+    positive = positive_class or config.positive_class
+    names = sorted({items[k].label for k in labelled})
+    if positive not in names:
+        raise InputError(f"{', '.join(map(str, paths))}: no class folder named '{positive}' among "
+                         f"{', '.join(names)}; name the cluster folder with --positive-class")
+    is_pos = [items[k].label == positive for k in labelled]
+    metrics = {**binary_metrics(is_pos, scores[labelled], threshold=config.threshold),
+               "positive_class": positive, "classes": names, "model": str(model),
+               "backend": backend or ("auto" if model.is_dir() else "torch"), "precision": precision}
+    if metrics_file:
+        metrics_file.parent.mkdir(parents=True, exist_ok=True)
+        write_json(metrics_file, metrics)
+    if not quiet:
+        from microcalc.trainer.report import print_metrics
+
+        print_metrics(metrics, title=f"{model.name}: {len(labelled)} labelled patches")
+
+
+main = run_cli(cli, "mc-eval")
