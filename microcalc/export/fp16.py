@@ -14,12 +14,17 @@ import onnx
 
 
 def preprocessing_and_head_nodes(model: onnx.ModelProto) -> list[str]:
-    """Nodes before the first Conv (cast, scaling) and the Softmax: kept out of reduced precision."""
+    """Nodes fed by the input up to the first Conv (cast, scaling) and the Softmax: kept in float32.
+
+    Followed along the data path from the input, so weight-only nodes the exporter places first
+    (e.g. Identity copies of shared biases) are still converted.
+    """
+    reached = {i.name for i in model.graph.input}
     names: list[str] = []
-    for node in model.graph.node:
-        if node.op_type == "Conv":
-            break
-        names.append(node.name)
+    for node in model.graph.node:  # ONNX graphs are stored in topological order
+        if node.op_type != "Conv" and any(name in reached for name in node.input):
+            names.append(node.name)
+            reached.update(node.output)
     names += [n.name for n in model.graph.node if n.op_type == "Softmax"]
     return names
 
