@@ -3,10 +3,12 @@
 # synthetic patches at PATCH px -> short fine-tune of ARCH with --freeze partial -> mc-export
 # fp32/fp16/int8 (+ TensorRT-RTX engine when asked) -> mc-bench JSON + Markdown in RESULTS.
 # Each step is skipped when its output already exists, so an interrupted suite resumes, and a
-# trained model is reused across suites. Every knob is an environment variable:
+# trained model is reused across suites. ResNet101 at 674 px costs seconds per tile on two cores
+# (forward and backward), so the defaults keep the fine-tune and the export small: the suite
+# measures the engine, not the model's accuracy. Every knob is an environment variable:
 #
 #   MC_BENCH_ARCH (resnet101)  MC_BENCH_PATCH (674)  MC_BENCH_WORK (~/.microcalc/bench-work/ARCH-PATCH, outside the repo)
-#   MC_BENCH_TRAIN_N (160)     MC_BENCH_PARITY_N (40)  MC_BENCH_EPOCHS (1)  MC_BENCH_LR (1e-4)
+#   MC_BENCH_TRAIN_N (64)  MC_BENCH_CALIB_N (48)  MC_BENCH_PARITY_N (40)  MC_BENCH_EPOCHS (1)  MC_BENCH_LR (1e-4)
 #   MC_BENCH_BATCH_SIZES (1,8)  MC_BENCH_REPEATS (3)  MC_BENCH_WARMUP (1)  MC_BENCH_BASELINE_TILES (4)
 #   MC_BENCH_RESULTS (benchmarks/results)  MC_BENCH_TAG (suffix of the report names)
 #   MC_BENCH_MAMMOGRAM (a DICOM to scan; default: mc-bench's synthetic 4096x3328 mammogram)
@@ -23,7 +25,8 @@ ARCH=${MC_BENCH_ARCH:-resnet101}
 PATCH=${MC_BENCH_PATCH:-674}
 WORK=${MC_BENCH_WORK:-${MICROCALC_HOME:-$HOME/.microcalc}/bench-work/${ARCH}-${PATCH}}
 RESULTS=${MC_BENCH_RESULTS:-benchmarks/results}
-TRAIN_N=${MC_BENCH_TRAIN_N:-160}
+TRAIN_N=${MC_BENCH_TRAIN_N:-64}
+CALIB_N=${MC_BENCH_CALIB_N:-48}
 PARITY_N=${MC_BENCH_PARITY_N:-40}
 EPOCHS=${MC_BENCH_EPOCHS:-1}
 LR=${MC_BENCH_LR:-1e-4}
@@ -55,7 +58,7 @@ prepare_model() {  # $1: extra mc-export flags (e.g. --trt)
     if [ ! -f "$WORK/bundle/bundle.json" ]; then
         log "export fp32/fp16/int8 $*"
         "$BIN/mc-export" --checkpoint "$WORK/run/checkpoint.pt" --out "$WORK/bundle" --fp16 --int8 \
-            --calib "$WORK/train" "$@"
+            --calib "$WORK/train" --calib-size "$CALIB_N" "$@"
     fi
 }
 
