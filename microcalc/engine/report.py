@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,24 +70,28 @@ def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
     }
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except Exception:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_outputs(result: ScanResult, report: dict[str, Any], *, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """Write ``<stem>.json`` and ``<stem>.png`` into ``out_dir``; returns their paths."""
+    """Write ``<stem>.png`` and ``<stem>.json`` into ``out_dir``; returns their paths.
+
+    Both are written to temporary names first and renamed only when both are complete (the JSON
+    last), so a failure leaves neither file nor any temporary one.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, png_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
-    picture = overview(result.image.pixels, result.grid, result.scores, result.findings)
-    _atomic(png_path, lambda tmp: picture.save(tmp, format="PNG"))
-    _atomic(json_path, lambda tmp: tmp.write_text(json.dumps(report, indent=2) + "\n"))
+    temps: list[Path] = []
+    try:
+        for final in (png_path, json_path):
+            fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=out_dir)
+            os.close(fd)
+            temps.append(Path(name))
+        overview(result.image.pixels, result.grid, result.scores, result.findings).save(temps[0], format="PNG")
+        temps[1].write_text(json.dumps(report, indent=2) + "\n")
+        os.replace(temps[0], png_path)
+        os.replace(temps[1], json_path)
+    except Exception:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise
     return json_path, png_path
 
 

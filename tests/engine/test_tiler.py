@@ -105,6 +105,6 @@ def test_mask_keeps_fatty_tissue_next_to_dense_tissue():
     img[img >= 60] = 25
     img[:300][img[:300] >= 25] = 200
     mask = breast_mask(img, factor=8)
-    y0, x0, y1, x1 = mask.bbox()
+    y0, _, y1, _ = mask.bbox()
     assert y0 <= 40 and y1 >= 560  # both halves
     assert mask.fractions(np.array([400]), np.array([50]), 64)[0] == 1.0  # fat is tissue

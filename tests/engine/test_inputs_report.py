@@ -1,0 +1,67 @@
+"""Input expansion (files, folders, globs), output names, and atomic report files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from engine_fakes import as_image, phantom
+
+from microcalc.engine import report as report_mod
+from microcalc.engine.findings import find_clusters
+from microcalc.engine.inputs import expand_inputs
+from microcalc.engine.mask import breast_mask
+from microcalc.engine.pipeline import ScanResult
+from microcalc.engine.report import unique_stems, write_outputs
+from microcalc.engine.tiler import plan_tiles
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for name in ("a.dcm", "b.png", "sub/c.dcm", "sub/IM0001", "notes.txt", ".hidden.dcm", ".cache/d.dcm"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    return tmp_path
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["a.dcm"], ["a.dcm"]),                                            # a file as given
+    (["."], ["a.dcm", "b.png", "sub/IM0001", "sub/c.dcm"]),            # folder: images, suffix-less, no hidden
+    (["*.dcm"], ["a.dcm"]),                                            # glob
+    (["**/*.dcm"], ["a.dcm", "sub/c.dcm"]),                            # recursive glob
+    (["a.dcm", ".", "a.dcm"], ["a.dcm", "b.png", "sub/IM0001", "sub/c.dcm"]),  # duplicates once
+    (["missing.dcm"], ["missing.dcm"]),                                # kept, so the scan reports it
+    (["nothing*.dcm"], ["nothing*.dcm"]),                              # unmatched glob kept likewise
+])
+def test_expand_inputs(tree, monkeypatch, args, expected):
+    monkeypatch.chdir(tree)
+    assert [p.as_posix() for p in expand_inputs(args)] == expected
+
+
+def test_unique_stems():
+    assert unique_stems([Path("x/a.dcm"), Path("y/a.dcm"), Path("b.png")]) == ["a", "a-2", "b"]
+
+
+def _scanned() -> ScanResult:
+    img = phantom()
+    grid = plan_tiles(breast_mask(img), size=64, overlap=0.25, min_breast=0.1)
+    scores = (grid.ys % 3).astype("float32") / 3
+    cams = scores[:, None, None].repeat(8, 1).repeat(8, 2)
+    return ScanResult(index=0, path=Path("a.dcm"), image=as_image(img), grid=grid, scores=scores, cams=cams,
+                      findings=find_clusters(grid, scores, cams, threshold=0.5))
+
+
+def test_outputs_written_atomically(tmp_path):
+    json_path, png_path = write_outputs(_scanned(), {"k": 1}, out_dir=tmp_path, stem="a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.png"]
+    assert json_path.read_text().startswith("{") and png_path.stat().st_size > 0
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report_mod.json, "dumps", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_outputs(_scanned(), {"k": 1}, out_dir=tmp_path, stem="a")
+    assert list(tmp_path.iterdir()) == []  # neither file, no temporary file
