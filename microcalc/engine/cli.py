@@ -131,7 +131,13 @@ def _finish(result: ScanResult, run: RunInfo, out_dir: Path, stem: str, reports:
         failed.append(str(result.path))
         return
     report = build_report(result, run)
-    json_path, png_path = write_outputs(result, report, out_dir=out_dir, stem=stem)
+    try:
+        json_path, png_path = write_outputs(result, report, out_dir=out_dir, stem=stem)
+    except OSError as exc:
+        console.print(f"mc-scan: error: {out_dir / stem}.json: cannot write the report ({exc.strerror or exc})",
+                      highlight=False, markup=False, soft_wrap=True)
+        failed.append(str(result.path))
+        return
     report["outputs"] = {"json": str(json_path), "png": str(png_path)}
     reports.append(report)
 
