@@ -22,11 +22,11 @@ t0=$SECONDS
 if [[ ! -f "$OUT/run/checkpoint.pt" ]]; then
     step "1/5 synthetic training patches (${PATCH}x${PATCH})"
     rm -rf "$OUT/patches"
-    "$BIN/mc-synth" patches "$OUT/patches" --n 480 --patch-size "$PATCH" --seed 1
+    "$BIN/mc-synth" patches "$OUT/patches" --n 320 --patch-size "$PATCH" --seed 1
 
     step "2/5 training a small CNN on them (smallcnn, CPU)"
     "$BIN/mc-train" "$OUT/patches" --out "$OUT/run" --arch smallcnn --patch-size "$PATCH" \
-        --epochs 12 --batch-size 32 --lr 2e-3 --weight-decay 1e-4 --seed 0
+        --epochs 10 --batch-size 32 --lr 2e-3 --weight-decay 1e-4 --seed 0
 else
     step "1-2/5 reusing the model trained earlier in $OUT/run (delete $OUT to start over)"
 fi
@@ -51,7 +51,10 @@ for k, f in enumerate(report["findings"], 1):
     mm = f" = ({c['x']:.1f}, {c['y']:.1f}) mm" if c else ""
     print(f"  finding {k}: score {f['score']:.3f}, box x {b['x0']}-{b['x1']} y {b['y0']}-{b['y1']}, "
           f"centre ({f['centre_px']['x']:.0f}, {f['centre_px']['y']:.0f}) px{mm}, {f['tiles']} tile(s)")
-clusters = truth.get("clusters", [])
-print(f"ground truth: {len(clusters)} cluster(s) in {sys.argv[2]}")
+for c in truth.get("clusters", []):
+    row, col = c["center_px"]
+    hit = any(f["frame_px"]["x0"] <= col < f["frame_px"]["x1"] and f["frame_px"]["y0"] <= row < f["frame_px"]["y1"]
+              for f in report["findings"])
+    print(f"  ground-truth cluster {c['id']} at ({col:.0f}, {row:.0f}) px: {'found' if hit else 'MISSED'}")
 PY
 printf '\nreport: %s\noverview: %s\n(%d s)\n' "$OUT/scan/mammogram.json" "$OUT/scan/mammogram.png" $((SECONDS - t0))
