@@ -60,7 +60,7 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option("--patches", "patch_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
               help="Labelled patch folder for parity (cluster/ and normal/); repeatable "
                    "[default: synthetic patches, plus ../shared/data/real_patches when present].")
-@click.option("--synthetic-patches", type=int, default=200, show_default=True,
+@click.option("--synthetic-patches", type=click.IntRange(min=2), default=100, show_default=True,
               help="How many synthetic patches to generate when --patches is not given.")
 @click.option("--parity-limit", type=click.IntRange(min=2), default=None,
               help="Use at most this many patches per folder (class-balanced).")
