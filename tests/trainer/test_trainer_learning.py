@@ -42,3 +42,17 @@ def test_resnet101_one_step_and_eval_at_674(tmp_path: Path):
     run_cli(EVAL, [str(out / "checkpoint.pt"), str(data), "--out", str(preds), "--batch-size", "2", "--quiet"])
     rows = list(csv.DictReader(open(preds)))
     assert len(rows) == 2 and all(0.0 <= float(r["p_cluster"]) <= 1.0 for r in rows)
+
+
+@pytest.mark.slow
+def test_eval_bundle_matches_checkpoint(small_bundle: Path, trained_run: Path, synth_patches: Path, tmp_path: Path):
+    """mc-eval on the exported fp32 bundle (onnxruntime) scores like the checkpoint it came from."""
+    by_backend = {}
+    for name, model, extra in (("torch", trained_run / "checkpoint.pt", []),
+                               ("onnxruntime", small_bundle, ["--backend", "onnxruntime"])):
+        preds = tmp_path / f"{name}.csv"
+        run_cli(EVAL, [str(model), str(synth_patches), "--out", str(preds), "--quiet", *extra])
+        by_backend[name] = {r["path"]: float(r["p_cluster"]) for r in csv.DictReader(open(preds))}
+    assert by_backend["torch"].keys() == by_backend["onnxruntime"].keys()
+    worst = max(abs(by_backend["torch"][k] - by_backend["onnxruntime"][k]) for k in by_backend["torch"])
+    assert worst < 1e-3
