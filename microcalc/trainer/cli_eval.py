@@ -92,3 +92,7 @@ def cli(model: Path, paths: tuple[Path, ...], backend: str | None, precision: st
 
 
 main = run_cli(cli, "mc-eval")
+
+
+if __name__ == "__main__":
+    main()

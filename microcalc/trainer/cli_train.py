@@ -118,3 +118,7 @@ def cli(data: Path, out: Path, val_dir: Path | None, val_fraction: float, positi
 
 
 main = run_cli(cli, "mc-train")
+
+
+if __name__ == "__main__":
+    main()
