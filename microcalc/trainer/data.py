@@ -46,7 +46,7 @@ class PatchSet:
     def labels(self) -> np.ndarray:
         return np.array([s.label for s in self.samples], dtype=np.int64)
 
-    def subset(self, indices: np.ndarray | list[int]) -> "PatchSet":
+    def subset(self, indices: np.ndarray | list[int]) -> PatchSet:
         return PatchSet(samples=tuple(self.samples[int(i)] for i in indices), classes=self.classes)
 
     def __len__(self) -> int:
@@ -209,6 +209,6 @@ def stratified_split(labels: np.ndarray, *, fraction: float, seed: int) -> tuple
     if counts.min() < 2:
         raise InputError(f"a stratified validation split needs at least 2 patches per class, got {counts.tolist()}")
     idx = np.arange(len(labels))
-    n_val = max(int(round(fraction * len(labels))), len(counts))
+    n_val = max(round(fraction * len(labels)), len(counts))
     train, val = train_test_split(idx, test_size=n_val, stratify=labels, random_state=seed)
     return np.sort(train), np.sort(val)

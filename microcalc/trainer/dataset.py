@@ -9,8 +9,8 @@ noise). Nothing that would blur or rescale a 2-5 pixel microcalcification.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ class Augment:
     noise_std: float = 3.0  # Gaussian noise, in 8-bit grey levels
 
     @classmethod
-    def off(cls) -> "Augment":
+    def off(cls) -> Augment:
         return cls(flips=False, rot90=False, gamma=0.0, intensity=0.0, noise_std=0.0)
 
     def __call__(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:

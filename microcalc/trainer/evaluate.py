@@ -7,9 +7,9 @@ checkpoint and its bundle must agree to within the export's parity tolerance.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 

@@ -99,8 +99,9 @@ def _once(data: PatchSet, val: PatchSet | None, opts: TrainOptions, out: Path, p
 
 
 def run(data: PatchSet, val: PatchSet | None, opts: TrainOptions, out: Path, plan: Plan,
-        dist: Dist = Dist()) -> dict[str, Any]:
+        dist: Dist | None = None) -> dict[str, Any]:
     """Train as ``plan`` says; returns the metrics written to ``out/metrics.json``."""
+    dist = dist or Dist()
     if not (plan.sweep_lr or plan.sweep_wd):
         return _once(data, val, opts, out, plan, dist)
     rows = []

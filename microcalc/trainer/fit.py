@@ -123,13 +123,14 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="patch", leave=False, disable=not enabled, dynamic_ncols=True)
 
 
-def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *, dist: Dist = Dist(),
+def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *, dist: Dist | None = None,
         resume: bool = False, start_weights: dict[str, torch.Tensor] | None = None,
         extra_metrics: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Train on ``train_set``, select by AUC on ``val_set``; returns (metrics, best weights).
 
     ``start_weights`` continues from given weights (hard-negative rounds) instead of ``--init``.
     """
+    dist = dist or Dist()
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(opts.seed)
     config = ModelConfig(arch=opts.arch, classes=train_set.classes, positive_index=0, patch_size=opts.patch_size,

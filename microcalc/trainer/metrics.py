@@ -21,8 +21,14 @@ def binary_metrics(is_positive: np.ndarray, p_cluster: np.ndarray, *, threshold:
     scikit-learn's layout with the cluster class as 1), ``threshold`` and ``n``. ``auc`` is
     ``None`` when only one class is present.
     """
-    from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, matthews_corrcoef, recall_score,
-                                 roc_auc_score)
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        matthews_corrcoef,
+        recall_score,
+        roc_auc_score,
+    )
 
     y = np.asarray(is_positive).astype(int)
     p = np.asarray(p_cluster, dtype=np.float64)
@@ -37,7 +43,7 @@ def binary_metrics(is_positive: np.ndarray, p_cluster: np.ndarray, *, threshold:
         "auc": float(roc_auc_score(y, p)) if both else None,
         "confusion_matrix": confusion_matrix(y, pred, labels=[0, 1]).tolist(),
         "threshold": float(threshold),
-        "n": int(len(y)),
+        "n": len(y),
     }
 
 

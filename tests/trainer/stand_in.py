@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -22,3 +23,8 @@ def write_patches(root: Path, *, n_per_class: int, size: int, seed: int,
                     img[y - 1:y + 2, x - 1:x + 2] += 80
             Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / cls / f"{i:03d}.png")
     return root
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
-from tests.trainer.stand_in import write_patches
+from tests.trainer.stand_in import read_csv, write_patches
 
 TRAIN = "microcalc.trainer.cli_train:cli"
 EVAL = "microcalc.trainer.cli_eval:cli"
@@ -19,7 +18,7 @@ EVAL = "microcalc.trainer.cli_eval:cli"
 def test_smallcnn_learns_synthetic_clusters(trained_run: Path, synth_patches: Path, tmp_path: Path):
     """The shared run (12 epochs, 128 px) reaches validation AUC >= 0.95; mc-eval agrees on all patches."""
     metrics = json.loads((trained_run / "metrics.json").read_text())
-    history = list(csv.DictReader(open(trained_run / "history.csv")))
+    history = read_csv(trained_run / "history.csv")
     assert metrics["auc"] >= 0.95, [h["val_auc"] for h in history]
     assert metrics["accuracy"] >= 0.85
     assert float(history[0]["train_loss"]) > float(history[-1]["train_loss"])  # it learned, not started good
@@ -40,7 +39,7 @@ def test_resnet101_one_step_and_eval_at_674(tmp_path: Path):
     assert metrics["options"]["lr"] == 5e-6 and metrics["options"]["weight_decay"] == 1e-3  # published recipe
     preds = tmp_path / "preds.csv"
     run_cli(EVAL, [str(out / "checkpoint.pt"), str(data), "--out", str(preds), "--batch-size", "2", "--quiet"])
-    rows = list(csv.DictReader(open(preds)))
+    rows = read_csv(preds)
     assert len(rows) == 2 and all(0.0 <= float(r["p_cluster"]) <= 1.0 for r in rows)
 
 
@@ -52,7 +51,7 @@ def test_eval_bundle_matches_checkpoint(small_bundle: Path, trained_run: Path, s
                                ("onnxruntime", small_bundle, ["--backend", "onnxruntime"])):
         preds = tmp_path / f"{name}.csv"
         run_cli(EVAL, [str(model), str(synth_patches), "--out", str(preds), "--quiet", *extra])
-        by_backend[name] = {r["path"]: float(r["p_cluster"]) for r in csv.DictReader(open(preds))}
+        by_backend[name] = {r["path"]: float(r["p_cluster"]) for r in read_csv(preds)}
     assert by_backend["torch"].keys() == by_backend["onnxruntime"].keys()
     worst = max(abs(by_backend["torch"][k] - by_backend["onnxruntime"][k]) for k in by_backend["torch"])
     assert worst < 1e-3

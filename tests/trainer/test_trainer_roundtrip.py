@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import torch
 from microcalc.models.checkpoint import load_checkpoint
 from microcalc.trainer.metrics import METRIC_KEYS
 from tests.conftest import run_cli
-from tests.trainer.stand_in import write_patches
+from tests.trainer.stand_in import read_csv, write_patches
 
 TRAIN = "microcalc.trainer.cli_train:cli"
 EVAL = "microcalc.trainer.cli_eval:cli"
@@ -33,7 +32,7 @@ def test_run_folder_contents(run2):
     metrics = json.loads((run2 / "metrics.json").read_text())
     assert set(METRIC_KEYS) | {"confusion_matrix", "threshold"} <= set(metrics)
     assert sum(map(sum, metrics["confusion_matrix"])) == metrics["n_val"] == 5  # round(20% of 24), stratified
-    rows = list(csv.DictReader(open(run2 / "history.csv")))
+    rows = read_csv(run2 / "history.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     ckpt = load_checkpoint(run2 / "checkpoint.pt")
     assert ckpt.config.arch == "smallcnn" and ckpt.config.classes == ("cluster", "normal")
@@ -46,7 +45,7 @@ def test_eval_checkpoint(run2, tiny_patches, tmp_path):
     preds, mfile = tmp_path / "preds.csv", tmp_path / "m.json"
     run_cli(EVAL, [str(run2 / "checkpoint.pt"), str(tiny_patches), "--out", str(preds), "--metrics", str(mfile),
                    "--quiet"])
-    rows = list(csv.DictReader(open(preds)))
+    rows = read_csv(preds)
     assert list(rows[0]) == ["path", "label", "p_cluster"] and len(rows) == 24
     assert {r["label"] for r in rows} == {"cluster", "normal"}
     assert all(0.0 <= float(r["p_cluster"]) <= 1.0 for r in rows)
@@ -58,7 +57,7 @@ def test_eval_unlabelled_files_leave_label_empty(run2, tiny_patches, tmp_path):
     preds = tmp_path / "p.csv"
     files = sorted((tiny_patches / "normal").iterdir())[:3]
     run_cli(EVAL, [str(run2 / "checkpoint.pt"), *map(str, files), "--out", str(preds), "--quiet"])
-    rows = list(csv.DictReader(open(preds)))
+    rows = read_csv(preds)
     assert [r["label"] for r in rows] == ["", "", ""] and [r["path"] for r in rows] == list(map(str, files))
 
 
@@ -68,7 +67,7 @@ def test_resume_continues_where_it_stopped(tiny_patches, tmp_path):
     first = load_checkpoint(out / "last.pt")
     run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "2", "--schedule", "constant", "--resume",
                     *SMALL])
-    rows = list(csv.DictReader(open(out / "history.csv")))
+    rows = read_csv(out / "history.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2]  # epoch 1 kept, only epoch 2 trained
     assert rows[0]["train_loss"] == str(first.training_state["history"][0]["train_loss"])
     last = load_checkpoint(out / "last.pt")
@@ -91,7 +90,7 @@ def test_sweep(tiny_patches, tmp_path):
     out = tmp_path / "sweep"
     run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "1", "--sweep-lr", "1e-3,2e-3",
                     "--sweep-wd", "0", *SMALL])
-    rows = list(csv.DictReader(open(out / "sweep.csv")))
+    rows = read_csv(out / "sweep.csv")
     assert [(float(r["lr"]), float(r["weight_decay"])) for r in rows] == [(1e-3, 0.0), (2e-3, 0.0)]
     table = (out / "sweep.md").read_text().splitlines()
     assert table[0].startswith("| lr | weight_decay | accuracy") and len(table) == 4
