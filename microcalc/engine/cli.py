@@ -71,7 +71,7 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("scans"),
               show_default=True, help="Folder for <input stem>.json and <input stem>.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON instead of the summary table.")
-@click.option("--force", is_flag=True, help="Scan images whose Modality is not MG (e.g. PNG/TIFF or other DICOM).")
+@click.option("--force", is_flag=True, help="Scan DICOM images whose Modality is not MG and whose SOP class is not mammography.")
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
         batch_size: int, threshold: float | None, min_breast: float, out_dir: Path, as_json: bool,
         force: bool) -> None:
@@ -97,7 +97,7 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     except OSError as exc:
         raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
     runner, model_file, chosen = open_backend(backend, precision, bundle, max_batch=batch_size)
-    console.print(f"mc-scan: backend {chosen}", highlight=False)
+    console.print(f"mc-scan: backend {chosen}", highlight=False, markup=False, soft_wrap=True)
     run = RunInfo(bundle=str(bundle.path), model_sha256=model_file["sha256"], arch=bundle.config.arch, patch_size=patch,
                   variant=model_file["name"], backend=runner.name, precision=model_file["precision"],
                   threshold=settings.threshold, overlap=overlap, min_breast=min_breast, batch_size=batch_size)
@@ -115,7 +115,7 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     wall_s = time.perf_counter() - start
     if as_json:
         click.echo(json.dumps(reports, indent=2))
-    else:
+    elif reports:
         Console().print(_summary(reports, failed, wall_s))
         for r in reports:
             click.echo(f"{r['input']}: {len(r['findings'])} finding(s) -> {r['outputs']['json']} {r['outputs']['png']}")
