@@ -72,8 +72,10 @@ def _monochrome1(ds: pydicom.Dataset) -> None:
     top = (1 << int(ds.BitsStored)) - 1
     ds.PixelData = (top - ds.pixel_array.astype(np.int64)).astype(ds.pixel_array.dtype).tobytes()
     ds.PhotometricInterpretation = "MONOCHROME1"
-    if "WindowCenter" in ds:  # mirror the window so that the displayed image is unchanged
-        ds.WindowCenter = top - float(ds.WindowCenter)
+    if "WindowCenter" in ds:
+        # mirror the window so that the displayed image is unchanged: the linear VOI function
+        # (PS3.3 C.11.2.1.2.1) is centred on c - 0.5, so x -> top - x maps c to top + 1 - c
+        ds.WindowCenter = top + 1 - float(ds.WindowCenter)
 
 
 def _rle(ds: pydicom.Dataset) -> None:
