@@ -159,3 +159,13 @@ def test_missing_bundle_says_how_to_make_one(tmp_path):
     result = CliRunner().invoke(scan_cli.cli, ["x.dcm", "--model", str(tmp_path / "nope")])
     assert result.exit_code != 0
     assert "mc-export" in str(result.exception)
+
+
+def test_png_input_has_no_spacing(tmp_path, tiny_bundle, fake_backend):
+    png = tmp_path / "scan.png"
+    Image.fromarray(phantom(spots=((300, 200),))).save(png)
+    result = scan([str(png), "--model", str(tiny_bundle), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "scan.json").read_text())
+    assert report["pixel_spacing_mm"] is None and report["sop_instance_uid"] is None
+    assert report["findings"] and all(f["bbox_mm"] is None for f in report["findings"])
