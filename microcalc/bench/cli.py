@@ -67,6 +67,8 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option("--mammogram", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="DICOM to scan end to end [default: a synthetic 4096x3328 mammogram].")
 @click.option("--no-scan", is_flag=True, help="Skip the end-to-end scan.")
+@click.option("--scan-stream", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Also scan the mammogram this many times in one run, as a worklist (1: single scan only).")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
               help="Timed batches per batch size (and baseline passes over the tiles).")
 @click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True)
@@ -87,7 +89,7 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic patches and mammogram.")
 def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ...], precisions: tuple[str, ...],
         batch_sizes: tuple[int, ...], patch_dirs: tuple[Path, ...], synthetic_patches: int,
-        parity_limit: int | None, mammogram: Path | None, no_scan: bool, repeats: int, warmup: int,
+        parity_limit: int | None, mammogram: Path | None, no_scan: bool, scan_stream: int, repeats: int, warmup: int,
         baseline_tiles: int, fp32_max_diff: float, fp16_max_diff: float, int8_agreement: float,
         int8_delta_auc: float, target_speedup: float, target_efficiency: float, out: Path | None,
         markdown: Path | None, seed: int) -> None:
@@ -113,7 +115,7 @@ def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ..
                       real=REAL_PATCHES, scan=not no_scan) as (folders, scan_image):
         settings = BenchSettings(
             bundle=bundle_dir, checkpoint=checkpoint, backends=backends, precisions=precisions,
-            batch_sizes=batch_sizes, patches=tuple(folders), mammogram=scan_image, scan=not no_scan,
+            batch_sizes=batch_sizes, patches=tuple(folders), mammogram=scan_image, scan=not no_scan, scan_stream=scan_stream,
             repeats=repeats, warmup=warmup, baseline_tiles=baseline_tiles, parity_limit=parity_limit,
             bounds=bounds, seed=seed, command=shlex.join(["mc-bench", *sys.argv[1:]]))
         with progress_bar(settings.steps()) as step:

@@ -40,6 +40,7 @@ class BenchSettings:
     patches: tuple[Path, ...] = ()
     mammogram: Path | None = None
     scan: bool = True
+    scan_stream: int = 3
     repeats: int = 5
     warmup: int = 2
     baseline_tiles: int = 8
@@ -109,7 +110,8 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
             report["scan_note"] = "no variant passed parity"
         else:
             report["scan"] = measure_scan(bundle, backend=best["backend"], precision=best["precision"],
-                                          batch_size=best["batch_size"], mammogram=settings.mammogram)
+                                          batch_size=best["batch_size"], mammogram=settings.mammogram,
+                                          stream=settings.scan_stream)
         step("end-to-end scan")
     return report
 

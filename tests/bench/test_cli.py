@@ -45,7 +45,7 @@ def report(small_bundle: Path, synth_patches: Path, mammogram: Path, tmp_path_fa
     out = tmp_path_factory.mktemp("bench")
     _bench(["--model", str(small_bundle), "--backends", "onnxruntime,no-such-backend", "--precisions", "fp32,int8",
             "--batch-sizes", "1,4", "--patches", str(synth_patches), "--mammogram", str(mammogram),
-            "--out", str(out / "r.json"), "--markdown", str(out / "r.md"), *FAST])
+            "--scan-stream", "2", "--out", str(out / "r.json"), "--markdown", str(out / "r.md"), *FAST])
     return json.loads((out / "r.json").read_text()), (out / "r.md").read_text()
 
 
@@ -88,6 +88,8 @@ def test_scan_uses_fastest_passing_variant(report):
     assert scan["tiles"] > 0 and scan["shape"] == [700, 560]
     assert set(scan["stages_ms"]) == {"decode", "tiling", "inference", "stitching"}
     assert scan["efficiency"] == pytest.approx(scan["model_only_ms"] / scan["wall_ms"])
+    assert scan["stream"]["images"] == 2  # --scan-stream 2: the image scanned twice in one run
+    assert scan["stream"]["efficiency"] == pytest.approx(scan["model_only_ms"] / scan["stream"]["wall_ms_per_image"])
     assert "#### End-to-end scan" in text and "| pytorch eager (baseline) | fp32 | 1 |" in text
 
 

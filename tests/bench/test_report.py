@@ -28,7 +28,8 @@ def make_report():
         "scan": {"backend": "onnxruntime", "precision": "fp16", "batch_size": 8, "shape": [4096, 3328], "tiles": 40,
                  "wall_ms": 1000.0, "stages_ms": {"decode": 50.0, "tiling": 20.0, "inference": 900.0,
                                                   "stitching": 5.0},
-                 "model_only_ms": 920.0, "efficiency": 0.92},
+                 "model_only_ms": 920.0, "efficiency": 0.92,
+                 "stream": {"images": 3, "wall_ms_per_image": 950.0, "efficiency": 920.0 / 950.0}},
         "parity_set": {"patches": 6},
     }
 
@@ -72,6 +73,7 @@ def test_json_writer_maps_nan_to_null(tmp_path):
 def test_target_verdicts(min_speedup, min_efficiency, first, second):
     lines = target_lines(make_report(), min_speedup=min_speedup, min_efficiency=min_efficiency)
     assert lines[0].endswith(f"{first}.") and lines[1].endswith(f"{second}.")
+    assert "3 scans in a row: 0.968" in lines[2]
 
 
 def test_markdown_has_every_table():
