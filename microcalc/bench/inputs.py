@@ -19,13 +19,13 @@ DEFAULT_MAMMOGRAM_SHAPE = (4096, 3328)
 
 
 def _synth(args: list[str]) -> None:
-    from microcalc.synth.cli import cli as synth_cli
-
+    """Run ``mc-synth ARGS`` in-process (its own errors are MicrocalcErrors with one line)."""
     try:
-        synth_cli.main(args=args, prog_name="mc-synth", standalone_mode=False)
-    except SystemExit as exc:  # click exits 0 after a successful standalone-less run in some versions
-        if exc.code not in (0, None):
-            raise MicrocalcError(f"mc-synth {' '.join(args)} failed with status {exc.code}") from exc
+        from microcalc.synth.cli import cli as synth_cli
+    except ImportError as exc:
+        raise MicrocalcError("mc-synth is not available to make the default inputs; pass --patches DIR "
+                             "(and --mammogram FILE or --no-scan)") from exc
+    synth_cli.main(args=args, prog_name="mc-synth", standalone_mode=False)
 
 
 @contextmanager
