@@ -1,0 +1,174 @@
+"""``read_mammogram``: DICOM (any transfer syntax with its plugin), PNG or TIFF -> :class:`Mammogram`.
+
+Every problem with the input raises :class:`~microcalc.errors.InputError` with one line that
+names the file: not an image, no Pixel Data, a missing decoder plugin (with the pip package to
+install), not a mammogram (unless ``force``), too small, absurd dimensions, truncated pixel data.
+Header checks run before any pixel data is decoded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import get_decoder
+
+from microcalc.errors import InputError
+from microcalc.imaging.transforms import present, to_uint8
+from microcalc.imaging.types import ImageMeta, Mammogram
+
+MAX_SIDE = 20000
+MAX_PIXELS = 400_000_000
+
+# PS3.4 B.5 Storage SOP Classes for mammography.
+MAMMOGRAPHY_SOP_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.1.2": "Digital Mammography X-Ray Image Storage - For Presentation",
+    "1.2.840.10008.5.1.4.1.1.1.2.1": "Digital Mammography X-Ray Image Storage - For Processing",
+    "1.2.840.10008.5.1.4.1.1.13.1.3": "Breast Tomosynthesis Image Storage",
+    "1.2.840.10008.5.1.4.1.1.13.1.4": "Breast Projection X-Ray Image Storage - For Presentation",
+    "1.2.840.10008.5.1.4.1.1.13.1.5": "Breast Projection X-Ray Image Storage - For Processing",
+}
+
+# Transfer syntax name fragment -> the pip package whose pydicom plugin decodes it.
+_DECODER_PACKAGES = (
+    ("JPEG 2000", "pylibjpeg-openjpeg"),
+    ("HTJ2K", "pylibjpeg-openjpeg"),
+    ("JPEG-LS", "pyjpegls"),
+    ("JPEG", "pylibjpeg-libjpeg"),
+    ("RLE", "pylibjpeg-rle"),
+)
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_TIFF_MAGICS = (b"II*\x00", b"MM\x00*")
+
+
+def read_mammogram(path: str | Path, *, force: bool = False, min_side: int = 0) -> Mammogram:
+    """Read one mammogram as uint8 pixels in its original grid plus non-identifying metadata.
+
+    DICOM goes through Modality LUT -> VOI LUT -> MONOCHROME1 inversion -> ``to_uint8``
+    (:func:`microcalc.imaging.transforms.present`). 8-bit PNG/TIFF are taken as they are;
+    16-bit ones get ``to_uint8``'s breast min-max; they carry no pixel spacing.
+
+    Args:
+        path: the file.
+        force: read DICOM whose Modality is not MG and whose SOP class is not a mammography one.
+        min_side: refuse images whose shorter side is below this many pixels (e.g. one patch).
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(132)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read file ({e.strerror or e})") from e
+    if head.startswith(_PNG_MAGIC) or head[:4] in _TIFF_MAGICS:
+        return _read_raster(path, min_side=min_side)
+    return _read_dicom(path, force=force, min_side=min_side)
+
+
+def _check_size(path: Path, rows: int, cols: int, *, min_side: int) -> None:
+    if rows <= 0 or cols <= 0 or rows > MAX_SIDE or cols > MAX_SIDE or rows * cols > MAX_PIXELS:
+        raise InputError(f"{path}: absurd image dimensions {rows}x{cols} "
+                         f"(at most {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} Mpixel)")
+    if min(rows, cols) < min_side:
+        raise InputError(f"{path}: image {rows}x{cols} is smaller than the minimum side of {min_side} px")
+
+
+def _read_raster(path: Path, *, min_side: int) -> Mammogram:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            kind = im.format
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                arr = np.asarray(im)
+            else:
+                arr = np.asarray(im.convert("L"))
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise InputError(f"{path}: unreadable {path.suffix or 'image'} file ({e})") from e
+    if arr.ndim != 2:
+        raise InputError(f"{path}: expected a single-channel image, got shape {arr.shape}")
+    rows, cols = arr.shape
+    _check_size(path, rows, cols, min_side=min_side)
+    meta = ImageMeta(path=str(path), sop_instance_uid=None, modality=None, laterality=None, view=None,
+                     rows=rows, cols=cols, pixel_spacing_mm=None, photometric="MONOCHROME2",
+                     transfer_syntax=kind)
+    return Mammogram(pixels=to_uint8(arr), meta=meta)
+
+
+def _read_dicom(path: Path, *, force: bool, min_side: int) -> Mammogram:
+    try:
+        ds = pydicom.dcmread(path)
+    except InvalidDicomError as e:
+        raise InputError(f"{path}: not a DICOM, PNG or TIFF file") from e
+    except (OSError, ValueError, EOFError) as e:
+        raise InputError(f"{path}: unreadable DICOM file ({e})") from e
+    if "PixelData" not in ds:
+        raise InputError(f"{path}: DICOM file has no Pixel Data (7FE0,0010)")
+    _check_kind(path, ds, force=force)
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    _check_size(path, rows, cols, min_side=min_side)
+    if int(ds.get("SamplesPerPixel", 1)) != 1 or int(ds.get("NumberOfFrames", 1) or 1) != 1:
+        raise InputError(f"{path}: only single-frame grayscale images are supported "
+                         f"(Samples per Pixel {ds.get('SamplesPerPixel')}, "
+                         f"Number of Frames {ds.get('NumberOfFrames', 1)})")
+    ts = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if ts is None:
+        raise InputError(f"{path}: DICOM file has no Transfer Syntax UID (0002,0010)")
+    if ts.is_compressed:
+        _check_decoder(path, ts)
+    else:
+        _check_length(path, ds, rows, cols)
+    try:
+        stored = ds.pixel_array
+    except (ValueError, RuntimeError, NotImplementedError, OSError) as e:
+        raise InputError(f"{path}: cannot decode pixel data ({ts.name}): {e}") from e
+    return Mammogram(pixels=present(stored, ds), meta=_meta(path, ds, rows, cols, ts))
+
+
+def _check_kind(path: Path, ds: Dataset, *, force: bool) -> None:
+    modality = str(ds.get("Modality", "") or "")
+    sop_class = str(ds.get("SOPClassUID", "") or "")
+    if force or modality.upper() == "MG" or sop_class in MAMMOGRAPHY_SOP_CLASSES:
+        return
+    raise InputError(f"{path}: not a mammogram (Modality {modality or 'absent'!s}, SOP Class "
+                     f"{sop_class or 'absent'}); use --force to read it anyway")
+
+
+def _check_decoder(path: Path, ts: pydicom.uid.UID) -> None:
+    try:
+        decoder = get_decoder(ts)
+    except NotImplementedError as e:
+        raise InputError(f"{path}: transfer syntax {ts.name} ({ts}) is not supported") from e
+    if decoder.is_available:
+        return
+    package = next((pkg for fragment, pkg in _DECODER_PACKAGES if fragment in ts.name), None)
+    hint = f"pip install {package}" if package else "install a pydicom decoding plugin for it"
+    raise InputError(f"{path}: no decoder for {ts.name} ({ts}) is installed: {hint}")
+
+
+def _check_length(path: Path, ds: Dataset, rows: int, cols: int) -> None:
+    bits = int(ds.get("BitsAllocated", 16))
+    expected = (rows * cols * bits + 7) // 8
+    got = len(ds.PixelData)
+    if got < expected:
+        raise InputError(f"{path}: truncated pixel data ({got} bytes, {rows}x{cols} at {bits} bits "
+                         f"needs {expected})")
+
+
+def _meta(path: Path, ds: Dataset, rows: int, cols: int, ts: pydicom.uid.UID) -> ImageMeta:
+    spacing = ds.get("ImagerPixelSpacing") or ds.get("PixelSpacing")
+    spacing_mm = (float(spacing[0]), float(spacing[1])) if spacing is not None and len(spacing) == 2 else None
+    laterality = ds.get("ImageLaterality") or ds.get("Laterality") or None
+    return ImageMeta(
+        path=str(path),
+        sop_instance_uid=str(ds.SOPInstanceUID) if ds.get("SOPInstanceUID") else None,
+        modality=str(ds.Modality) if ds.get("Modality") else None,
+        laterality=str(laterality) if laterality else None,
+        view=str(ds.ViewPosition) if ds.get("ViewPosition") else None,
+        rows=rows, cols=cols, pixel_spacing_mm=spacing_mm,
+        photometric=str(ds.PhotometricInterpretation) if ds.get("PhotometricInterpretation") else None,
+        transfer_syntax=str(ts),
+    )

@@ -1,0 +1,107 @@
+"""``mc-synth``: realistic synthetic mammograms and patch sets for tests, training and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
+from microcalc.errors import MicrocalcError
+from microcalc.synth.anatomy import DENSITIES
+from microcalc.synth.dicom_writer import PHOTOMETRICS, TRANSFER_SYNTAXES, VOI_FUNCTIONS, write_mammogram_dicom
+from microcalc.synth.phantom import DEFAULT_COLS, DEFAULT_ROWS, DEFAULT_SPACING_MM, make_phantom
+from microcalc.synth.patches import write_patch_set
+
+
+def _writable_dir(path: Path) -> None:
+    if not path.is_dir():
+        raise MicrocalcError(f"{path}: output folder does not exist")
+    if not os.access(path, os.W_OK):
+        raise MicrocalcError(f"{path}: output folder is not writable")
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+def cli() -> None:
+    """Synthetic mammograms (DICOM MG + ground truth JSON) and patch sets cut from phantoms."""
+
+
+@cli.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@seed_option()
+@click.option("--clusters", type=click.IntRange(0, 20), default=2, show_default=True,
+              help="Microcalcification clusters to place.")
+@click.option("--isolated", type=click.IntRange(0, 100), default=6, show_default=True,
+              help="Isolated single specks (hard negatives).")
+@click.option("--view", type=click.Choice(["CC", "MLO"]), default="CC", show_default=True)
+@click.option("--laterality", type=click.Choice(["L", "R"]), default="L", show_default=True)
+@click.option("--rows", type=int, default=DEFAULT_ROWS, show_default=True)
+@click.option("--cols", type=int, default=DEFAULT_COLS, show_default=True)
+@click.option("--spacing", type=float, default=DEFAULT_SPACING_MM, show_default=True, help="Pixel spacing in mm.")
+@click.option("--density", type=click.Choice(DENSITIES), default="scattered", show_default=True,
+              help="BI-RADS breast density: fatty (a), scattered (b), hetero (c), dense (d).")
+@click.option("--photometric", type=click.Choice(PHOTOMETRICS), default="MONOCHROME2", show_default=True)
+@click.option("--voi-function", type=click.Choice(VOI_FUNCTIONS), default="LINEAR", show_default=True,
+              help="VOI LUT Function written with the window.")
+@click.option("--bits-stored", type=click.IntRange(12, 16), default=12, show_default=True)
+@click.option("--transfer-syntax", type=click.Choice(list(TRANSFER_SYNTAXES)), default="explicit",
+              show_default=True, help="explicit VR little endian, RLE lossless or JPEG 2000 lossless.")
+def mammogram(out: Path, *, seed: int, clusters: int, isolated: int, view: str, laterality: str, rows: int,
+              cols: int, spacing: float, density: str, photometric: str, voi_function: str, bits_stored: int,
+              transfer_syntax: str) -> None:
+    """Write a DM "For Presentation" MG DICOM to OUT and its ground truth to OUT with suffix .json.
+
+    The truth lists each cluster's centre and bbox ([row, col], half-open [row0, col0, row1,
+    col1)) in the written image's pixel grid, each calcification's centre and diameter (px, mm),
+    the breast bbox and the isolated specks (hard negatives).
+    """
+    _writable_dir(out.parent if str(out.parent) else Path("."))
+    try:
+        phantom = make_phantom(seed=seed, rows=rows, cols=cols, spacing_mm=spacing, view=view,
+                               laterality=laterality, density=density, clusters=clusters, isolated=isolated,
+                               bits_stored=bits_stored)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    truth = dict(phantom.truth, photometric=photometric, voi_function=voi_function,
+                 transfer_syntax=transfer_syntax, dicom=out.name)
+    w = truth["window"]
+    try:
+        write_mammogram_dicom(out, phantom.stored, seed=seed, spacing_mm=spacing, view=view, laterality=laterality,
+                              bits_stored=bits_stored, window=(w["center"], w["width"]), photometric=photometric,
+                              voi_function=voi_function, transfer_syntax=transfer_syntax)
+        truth_path = out.with_suffix(".json")
+        tmp = truth_path.with_name(f".{truth_path.name}.tmp")
+        tmp.write_text(json.dumps(truth, indent=1))
+        os.replace(tmp, truth_path)
+    except OSError as e:
+        raise MicrocalcError(f"{out}: cannot write ({e.strerror or e})") from e
+    click.echo(f"wrote {out} ({rows}x{cols}, {len(truth['clusters'])} clusters) and {truth_path.name}")
+
+
+@cli.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--n", "n", type=click.IntRange(min=2), default=1000, show_default=True,
+              help="Patches in all, half cluster/ and half normal/.")
+@click.option("--patch-size", type=click.IntRange(32, 1024), default=674, show_default=True)
+@seed_option()
+def patches(outdir: Path, *, n: int, patch_size: int, seed: int) -> None:
+    """Write OUTDIR/cluster/*.png (one whole cluster each) and OUTDIR/normal/*.png (none).
+
+    Patches are 8-bit grayscale, cut from tissue phantoms through the same DICOM window and
+    to_uint8 conversion the scanner applies. Normal patches may hold single specks and vessels.
+    """
+    if outdir.exists() and not outdir.is_dir():
+        raise MicrocalcError(f"{outdir}: exists and is not a folder")
+    try:
+        counts = write_patch_set(outdir, n=n, patch_size=patch_size, seed=seed, progress=n >= 200)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    except OSError as e:
+        raise MicrocalcError(f"{outdir}: cannot write patches ({e.strerror or e})") from e
+    click.echo(f"wrote {counts['cluster']} cluster and {counts['normal']} normal patches "
+               f"of {patch_size}x{patch_size} to {outdir}")
+
+
+main = run_cli(cli, "mc-synth")

@@ -1,0 +1,103 @@
+"""Balanced patch sets (``cluster/`` and ``normal/`` PNGs) cut from synthetic tissue phantoms.
+
+Each phantom is a field of breast tissue ``GRID*P`` pixels square, converted to 8 bits exactly
+as a scanned mammogram is: stored DM values, the window its DICOM header would carry, then
+:func:`microcalc.imaging.present` (Modality LUT, VOI LUT, ``to_uint8``). It is cut into
+``GRID x GRID`` non-overlapping cells: half hold one whole cluster (jittered, extent at most
+``0.7 * P`` and at most 1 cm), the others none but possibly single specks and vessels.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from microcalc.imaging import present
+from microcalc.synth.anatomy import DENSITIES, tissue_field
+from microcalc.synth.calcs import CLUSTER_EXTENT_MM, Speck, cluster_specks, draw_specks, random_speck
+from microcalc.synth.dicom_writer import build_header
+from microcalc.synth.phantom import DEFAULT_SPACING_MM, presentation_window, to_stored
+
+MIN_PATCH, MAX_PATCH = 32, 1024
+_DENSITY_WEIGHTS = (0.2, 0.35, 0.3, 0.15)
+BITS_STORED = 12
+
+
+def _grid(patch_size: int) -> int:
+    """Cells per phantom side: many small cells per FFT, few large ones to bound memory."""
+    return 4 if patch_size <= 256 else 2
+
+
+def _cell_specks(kind: str, *, top: int, left: int, patch_size: int, spacing_mm: float,
+                 rng: np.random.Generator) -> list[Speck]:
+    if kind == "cluster":
+        extent = min(CLUSTER_EXTENT_MM / spacing_mm, 0.7 * patch_size) * rng.uniform(0.6, 1.0)
+        lo, hi = extent / 2.0 + 2.0, patch_size - extent / 2.0 - 2.0
+        row, col = top + rng.uniform(lo, hi), left + rng.uniform(lo, hi)
+        return cluster_specks(row=row, col=col, extent_px=extent, spacing_mm=spacing_mm, rng=rng)
+    singles = int(rng.choice([0, 0, 1, 1, 2]))
+    margin = 6.0
+    return [random_speck(top + rng.uniform(margin, patch_size - margin), left + rng.uniform(margin, patch_size - margin),
+                         diameter_mm=float(rng.uniform(0.2, 1.0)), spacing_mm=spacing_mm, rng=rng,
+                         faint=bool(rng.random() < 0.3)) for _ in range(singles)]
+
+
+def phantom_patches(kinds: list[str], *, patch_size: int, seed_seq: np.random.SeedSequence,
+                    spacing_mm: float = DEFAULT_SPACING_MM) -> list[np.ndarray]:
+    """One tissue phantom cut into ``len(kinds)`` uint8 patches, cell ``i`` of kind ``kinds[i]``."""
+    rng = np.random.default_rng(seed_seq)
+    grid = _grid(patch_size)
+    side = grid * patch_size
+    density = str(rng.choice(DENSITIES, p=_DENSITY_WEIGHTS))
+    field = tissue_field(rows=side, cols=side, spacing_mm=spacing_mm, density=density, rng=rng)
+    cells = [(i // grid * patch_size, i % grid * patch_size) for i in range(len(kinds))]
+    for kind, (top, left) in zip(kinds, cells):
+        draw_specks(field.attenuation, _cell_specks(kind, top=top, left=left, patch_size=patch_size,
+                                                    spacing_mm=spacing_mm, rng=rng), rng=rng)
+    stored = to_stored(field.attenuation, bits_stored=BITS_STORED)
+    window = presentation_window(stored, field.mask)
+    header = build_header(rows=side, cols=side, seed=0, spacing_mm=spacing_mm, view="CC", laterality="L",
+                          bits_stored=BITS_STORED, window=window)
+    image = present(stored, header)
+    return [np.ascontiguousarray(image[t: t + patch_size, c: c + patch_size]) for t, c in cells]
+
+
+def _save_png(path: Path, patch: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(patch, mode="L").save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int = 0,
+                    progress: bool = False) -> dict[str, int]:
+    """Write ``n`` patches (half ``cluster/``, half ``normal/``) of ``patch_size`` px; return counts.
+
+    Deterministic for a seed. Raises ``ValueError`` for out-of-range ``n`` or ``patch_size``.
+    """
+    if n < 2:
+        raise ValueError(f"--n must be at least 2, got {n}")
+    if not MIN_PATCH <= patch_size <= MAX_PATCH:
+        raise ValueError(f"patch size {patch_size} out of range {MIN_PATCH}..{MAX_PATCH}")
+    out = Path(out_dir)
+    for sub in ("cluster", "normal"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    n_pos = n // 2
+    kinds = ["cluster"] * n_pos + ["normal"] * (n - n_pos)
+    np.random.default_rng(seed).shuffle(kinds)
+    per_phantom = _grid(patch_size) ** 2
+    chunks = [kinds[i: i + per_phantom] for i in range(0, n, per_phantom)]
+    seeds = np.random.SeedSequence(seed).spawn(len(chunks))
+    counts = {"cluster": 0, "normal": 0}
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=not progress) as bar:
+        task = bar.add_task("synthesising patches", total=n)
+        for chunk, seq in zip(chunks, seeds):
+            for kind, patch in zip(chunk, phantom_patches(chunk, patch_size=patch_size, seed_seq=seq)):
+                _save_png(out / kind / f"{kind}_{counts[kind]:05d}.png", patch)
+                counts[kind] += 1
+            bar.advance(task, len(chunk))
+    return counts
