@@ -102,8 +102,10 @@ def breast_window(image: np.ndarray) -> tuple[float, float]:
     if sample.min() < sample.max():
         below = sample <= threshold_otsu(sample)
         # Air is nearly flat; a dark class with real spread is tissue (e.g. an all-tissue crop).
-        if 0 < below.sum() < sample.size and sample[below].std() < 0.05 * np.ptp(sample):
-            tissue = sample[~below]
+        if 0 < below.sum() < sample.size:
+            p10, p90 = np.percentile(sample[below], [10, 90])
+            if p90 - p10 < 0.05 * np.ptp(sample):
+                tissue = sample[~below]
     lo, hi = np.percentile(tissue, [LOW_PERCENTILE, HIGH_PERCENTILE])
     return float(lo), float(hi)
 

@@ -11,7 +11,6 @@ Patient Name/ID are obviously synthetic. RLE and JPEG 2000 lossless go through p
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -110,8 +109,7 @@ def write_mammogram_dicom(path: str | Path, pixels: np.ndarray, *, seed: int, sp
     syntax = TRANSFER_SYNTAXES[transfer_syntax]
     if syntax.is_compressed:
         ds.compress(syntax, data, encoding_plugin="pylibjpeg")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         ds.save_as(tmp, enforce_file_format=True)
         os.replace(tmp, path)
