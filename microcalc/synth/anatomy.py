@@ -123,7 +123,7 @@ def breast_anatomy(*, rows: int, cols: int, spacing_mm: float, view: str, latera
         pectoral = (1.0 - _smoothstep(reach, 0.97, 1.03)) * mask
         tissue = tissue * (1 - pectoral) + (PECTORAL + 0.06 * texture) * pectoral
     attenuation = thickness * tissue + skin + _vessels(low, mask, px_mm, rng, int(rng.integers(2, 5)))
-    placeable = mask & (dist > 15.0) & (pectoral < 0.01) & (x_mm > 15.0)
+    placeable = mask & (dist > 10.0) & (pectoral < 0.01) & (x_mm > 10.0)
     if laterality == "R":
         attenuation, mask, placeable = attenuation[:, ::-1], mask[:, ::-1], placeable[:, ::-1]
     full = _upsample(np.ascontiguousarray(attenuation, dtype=np.float32), (rows, cols))

@@ -92,8 +92,6 @@ def patches(outdir: Path, *, n: int, patch_size: int, seed: int) -> None:
     Patches are 8-bit grayscale, cut from tissue phantoms through the same DICOM window and
     to_uint8 conversion the scanner applies. Normal patches may hold single specks and vessels.
     """
-    if outdir.exists() and not outdir.is_dir():
-        raise MicrocalcError(f"{outdir}: exists and is not a folder")
     try:
         counts = write_patch_set(outdir, n=n, patch_size=patch_size, seed=seed, progress=n >= 200)
     except ValueError as e:

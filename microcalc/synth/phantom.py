@@ -59,7 +59,7 @@ def presentation_window(stored: np.ndarray, mask: np.ndarray) -> tuple[float, fl
 
 def place_clusters(anatomy: Anatomy, *, count: int, extent_px: float, spacing_mm: float,
                    rng: np.random.Generator) -> list[list[Speck]]:
-    """Clusters at random placeable points, at least two extents apart from each other."""
+    """Clusters at random placeable points, at least 1.5 extents apart from each other."""
     rows_idx, cols_idx = np.nonzero(anatomy.placeable[::8, ::8])
     clusters: list[list[Speck]] = []
     centres: list[tuple[float, float]] = []
@@ -68,7 +68,7 @@ def place_clusters(anatomy: Anatomy, *, count: int, extent_px: float, spacing_mm
             break
         k = int(rng.integers(rows_idx.size))
         r, c = rows_idx[k] * 8.0 + rng.uniform(0, 8), cols_idx[k] * 8.0 + rng.uniform(0, 8)
-        if all(np.hypot(r - r2, c - c2) > 2.5 * extent_px for r2, c2 in centres):
+        if all(np.hypot(r - r2, c - c2) > 1.5 * extent_px for r2, c2 in centres):
             centres.append((r, c))
             clusters.append(cluster_specks(row=r, col=c, extent_px=extent_px, spacing_mm=spacing_mm, rng=rng))
     if len(clusters) < count:

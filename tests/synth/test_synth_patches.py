@@ -1,0 +1,78 @@
+"""Patch sets: layout, counts, sizes, determinism, and a learnable but non-trivial signal."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from microcalc.synth.patches import write_patch_set
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*.png")):
+        h.update(path.relative_to(folder).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def patch_set(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("patches")
+    assert write_patch_set(out, n=96, patch_size=128, seed=1) == {"cluster": 48, "normal": 48}
+    return out
+
+
+def test_layout_counts_and_sizes(patch_set):
+    for kind in ("cluster", "normal"):
+        files = sorted((patch_set / kind).glob("*.png"))
+        assert len(files) == 48
+        with Image.open(files[0]) as im:
+            assert im.mode == "L" and im.size == (128, 128)
+    assert not list(patch_set.rglob(".*.tmp"))
+
+
+@pytest.mark.parametrize("n, size, expected", [
+    (5, 32, {"cluster": 2, "normal": 3}),  # odd n: the extra patch is normal
+    (2, 300, {"cluster": 1, "normal": 1}),  # large patch size uses fewer cells per phantom
+])
+def test_odd_counts_and_sizes(tmp_path, n, size, expected):
+    assert write_patch_set(tmp_path, n=n, patch_size=size, seed=0) == expected
+    with Image.open(next((tmp_path / "cluster").glob("*.png"))) as im:
+        assert im.size == (size, size)
+
+
+def test_same_seed_same_files(patch_set, tmp_path):
+    write_patch_set(tmp_path, n=96, patch_size=128, seed=1)
+    assert _digest(tmp_path) == _digest(patch_set)
+
+
+@pytest.mark.parametrize("n, size, message", [
+    (1, 128, "--n must be at least 2"),  # nothing to balance
+    (10, 16, "patch size 16 out of range"),  # too small for a cluster
+])
+def test_bad_arguments(tmp_path, n, size, message):
+    with pytest.raises(ValueError, match=message):
+        write_patch_set(tmp_path, n=n, patch_size=size, seed=0)
+
+
+def _speck_score(path: Path) -> float:
+    """A crude hand-made detector: bright blobs standing 35 gray levels above the local median."""
+    img = np.asarray(Image.open(path), dtype=np.float32)
+    excess = ndimage.gaussian_filter(img, 0.7) - ndimage.median_filter(img, size=15)
+    return float(ndimage.label(excess > 35)[1])
+
+
+def test_signal_is_learnable_but_not_trivial(patch_set):
+    from sklearn.metrics import roc_auc_score
+
+    pos = [_speck_score(p) for p in sorted((patch_set / "cluster").glob("*.png"))]
+    neg = [_speck_score(p) for p in sorted((patch_set / "normal").glob("*.png"))]
+    auc = roc_auc_score([1] * len(pos) + [0] * len(neg), pos + neg)
+    assert auc > 0.8  # specks stand out of the noise
+    assert max(neg) > 0  # some normal patches hold single specks: counting bright pixels is not enough
