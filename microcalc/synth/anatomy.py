@@ -35,6 +35,7 @@ class Anatomy:
     attenuation: np.ndarray
     mask: np.ndarray
     placeable: np.ndarray  # bool: inside the breast, away from the skin and the pectoral muscle
+    vessels: list[dict]  # {"width_mm", "path_px": [[row, col], ...]} in full-resolution pixels
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -62,13 +63,18 @@ def _outline(shape: tuple[int, int], view: str, rng: np.random.Generator) -> np.
 
 
 def _vessels(shape: tuple[int, int], mask: np.ndarray, px_mm: float, rng: np.random.Generator,
-             count: int) -> np.ndarray:
-    """Smoothly curving bright vessels running from the chest wall towards the nipple."""
+             count: int) -> tuple[np.ndarray, list[dict]]:
+    """Smoothly curving bright vessels running from the chest wall towards the nipple.
+
+    Returns the attenuation layer and each vessel's width and path (low-res pixels, every 8th
+    point, inside the mask).
+    """
     layer = np.zeros(shape, dtype=np.float32)
+    paths: list[dict] = []
     rows, cols = shape
     inside_rows = np.flatnonzero(mask[:, : max(cols // 10, 1)].any(axis=1))
     if inside_rows.size == 0:
-        return layer
+        return layer, paths
     for _ in range(count):
         width_mm = rng.uniform(0.8, 2.0)
         sigma = max(width_mm / px_mm / 2.355, 0.6)
@@ -80,11 +86,26 @@ def _vessels(shape: tuple[int, int], mask: np.ndarray, px_mm: float, rng: np.ran
         dc = np.cos(angle + turns) * 0.5
         rr, cc = r + np.cumsum(dr), c + np.cumsum(dc)
         ok = (rr >= 0) & (rr < rows) & (cc >= 0) & (cc < cols)
+        ok[ok] = mask[rr[ok].astype(int), cc[ok].astype(int)]
         line = np.zeros(shape, dtype=np.float32)
         np.add.at(line, (rr[ok].astype(int), cc[ok].astype(int)), 0.5)
         blurred = ndimage.gaussian_filter(line, sigma)
         layer += blurred * np.float32(np.sqrt(2 * np.pi) * sigma * rng.uniform(0.05, 0.11))
-    return layer * mask
+        if ok.any():
+            paths.append({"width_mm": round(width_mm, 2),
+                          "path_px": np.stack([rr[ok][::8], cc[ok][::8]], axis=1)})
+    return layer * mask, paths
+
+
+def _full_res_paths(paths: list[dict], *, cols: int, mirror: bool) -> list[dict]:
+    """Low-res vessel paths -> full-resolution [row, col] lists (mirrored for laterality R)."""
+    out = []
+    for vessel in paths:
+        pts = vessel["path_px"] * LOWRES + LOWRES / 2.0
+        if mirror:
+            pts[:, 1] = cols - pts[:, 1]
+        out.append({"width_mm": vessel["width_mm"], "path_px": np.round(pts, 1).tolist()})
+    return out
 
 
 def _upsample(arr: np.ndarray, shape: tuple[int, int], order: int = 1) -> np.ndarray:
@@ -122,7 +143,8 @@ def breast_anatomy(*, rows: int, cols: int, spacing_mm: float, view: str, latera
         reach = (xx / top) ** 0.9 + (yy / side) ** 1.1  # slightly convex boundary
         pectoral = (1.0 - _smoothstep(reach, 0.97, 1.03)) * mask
         tissue = tissue * (1 - pectoral) + (PECTORAL + 0.06 * texture) * pectoral
-    attenuation = thickness * tissue + skin + _vessels(low, mask, px_mm, rng, int(rng.integers(2, 5)))
+    vessel_layer, paths = _vessels(low, mask, px_mm, rng, int(rng.integers(2, 5)))
+    attenuation = thickness * tissue + skin + vessel_layer
     placeable = mask & (dist > 10.0) & (pectoral < 0.01) & (x_mm > 10.0)
     if laterality == "R":
         attenuation, mask, placeable = attenuation[:, ::-1], mask[:, ::-1], placeable[:, ::-1]
@@ -130,7 +152,8 @@ def breast_anatomy(*, rows: int, cols: int, spacing_mm: float, view: str, latera
     full_mask = _upsample(np.ascontiguousarray(mask, dtype=np.uint8), (rows, cols), order=0).astype(bool)
     full_place = _upsample(np.ascontiguousarray(placeable, dtype=np.uint8), (rows, cols), order=0).astype(bool)
     full += rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(QUANTUM_NOISE)
-    return Anatomy(attenuation=full, mask=full_mask, placeable=full_place)
+    return Anatomy(attenuation=full, mask=full_mask, placeable=full_place,
+                   vessels=_full_res_paths(paths, cols=cols, mirror=laterality == "R"))
 
 
 def tissue_field(*, rows: int, cols: int, spacing_mm: float, density: str, rng: np.random.Generator) -> Anatomy:
@@ -142,8 +165,10 @@ def tissue_field(*, rows: int, cols: int, spacing_mm: float, density: str, rng: 
     mask = np.ones(low, dtype=bool)
     n_vessels = int(rng.poisson(max(rows * cols * spacing_mm**2 / 900.0, 0.3)))
     attenuation = FAT + (GLAND - FAT) * gland * envelope + 0.035 * texture
-    attenuation = attenuation + _vessels(low, mask, px_mm, rng, n_vessels)
+    vessel_layer, paths = _vessels(low, mask, px_mm, rng, n_vessels)
+    attenuation = attenuation + vessel_layer
     full = _upsample(np.ascontiguousarray(attenuation, dtype=np.float32), (rows, cols))
     full += rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(QUANTUM_NOISE)
     ones = np.ones((rows, cols), dtype=bool)
-    return Anatomy(attenuation=full, mask=ones, placeable=ones)
+    return Anatomy(attenuation=full, mask=ones, placeable=ones,
+                   vessels=_full_res_paths(paths, cols=cols, mirror=False))

@@ -144,6 +144,7 @@ def make_phantom(*, seed: int = 0, rows: int = DEFAULT_ROWS, cols: int = DEFAULT
         "coordinates": "pixels of the written image: [row, col]; bbox [row0, col0, row1, col1) half-open",
         "breast_bbox_px": [int(mr.min()), int(mc.min()), int(mr.max()) + 1, int(mc.max()) + 1],
         "clusters": [cluster_truth(g, spacing_mm=spacing_mm, index=i) for i, g in enumerate(groups)],
-        "hard_negatives": {"isolated_calcifications": [s.truth(spacing_mm) for s in singles]},
+        "hard_negatives": {"isolated_calcifications": [s.truth(spacing_mm) for s in singles],
+                           "vessels": anatomy.vessels},
     }
     return Phantom(stored=stored, truth=truth, mask=anatomy.mask)

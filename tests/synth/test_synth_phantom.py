@@ -39,6 +39,10 @@ def test_truth_lies_inside_the_image_and_the_breast(cc):
             assert 0.1 <= calc["diameter_mm"] <= 1.0
     for calc in t["hard_negatives"]["isolated_calcifications"]:
         assert cc.mask[int(calc["row"]), int(calc["col"])]
+    assert t["hard_negatives"]["vessels"]  # bright vessels are recorded as hard negatives
+    for vessel in t["hard_negatives"]["vessels"]:
+        rows, cols = np.array(vessel["path_px"]).T
+        assert rows.min() >= 0 and rows.max() < 1024 and cols.min() >= 0 and cols.max() < 832
 
 
 def test_cluster_specks_are_brighter_than_local_tissue(cc):
