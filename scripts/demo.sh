@@ -32,7 +32,11 @@ else
 fi
 
 step "3/5 exporting the bundle (FP32 + INT8 ONNX, parity-checked against PyTorch)"
-"$BIN/mc-export" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/bundle" --int8 --calib "$OUT/patches"
+if ! "$BIN/mc-export" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/bundle" --int8 --calib "$OUT/patches"; then
+    # mc-export writes nothing when INT8 misses its label-agreement bound; FP32 still makes a valid bundle
+    echo "INT8 did not pass parity on this small model: exporting FP32 only"
+    "$BIN/mc-export" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/bundle"
+fi
 
 step "4/5 a synthetic mammogram with clusters (DICOM + ground truth JSON)"
 "$BIN/mc-synth" mammogram "$OUT/mammogram.dcm" --rows 2048 --cols 1664 --clusters 3 --seed 7
