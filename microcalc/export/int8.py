@@ -6,6 +6,11 @@ OpenVINO. Choices, all for accuracy or for what TensorRT accepts:
 
 * only convolutions are quantised (weights per output channel, activations per tensor), the
   preprocessing, the classifier head, the softmax and the CAM stay float32;
+* the first convolution stays float32 too: its input is the scaled image itself, and a signed
+  symmetric int8 tensor has only 128 levels for [0, 1], half the 256 grey levels of the tile, so
+  quantising it erases the faint specks the model looks for (on the 128 px test model it cut the
+  max |dp| from 0.087 to 0.015 and lifted label agreement from 98.8% to 99.7%). The conv is a
+  single-channel one (gray folded into conv1), a small share of the network's work;
 * activations and weights are signed and symmetric (zero point 0) and biases stay float, the
   form strongly typed TensorRT parses (it rejects int32 bias DequantizeLinear);
 * calibration runs the float model over uint8 tiles exactly as the scanner feeds them.
@@ -15,10 +20,11 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
+import onnx
 
 CALIB_METHODS = ("minmax", "entropy", "percentile")
 RECOMMENDED_CALIB = 300
@@ -43,8 +49,13 @@ def quantize_int8(src: str | Path, dst: str | Path, *, tiles: np.ndarray, method
     Raises:
         ValueError: unknown ``method`` or no calibration tiles.
     """
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
@@ -56,6 +67,9 @@ def quantize_int8(src: str | Path, dst: str | Path, *, tiles: np.ndarray, method
     class Reader(TileReader, CalibrationDataReader):
         pass
 
+    convs = [node.name for node in onnx.load(str(src), load_external_data=False).graph.node
+             if node.op_type == "Conv"]
+
     # ORT logs "consider pre-processing" at WARNING on every call; the graph is already folded and inferred.
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
     with warnings.catch_warnings():
@@ -63,7 +77,7 @@ def quantize_int8(src: str | Path, dst: str | Path, *, tiles: np.ndarray, method
         quantize_static(
             str(src), str(dst), Reader(tiles, batch=batch), quant_format=QuantFormat.QDQ,
             op_types_to_quantize=["Conv"], per_channel=True, activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8, calibrate_method=methods[method],
+            weight_type=QuantType.QInt8, calibrate_method=methods[method], nodes_to_exclude=convs[:1],
             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
                            "CalibMovingAverage": method == "minmax", "CalibPercentile": 99.99},
         )
