@@ -15,6 +15,8 @@ import numpy as np
 SUPERSAMPLE = 4
 CLUSTER_SIZE = (5, 30)
 CLUSTER_EXTENT_MM = 10.0
+# Isolated (benign-looking) single specks, the hard negatives of patch sets and phantoms alike.
+ISOLATED_DIAMETER_MM = (0.2, 1.2)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
 from microcalc.errors import MicrocalcError
 from microcalc.synth.anatomy import DENSITIES
 from microcalc.synth.dicom_writer import PHOTOMETRICS, TRANSFER_SYNTAXES, VOI_FUNCTIONS, write_mammogram_dicom
-from microcalc.synth.phantom import DEFAULT_COLS, DEFAULT_ROWS, DEFAULT_SPACING_MM, make_phantom
 from microcalc.synth.patches import write_patch_set
+from microcalc.synth.phantom import DEFAULT_COLS, DEFAULT_ROWS, DEFAULT_SPACING_MM, make_phantom
 
 
 def _writable_dir(path: Path) -> None:

@@ -15,8 +15,14 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import (JPEG2000Lossless, PYDICOM_IMPLEMENTATION_UID, RLELossless, UID,
-                         ExplicitVRLittleEndian, generate_uid)
+from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
+    UID,
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    RLELossless,
+    generate_uid,
+)
 
 DM_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.2")
 TRANSFER_SYNTAXES = {"explicit": ExplicitVRLittleEndian, "rle": RLELossless, "jpeg2000": JPEG2000Lossless}

@@ -17,7 +17,14 @@ from PIL import Image
 
 from microcalc.imaging import present
 from microcalc.synth.anatomy import DENSITIES, tissue_field
-from microcalc.synth.calcs import CLUSTER_EXTENT_MM, Speck, cluster_specks, draw_specks, random_speck
+from microcalc.synth.calcs import (
+    CLUSTER_EXTENT_MM,
+    ISOLATED_DIAMETER_MM,
+    Speck,
+    cluster_specks,
+    draw_specks,
+    random_speck,
+)
 from microcalc.synth.dicom_writer import build_header
 from microcalc.synth.phantom import DEFAULT_SPACING_MM, presentation_window, to_stored
 
@@ -38,10 +45,10 @@ def _cell_specks(kind: str, *, top: int, left: int, patch_size: int, spacing_mm:
         lo, hi = extent / 2.0 + 2.0, patch_size - extent / 2.0 - 2.0
         row, col = top + rng.uniform(lo, hi), left + rng.uniform(lo, hi)
         return cluster_specks(row=row, col=col, extent_px=extent, spacing_mm=spacing_mm, rng=rng)
-    singles = int(rng.choice([0, 0, 1, 1, 2]))
+    singles = int(rng.choice([0, 1, 1, 2, 3]))
     margin = 6.0
     return [random_speck(top + rng.uniform(margin, patch_size - margin), left + rng.uniform(margin, patch_size - margin),
-                         diameter_mm=float(rng.uniform(0.2, 1.0)), spacing_mm=spacing_mm, rng=rng,
+                         diameter_mm=float(rng.uniform(*ISOLATED_DIAMETER_MM)), spacing_mm=spacing_mm, rng=rng,
                          faint=bool(rng.random() < 0.3)) for _ in range(singles)]
 
 

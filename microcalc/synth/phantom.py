@@ -13,8 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from microcalc.synth.anatomy import DENSITIES, LATERALITIES, VIEWS, Anatomy, breast_anatomy
-from microcalc.synth.calcs import (CLUSTER_EXTENT_MM, Speck, cluster_specks, cluster_truth, draw_specks,
-                                   random_speck)
+from microcalc.synth.calcs import (
+    CLUSTER_EXTENT_MM,
+    ISOLATED_DIAMETER_MM,
+    Speck,
+    cluster_specks,
+    cluster_truth,
+    draw_specks,
+    random_speck,
+)
 
 DEFAULT_ROWS, DEFAULT_COLS, DEFAULT_SPACING_MM = 4096, 3328, 0.07
 MIN_SIDE = 256
@@ -89,7 +96,7 @@ def isolated_specks(anatomy: Anatomy, *, count: int, avoid: list[tuple[float, fl
         r, c = rows_idx[k] * 8.0 + rng.uniform(0, 8), cols_idx[k] * 8.0 + rng.uniform(0, 8)
         if all(np.hypot(r - r2, c - c2) > min_gap_px for r2, c2 in taken):
             taken.append((r, c))
-            specks.append(random_speck(r, c, diameter_mm=float(rng.uniform(0.2, 1.2)), spacing_mm=spacing_mm,
+            specks.append(random_speck(r, c, diameter_mm=float(rng.uniform(*ISOLATED_DIAMETER_MM)), spacing_mm=spacing_mm,
                                        rng=rng, faint=bool(rng.random() < 0.3)))
     return specks
 
