@@ -95,7 +95,10 @@ def breast_window(image: np.ndarray) -> tuple[float, float]:
     window is the 0.5th..99.9th percentile of the remaining pixels, so a few saturated or dead
     pixels do not compress the tissue contrast.
     """
-    sample = np.asarray(image[::_SAMPLE_STEP, ::_SAMPLE_STEP], dtype=np.float64).ravel()
+    return _window_of_sample(np.asarray(image[::_SAMPLE_STEP, ::_SAMPLE_STEP], dtype=np.float64).ravel())
+
+
+def _window_of_sample(sample: np.ndarray) -> tuple[float, float]:
     if sample.size == 0:
         return 0.0, 1.0
     tissue = sample
@@ -132,9 +135,37 @@ def to_uint8(image: np.ndarray, *, value_range: tuple[float, float] | None = Non
 
 
 def present(stored: np.ndarray, ds: Dataset) -> np.ndarray:
-    """Stored pixel values -> uint8 model domain: Modality LUT, VOI LUT, MONOCHROME1, to_uint8."""
+    """Stored pixel values -> uint8 model domain: Modality LUT, VOI LUT, MONOCHROME1, to_uint8.
+
+    Every step is a function of the stored value alone (the robust min-max of :func:`to_uint8`
+    without a window reads a sample of the image, not its layout), so for integer pixels of at
+    most 16 bits the chain runs once per stored level and the image is mapped through the
+    resulting 8-bit table: the same result as running it per pixel, in one gather (a 4096x3328
+    mammogram: ~20 ms instead of ~400 ms of float64 work).
+    """
+    if stored.dtype.kind in "ui" and stored.dtype.itemsize <= 2 and stored.size:
+        return _present_by_table(stored, ds)
+    return _present_chain(stored, ds)
+
+
+def _present_chain(stored: np.ndarray, ds: Dataset) -> np.ndarray:
     values = modality_lut(stored, ds)
     value_range = voi_output_range(ds)
     values = voi_lut(values, ds)
     values = invert_monochrome1(values, ds, value_range=value_range)
     return to_uint8(np.asarray(values), value_range=value_range)
+
+
+def _present_by_table(stored: np.ndarray, ds: Dataset) -> np.ndarray:
+    lo = int(stored.min())
+    levels = np.arange(lo, int(stored.max()) + 1, dtype=stored.dtype)[None, :]
+    values = modality_lut(levels, ds)
+    value_range = voi_output_range(ds)
+    values = np.asarray(invert_monochrome1(voi_lut(values, ds), ds, value_range=value_range))
+    if value_range is None:
+        # The same pixels breast_window would sample (every 4th row and column), through the table.
+        sample = stored[::_SAMPLE_STEP, ::_SAMPLE_STEP].astype(np.int64).ravel() - lo
+        value_range = _window_of_sample(np.asarray(values[0][sample], dtype=np.float64))
+    table = to_uint8(values, value_range=value_range)[0]
+    index = stored if lo == 0 else stored.astype(np.int32) - lo
+    return np.ascontiguousarray(np.take(table, index))

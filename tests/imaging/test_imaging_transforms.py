@@ -111,3 +111,23 @@ def test_imaging_imports_without_torch_or_onnx():
             "bad = [m for m in ('torch', 'onnx') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("tags,signed", [
+    ({"WindowCenter": 2000, "WindowWidth": 3000}, False),                                 # LINEAR window
+    ({"WindowCenter": 2000, "WindowWidth": 3000, "VOILUTFunction": "SIGMOID"}, False),    # SIGMOID
+    ({}, False),                                                                          # no window: min-max
+    ({"PhotometricInterpretation": "MONOCHROME1", "WindowCenter": 2000, "WindowWidth": 3000}, False),
+    ({"RescaleSlope": 2, "RescaleIntercept": -100, "WindowCenter": 3000, "WindowWidth": 5000}, False),
+    ({"PixelRepresentation": 1, "WindowCenter": 0, "WindowWidth": 3000}, True),           # signed pixels
+])
+def test_table_lookup_equals_the_per_pixel_chain(tags: dict, signed: bool) -> None:
+    from microcalc.imaging.transforms import _present_chain
+
+    rng = np.random.default_rng(3)
+    stored = rng.integers(0, 4096, size=(300, 200)).astype(np.uint16)
+    stored[:, :60] = 40  # flat air, so the no-window min-max has a background to drop
+    if signed:
+        stored = (stored.astype(np.int32) - 2048).astype(np.int16)
+    ds = _ds(**tags)
+    np.testing.assert_array_equal(present(stored, ds), _present_chain(stored, ds))
