@@ -64,7 +64,7 @@ def _shared_artefact(tmp_path_factory: pytest.TempPathFactory, worker_id: str, n
 def synth_patches(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A balanced synthetic patch set: ``cluster/`` and ``normal/`` PNGs, 128x128."""
     return _shared_artefact(tmp_path_factory, worker_id, "patches", lambda out: run_cli(
-        "microcalc.synth.cli:cli", ["patches", str(out), "--n", "480", "--patch-size", str(TEST_PATCH),
+        "microcalc.synth.cli:cli", ["patches", str(out), "--n", "960", "--patch-size", str(TEST_PATCH),
                                     "--seed", "1"]))
 
 

@@ -9,7 +9,9 @@ as a scanned mammogram is: stored DM values, the window its DICOM header would c
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from microcalc.synth.calcs import (
     ISOLATED_DIAMETER_MM,
     Speck,
     cluster_specks,
+    cluster_truth,
     draw_specks,
     random_speck,
 )
@@ -53,23 +56,39 @@ def _cell_specks(kind: str, *, top: int, left: int, patch_size: int, spacing_mm:
 
 
 def phantom_patches(kinds: list[str], *, patch_size: int, seed_seq: np.random.SeedSequence,
-                    spacing_mm: float = DEFAULT_SPACING_MM) -> list[np.ndarray]:
-    """One tissue phantom cut into ``len(kinds)`` uint8 patches, cell ``i`` of kind ``kinds[i]``."""
+                    spacing_mm: float = DEFAULT_SPACING_MM) -> list[tuple[np.ndarray, dict]]:
+    """One tissue phantom cut into ``len(kinds)`` uint8 patches, cell ``i`` of kind ``kinds[i]``.
+
+    Each patch comes with its ground truth in patch coordinates: the cluster (``cluster_truth``)
+    for a positive cell, the isolated specks for a negative one.
+    """
     rng = np.random.default_rng(seed_seq)
     grid = _grid(patch_size)
     side = grid * patch_size
     density = str(rng.choice(DENSITIES, p=_DENSITY_WEIGHTS))
     field = tissue_field(rows=side, cols=side, spacing_mm=spacing_mm, density=density, rng=rng)
     cells = [(i // grid * patch_size, i % grid * patch_size) for i in range(len(kinds))]
+    truths = []
     for kind, (top, left) in zip(kinds, cells):
-        draw_specks(field.attenuation, _cell_specks(kind, top=top, left=left, patch_size=patch_size,
-                                                    spacing_mm=spacing_mm, rng=rng), rng=rng)
+        specks = _cell_specks(kind, top=top, left=left, patch_size=patch_size, spacing_mm=spacing_mm, rng=rng)
+        draw_specks(field.attenuation, specks, rng=rng)
+        local = [replace(s, row=s.row - top, col=s.col - left) for s in specks]
+        truths.append({"label": kind,
+                       "cluster": cluster_truth(local, spacing_mm=spacing_mm, index=0) if kind == "cluster" else None,
+                       "isolated_calcifications": [] if kind == "cluster" else [s.truth(spacing_mm) for s in local]})
     stored = to_stored(field.attenuation, bits_stored=BITS_STORED)
     window = presentation_window(stored, field.mask)
     header = build_header(rows=side, cols=side, seed=0, spacing_mm=spacing_mm, view="CC", laterality="L",
                           bits_stored=BITS_STORED, window=window)
     image = present(stored, header)
-    return [np.ascontiguousarray(image[t: t + patch_size, c: c + patch_size]) for t, c in cells]
+    return [(np.ascontiguousarray(image[t: t + patch_size, c: c + patch_size]), truth)
+            for (t, c), truth in zip(cells, truths)]
+
+
+def _save_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
 
 
 def _save_png(path: Path, patch: np.ndarray) -> None:
@@ -82,7 +101,9 @@ def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int =
                     progress: bool = False) -> dict[str, int]:
     """Write ``n`` patches (half ``cluster/``, half ``normal/``) of ``patch_size`` px; return counts.
 
-    Deterministic for a seed. Raises ``ValueError`` for out-of-range ``n`` or ``patch_size``.
+    ``OUT/truth.json`` maps each patch's relative path to its ground truth in patch pixels
+    (the cluster's centre, bbox ``[row0, col0, row1, col1)`` and specks, or the isolated specks of
+    a normal patch), for localisation checks such as CAM peaks. Deterministic for a seed. Raises ``ValueError`` for out-of-range ``n`` or ``patch_size``.
     """
     if n < 2:
         raise ValueError(f"--n must be at least 2, got {n}")
@@ -98,13 +119,18 @@ def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int =
     chunks = [kinds[i: i + per_phantom] for i in range(0, n, per_phantom)]
     seeds = np.random.SeedSequence(seed).spawn(len(chunks))
     counts = {"cluster": 0, "normal": 0}
+    truths: dict[str, dict] = {}
     from rich.progress import Progress
 
     with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task("synthesising patches", total=n)
         for chunk, seq in zip(chunks, seeds):
-            for kind, patch in zip(chunk, phantom_patches(chunk, patch_size=patch_size, seed_seq=seq)):
-                _save_png(out / kind / f"{kind}_{counts[kind]:05d}.png", patch)
+            for kind, (patch, truth) in zip(chunk, phantom_patches(chunk, patch_size=patch_size, seed_seq=seq)):
+                name = f"{kind}/{kind}_{counts[kind]:05d}.png"
+                _save_png(out / name, patch)
+                truths[name] = truth
                 counts[kind] += 1
             bar.advance(task, len(chunk))
+    _save_json(out / "truth.json", {"patch_size": patch_size, "spacing_mm": DEFAULT_SPACING_MM, "seed": seed,
+                                    "patches": truths})
     return counts

@@ -76,3 +76,23 @@ def test_signal_is_learnable_but_not_trivial(patch_set):
     auc = roc_auc_score([1] * len(pos) + [0] * len(neg), pos + neg)
     assert auc > 0.8  # specks stand out of the noise
     assert max(neg) > 0  # some normal patches hold single specks: counting bright pixels is not enough
+
+
+def test_truth_lists_every_patch_with_its_cluster_inside(patch_set):
+    import json
+
+    truth = json.loads((patch_set / "truth.json").read_text())
+    files = sorted(p.relative_to(patch_set).as_posix() for p in patch_set.rglob("*.png"))
+    assert sorted(truth["patches"]) == files and truth["patch_size"] == 128
+    for name, entry in truth["patches"].items():
+        patch = np.asarray(Image.open(patch_set / name), dtype=np.float64)
+        if entry["label"] == "cluster":
+            r0, c0, r1, c1 = entry["cluster"]["bbox_px"]
+            assert 0 <= r0 < r1 <= 129 and 0 <= c0 < c1 <= 129, name  # whole cluster in the patch
+            assert 5 <= entry["cluster"]["n_calcifications"] <= 30
+            # the specks are where the truth says: the cluster box is brighter than the patch
+            assert patch[r0:r1, c0:c1].max() > np.percentile(patch, 50), name
+        else:
+            assert entry["cluster"] is None
+            for speck in entry["isolated_calcifications"]:
+                assert 0 <= speck["row"] < 128 and 0 <= speck["col"] < 128
