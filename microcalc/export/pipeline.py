@@ -43,30 +43,26 @@ class ExportOptions:
     seed: int = 0
 
 
-def synthetic_tiles(n: int, size: int, *, seed: int = 0) -> np.ndarray:
-    """Unlabelled uint8 tiles for parity when no patch folder is given: textured backgrounds,
-    half with bright specks, plus one all-zero tile (the scaling guard)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    tiles = np.empty((n, 1, size, size), np.uint8)
-    for i in range(n):
-        base = 60 + 80 * np.sin(6 * xx + rng.uniform(0, 6)) * np.cos(4 * yy) + rng.normal(0, 12, (size, size))
-        if i % 2:
-            for _ in range(rng.integers(4, 12)):
-                cy, cx = rng.integers(size // 4, 3 * size // 4, 2)
-                base[max(cy - 1, 0):cy + 2, max(cx - 1, 0):cx + 2] += 120
-        tiles[i, 0] = np.clip(base, 0, 255).astype(np.uint8)
-    if n:
-        tiles[-1] = 0
-    return tiles
+def synthetic_patches(n: int, size: int, *, seed: int = 0) -> PatchSet:
+    """Labelled parity patches when no folder is given: ``n`` patches cut from mc-synth's tissue
+    phantoms (half with a cluster, the others with isolated specks and vessels at most), through
+    the scanner's 8-bit conversion, plus one all-zero tile (the scaling guard; labelled normal)."""
+    from microcalc.synth.patches import phantom_patches
+
+    kinds = ["cluster", "normal"] * (n // 2)
+    seeds = np.random.SeedSequence(seed).spawn((len(kinds) + 3) // 4)
+    cut = [patch for k, seq in enumerate(seeds)
+           for patch, _ in phantom_patches(kinds[4 * k: 4 * k + 4], patch_size=size, seed_seq=seq)]
+    tiles = np.stack([*cut, np.zeros((size, size), np.uint8)])[:, None]
+    labels = np.array([int(kind == "cluster") for kind in kinds] + [0])
+    return PatchSet(tiles, labels, [Path(f"synthetic-{kind}-{i}") for i, kind in enumerate([*kinds, "empty"])])
 
 
 def parity_set(calib: PatchSet | None, config: Any, *, seed: int) -> PatchSet:
-    """The calibration set, or synthetic tiles plus ``../shared/data/real_patches`` when present."""
+    """The calibration set, or synthetic patches plus ``../shared/data/real_patches`` when present."""
     if calib is not None:
         return calib
-    tiles = synthetic_tiles(8, config.patch_size, seed=seed)
-    patches = PatchSet(tiles, np.full(len(tiles), -1), [Path(f"synthetic-{i}") for i in range(len(tiles))])
+    patches = synthetic_patches(16, config.patch_size, seed=seed)
     if REAL_PATCHES.is_dir():
         patches = patches.concat(load_patch_set(REAL_PATCHES, config=config, skip_other_sizes=True))
     return patches
