@@ -8,7 +8,7 @@
 # measures the engine, not the model's accuracy. Every knob is an environment variable:
 #
 #   MC_BENCH_ARCH (resnet101)  MC_BENCH_PATCH (674)  MC_BENCH_WORK (~/.microcalc/bench-work/ARCH-PATCH, outside the repo)
-#   MC_BENCH_TRAIN_N (64)  MC_BENCH_CALIB_N (48)  MC_BENCH_PARITY_N (40)  MC_BENCH_EPOCHS (1)  MC_BENCH_LR (1e-4)
+#   MC_BENCH_TRAIN_N (192)  MC_BENCH_CALIB_N (48)  MC_BENCH_PARITY_N (40)  MC_BENCH_EPOCHS (3)  MC_BENCH_LR (1e-3)
 #   MC_BENCH_BATCH_SIZES (1,8)  MC_BENCH_REPEATS (3)  MC_BENCH_WARMUP (1)  MC_BENCH_BASELINE_TILES (4)
 #   MC_BENCH_RESULTS (benchmarks/results)  MC_BENCH_TAG (suffix of the report names)
 #   MC_BENCH_MAMMOGRAM (a DICOM to scan; default: mc-bench's synthetic 4096x3328 mammogram)
@@ -25,11 +25,11 @@ ARCH=${MC_BENCH_ARCH:-resnet101}
 PATCH=${MC_BENCH_PATCH:-674}
 WORK=${MC_BENCH_WORK:-${MICROCALC_HOME:-$HOME/.microcalc}/bench-work/${ARCH}-${PATCH}}
 RESULTS=${MC_BENCH_RESULTS:-benchmarks/results}
-TRAIN_N=${MC_BENCH_TRAIN_N:-64}
+TRAIN_N=${MC_BENCH_TRAIN_N:-192}
 CALIB_N=${MC_BENCH_CALIB_N:-48}
 PARITY_N=${MC_BENCH_PARITY_N:-40}
-EPOCHS=${MC_BENCH_EPOCHS:-1}
-LR=${MC_BENCH_LR:-1e-4}
+EPOCHS=${MC_BENCH_EPOCHS:-3}
+LR=${MC_BENCH_LR:-1e-3}
 BATCH_SIZES=${MC_BENCH_BATCH_SIZES:-1,8}
 REPEATS=${MC_BENCH_REPEATS:-3}
 WARMUP=${MC_BENCH_WARMUP:-1}

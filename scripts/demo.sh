@@ -22,11 +22,11 @@ t0=$SECONDS
 if [[ ! -f "$OUT/run/checkpoint.pt" ]]; then
     step "1/5 synthetic training patches (${PATCH}x${PATCH})"
     rm -rf "$OUT/patches"
-    "$BIN/mc-synth" patches "$OUT/patches" --n 640 --patch-size "$PATCH" --seed 1
+    "$BIN/mc-synth" patches "$OUT/patches" --n 960 --patch-size "$PATCH" --seed 1
 
     step "2/5 training a small CNN on them (smallcnn, CPU)"
     "$BIN/mc-train" "$OUT/patches" --out "$OUT/run" --arch smallcnn --patch-size "$PATCH" \
-        --epochs 12 --batch-size 32 --lr 2e-3 --weight-decay 1e-4 --seed 0
+        --epochs 15 --batch-size 32 --lr 2e-3 --weight-decay 1e-4 --seed 0
 else
     step "1-2/5 reusing the model trained earlier in $OUT/run (delete $OUT to start over)"
 fi

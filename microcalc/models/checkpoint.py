@@ -59,15 +59,6 @@ class Checkpoint:
         return model.eval()
 
 
-def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, read in chunks (checkpoints reach hundreds of MB)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
     """SHA-256 over parameter names, shapes, dtypes and bytes, in sorted key order.
 
