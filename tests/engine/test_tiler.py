@@ -108,3 +108,19 @@ def test_mask_keeps_fatty_tissue_next_to_dense_tissue():
     y0, _, y1, _ = mask.bbox()
     assert y0 <= 40 and y1 >= 560  # both halves
     assert mask.fractions(np.array([400]), np.array([50]), 64)[0] == 1.0  # fat is tissue
+
+
+@pytest.mark.parametrize("shape,factor", [
+    ((64, 48), 8),    # divisible
+    ((67, 45), 8),    # ragged edges padded with zeros, as block_reduce's cval=0
+    ((40, 40), 16),   # the largest block uint16 sums hold
+    ((30, 20), 3),    # odd factor
+])
+def test_block_mean_equals_block_reduce(shape, factor):
+    from skimage.measure import block_reduce
+
+    from microcalc.engine.mask import block_mean
+
+    pixels = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
+    np.testing.assert_allclose(block_mean(pixels, factor),
+                               block_reduce(pixels, block_size=(factor, factor), func=np.mean, cval=0), rtol=1e-12)
