@@ -26,3 +26,9 @@ def default_bundle() -> Path:
     """The bundle ``mc-export`` writes without ``--out`` and ``mc-scan`` reads without ``--model``."""
     env = os.environ.get("MICROCALC_BUNDLE")
     return Path(env).expanduser() if env else home() / "bundle"
+
+
+def real_patches_dir() -> Path:
+    """``../shared/data/real_patches`` beside a source checkout: the two published patches
+    (``calc.png``, ``mass.png``) that export and benchmarks add to their parity sets when present."""
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "real_patches"

@@ -14,10 +14,10 @@ from microcalc.bench.progress import progress_bar
 from microcalc.bench.report import write_json, write_text_atomic
 from microcalc.bench.runner import BenchSettings, run_bench
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
-from microcalc.defaults import default_bundle
+from microcalc.defaults import default_bundle, real_patches_dir
 from microcalc.engine.backends.base import PRECISIONS
 
-REAL_PATCHES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_patches"
+REAL_PATCHES = real_patches_dir()
 DEFAULT_BACKENDS = "onnxruntime,openvino,tensorrt"
 
 

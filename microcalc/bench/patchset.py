@@ -7,7 +7,8 @@ Layouts read:
 * ``DIR/*.png`` named ``calc*`` (cluster) or anything else (no cluster), as in
   ``../shared/data/real_patches`` (``calc.png``, ``mass.png``).
 
-Patches whose side differs from the model's are resized (anti-aliased) to it, so a small test
+Patches are read by :mod:`microcalc.imaging.patches`; those whose side differs from the model's
+are resized to it (``fit_patch(policy="resize")``), so a small test
 model can still be checked on the 674-pixel real patches.
 """
 
@@ -19,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from microcalc.errors import InputError
+from microcalc.imaging.patches import fit_patch, is_patch_file, read_patch
 
 POSITIVE_NAMES = ("cluster", "calc", "positive")
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 @dataclass
@@ -40,22 +41,6 @@ def _is_positive(name: str) -> bool:
     return name.lower().startswith(POSITIVE_NAMES)
 
 
-def _read_gray(path: Path, patch_size: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("L"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"{path}: not a readable image ({exc})") from exc
-    if arr.shape != (patch_size, patch_size):
-        from skimage.transform import resize
-
-        arr = resize(arr, (patch_size, patch_size), order=1, anti_aliasing=True, preserve_range=True)
-        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-    return arr
-
-
 def list_labelled(folder: str | Path) -> list[tuple[Path, int]]:
     """``(path, label)`` for every image in ``folder`` (see the module docstring for the layouts)."""
     folder = Path(folder)
@@ -65,11 +50,11 @@ def list_labelled(folder: str | Path) -> list[tuple[Path, int]]:
     for path in sorted(folder.iterdir()):
         if path.is_dir():
             label = int(_is_positive(path.name))
-            items += [(p, label) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            items += [(p, label) for p in sorted(path.iterdir()) if is_patch_file(p)]
+        elif is_patch_file(path):
             items.append((path, int(_is_positive(path.stem))))
     if not items:
-        raise InputError(f"{folder}: no PNG/TIFF patches found (expected cluster/ and normal/ folders)")
+        raise InputError(f"{folder}: no patches found (expected cluster/ and normal/ folders of PNG, PGM, TIFF or DICOM files)")
     return items
 
 
@@ -81,7 +66,7 @@ def load_patch_sets(folders: list[Path], *, patch_size: int, limit: int | None =
         if limit is not None and len(items) > limit:
             items = _balanced(items, limit)
         for path, label in items:
-            tiles.append(_read_gray(path, patch_size))
+            tiles.append(fit_patch(read_patch(path), size=patch_size, policy="resize", path=path))
             labels.append(label)
     return PatchSet(tiles=np.stack(tiles)[:, None], labels=np.asarray(labels, dtype=np.int64),
                     sources=[str(f) for f in folders])

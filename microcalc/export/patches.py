@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from microcalc.errors import InputError
+from microcalc.imaging.patches import is_patch_file, read_patch
 from microcalc.model_config import ModelConfig
 
-IMAGE_SUFFIXES = {".png", ".pgm", ".tif", ".tiff"}
-DICOM_SUFFIXES = {".dcm", ".dicom"}
 POSITIVE_NAMES = {"calc", "calcification", "calcifications", "positive"}
 NEGATIVE_NAMES = {"normal", "mass", "negative", "background"}
 
@@ -53,25 +52,9 @@ def label_for(folder: str, config: ModelConfig) -> int:
     return -1
 
 
-def read_patch(path: Path) -> np.ndarray:
-    """One patch as uint8 ``[H, W]`` (DICOM through the same reader the scanner uses)."""
-    if path.suffix.lower() in DICOM_SUFFIXES:
-        from microcalc.imaging import read_mammogram
-
-        return read_mammogram(path).pixels
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("L"))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"{path}: not a readable image ({exc})") from exc
-
-
 def find_patches(root: Path) -> list[Path]:
     """Every patch file under ``root``, sorted, so the same folder gives the same set."""
-    suffixes = IMAGE_SUFFIXES | DICOM_SUFFIXES
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    return sorted(p for p in root.rglob("*") if is_patch_file(p))
 
 
 def load_patch_set(root: str | Path, *, config: ModelConfig, limit: int | None = None, seed: int = 0,

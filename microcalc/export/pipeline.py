@@ -16,14 +16,22 @@ from typing import Any, Callable
 import numpy as np
 
 import microcalc
-from microcalc.bundle import MANIFEST, Variant, commit_dir, file_sha256, staging_dir, write_json_atomic, \
-    write_manifest
+from microcalc.bundle import (
+    MANIFEST,
+    Variant,
+    commit_dir,
+    file_sha256,
+    staging_dir,
+    write_json_atomic,
+    write_manifest,
+)
+from microcalc.defaults import real_patches_dir
 from microcalc.errors import InputError
 from microcalc.export import parity
 from microcalc.export.patches import PatchSet, load_patch_set
 from microcalc.export.tensorrt_build import Profile
 
-REAL_PATCHES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_patches"
+REAL_PATCHES = real_patches_dir()
 ONNX_FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 
 

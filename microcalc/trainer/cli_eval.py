@@ -11,7 +11,7 @@ import click
 
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.errors import InputError
-from microcalc.trainer.data import FIT_POLICIES
+from microcalc.imaging.patches import FIT_POLICIES
 
 
 def write_predictions(path: Path | None, rows: list[tuple[str, str, float]]) -> None:

@@ -8,8 +8,8 @@ import click
 
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
 from microcalc.errors import InputError
+from microcalc.imaging.patches import FIT_POLICIES
 from microcalc.preprocessing import SCALINGS, Preprocessing
-from microcalc.trainer.data import FIT_POLICIES
 
 
 def _floats(text: str | None, option: str) -> tuple[float, ...]:

@@ -1,16 +1,9 @@
 """Patch data sets: find labelled patches, read them as 8-bit gray, fit them to the patch size.
 
 A data set is either a folder with one subfolder per class (``cluster/``, ``normal/``...) or a
-CSV manifest with ``path,label`` rows (relative paths are relative to the CSV). Images may be
-PNG, PGM, TIFF or DICOM, gray or RGB; everything is read as uint8 gray, the domain the scanner
-sees (``microcalc.imaging`` gives the same 8-bit domain for whole mammograms).
-
-Fit policy (``--fit``) when a patch is not ``patch_size`` square:
-
-* ``error`` (default): refuse, naming the file, so nobody trains on silently altered patches;
-* ``crop-pad``: centre crop what is larger, zero-pad what is smaller; keeps the pixel scale,
-  which matters because microcalcifications are only a few pixels wide;
-* ``resize``: bilinear resize to the patch size (changes the pixel scale).
+CSV manifest with ``path,label`` rows (relative paths are relative to the CSV). Patches are
+read and fitted by :mod:`microcalc.imaging.patches` (``--fit error|crop-pad|resize``), the reader
+export, evaluation and benchmarks share.
 """
 
 from __future__ import annotations
@@ -22,9 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from microcalc.errors import InputError
-
-IMAGE_SUFFIXES = {".png", ".pgm", ".tif", ".tiff", ".dcm", ".dicom", ".jpg", ".jpeg", ".bmp"}
-FIT_POLICIES = ("error", "crop-pad", "resize")
+from microcalc.imaging.patches import fit_patch, is_patch_file, read_patch
 
 
 @dataclass(frozen=True)
@@ -53,22 +44,9 @@ class PatchSet:
         return len(self.samples)
 
 
-def _is_image(path: Path) -> bool:
-    """A known image suffix, or no suffix and the DICOM preamble (PACS exports often have none)."""
-    if not path.is_file():
-        return False
-    return path.suffix.lower() in IMAGE_SUFFIXES or (path.suffix == "" and _looks_dicom(path))
-
-
-def _looks_dicom(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(132)
-    return head[128:132] == b"DICM"
-
-
 def list_images(folder: Path) -> list[Path]:
     """Image files directly inside ``folder``, sorted (hidden files skipped)."""
-    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and _is_image(p))
+    return sorted(p for p in folder.iterdir() if is_patch_file(p))
 
 
 def _from_folders(root: Path) -> tuple[list[tuple[Path, str]], list[str]]:
@@ -139,63 +117,13 @@ def discover(source: str | Path, *, positive_class: str, classes: tuple[str, ...
     return PatchSet(samples=tuple(Sample(p, index[c]) for p, c in pairs), classes=tuple(classes))
 
 
-def read_gray(path: Path) -> np.ndarray:
-    """Read one patch as uint8 gray ``[H, W]``.
-
-    DICOM goes through :func:`microcalc.imaging.read_mammogram` (Modality LUT, VOI LUT,
-    MONOCHROME1 inversion, 8 bits), the domain the scanner sees; rasters through Pillow, with
-    16-bit ones brought to 8 bits by the same ``to_uint8``.
-    """
-    from microcalc.imaging.transforms import to_uint8
-
-    try:
-        dicom = path.suffix.lower() in (".dcm", ".dicom") or _looks_dicom(path)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
-    if dicom:
-        from microcalc.imaging import read_mammogram
-
-        return read_mammogram(path, force=True).pixels
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                return to_uint8(np.asarray(im))
-            return np.asarray(im.convert("L"), dtype=np.uint8).copy()
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable image ({exc})") from exc
-
-
-def fit_patch(img: np.ndarray, *, size: int, policy: str, path: Path) -> np.ndarray:
-    """Bring a ``[H, W]`` uint8 patch to ``[size, size]`` by ``policy`` (see the module docstring)."""
-    h, w = img.shape
-    if (h, w) == (size, size):
-        return img
-    if policy == "error":
-        raise InputError(f"{path}: patch is {w}x{h} but the patch size is {size}x{size} "
-                         "(--fit crop-pad or --fit resize adapts it)")
-    if policy == "resize":
-        from PIL import Image
-
-        return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR), dtype=np.uint8)
-    if policy != "crop-pad":
-        raise ValueError(f"unknown fit policy {policy!r}; expected one of {', '.join(FIT_POLICIES)}")
-    out = np.zeros((size, size), dtype=np.uint8)
-    sh, sw = min(h, size), min(w, size)
-    y0, x0 = (h - sh) // 2, (w - sw) // 2
-    oy, ox = (size - sh) // 2, (size - sw) // 2
-    out[oy:oy + sh, ox:ox + sw] = img[y0:y0 + sh, x0:x0 + sw]
-    return out
-
-
 def load_patches(patch_set: PatchSet, *, size: int, policy: str) -> np.ndarray:
     """Read and fit every patch into one uint8 array ``[N, size, size]`` (errors name the file)."""
     out = np.empty((len(patch_set), size, size), dtype=np.uint8)
     for i, sample in enumerate(patch_set.samples):
         if not sample.path.is_file():
             raise InputError(f"{sample.path}: no such image file")
-        out[i] = fit_patch(read_gray(sample.path), size=size, policy=policy, path=sample.path)
+        out[i] = fit_patch(read_patch(sample.path), size=size, policy=policy, path=sample.path)
     return out
 
 

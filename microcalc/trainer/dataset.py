@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from microcalc.imaging.patches import fit_patch, read_patch
 from microcalc.preprocessing import Preprocessing
-from microcalc.trainer.data import PatchSet, fit_patch, load_patches, read_gray
+from microcalc.trainer.data import PatchSet, load_patches
 
 PRELOAD_BYTES = 2 << 30  # patch sets smaller than this are read once and kept in memory
 
@@ -85,7 +86,7 @@ class PatchDataset(Dataset):
         if self.pixels is not None:
             return self.pixels[index]
         sample = self.patch_set.samples[index]
-        return fit_patch(read_gray(sample.path), size=self.size, policy=self.policy, path=sample.path)
+        return fit_patch(read_patch(sample.path), size=self.size, policy=self.policy, path=sample.path)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         rng = np.random.default_rng((self.seed, self.epoch, index))

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from microcalc.errors import InputError
+from microcalc.imaging.patches import fit_patch, read_patch
 from microcalc.model_config import ModelConfig
-from microcalc.trainer.data import fit_patch, list_images, read_gray
+from microcalc.trainer.data import list_images
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def batches(items: list[Item], *, size: int, policy: str, batch: int) -> Iterato
         chunk = items[start:start + batch]
         out = np.empty((len(chunk), 1, size, size), dtype=np.uint8)
         for i, item in enumerate(chunk):
-            out[i, 0] = fit_patch(read_gray(item.path), size=size, policy=policy, path=item.path)
+            out[i, 0] = fit_patch(read_patch(item.path), size=size, policy=policy, path=item.path)
         yield out
 
 

@@ -49,5 +49,5 @@ def test_load_resizes_and_limits(folders):
 def test_empty_or_missing_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="no such patch folder"):
         list_labelled(tmp_path / "absent")
-    with pytest.raises(InputError, match="no PNG/TIFF patches"):
+    with pytest.raises(InputError, match="no patches found"):
         list_labelled(tmp_path)

@@ -72,9 +72,10 @@ def test_fp32_fp16_int8_and_rtx_engines(small_run: tuple[Path, Path], tmp_path: 
 
 
 def test_onnx_runs_and_matches_torch_graph(small_run: tuple[Path, Path], tmp_path: Path) -> None:
+    import onnxruntime as ort
+
     from microcalc.models.checkpoint import load_checkpoint
     from microcalc.models.tile_model import TileClassifier
-    import onnxruntime as ort
 
     checkpoint, _ = small_run
     assert _invoke(["--checkpoint", str(checkpoint), "--out", str(tmp_path / "b"), "--fp16"])[0] == 0

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from microcalc.errors import InputError
+from microcalc.imaging.patches import fit_patch, read_patch
 from microcalc.trainer.cli_train import main as train_main
-from microcalc.trainer.data import discover, fit_patch, read_gray, stratified_split
+from microcalc.trainer.data import discover, stratified_split
 from tests.trainer.stand_in import write_patches
 
 
@@ -90,7 +91,7 @@ def test_rgb_and_16bit_read_as_gray(tmp_path):
     Image.fromarray(np.full((8, 8, 3), 200, np.uint8)).save(tmp_path / "rgb.png")
     deep = np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000
     Image.fromarray(deep).save(tmp_path / "deep.tif")
-    rgb, gray16 = read_gray(tmp_path / "rgb.png"), read_gray(tmp_path / "deep.tif")
+    rgb, gray16 = read_patch(tmp_path / "rgb.png"), read_patch(tmp_path / "deep.tif")
     assert rgb.dtype == gray16.dtype == np.uint8 and rgb.shape == gray16.shape == (8, 8)
     assert rgb[0, 0] == 200 and gray16.max() == 255 and gray16.min() == 0
 
@@ -112,7 +113,7 @@ def test_dicom_patch(tmp_path):
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
     ds.PixelData = pixels.tobytes()
     ds.save_as(tmp_path / "patch.dcm", enforce_file_format=True)
-    out = read_gray(tmp_path / "patch.dcm")
+    out = read_patch(tmp_path / "patch.dcm")
     assert out.shape == (16, 16) and out.dtype == np.uint8
     assert out[0, 0] < out[-1, -1]  # MONOCHROME2: brighter stays brighter
 
