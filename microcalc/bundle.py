@@ -129,6 +129,24 @@ class Bundle:
     def source_sha256(self) -> str | None:
         return (self.manifest.get("source_checkpoint") or {}).get("sha256")
 
+    def source_checkpoint(self, override: str | os.PathLike | None = None) -> Path:
+        """The checkpoint this bundle was exported from (or ``override``), checked against its SHA-256.
+
+        The torch backend and the benchmark's PyTorch reference run it; a different file would make
+        every parity figure meaningless, so it is refused (``StaleArtifactError``, with the rebuild
+        hint), and a missing one is an ``InputError``.
+        """
+        source = self.manifest.get("source_checkpoint") or {}
+        named = override if override is not None else source.get("path")
+        path = Path(named or "")
+        if not named or not path.is_file():
+            raise InputError(f"{self.path}: its source checkpoint "
+                             f"{named or '(not named in the manifest)'} is not there; pass the checkpoint")
+        if source.get("sha256") and file_sha256(path) != source["sha256"]:
+            raise StaleArtifactError(f"{path}: the checkpoint changed since the bundle was exported (SHA-256 "
+                                     f"differs); {rebuild_hint(self.manifest, self.path)}")
+        return path
+
     def verify(self, variant: Variant) -> None:
         """Check one variant's file (and sidecar) against the manifest."""
         path = self.path / variant.file

@@ -99,3 +99,17 @@ def test_staging_dir_unwritable_parent(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(InputError, match="cannot write"):
         staging_dir(blocker / "bundle")
+
+
+def test_source_checkpoint_missing_changed_and_matching(tmp_path: Path) -> None:
+    from microcalc.errors import InputError, StaleArtifactError
+
+    bundle = Bundle.load(_make_bundle(tmp_path / "b"))
+    with pytest.raises(InputError, match="source checkpoint /ckpt/published.tar is not there"):
+        bundle.source_checkpoint()                       # the manifest's path does not exist here
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"not the exported weights")
+    with pytest.raises(StaleArtifactError, match="SHA-256 differs.*mc-export"):
+        bundle.source_checkpoint(other)                  # a different file: parity would be meaningless
+    bundle.manifest["source_checkpoint"]["sha256"] = file_sha256(other)
+    assert bundle.source_checkpoint(other) == other      # the exported file itself is accepted

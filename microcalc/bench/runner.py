@@ -23,7 +23,7 @@ from microcalc.bench.parity import DEFAULT_BOUNDS, ParityBounds, auc_or_none, co
 from microcalc.bench.patchset import PatchSet, load_patch_sets
 from microcalc.bench.report import best_run
 from microcalc.bench.throughput import backend_scores, measure_batches
-from microcalc.errors import InputError, MicrocalcError
+from microcalc.errors import MicrocalcError
 
 Step = Callable[[str], None]
 
@@ -55,28 +55,13 @@ class BenchSettings:
         return 2 + self.repeats + per_variant * len(self.backends) * len(self.precisions) + int(self.scan)
 
 
-def resolve_checkpoint(bundle: Any, checkpoint: Path | None) -> Path:
-    """The checkpoint the bundle was exported from (or the one given), checked against its SHA-256."""
-    from microcalc.bundle import file_sha256
-
-    source = bundle.manifest.get("source_checkpoint") or {}
-    path = Path(checkpoint) if checkpoint is not None else Path(source.get("path") or "")
-    if not path.is_file():
-        raise InputError(f"{bundle.path}: its source checkpoint {path} is missing; pass --checkpoint "
-                         "(the PyTorch baseline and parity reference need it)")
-    if source.get("sha256") and file_sha256(path) != source["sha256"]:
-        raise InputError(f"{path}: not the checkpoint {bundle.path} was exported from (SHA-256 differs); "
-                         "parity against it would be meaningless")
-    return path
-
-
 def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[str, Any]:
     """Measure everything ``settings`` asks for; returns the report (see :mod:`microcalc.bench.report`)."""
     from microcalc.bench.baseline import TorchReference, measure_baseline
     from microcalc.bundle import Bundle
 
     bundle = Bundle.load(settings.bundle)
-    checkpoint = resolve_checkpoint(bundle, settings.checkpoint)
+    checkpoint = bundle.source_checkpoint(settings.checkpoint)
     config = bundle.config
     step("reading patches")
     patch_set = load_patch_sets(list(settings.patches), patch_size=config.patch_size, limit=settings.parity_limit)

@@ -29,7 +29,7 @@ from microcalc.engine.backends.openvino import OpenVinoBackend
 from microcalc.engine.backends.tensorrt import LIBRARIES, TensorRTBackend
 from microcalc.engine.backends.torch import TorchBackend
 from microcalc.engine.cpu_info import cpu_info
-from microcalc.errors import InputError, MicrocalcError, StaleArtifactError
+from microcalc.errors import MicrocalcError
 
 BACKENDS: dict[str, type[Backend]] = {"onnxruntime": OnnxRuntimeBackend, "openvino": OpenVinoBackend,
                                       "tensorrt": TensorRTBackend, "torch": TorchBackend}
@@ -210,7 +210,7 @@ def create_backend(name: str, bundle: Bundle | str | Path, *, precision: str = "
     if name == "tensorrt":
         return _tensorrt(bundle, bundle.variant(precision=precision, fmt="tensorrt"), max_batch=max_batch, **options)
     if name == "torch":
-        return TorchBackend(_checkpoint(bundle), input_shape=shape, max_batch=max_batch,
+        return TorchBackend(bundle.source_checkpoint(), input_shape=shape, max_batch=max_batch,
                             device="cuda" if device == "cuda" else "cpu", precision=precision, **options)
     path = bundle.file(bundle.variant(precision=precision))
     if name == "openvino":
@@ -218,18 +218,3 @@ def create_backend(name: str, bundle: Bundle | str | Path, *, precision: str = "
     provider = options.pop("provider", "cuda" if device == "cuda" else "cpu")
     return OnnxRuntimeBackend(path, input_shape=shape, max_batch=max_batch, precision=precision,
                               provider=provider, **options)
-
-
-def _checkpoint(bundle: Bundle) -> Path:
-    """The bundle's source checkpoint, refused when it is not the file the bundle was exported from."""
-    from microcalc.bundle import file_sha256
-
-    source = bundle.manifest.get("source_checkpoint") or {}
-    path = Path(source.get("path") or "")
-    if not source.get("path") or not path.is_file():
-        raise InputError(f"{bundle.path}: the torch backend needs the source checkpoint, "
-                         f"{source.get('path') or 'which the manifest does not name'}, and it is not there")
-    if source.get("sha256") and file_sha256(path) != source["sha256"]:
-        raise StaleArtifactError(f"{path}: the checkpoint changed since the bundle was exported; "
-                                 f"{rebuild_hint(bundle.manifest, bundle.path)}")
-    return path
