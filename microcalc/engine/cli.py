@@ -45,7 +45,7 @@ def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> t
 
 
 def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Table:
-    table = Table(title=f"mc-scan: {len(rows)} scanned, {len(failed)} failed, {wall_s:.1f} s")
+    table = Table(title=f"mc-scan: {len(rows)} scanned, {len(failed)} refused, {wall_s:.1f} s")
     for column in ("input", "lat/view", "tiles", "findings", "max score", "suspicious", "ms"):
         table.add_column(column, justify="left" if column in ("input", "lat/view") else "right")
     for r in rows:
@@ -72,14 +72,18 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
               show_default=True, help="Folder for <input stem>.json and <input stem>.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON instead of the summary table.")
 @click.option("--force", is_flag=True, help="Scan DICOM images whose Modality is not MG and whose SOP class is not mammography.")
+@click.option("--decode-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds one input may take to read and decode before it is refused and abandoned.")
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
         batch_size: int, threshold: float | None, min_breast: float, out_dir: Path, as_json: bool,
-        force: bool) -> None:
+        force: bool, decode_timeout: float) -> None:
     """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
 
     Each image is cut into model-sized tiles over the breast, streamed through one loaded model,
     and reported as OUT/<stem>.json (findings with boxes in pixels and mm, scores, timings) and
-    OUT/<stem>.png (overview with heatmap and boxes). Exits with status 1 if any input failed.
+    OUT/<stem>.png (overview with heatmap and boxes). Every input is accounted for: each one
+    refused gets a line naming the file and the reason, and the last line counts the inputs
+    given, scanned and refused. Exits with status 1 if any input was refused.
 
     Example: mc-scan exam/*.dcm --model ~/.microcalc/bundle --out reports
     """
@@ -91,7 +95,7 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     bundle = Bundle.load(model or default_bundle())
     patch = bundle.config.patch_size
     settings = ScanSettings(threshold=bundle.threshold if threshold is None else threshold, overlap=overlap,
-                            min_breast=min_breast, batch_size=batch_size)
+                            min_breast=min_breast, batch_size=batch_size, decode_timeout_s=decode_timeout)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -109,9 +113,15 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     with runner, (progress if len(paths) > 1 else nullcontext()):
         task = progress.add_task("scan", total=len(paths))
         scanner = Scanner(runner, reader=partial(read_mammogram, force=force, min_side=patch), settings=settings)
-        for result in scanner.scan(paths):
-            _finish(result, run, out_dir, stems[result.index], reports, failed, console)
-            progress.advance(task)
+        done: set[int] = set()
+        try:
+            for result in scanner.scan(paths):
+                _finish(result, run, out_dir, stems[result.index], reports, failed, console)
+                done.add(result.index)
+                progress.advance(task)
+        finally:  # a scan that stops early still names every input it did not get to
+            for index in sorted(set(range(len(paths))) - done):
+                _refuse(console, failed, paths[index], f"{paths[index]}: not scanned: the scan stopped")
     wall_s = time.perf_counter() - start
     if as_json:
         click.echo(json.dumps(reports, indent=2))
@@ -119,6 +129,8 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
         Console().print(_summary(reports, failed, wall_s))
         for r in reports:
             click.echo(f"{r['input']}: {len(r['findings'])} finding(s) -> {r['outputs']['json']} {r['outputs']['png']}")
+    console.print(f"mc-scan: {len(paths)} input(s): {len(reports)} scanned, {len(failed)} refused "
+                  f"(each named above), {wall_s:.1f} s", highlight=False, markup=False, soft_wrap=True)
     if failed:
         sys.exit(1)
 
@@ -127,19 +139,24 @@ def _finish(result: ScanResult, run: RunInfo, out_dir: Path, stem: str, reports:
             console: Console) -> None:
     """Write one input's outputs, or print its one-line error."""
     if result.error is not None:
-        console.print(f"mc-scan: error: {result.error}", highlight=False, markup=False, soft_wrap=True)
-        failed.append(str(result.path))
+        _refuse(console, failed, result.path, str(result.error))
         return
     report = build_report(result, run)
     try:
         json_path, png_path = write_outputs(result, report, out_dir=out_dir, stem=stem)
     except OSError as exc:
-        console.print(f"mc-scan: error: {out_dir / stem}.json: cannot write the report ({exc.strerror or exc})",
-                      highlight=False, markup=False, soft_wrap=True)
-        failed.append(str(result.path))
+        _refuse(console, failed, result.path,
+                f"{out_dir / stem}.json: cannot write the report for {result.path} ({exc.strerror or exc})")
         return
     report["outputs"] = {"json": str(json_path), "png": str(png_path)}
     reports.append(report)
+
+
+
+def _refuse(console: Console, failed: list, path: Path, line: str) -> None:
+    """Count ``path`` as refused and print its one line."""
+    console.print(f"mc-scan: error: {line}", highlight=False, markup=False, soft_wrap=True)
+    failed.append(str(path))
 
 
 main = run_cli(cli, "mc-scan")

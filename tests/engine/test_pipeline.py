@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from engine_fakes import as_image, phantom
 
+from microcalc.engine.backends.base import PendingBatch
 from microcalc.engine.pipeline import Scanner, ScanSettings
-from microcalc.errors import InputError, MicrocalcError
+from microcalc.errors import InputError, InternalError, MicrocalcError
 
 P = 64
 # background tiles score ~0.24 (grey 60), tiles holding the 24-px white spot ~0.3-0.35
@@ -86,6 +88,81 @@ def test_decoder_exceptions_become_one_line_input_errors(mean_backend, exc):
     assert message.startswith("broken.dcm: ") and "\n" not in message
 
 
+class Fatal(BaseException):
+    """Neither an Exception nor an exit: what a stage must still report instead of dying silently."""
+
+
+class PanicException(BaseException):
+    """Stands in for pyo3's PanicException, which pylibjpeg-rle raises on a corrupt RLE stream."""
+
+
+PanicException.__module__ = "pyo3_runtime"
+
+
+def failing_on(bad: str, exc: BaseException | None, images: dict[str, np.ndarray], release: threading.Event):
+    """A reader that raises ``exc`` for ``bad`` (or, with ``exc=None``, blocks until ``release``)."""
+
+    def read(path: Path):
+        if path.name == bad:
+            if exc is None:
+                release.wait()
+            else:
+                raise exc
+        return reader_for(images)(path)
+
+    return read
+
+
+@pytest.mark.parametrize("exc, kind, message", [
+    (Fatal("decoder state lost"), InternalError, "bug in microcalc"),       # a BaseException subclass
+    (AttributeError("'NoneType' has no attribute 'x'"), InternalError, "bug"),  # a reader bug, not the file's
+    (TypeError("unsupported operand"), InternalError, "bug"),                  # likewise
+    (PanicException("index out of bounds: the len is 1703936\nbut the index is 1703936"), InputError,
+     "the decoder panicked"),                                                  # Rust panic, multi-line
+    (None, InputError, "longer than 0.3 s"),                                   # a reader that never returns
+])
+def test_reader_failures_cost_one_input_and_the_scan_goes_on(mean_backend, exc, kind, message):
+    release = threading.Event()
+    images = {"a": phantom(seed=1), "c": phantom(seed=2)}
+    reader = failing_on("bad.dcm", exc, images, release)
+    settings = ScanSettings(threshold=0.3, decode_timeout_s=0.3)
+    try:
+        results = list(Scanner(mean_backend(P), reader=reader, settings=settings).scan(
+            [Path("a"), Path("bad.dcm"), Path("c")]))
+    finally:
+        release.set()  # lets the abandoned reader thread end
+    assert [r.path.name for r in results] == ["a", "bad.dcm", "c"]
+    assert results[0].error is None and results[2].error is None and len(results[2].grid) > 0
+    error = results[1].error
+    assert type(error) is kind and message in str(error)
+    assert str(error).startswith("bad.dcm: ") and "\n" not in str(error)
+    if kind is InternalError:
+        assert "not a problem with the file" in str(error)
+
+
+def test_an_exit_in_the_reader_ends_the_scan_in_the_callers_thread(mean_backend):
+    reader = failing_on("bad.dcm", SystemExit(3), {"a": phantom()}, threading.Event())
+    scanner = Scanner(mean_backend(P), reader=reader, settings=ScanSettings(threshold=0.3))
+    with pytest.raises(SystemExit):
+        list(scanner.scan([Path("a"), Path("bad.dcm"), Path("a")]))
+
+
+@pytest.mark.parametrize("where", ["submit", "result"])
+def test_a_stage_dying_of_a_base_exception_reaches_the_caller(mean_backend, where):
+    backend = mean_backend(P)
+
+    def lost():
+        raise Fatal("device state lost")
+
+    def submit(batch, n):
+        return lost() if where == "submit" else PendingBatch(lost)
+
+    backend._submit_impl = submit
+    scanner = Scanner(backend, reader=reader_for({"a": phantom()}), settings=ScanSettings(threshold=0.3))
+    with pytest.raises(Fatal, match="device state lost"):
+        list(scanner.scan([Path("a"), Path("a")]))
+
+
 def test_blank_image_scans_zero_tiles(mean_backend):
     scanner = Scanner(mean_backend(P), reader=reader_for({"b": np.zeros((300, 300), np.uint8)}),
                       settings=ScanSettings(threshold=0.3))
@@ -110,6 +187,7 @@ def test_backend_failure_propagates(mean_backend):
     ({"threshold": 0.3, "overlap": 1.0}, "overlap"),         # stride would be zero
     ({"threshold": 0.3, "min_breast": -0.1}, "min-breast"),  # negative fraction
     ({"threshold": 0.3, "batch_size": 0}, "batch size"),     # empty batches
+    ({"threshold": 0.3, "decode_timeout_s": 0}, "timeout"),  # every input would time out
 ])
 def test_settings_are_validated(kwargs, message):
     with pytest.raises(MicrocalcError, match=message):

@@ -169,3 +169,34 @@ def test_png_input_has_no_spacing(tmp_path, tiny_bundle, fake_backend):
     report = json.loads((tmp_path / "o" / "scan.json").read_text())
     assert report["pixel_spacing_mm"] is None and report["sop_instance_uid"] is None
     assert report["findings"] and all(f["bbox_mm"] is None for f in report["findings"])
+
+
+def test_every_input_is_scanned_or_refused_by_name(tmp_path, tiny_bundle, fake_backend):
+    good = [write_dicom(tmp_path / f"good{k}.dcm", phantom(seed=k)) for k in range(2)]
+    bad = [_not_dicom(tmp_path), _truncated(tmp_path), tmp_path / "missing.dcm", _too_small(tmp_path)]
+    result = scan([*map(str, bad + good), "--model", str(tiny_bundle), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    refused = [line for line in lines if line.startswith("mc-scan: error: ")]
+    assert len(refused) == len(bad) and all(str(path) in line for path, line in zip(bad, refused))
+    assert lines[-1].startswith("mc-scan: 6 input(s): 2 scanned, 4 refused")
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["good0.json", "good0.png", "good1.json", "good1.png"]
+
+
+def test_a_scan_that_stops_names_the_inputs_it_did_not_get_to(tmp_path, tiny_bundle, monkeypatch):
+    def open_backend(name, precision, bundle, *, max_batch):
+        backend = MeanBackend(patch=P, max_batch=max_batch)
+
+        def lost(batch, n):
+            raise RuntimeError("device lost")
+
+        backend._submit_impl = lost
+        return backend, {"name": "fp32", "precision": "fp32", "sha256": "0"}, "mean fp32 (failing)"
+
+    monkeypatch.setattr(scan_cli, "open_backend", open_backend)
+    images = [write_dicom(tmp_path / f"i{k}.dcm", phantom(seed=k)) for k in range(3)]
+    result = CliRunner().invoke(scan_cli.cli, [*map(str, images), "--model", str(tiny_bundle), "--out",
+                                               str(tmp_path / "o")])
+    assert isinstance(result.exception, RuntimeError)
+    refused = [line for line in result.stderr.splitlines() if "not scanned: the scan stopped" in line]
+    assert [line.split(": ")[2] for line in refused] == [str(p) for p in images]
