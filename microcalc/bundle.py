@@ -16,7 +16,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 from microcalc.errors import InputError, StaleArtifactError
 from microcalc.model_config import ModelConfig
@@ -203,19 +204,42 @@ class Bundle:
         return iter(self.variants)
 
 
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, then rename: never a half-written file."""
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None], *, durable: bool = False) -> None:
+    """Call ``write(file)`` on a temporary file in the same folder, then rename: never a half-written file.
+
+    With ``durable`` the data and the rename are flushed to disk (``fsync`` of the file and of its
+    folder) before returning, so the file survives a crash or power loss from then on: what a
+    server needs before it acknowledges a received object.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a bundle is meant to be read by other users
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False)
-            f.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be read by other users
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Flush a folder's entries (a rename or unlink in it) to disk."""
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Write JSON to a temporary file in the same folder, then rename: never a half-written file."""
+    write_atomic(path, lambda f: f.write((json.dumps(data, indent=2, sort_keys=False) + "\n").encode()))
 
 
 def staging_dir(target: str | os.PathLike) -> Path:

@@ -20,7 +20,8 @@ from microcalc.defaults import default_bundle
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
 from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
-from microcalc.errors import InputError
+from microcalc.errors import InputError, MicrocalcError
+from microcalc.report_sr.document import highdicom, write_scan_sr
 
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 
@@ -74,23 +75,28 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
 @click.option("--force", is_flag=True, help="Scan DICOM images whose Modality is not MG and whose SOP class is not mammography.")
 @click.option("--decode-timeout", type=float, default=30.0, show_default=True,
               help="Seconds one input may take to read and decode before it is refused and abandoned.")
+@click.option("--sr", is_flag=True,
+              help='Also write OUT/<stem>.sr.dcm, a DICOM Mammography CAD SR (needs pip install "microcalc[dicom]").')
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
         batch_size: int, threshold: float | None, min_breast: float, out_dir: Path, as_json: bool,
-        force: bool, decode_timeout: float) -> None:
+        force: bool, decode_timeout: float, sr: bool) -> None:
     """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
 
     Each image is cut into model-sized tiles over the breast, streamed through one loaded model,
     and reported as OUT/<stem>.json (findings with boxes in pixels and mm, scores, timings) and
-    OUT/<stem>.png (overview with heatmap and boxes). Every input is accounted for: each one
+    OUT/<stem>.png (overview with heatmap and boxes); with --sr also OUT/<stem>.sr.dcm, a DICOM
+    Mammography CAD SR filed with the image's study. Every input is accounted for: each one
     refused gets a line naming the file and the reason, and the last line counts the inputs
     given, scanned and refused. Exits with status 1 if any input was refused.
 
-    Example: mc-scan exam/*.dcm --model ~/.microcalc/bundle --out reports
+    Example: mc-scan exam/*.dcm --model ~/.microcalc/bundle --out reports --sr
     """
     from microcalc.bundle import Bundle
     from microcalc.imaging import read_mammogram
 
     console = Console(stderr=True)
+    if sr:
+        highdicom()  # one line naming the extra before any work, not one per image
     paths = expand_inputs(list(inputs))
     bundle = Bundle.load(model or default_bundle())
     patch = bundle.config.patch_size
@@ -116,7 +122,7 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
         done: set[int] = set()
         try:
             for result in scanner.scan(paths):
-                _finish(result, run, out_dir, stems[result.index], reports, failed, console)
+                _finish(result, run, out_dir, stems[result.index], reports, failed, console, sr=sr)
                 done.add(result.index)
                 progress.advance(task)
         finally:  # a scan that stops early still names every input it did not get to
@@ -136,7 +142,7 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
 
 
 def _finish(result: ScanResult, run: RunInfo, out_dir: Path, stem: str, reports: list, failed: list,
-            console: Console) -> None:
+            console: Console, *, sr: bool = False) -> None:
     """Write one input's outputs, or print its one-line error."""
     if result.error is not None:
         _refuse(console, failed, result.path, str(result.error))
@@ -149,8 +155,13 @@ def _finish(result: ScanResult, run: RunInfo, out_dir: Path, stem: str, reports:
                 f"{out_dir / stem}.json: cannot write the report for {result.path} ({exc.strerror or exc})")
         return
     report["outputs"] = {"json": str(json_path), "png": str(png_path)}
+    if sr:
+        try:
+            report["outputs"]["sr"] = str(write_scan_sr(result.path, report, out_dir / f"{stem}.sr.dcm"))
+        except (MicrocalcError, OSError) as exc:
+            _refuse(console, failed, result.path, str(exc))
+            return
     reports.append(report)
-
 
 
 def _refuse(console: Console, failed: list, path: Path, line: str) -> None:

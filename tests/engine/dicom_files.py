@@ -22,6 +22,7 @@ def write_dicom(path: Path, pixels: np.ndarray | None, *, modality: str = "MG", 
     ds = Dataset()
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.Modality = modality
     ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Doe^Jane", "PID-4242", "19600101"
     ds.ImageLaterality, ds.ViewPosition = "R", "MLO"

@@ -10,45 +10,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from dicom_files import write_dicom
-from engine_fakes import MeanBackend, phantom
+from engine_fakes import phantom
 from PIL import Image
 from pydicom.uid import JPEGLSLossless
 
-from microcalc.bundle import Variant, file_sha256, write_manifest
+from microcalc.bundle import file_sha256
 from microcalc.engine import cli as scan_cli
-from microcalc.model_config import ModelConfig
-
-P = 64
-# Without a VOI window the reader min-maxes the breast: grey 60 tissue -> ~2, the 24-px white spot stays
-# 255, so tissue tiles score ~0.01 and tiles holding the whole spot 576*255/4096/255 = 0.14.
-THRESHOLD = 0.1
-
-
-@pytest.fixture
-def tiny_bundle(tmp_path: Path) -> Path:
-    """A bundle manifest for a 64-px model; the model file is a placeholder run by MeanBackend."""
-    root = tmp_path / "bundle"
-    root.mkdir()
-    (root / "model.onnx").write_bytes(b"placeholder")
-    variant = Variant(name="fp32", format="onnx", precision="fp32", file="model.onnx",
-                      sha256=file_sha256(root / "model.onnx"))
-    config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=P,
-                         threshold=THRESHOLD)
-    write_manifest(root, config=config, source_checkpoint={"path": "x.pt", "sha256": "0"},
-                   input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, P, P]}, outputs=[],
-                   variants=[variant], created="2024-01-01T00:00:00", microcalc_version="0.1.0")
-    return root
-
-
-@pytest.fixture
-def fake_backend(monkeypatch):
-    """mc-scan's backend choice replaced by the known predictor."""
-    def open_backend(name, precision, bundle, *, max_batch):
-        variant = bundle.variant(precision="fp32")
-        model = {"name": variant.name, "precision": "fp32", "sha256": variant.sha256}
-        return MeanBackend(patch=P, max_batch=max_batch), model, "mean fp32 (test predictor)"
-
-    monkeypatch.setattr(scan_cli, "open_backend", open_backend)
 
 
 def scan(args: list[str]):

@@ -1,0 +1,153 @@
+"""A Mammography CAD SR document (SOP Class 1.2.840.10008.5.1.4.1.1.88.50) for one scanned image.
+
+The document is highdicom's SR base class with this SOP class: patient and study modules come
+from the source image so that the PACS files the SR with its study; the SR gets its own series
+and SOP instance; nothing else of the source is copied. Its UIDs are derived from the source SOP
+Instance UID, the model's SHA-256 and the operating point, so scanning the same image with the
+same model again (a restarted server, a re-sent image) yields the same SR instance, which a
+PACS stores once, instead of a second report.
+
+highdicom is imported on first use: without it, one line names ``pip install "microcalc[dicom]"``.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.sequence import Sequence
+from pydicom.uid import generate_uid
+
+from microcalc import __version__
+from microcalc.bundle import write_atomic
+from microcalc.engine.backends.base import import_optional
+from microcalc.errors import InputError
+from microcalc.report_sr import codes as c
+from microcalc.report_sr.content import LIBRARY_IMAGE_ID, Algorithm, SRFinding, cad_report_content
+
+ALGORITHM_NAME = "microcalc microcalcification cluster detection"
+# Type 2 attributes of the Patient and General Study modules: empty when the source lacks them.
+_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+          "ReferringPhysicianName", "StudyID", "AccessionNumber")
+_CONTENT_SEQUENCE = 0x0040A730
+
+
+def highdicom() -> Any:
+    """The highdicom module, or a one-line error naming the extra."""
+    return import_optional("highdicom", extra="dicom", purpose="the Mammography CAD SR")
+
+
+def algorithm_from_report(report: dict[str, Any]) -> Algorithm:
+    """TID 4019 identification from a scan report: microcalc's version, the model's SHA-256, the operating point."""
+    settings = report.get("settings", {})
+    point = report.get("operating_point") or settings.get("operating_point")
+    params = [f"model sha256 {report['model_sha256']}",
+              f"operating point {point['name'] if isinstance(point, dict) else point or 'threshold'}",
+              f"threshold {settings.get('threshold')}"]
+    model = report.get("model", {})
+    if model:
+        params.append(f"model {model.get('arch')} {model.get('variant')} on {report.get('backend')} "
+                      f"{report.get('precision')}")
+    return Algorithm(name=ALGORITHM_NAME, version=__version__, parameters=tuple(params))
+
+
+def findings_from_report(report: dict[str, Any]) -> list[SRFinding]:
+    """The report's findings in original pixels (``bbox_px``, ``centre_px``), highest score first."""
+    out = []
+    for f in report["findings"]:
+        b, ctr = f["bbox_px"], f["centre_px"]
+        out.append(SRFinding(centre=(float(ctr["x"]), float(ctr["y"])),
+                             box=(float(b["x0"]), float(b["y0"]), float(b["x1"]), float(b["y1"])),
+                             score=float(f["score"])))
+    return out
+
+
+def sr_uids(source: Dataset, report: dict[str, Any]) -> tuple[str, str]:
+    """(Series Instance UID, SOP Instance UID) of the SR: new, and the same for the same scan."""
+    key = [str(report["model_sha256"]), str(algorithm_from_report(report).parameters[1])]
+    series = generate_uid(entropy_srcs=["microcalc-cad-sr-series", str(source.StudyInstanceUID), *key])
+    sop = generate_uid(entropy_srcs=["microcalc-cad-sr", str(source.SOPInstanceUID), *key])
+    return series, sop
+
+
+def _evidence(source: Dataset, path: str) -> Dataset:
+    for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID"):
+        if not source.get(keyword):
+            raise InputError(f"{path}: cannot write a CAD SR: the image has no {keyword}")
+    evidence = deepcopy(source)
+    for keyword in _TYPE2:
+        if keyword not in evidence:
+            setattr(evidence, keyword, "")
+    return evidence
+
+
+def _walk(items: Any):
+    for item in items:
+        yield item
+        if _CONTENT_SEQUENCE in item:
+            yield from _walk(item[_CONTENT_SEQUENCE].value)
+
+
+def _add_library_references(document: Dataset) -> None:
+    """By-reference links to the Image Library entry: SCOORD SELECTED FROM it, detection INFERRED FROM it."""
+    names = {c.CENTER.value: "SELECTED FROM", c.OUTLINE.value: "SELECTED FROM", c.DETECTION_PERFORMED.value: "INFERRED FROM"}
+    for item in _walk(document.ContentSequence):
+        relation = names.get(item.ConceptNameCodeSequence[0].CodeValue) if "ConceptNameCodeSequence" in item else None
+        if relation is None:
+            continue
+        ref = Dataset()
+        ref.RelationshipType = relation
+        ref.ReferencedContentItemIdentifier = list(LIBRARY_IMAGE_ID)
+        children = list(item[_CONTENT_SEQUENCE].value) if _CONTENT_SEQUENCE in item else []
+        item.add_new(_CONTENT_SEQUENCE, "SQ", Sequence([*children, ref]))
+    library_image = document.ContentSequence[LIBRARY_IMAGE_ID[1] - 1].ContentSequence[LIBRARY_IMAGE_ID[2] - 1]
+    del library_image.ConceptNameCodeSequence  # TID 4020 row 1 has no concept name
+
+
+def build_cad_sr(source: Dataset, report: dict[str, Any], *, path: str = "") -> Dataset:
+    """The Mammography CAD SR of one scan.
+
+    Args:
+        source: the scanned image's header (``dcmread(..., stop_before_pixels=True)``).
+        report: its scan report (:func:`microcalc.engine.report.build_report`); SCOORDs come
+            from ``findings[*].bbox_px`` / ``centre_px``, in the source's pixel grid.
+        path: the input's name for error messages.
+    """
+    hd = highdicom()
+    evidence = _evidence(source, path or str(report.get("input", "")))
+    if report.get("sop_instance_uid") not in (None, str(source.SOPInstanceUID)):
+        raise InputError(f"{path}: the scan report is for SOP Instance {report['sop_instance_uid']}, "
+                         f"not {source.SOPInstanceUID}")
+    series_uid, sop_uid = sr_uids(source, report)
+    content = cad_report_content(hd, source, findings_from_report(report), algorithm_from_report(report))
+    document = hd.sr.sop._SR(
+        evidence=[evidence], content=content, series_instance_uid=series_uid, series_number=9001,
+        sop_instance_uid=sop_uid, sop_class_uid=c.MAMMOGRAPHY_CAD_SR_STORAGE, instance_number=1,
+        manufacturer="microcalc", is_complete=True, software_versions=__version__,
+        series_description="microcalc CAD")
+    _add_library_references(document)
+    return document
+
+
+def write_sr(document: Dataset, path: str | Path) -> Path:
+    """Write ``document`` as a DICOM file, atomically (a failure leaves no file)."""
+    path = Path(path)
+    write_atomic(path, lambda f: document.save_as(f, enforce_file_format=True))
+    return path
+
+
+def write_scan_sr(image: str | Path, report: dict[str, Any], out: str | Path) -> Path:
+    """Read ``image``'s header, build the CAD SR of its ``report`` and write it to ``out``.
+
+    Raises:
+        InputError: ``image`` is not DICOM (a PNG has no study to file an SR under) or lacks UIDs.
+    """
+    try:
+        source = pydicom.dcmread(image, stop_before_pixels=True)
+    except (InvalidDicomError, OSError) as exc:
+        raise InputError(f"{image}: a CAD SR needs a DICOM image ({exc})") from exc
+    return write_sr(build_cad_sr(source, report, path=str(image)), out)
