@@ -5,16 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_fakes import MeanBackend
+from engine_fakes import TINY_PATCH, TINY_THRESHOLD, MeanBackend
 
 from microcalc.bundle import Variant, file_sha256, write_manifest
 from microcalc.engine import cli as scan_cli
 from microcalc.model_config import ModelConfig
-
-TINY_PATCH = 64
-# Without a VOI window the reader min-maxes the breast: grey 60 tissue -> ~2, the 24-px white spot stays
-# 255, so tissue tiles score ~0.01 and tiles holding the whole spot 576*255/4096/255 = 0.14.
-TINY_THRESHOLD = 0.1
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from dicom_files import write_dicom
-from engine_fakes import phantom
+from engine_fakes import TINY_PATCH as P
+from engine_fakes import MeanBackend, phantom
 from PIL import Image
 from pydicom.uid import JPEGLSLossless
 
