@@ -45,6 +45,19 @@ def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> t
     return backend, model, f"{choice.backend} {choice.precision} on {choice.device} ({choice.reason})"
 
 
+def open_run(bundle: Any, *, backend: str, precision: str, settings: ScanSettings) -> tuple[Any, RunInfo, str]:
+    """The backend (not yet active), the :class:`RunInfo` its reports share, and the line saying what was chosen.
+
+    One function for ``mc-scan`` and for each model actor of ``mc-scan --ray``.
+    """
+    runner, model_file, chosen = open_backend(backend, precision, bundle, max_batch=settings.batch_size)
+    run = RunInfo(bundle=str(bundle.path), model_sha256=model_file["sha256"], arch=bundle.config.arch,
+                  patch_size=bundle.config.patch_size, variant=model_file["name"], backend=runner.name,
+                  precision=model_file["precision"], threshold=settings.threshold, overlap=settings.overlap,
+                  min_breast=settings.min_breast, batch_size=settings.batch_size)
+    return runner, run, chosen
+
+
 def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Table:
     table = Table(title=f"mc-scan: {len(rows)} scanned, {len(failed)} refused, {wall_s:.1f} s")
     for column in ("input", "lat/view", "tiles", "findings", "max score", "suspicious", "ms"):
@@ -77,9 +90,14 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
               help="Seconds one input may take to read and decode before it is refused and abandoned.")
 @click.option("--sr", is_flag=True,
               help='Also write OUT/<stem>.sr.dcm, a DICOM Mammography CAD SR (needs pip install "microcalc[dicom]").')
+@click.option("--ray", "ray_address", metavar="auto|ADDRESS", default=None,
+              help="Scan on a Ray cluster (auto: join the running one or start a local one); resumable, "
+                   "adds OUT/findings.parquet and OUT/errors.parquet; INPUT may be a .csv/.parquet manifest "
+                   "with a path column. Needs pip install \"microcalc[cluster]\".")
+@click.option("--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1].")
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
         batch_size: int, threshold: float | None, min_breast: float, out_dir: Path, as_json: bool,
-        force: bool, decode_timeout: float, sr: bool) -> None:
+        force: bool, decode_timeout: float, sr: bool, ray_address: str | None, actors: int | None) -> None:
     """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
 
     Each image is cut into model-sized tiles over the breast, streamed through one loaded model,
@@ -90,6 +108,8 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     given, scanned and refused. Exits with status 1 if any input was refused.
 
     Example: mc-scan exam/*.dcm --model ~/.microcalc/bundle --out reports --sr
+
+    Example: mc-scan archive.parquet --model bundle --out scans --ray 10.0.0.1:6379
     """
     from microcalc.bundle import Bundle
     from microcalc.imaging import read_mammogram
@@ -97,7 +117,6 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     console = Console(stderr=True)
     if sr:
         highdicom()  # one line naming the extra before any work, not one per image
-    paths = expand_inputs(list(inputs))
     bundle = Bundle.load(model or default_bundle())
     patch = bundle.config.patch_size
     settings = ScanSettings(threshold=bundle.threshold if threshold is None else threshold, overlap=overlap,
@@ -106,11 +125,17 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
-    runner, model_file, chosen = open_backend(backend, precision, bundle, max_batch=batch_size)
+    if ray_address is not None:
+        if as_json:
+            raise click.UsageError("--json is not available with --ray: read OUT/findings.parquet")
+        from microcalc.cluster.driver import scan_on_ray
+
+        tally = scan_on_ray(list(inputs), address=ray_address, bundle=bundle, settings=settings, backend=backend,
+                            precision=precision, out_dir=out_dir, force=force, sr=sr, actors=actors, console=console)
+        sys.exit(1 if tally.failed else 0)
+    paths = expand_inputs(list(inputs))
+    runner, run, chosen = open_run(bundle, backend=backend, precision=precision, settings=settings)
     console.print(f"mc-scan: backend {chosen}", highlight=False, markup=False, soft_wrap=True)
-    run = RunInfo(bundle=str(bundle.path), model_sha256=model_file["sha256"], arch=bundle.config.arch, patch_size=patch,
-                  variant=model_file["name"], backend=runner.name, precision=model_file["precision"],
-                  threshold=settings.threshold, overlap=overlap, min_breast=min_breast, batch_size=batch_size)
     reports, failed = [], []
     stems = unique_stems(paths)
     start = time.perf_counter()

@@ -42,7 +42,7 @@ from microcalc.engine.stages import END, ImageDone, InFlight, Job, StageFailed, 
 from microcalc.engine.tiler import TileGrid, fill_batch, plan_tiles
 from microcalc.errors import InternalError, MicrocalcError
 
-__all__ = ["Reader", "ScanResult", "ScanSettings", "Scanner", "read_checked"]
+__all__ = ["Reader", "ScanResult", "ScanSettings", "Scanner", "prepare", "read_checked"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,27 @@ class ScanResult:
     error: MicrocalcError | InternalError | None = None
 
 
+def prepare(index: int, path: Path, *, reader: Reader, settings: ScanSettings, patch_size: int,
+            stop: threading.Event | None = None) -> ScanResult:
+    """Read one input, mask the breast, lay the tile grid (the CPU work before inference); a refused
+    input comes back with ``error`` set, never raised. Run on mc-scan's decode thread, or in Ray tasks.
+    """
+    result = ScanResult(index=index, path=path)
+    started = time.perf_counter()
+    try:
+        result.image = read_checked(reader, path, patch_size=patch_size, timeout_s=settings.decode_timeout_s,
+                                    stop=stop)
+        result.times_ms["decode"] = (time.perf_counter() - started) * 1e3
+        t = time.perf_counter()
+        mask = breast_mask(result.image.pixels, factor=settings.mask_factor)
+        result.grid = plan_tiles(mask, size=patch_size, overlap=settings.overlap, min_breast=settings.min_breast)
+        result.times_ms["tiling"] = (time.perf_counter() - t) * 1e3
+    except (MicrocalcError, InternalError) as exc:
+        result.image = None
+        result.error = exc
+    return result
+
+
 class Scanner:
     """Streams inputs through an active backend; see the module docstring.
 
@@ -132,12 +153,31 @@ class Scanner:
 
         Raises whatever a stage died of (e.g. the backend's error) once the other stages stop.
         """
-        stop = threading.Event()
+        paths, stop = list(paths), threading.Event()
+
+        def jobs() -> Iterator[Job]:
+            for index, path in enumerate(paths):
+                started = time.perf_counter()
+                yield Job(result=prepare(index, Path(path), reader=self.reader, settings=self.settings,
+                                         patch_size=self.patch_size, stop=stop), started=started)
+
+        return self._run(jobs(), stop)
+
+    def scan_prepared(self, results: Iterable[ScanResult]) -> Iterator[ScanResult]:
+        """:meth:`scan` for inputs already through :func:`prepare` elsewhere (``mc-scan --ray``'s
+        Ray tasks); their wall time counts decode and tiling plus their time in this scanner."""
+        def jobs() -> Iterator[Job]:
+            for result in results:
+                spent_s = (result.times_ms.get("decode", 0.0) + result.times_ms.get("tiling", 0.0)) / 1e3
+                yield Job(result=result, started=time.perf_counter() - spent_s)
+
+        return self._run(jobs(), threading.Event())
+
+    def _run(self, prepared: Iterator[Job], stop: threading.Event) -> Iterator[ScanResult]:
         jobs: queue.Queue = queue.Queue(maxsize=1)
         ready: queue.Queue = queue.Queue(maxsize=self.settings.depth)
         done: queue.Queue = queue.Queue(maxsize=2)
-        paths = list(paths)
-        bodies = (("decode", lambda: self._decode(paths, jobs, stop), jobs),
+        bodies = (("decode", lambda: self._decode(prepared, jobs, stop), jobs),
                   ("fill", lambda: self._fill(jobs, ready, stop), ready),
                   ("infer", lambda: self._infer(ready, done, stop), done))
         workers = [threading.Thread(target=stages.run_stage, args=(name, body, out, stop), daemon=True,
@@ -158,22 +198,9 @@ class Scanner:
                 worker.join(timeout=5)
 
     # ---- stages -------------------------------------------------------------------------------
-    def _decode(self, paths: list[Path], jobs: queue.Queue, stop: threading.Event) -> None:
-        s = self.settings
-        for index, path in enumerate(paths):
-            job = Job(result=ScanResult(index=index, path=Path(path)), started=time.perf_counter())
-            result = job.result
-            try:
-                result.image = read_checked(self.reader, result.path, patch_size=self.patch_size,
-                                            timeout_s=s.decode_timeout_s, stop=stop)
-                result.times_ms["decode"] = (time.perf_counter() - job.started) * 1e3
-                t = time.perf_counter()
-                mask = breast_mask(result.image.pixels, factor=s.mask_factor)
-                result.grid = plan_tiles(mask, size=self.patch_size, overlap=s.overlap, min_breast=s.min_breast)
-                result.times_ms["tiling"] = (time.perf_counter() - t) * 1e3
-            except (MicrocalcError, InternalError) as exc:
-                result.image = None
-                result.error = exc
+    @staticmethod
+    def _decode(prepared: Iterator[Job], jobs: queue.Queue, stop: threading.Event) -> None:
+        for job in prepared:  # a generator: each image is decoded here, on the decode thread
             if not stages.put(jobs, job, stop):
                 return
         stages.put(jobs, END, stop)
