@@ -72,7 +72,8 @@ def test_ray_scan_gives_mc_scan_answers_and_error_rows(ray_cluster, images, smal
     manifest = tmp_path / "archive.csv"
     manifest.write_text("path\n" + "".join(f"{p}\n" for p in images))
     out = tmp_path / "out"
-    result = scan([str(manifest), "--model", str(small_bundle), "--out", str(out), "--ray", "auto", *SETTINGS])
+    pytest.importorskip("highdicom", reason='--sr needs pip install "microcalc[dicom]"')
+    result = scan([str(manifest), "--model", str(small_bundle), "--out", str(out), "--ray", "auto", "--sr", *SETTINGS])
     assert result.exit_code == 1, result.output  # one input failed
     assert "3 done, 0 skipped (done before), 1 failed" in result.output
     got = reports(out)
@@ -84,6 +85,7 @@ def test_ray_scan_gives_mc_scan_answers_and_error_rows(ray_cluster, images, smal
                       "max_score", "findings", "suspicious"):
             assert ray_report[field] == ref[field], (name, field)
         assert (out / name).with_suffix(".png").is_file()
+        assert pydicom.dcmread(out / name.replace(".json", ".sr.dcm")).Modality == "SR"
     findings = pq.read_table(out / FINDINGS_FILE).to_pylist()
     expected = sorted((r["input"], f["bbox_px"]["x0"], f["bbox_px"]["y0"], f["score"])
                       for r in single_process.values() for f in r["findings"])
