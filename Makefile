@@ -6,8 +6,10 @@ PIP := $(VENV)/bin/pip
 # The CPU build of torch: a plain `torch` request would pull gigabytes of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+# `make fuzz`: 100,000 mutants by default; e.g. FUZZ_ARGS="--seconds 1800" for a timed run.
+FUZZ_ARGS ?= --inputs 100000
 
-.PHONY: test demo install lint clean bench-cpu bench-gpu
+.PHONY: test demo install lint clean bench-cpu bench-gpu fuzz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +29,11 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check microcalc tests
 
+# Mutation fuzzer of the DICOM reader (tests/fuzz/fuzz.py): prints inputs/s, crashes and hangs, keeps each
+# failing input in tests/fuzz/regressions/ (replayed by `make test`), writes fuzz-report.json.
+fuzz: install
+	$(PY) tests/fuzz/fuzz.py $(FUZZ_ARGS) --report fuzz-report.json
+
 bench-cpu: install
 	bash benchmarks/cpu_suite.sh
 
@@ -34,4 +41,4 @@ bench-gpu: install
 	bash benchmarks/gpu_suite.sh
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache
+	rm -rf $(VENV) demo_out .pytest_cache fuzz-report.json

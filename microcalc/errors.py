@@ -53,3 +53,25 @@ def one_line(exc: BaseException, *, limit: int = 300) -> str:
     """``Type: message`` on one line (native messages carry newlines), at most ``limit`` characters."""
     text = " ".join(f"{type(exc).__name__}: {exc}".split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_INPUT_FAULTS = (OSError, ValueError, EOFError, NotImplementedError)
+
+
+def read_failure(path: object, exc: BaseException) -> MicrocalcError | InternalError:
+    """What reading ``path`` failing with ``exc`` means, as one line naming the file.
+
+    A :class:`MicrocalcError` stays as it is. ``OSError``, ``ValueError``, ``EOFError`` and
+    ``NotImplementedError`` (what decoders raise for corrupt data) and native panics are the
+    input's fault (:class:`InputError`). Anything else, ``AttributeError`` and ``TypeError`` first,
+    is a bug in the reader (:class:`InternalError`), never reported as a corrupt file. Callers
+    re-raise ``SystemExit`` and ``KeyboardInterrupt`` instead of asking.
+    """
+    if isinstance(exc, (MicrocalcError, InternalError)):
+        return exc
+    if isinstance(exc, _INPUT_FAULTS):
+        return InputError(f"{path}: cannot read the image ({one_line(exc)})")
+    if is_foreign_panic(exc):
+        return InputError(f"{path}: the decoder panicked ({one_line(exc)})")
+    return InternalError(f"{path}: internal error in the reader ({one_line(exc)}); this is a bug in microcalc, "
+                         "not a problem with the file")

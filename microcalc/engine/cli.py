@@ -24,6 +24,7 @@ from microcalc.errors import InputError, MicrocalcError
 from microcalc.report_sr.document import highdicom, write_scan_sr
 
 PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
+ISOLATION_CHOICES = ("process", "none")
 
 
 def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> tuple[Any, dict[str, str], str]:
@@ -88,6 +89,9 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
 @click.option("--force", is_flag=True, help="Scan DICOM images whose Modality is not MG and whose SOP class is not mammography.")
 @click.option("--decode-timeout", type=float, default=30.0, show_default=True,
               help="Seconds one input may take to read and decode before it is refused and abandoned.")
+@click.option("--isolation", type=click.Choice(ISOLATION_CHOICES), default="process", show_default=True,
+              help="process: decode in a worker process that is killed on a hang or crash; none: in this "
+                   "process (a hung decoder is abandoned but keeps running, a crashing one ends the scan).")
 @click.option("--sr", is_flag=True,
               help='Also write OUT/<stem>.sr.dcm, a DICOM Mammography CAD SR (needs pip install "microcalc[dicom]").')
 @click.option("--ray", "ray_address", metavar="auto|ADDRESS", default=None,
@@ -97,7 +101,8 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
 @click.option("--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1].")
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
         batch_size: int, threshold: float | None, min_breast: float, out_dir: Path, as_json: bool,
-        force: bool, decode_timeout: float, sr: bool, ray_address: str | None, actors: int | None) -> None:
+        force: bool, decode_timeout: float, isolation: str, sr: bool, ray_address: str | None,
+        actors: int | None) -> None:
     """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
 
     Each image is cut into model-sized tiles over the breast, streamed through one loaded model,
@@ -113,6 +118,7 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     """
     from microcalc.bundle import Bundle
     from microcalc.imaging import read_mammogram
+    from microcalc.imaging.isolated import IsolatedReader
 
     console = Console(stderr=True)
     if sr:
@@ -141,9 +147,11 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     start = time.perf_counter()
     progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=console, transient=True)
-    with runner, (progress if len(paths) > 1 else nullcontext()):
+    read = partial(read_mammogram, force=force, min_side=patch)
+    isolated = IsolatedReader(read, timeout_s=decode_timeout) if isolation == "process" else nullcontext(read)
+    with runner, isolated as reader, (progress if len(paths) > 1 else nullcontext()):
         task = progress.add_task("scan", total=len(paths))
-        scanner = Scanner(runner, reader=partial(read_mammogram, force=force, min_side=patch), settings=settings)
+        scanner = Scanner(runner, reader=reader, settings=settings)
         done: set[int] = set()
         try:
             for result in scanner.scan(paths):

@@ -1,13 +1,9 @@
 """Reading one input inside a scan: a deadline, and which failures are the input's fault.
 
 Whatever a reader raises becomes that input's error, so one hostile file never ends a batch:
-
-- :class:`~microcalc.errors.MicrocalcError`: kept as it is (the reader named the file);
-- ``OSError``, ``ValueError``, ``EOFError``, ``NotImplementedError`` (what decoders raise for
-  corrupt data) and native decoder panics: an :class:`~microcalc.errors.InputError`;
-- anything else (``AttributeError``, ``TypeError``, a stray ``BaseException``): an
-  :class:`~microcalc.errors.InternalError`, because that is a bug in the reader, not a corrupt file;
-- ``SystemExit`` and ``KeyboardInterrupt`` are re-raised: they end the scan, not one input.
+:func:`microcalc.errors.read_failure` says whether it is the input's fault (``InputError``) or a
+bug in the reader (``InternalError``, e.g. ``AttributeError`` or ``TypeError``); ``SystemExit``
+and ``KeyboardInterrupt`` are re-raised, since they end the scan, not one input.
 
 A reader that enforces its own deadline says so with ``abandons_hung_reads = True``
 (:class:`~microcalc.imaging.isolated.IsolatedReader` kills its worker process). Any other reader
@@ -25,13 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from microcalc.errors import InputError, InternalError, MicrocalcError, is_foreign_panic, one_line
+from microcalc.errors import InputError, InternalError, read_failure
 
 Reader = Callable[[Path], Any]
 """Reads one input into an object with ``pixels`` (uint8 ``[rows, cols]``) and ``meta``."""
 
 _POLL_S = 0.1
-_INPUT_FAULTS = (OSError, ValueError, EOFError, NotImplementedError)
 
 
 def read_checked(reader: Reader, path: Path, *, patch_size: int, timeout_s: float,
@@ -46,15 +41,13 @@ def read_checked(reader: Reader, path: Path, *, patch_size: int, timeout_s: floa
             image = reader(path)
         else:
             image = _call_with_deadline(reader, path, timeout_s=timeout_s, stop=stop)
-    except (MicrocalcError, InternalError, SystemExit, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt):
         raise
-    except _INPUT_FAULTS as exc:
-        raise InputError(f"{path}: cannot read the image ({one_line(exc)})") from exc
-    except BaseException as exc:  # a decoder panic is the input's; anything else is a bug
-        if is_foreign_panic(exc):
-            raise InputError(f"{path}: the decoder panicked ({one_line(exc)})") from exc
-        raise InternalError(f"{path}: internal error in the reader ({one_line(exc)}); this is a bug in "
-                            "microcalc, not a problem with the file") from exc
+    except BaseException as exc:  # classified: the input's fault, or a bug in the reader
+        error = read_failure(path, exc)
+        if error is exc:
+            raise
+        raise error from exc
     pixels = getattr(image, "pixels", None)
     if not isinstance(pixels, np.ndarray) or pixels.ndim != 2 or pixels.dtype != np.uint8:
         raise InternalError(f"{path}: internal error: the reader returned {type(image).__name__} "

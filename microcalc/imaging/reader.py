@@ -16,7 +16,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
 
-from microcalc.errors import InputError
+from microcalc.errors import InputError, is_foreign_panic, one_line
+from microcalc.imaging.header import Header, checked_header
 from microcalc.imaging.transforms import present, to_uint8
 from microcalc.imaging.types import ImageMeta, Mammogram
 
@@ -103,29 +104,54 @@ def _read_dicom(path: Path, *, force: bool, min_side: int) -> Mammogram:
         ds = pydicom.dcmread(path)
     except InvalidDicomError as e:
         raise InputError(f"{path}: not a DICOM, PNG or TIFF file") from e
-    except (OSError, ValueError, EOFError) as e:
-        raise InputError(f"{path}: unreadable DICOM file ({e})") from e
+    except Exception as e:  # pydicom parsing untrusted bytes (zlib, struct, ...): any failure is the file's
+        raise InputError(f"{path}: unreadable DICOM file ({one_line(e)})") from e
     if "PixelData" not in ds:
         raise InputError(f"{path}: DICOM file has no Pixel Data (7FE0,0010)")
     _check_kind(path, ds, force=force)
-    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    header = checked_header(path, ds)
+    rows, cols = header.rows, header.cols
     _check_size(path, rows, cols, min_side=min_side)
-    if int(ds.get("SamplesPerPixel", 1)) != 1 or int(ds.get("NumberOfFrames", 1) or 1) != 1:
+    if header.samples_per_pixel != 1 or header.frames != 1:
         raise InputError(f"{path}: only single-frame grayscale images are supported "
-                         f"(Samples per Pixel {ds.get('SamplesPerPixel')}, "
-                         f"Number of Frames {ds.get('NumberOfFrames', 1)})")
+                         f"(Samples per Pixel {header.samples_per_pixel}, Number of Frames {header.frames})")
     ts = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     if ts is None:
         raise InputError(f"{path}: DICOM file has no Transfer Syntax UID (0002,0010)")
     if ts.is_compressed:
         _check_decoder(path, ts)
     else:
-        _check_length(path, ds, rows, cols)
+        _check_length(path, ds, rows, cols, bits=header.bits_allocated)
+    stored = _decode(path, ds, ts)
+    if stored.shape != (rows, cols):
+        raise InputError(f"{path}: the decoded pixel data has shape {stored.shape}, not the header's {rows}x{cols}")
+    return Mammogram(pixels=present(stored, ds), meta=_meta(path, ds, header, ts))
+
+
+def _decode(path: Path, ds: Dataset, ts: pydicom.uid.UID) -> np.ndarray:
+    """``ds.pixel_array``; whatever a decoder raises on corrupt data becomes one ``InputError``.
+
+    Decoders are foreign code fed untrusted bytes: they raise any ``Exception`` type, and the
+    Rust ones (pylibjpeg-rle) panic with pyo3's ``PanicException``, a ``BaseException``. Both are
+    the file's fault here. Interrupts and exits pass. A decoder that hangs or kills its process
+    needs :class:`~microcalc.imaging.isolated.IsolatedReader`.
+    """
     try:
-        stored = ds.pixel_array
-    except (ValueError, RuntimeError, NotImplementedError, OSError) as e:
-        raise InputError(f"{path}: cannot decode pixel data ({ts.name}): {e}") from e
-    return Mammogram(pixels=present(stored, ds), meta=_meta(path, ds, rows, cols, ts))
+        return ds.pixel_array
+    except Exception as e:  # a foreign decoder fed untrusted bytes: any type is the file's fault
+        raise InputError(f"{path}: cannot decode pixel data ({_decoder_name(ts)}): {one_line(e)}") from e
+    except BaseException as e:
+        if not is_foreign_panic(e):
+            raise
+        raise InputError(f"{path}: the {_decoder_name(ts)} panicked: {one_line(e)}") from e
+
+
+def _decoder_name(ts: pydicom.uid.UID) -> str:
+    try:
+        plugins = get_decoder(ts).available_plugins
+    except NotImplementedError:
+        plugins = ()
+    return f"{ts.name} decoder" + (f" ({', '.join(plugins)})" if plugins else "")
 
 
 def _check_kind(path: Path, ds: Dataset, *, force: bool) -> None:
@@ -149,8 +175,7 @@ def _check_decoder(path: Path, ts: pydicom.uid.UID) -> None:
     raise InputError(f"{path}: no decoder for {ts.name} ({ts}) is installed: {hint}")
 
 
-def _check_length(path: Path, ds: Dataset, rows: int, cols: int) -> None:
-    bits = int(ds.get("BitsAllocated", 16))
+def _check_length(path: Path, ds: Dataset, rows: int, cols: int, *, bits: int) -> None:
     expected = (rows * cols * bits + 7) // 8
     got = len(ds.PixelData)
     if got < expected:
@@ -158,9 +183,7 @@ def _check_length(path: Path, ds: Dataset, rows: int, cols: int) -> None:
                          f"needs {expected})")
 
 
-def _meta(path: Path, ds: Dataset, rows: int, cols: int, ts: pydicom.uid.UID) -> ImageMeta:
-    spacing = ds.get("ImagerPixelSpacing") or ds.get("PixelSpacing")
-    spacing_mm = (float(spacing[0]), float(spacing[1])) if spacing is not None and len(spacing) == 2 else None
+def _meta(path: Path, ds: Dataset, header: Header, ts: pydicom.uid.UID) -> ImageMeta:
     laterality = ds.get("ImageLaterality") or ds.get("Laterality") or None
     return ImageMeta(
         path=str(path),
@@ -168,7 +191,7 @@ def _meta(path: Path, ds: Dataset, rows: int, cols: int, ts: pydicom.uid.UID) ->
         modality=str(ds.Modality) if ds.get("Modality") else None,
         laterality=str(laterality) if laterality else None,
         view=str(ds.ViewPosition) if ds.get("ViewPosition") else None,
-        rows=rows, cols=cols, pixel_spacing_mm=spacing_mm,
+        rows=header.rows, cols=header.cols, pixel_spacing_mm=header.pixel_spacing_mm,
         photometric=str(ds.PhotometricInterpretation) if ds.get("PhotometricInterpretation") else None,
         transfer_syntax=str(ts),
     )

@@ -1,0 +1,60 @@
+"""The decoder process behind :class:`~microcalc.imaging.isolated.IsolatedReader`.
+
+Started as ``python -m microcalc.imaging.decode_worker FD`` with one end of a socket pair. It
+receives the read function once (pickled), then paths; it answers each with
+``("ok", Mammogram)``, ``("input", line)`` for the input's fault or ``("bug", line)`` for an
+internal error, classified by :func:`microcalc.errors.read_failure` like an in-process read.
+
+The parent gives it its own environment (``RUST_BACKTRACE=0``) and a private stderr file, so a
+native panic's message and backtrace never reach the console. It asks Linux to kill it when the
+parent dies, so a decoder stuck in a loop does not outlive the scan.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from microcalc.errors import MicrocalcError, read_failure
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    except (OSError, AttributeError):  # not Linux: the parent still kills its workers on close
+        pass
+
+
+def serve(conn: Connection) -> None:
+    """Answer read requests on ``conn`` until it closes."""
+    read = conn.recv()
+    conn.send(("ready", None))
+    while True:
+        try:
+            path = Path(conn.recv())
+        except EOFError:
+            return
+        try:
+            reply = ("ok", read(path))
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every failure is answered, classified
+            error = read_failure(path, exc)
+            reply = ("input" if isinstance(error, MicrocalcError) else "bug", str(error))
+        conn.send(reply)
+
+
+def main() -> None:
+    """Entry point of the worker process: ``python -m microcalc.imaging.decode_worker FD``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
+    serve(Connection(int(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The numeric header fields a mammogram is read with, checked before they are used.
+
+A hostile or corrupt file can hold anything in these elements: text where a number belongs
+(pydicom keeps an invalid DS as a ``str``), several values where one is allowed, NaN, or bytes
+pydicom cannot convert at all. :func:`checked_header` reads each field once, refuses the file
+with one line naming the element (PS3.6 tag) and the value, and writes the parsed numbers back
+into the data set the reader owns, so that the transforms (pydicom's ``apply_modality_lut`` and
+``apply_voi_lut``) only ever see numbers. Fields that are absent stay absent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from microcalc.errors import InputError, one_line
+
+# keyword -> (tag for messages, whether it must be an integer); one value each
+_SINGLE = {
+    "Rows": ("(0028,0010)", True),
+    "Columns": ("(0028,0011)", True),
+    "SamplesPerPixel": ("(0028,0002)", True),
+    "NumberOfFrames": ("(0028,0008)", True),
+    "BitsAllocated": ("(0028,0100)", True),
+    "BitsStored": ("(0028,0101)", True),
+    "HighBit": ("(0028,0102)", True),
+    "PixelRepresentation": ("(0028,0103)", True),
+    "RescaleIntercept": ("(0028,1052)", False),
+    "RescaleSlope": ("(0028,1053)", False),
+}
+# keyword -> tag; one or more values each (PS3.3 C.11.2: a window per VOI transform)
+_MULTI = {"WindowCenter": "(0028,1050)", "WindowWidth": "(0028,1051)"}
+_SPACING = (("ImagerPixelSpacing", "(0018,1164)"), ("PixelSpacing", "(0028,0030)"))
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the reader needs from the header, as checked numbers (``None``: absent)."""
+
+    rows: int
+    cols: int
+    samples_per_pixel: int
+    frames: int
+    bits_allocated: int
+    pixel_spacing_mm: tuple[float, float] | None
+
+
+def checked_header(path: Path, ds: Dataset) -> Header:
+    """Check and normalise the numeric fields of ``ds`` in place; refuse the file if one is unusable.
+
+    Pixel Spacing that is not two positive finite numbers is treated as absent (the image is
+    still scanned; its report has no millimetres) rather than trusted.
+    """
+    values: dict[str, float | int | None] = {}
+    for keyword, (tag, integer) in _SINGLE.items():
+        numbers = _numbers(path, ds, keyword, tag, integer=integer)
+        if numbers is not None and len(numbers) != 1:
+            raise InputError(f"{path}: {keyword} {tag} holds {len(numbers)} values, expected one")
+        values[keyword] = None if numbers is None else numbers[0]
+        _store(path, ds, keyword, tag, None if numbers is None else numbers[0])
+    for keyword, tag in _MULTI.items():
+        numbers = _numbers(path, ds, keyword, tag, integer=False)
+        _store(path, ds, keyword, tag, numbers if numbers is None or len(numbers) > 1 else numbers[0])
+    if (ds.get("WindowCenter") is None) != (ds.get("WindowWidth") is None):
+        for keyword in _MULTI:  # half a window is no window (PS3.3 C.11.2.1.2: both or neither)
+            if keyword in ds:
+                del ds[keyword]
+    return Header(rows=int(values["Rows"] or 0), cols=int(values["Columns"] or 0),
+                  samples_per_pixel=int(1 if values["SamplesPerPixel"] is None else values["SamplesPerPixel"]),
+                  frames=int(1 if values["NumberOfFrames"] is None else values["NumberOfFrames"]),
+                  bits_allocated=int(16 if values["BitsAllocated"] is None else values["BitsAllocated"]),
+                  pixel_spacing_mm=_spacing(path, ds))
+
+
+def _numbers(path: Path, ds: Dataset, keyword: str, tag: str, *, integer: bool) -> list | None:
+    try:
+        raw = ds.get(keyword)  # pydicom converts the element's bytes here
+    except Exception as e:  # pydicom parsing untrusted bytes: any failure is the file's
+        raise InputError(f"{path}: unreadable {keyword} {tag} ({one_line(e)})") from e
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    items = [raw] if isinstance(raw, (str, bytes, int, float)) else list(raw)
+    if not items:
+        return None
+    out = []
+    for item in items:
+        try:
+            number = float(item)
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: {keyword} {tag} is not a number ({str(item)[:40]!r})") from None
+        if not math.isfinite(number) or (integer and number != int(number)):
+            kind = "an integer" if integer else "a finite number"
+            raise InputError(f"{path}: {keyword} {tag} is not {kind} ({str(item)[:40]!r})")
+        out.append(int(number) if integer else number)
+    return out
+
+
+def _store(path: Path, ds: Dataset, keyword: str, tag: str, value: object) -> None:
+    """Write the checked value back; an empty element (``value`` None) is removed, so it is absent."""
+    try:
+        if value is not None:
+            setattr(ds, keyword, value)
+        elif keyword in ds:
+            del ds[keyword]
+    except Exception as e:  # pydicom converting to the element's (possibly hostile) VR
+        raise InputError(f"{path}: unusable {keyword} {tag} ({one_line(e)})") from e
+
+
+def _spacing(path: Path, ds: Dataset) -> tuple[float, float] | None:
+    for keyword, tag in _SPACING:
+        try:
+            numbers = _numbers(path, ds, keyword, tag, integer=False)
+        except InputError:
+            continue
+        if numbers is not None and len(numbers) == 2 and all(v > 0 for v in numbers):
+            return float(numbers[0]), float(numbers[1])
+    return None
