@@ -11,6 +11,7 @@ into the data set the reader owns, so that the transforms (pydicom's ``apply_mod
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,3 +119,23 @@ def _spacing(path: Path, ds: Dataset) -> tuple[float, float] | None:
         if numbers is not None and len(numbers) == 2 and all(v > 0 for v in numbers):
             return float(numbers[0]), float(numbers[1])
     return None
+
+
+_J2K_SIZ = b"\xff\x4f\xff\x51"  # start of codestream, then the image and tile size marker (ISO 15444-1 A.5.1)
+
+
+def check_codestream_size(path: Path, ds: Dataset, *, rows: int, cols: int) -> None:
+    """Refuse a JPEG 2000 frame whose own size differs from Rows x Columns, before decoding it.
+
+    The decoder allocates what the codestream's SIZ marker says, not what the DICOM header says:
+    a corrupt SIZ can ask for gigabytes and keep the machine paging for a minute before the
+    decoder fails. Streams without a SIZ marker near the start are left to the decoder.
+    """
+    data = ds.PixelData
+    at = data.find(_J2K_SIZ, 0, 4096)
+    if at < 0 or at + 24 > len(data):
+        return
+    x_size, y_size, x_offset, y_offset = struct.unpack_from(">IIII", data, at + 8)
+    width, height = x_size - x_offset, y_size - y_offset
+    if (height, width) != (rows, cols):
+        raise InputError(f"{path}: the JPEG 2000 codestream is {height}x{width}, but Rows x Columns say {rows}x{cols}")

@@ -17,7 +17,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
 
 from microcalc.errors import InputError, is_foreign_panic, one_line
-from microcalc.imaging.header import Header, checked_header
+from microcalc.imaging.header import Header, check_codestream_size, checked_header
 from microcalc.imaging.transforms import present, to_uint8
 from microcalc.imaging.types import ImageMeta, Mammogram
 
@@ -115,17 +115,32 @@ def _read_dicom(path: Path, *, force: bool, min_side: int) -> Mammogram:
     if header.samples_per_pixel != 1 or header.frames != 1:
         raise InputError(f"{path}: only single-frame grayscale images are supported "
                          f"(Samples per Pixel {header.samples_per_pixel}, Number of Frames {header.frames})")
-    ts = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-    if ts is None:
-        raise InputError(f"{path}: DICOM file has no Transfer Syntax UID (0002,0010)")
+    ts = _transfer_syntax(path, ds)
     if ts.is_compressed:
         _check_decoder(path, ts)
+        if "JPEG 2000" in ts.name:
+            check_codestream_size(path, ds, rows=rows, cols=cols)
     else:
         _check_length(path, ds, rows, cols, bits=header.bits_allocated)
     stored = _decode(path, ds, ts)
     if stored.shape != (rows, cols):
         raise InputError(f"{path}: the decoded pixel data has shape {stored.shape}, not the header's {rows}x{cols}")
     return Mammogram(pixels=present(stored, ds), meta=_meta(path, ds, header, ts))
+
+
+def _transfer_syntax(path: Path, ds: Dataset) -> pydicom.uid.UID:
+    """The file's Transfer Syntax UID, refused in one line unless it names a transfer syntax."""
+    try:
+        raw = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    except Exception as e:  # pydicom converting untrusted bytes
+        raise InputError(f"{path}: unreadable Transfer Syntax UID (0002,0010) ({one_line(e)})") from e
+    text = str(raw or "").strip("\0 ")
+    if not text:
+        raise InputError(f"{path}: DICOM file has no Transfer Syntax UID (0002,0010)")
+    ts = pydicom.uid.UID(text)
+    if not ts.is_transfer_syntax:
+        raise InputError(f"{path}: Transfer Syntax UID (0002,0010) {text[:64]!r} is not a transfer syntax")
+    return ts
 
 
 def _decode(path: Path, ds: Dataset, ts: pydicom.uid.UID) -> np.ndarray:
