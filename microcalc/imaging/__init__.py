@@ -5,8 +5,9 @@
 for the PS3.3 transforms and their order.
 """
 
-from microcalc.imaging.reader import MAMMOGRAPHY_SOP_CLASSES, read_mammogram
+from microcalc.imaging.reader import MAMMOGRAPHY_SOP_CLASSES, is_mammogram, read_mammogram
 from microcalc.imaging.transforms import present, to_uint8
 from microcalc.imaging.types import ImageMeta, Mammogram
 
-__all__ = ["ImageMeta", "MAMMOGRAPHY_SOP_CLASSES", "Mammogram", "present", "read_mammogram", "to_uint8"]
+__all__ = ["MAMMOGRAPHY_SOP_CLASSES", "ImageMeta", "Mammogram", "is_mammogram", "present", "read_mammogram",
+           "to_uint8"]

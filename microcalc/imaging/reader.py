@@ -169,11 +169,17 @@ def _decoder_name(ts: pydicom.uid.UID) -> str:
     return f"{ts.name} decoder" + (f" ({', '.join(plugins)})" if plugins else "")
 
 
+def is_mammogram(ds: Dataset) -> bool:
+    """Whether a header is a mammogram: Modality MG or a mammography SOP class (PS3.4 B.5)."""
+    modality = str(ds.get("Modality", "") or "")
+    return modality.upper() == "MG" or str(ds.get("SOPClassUID", "") or "") in MAMMOGRAPHY_SOP_CLASSES
+
+
 def _check_kind(path: Path, ds: Dataset, *, force: bool) -> None:
+    if force or is_mammogram(ds):
+        return
     modality = str(ds.get("Modality", "") or "")
     sop_class = str(ds.get("SOPClassUID", "") or "")
-    if force or modality.upper() == "MG" or sop_class in MAMMOGRAPHY_SOP_CLASSES:
-        return
     raise InputError(f"{path}: not a mammogram (Modality {modality or 'absent'!s}, SOP Class "
                      f"{sop_class or 'absent'}); use --force to read it anyway")
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import pkgutil
 import subprocess
 import sys
 
 import pytest
 
-import microcalc.engine
 from microcalc.engine.backends.openvino import OpenVinoBackend
 from microcalc.engine.backends.tensorrt import TensorRTBackend
 from microcalc.engine.backends.torch import TorchBackend
 from microcalc.errors import MissingDependencyError
 
+PACKAGES = ("microcalc.engine", "microcalc.report_sr", "microcalc.dicomnode")
 BLOCK = """
 import importlib, pkgutil, sys
 class Block:
@@ -21,10 +22,18 @@ class Block:
         if name.split('.')[0] in ('torch', 'onnx', 'torchvision'):
             raise ImportError('blocked: ' + name)
 sys.meta_path.insert(0, Block())
-import microcalc.engine
-names = [m.name for m in pkgutil.walk_packages(microcalc.engine.__path__, 'microcalc.engine.')]
+names = []
+for package in sys.argv[1:]:
+    root = importlib.import_module(package)
+    names += [m.name for m in pkgutil.walk_packages(root.__path__, package + '.')]
 for name in names:
     importlib.import_module(name)
+for optional in ('highdicom', 'pynetdicom'):  # the [dicom] extra, imported by mc-scan --sr and mc-serve
+    try:
+        importlib.import_module(optional)
+    except ImportError as exc:
+        if 'blocked' in str(exc):
+            raise
 from microcalc.engine.backends.registry import backend_status
 backend_status()
 print(len(names), 'modules;', 'loaded:', sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnx'}))
@@ -32,11 +41,13 @@ print(len(names), 'modules;', 'loaded:', sorted({m.split('.')[0] for m in sys.mo
 
 
 def test_every_engine_module_imports_without_torch_or_onnx():
-    """A meta-path finder refuses torch and onnx; every module under microcalc.engine still imports."""
-    proc = subprocess.run([sys.executable, "-c", BLOCK], capture_output=True, text=True, timeout=120, check=False)
+    """A meta-path finder refuses torch and onnx; every module of the scanner, the SR writer and the
+    DICOM node still imports, and so do highdicom and pynetdicom."""
+    proc = subprocess.run([sys.executable, "-c", BLOCK, *PACKAGES], capture_output=True, text=True, timeout=120,
+                          check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "loaded: []" in proc.stdout
-    expected = len(list(pkgutil.walk_packages(microcalc.engine.__path__, "microcalc.engine.")))
+    expected = sum(len(list(pkgutil.walk_packages(importlib.import_module(p).__path__, p + "."))) for p in PACKAGES)
     assert proc.stdout.startswith(f"{expected} modules")
 
 

@@ -1,0 +1,136 @@
+"""``mc-serve``: a DICOM node that receives mammograms, scans them and sends CAD SRs to a PACS."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.defaults import default_bundle
+from microcalc.dicomnode.config import ServeConfig, load_config
+from microcalc.dicomnode.sender import Sender, parse_destination
+from microcalc.dicomnode.spool import Spool
+from microcalc.dicomnode.worker import ScanWorker
+from microcalc.engine.backends.base import import_optional
+from microcalc.errors import InputError
+from microcalc.report_sr.document import highdicom
+
+log = logging.getLogger("mc-serve")
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s mc-serve: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)  # its debug output can dump datasets
+
+
+def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
+    """Run the node until ``stop`` is set (SIGTERM/SIGINT set it); returns the exit status."""
+    from microcalc.bundle import Bundle
+    from microcalc.dicomnode.scp import start_scp
+    from microcalc.engine.cli import open_run
+    from microcalc.engine.pipeline import Scanner, ScanSettings
+    from microcalc.imaging import read_mammogram
+
+    import_optional("pynetdicom", extra="dicom", purpose="mc-serve")
+    highdicom()
+    stop = stop or threading.Event()
+    dest = parse_destination(config.dest)
+    spool = Spool(config.spool)
+    try:
+        config.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{config.out}: cannot create the output folder ({exc.strerror or exc})") from exc
+    bundle = Bundle.load(config.model or default_bundle())
+    settings = ScanSettings(threshold=bundle.threshold if config.threshold is None else config.threshold,
+                            overlap=config.overlap, min_breast=config.min_breast, batch_size=config.batch_size,
+                            decode_timeout_s=config.decode_timeout)
+    runner, run, chosen = open_run(bundle, backend=config.backend, precision=config.precision, settings=settings)
+    log.info("backend %s", chosen)
+    sr_ready = threading.Event()
+    with runner:
+        scanner = Scanner(runner, reader=partial(read_mammogram, min_side=bundle.config.patch_size), settings=settings)
+        worker = ScanWorker(spool=spool, scanner=scanner, run=run, out_dir=config.out, stop=stop, sr_ready=sr_ready)
+        sender = Sender(spool=spool, dest=dest, ae_title=config.ae_title, stop=stop, wake=sr_ready,
+                        max_backoff_s=config.max_backoff)
+        resumed = spool.recover()
+        for uid in resumed:
+            worker.submit(uid)
+        threads = [threading.Thread(target=worker.run, name="mc-serve-scan"),
+                   threading.Thread(target=sender.run, name="mc-serve-send")]
+        for thread in threads:
+            thread.start()
+        try:
+            server = start_scp(ae_title=config.ae_title, host=config.host, port=config.port, spool=spool,
+                               on_received=worker.submit)
+        except BaseException:
+            stop.set()
+            for thread in threads:
+                thread.join()
+            raise
+        log.info("listening as %s on %s:%d; SRs go to %s; resumed %d spooled image(s), %d SR(s) to send",
+                 config.ae_title, config.host, config.port, dest, len(resumed), len(spool.outbox()))
+        stop.wait()
+        log.info("stopping: no new associations; finishing the current image and send")
+        server.shutdown()
+        for thread in threads:
+            thread.join()
+    log.info("stopped; %d image(s) and %d SR(s) stay spooled for the next start", len(spool.incoming()),
+             len(spool.outbox()))
+    return 1 if worker.failure is not None else 0
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--ae-title", default=None, help="This node's AE title [default: MICROCALC].")
+@click.option("--port", type=int, default=None, help="TCP port to listen on for C-STORE and C-ECHO.")
+@click.option("--host", default=None, help="Address to listen on [default: 0.0.0.0, all].")
+@click.option("--dest", default=None, help="Where SRs go: AE@HOST:PORT of the PACS.")
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="Model bundle folder from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].")
+@click.option("--spool", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Durable spool folder: received images and unsent SRs survive a restart here.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the JSON reports and PNG overviews, named <SOP Instance UID>.json/.png.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TOML file with any of these settings (the command line wins).")
+@click.option("--backend", default=None, help="onnxruntime, openvino, tensorrt, torch, or auto [default: auto].")
+@click.option("--precision", type=click.Choice(("auto", "fp32", "fp16", "int8")), default=None,
+              help="Which bundle variant to run [default: auto].")
+@click.option("--threshold", type=float, default=None, help="Cluster probability threshold [default: the bundle's].")
+@click.option("--batch-size", type=int, default=None, help="Tiles per backend call [default: 8].")
+@click.option("--max-backoff", type=float, default=None,
+              help="Longest wait in seconds between retries while the destination is down [default: 30].")
+def cli(config_file: Path | None, **options: Any) -> None:
+    """Receive mammograms over DICOM, scan them, and send a Mammography CAD SR per image to a PACS.
+
+    A C-STORE SCP (with C-ECHO) accepts MG images and writes each to the spool durably before it
+    answers success; objects that are not mammograms get a refusal status. Spooled images stream
+    through one loaded model; each gets a JSON report and overview in --out and a CAD SR that is
+    sent to --dest with C-STORE, retried with back-off while the destination is down. A restart
+    resumes the spool and never reports an image twice. SIGTERM stops cleanly. Logs carry SOP
+    Instance UIDs, never patient names or IDs.
+
+    Example: mc-serve --ae-title MICROCALC --port 11112 --dest ORTHANC@127.0.0.1:4242 --model bundle --spool spool --out reports
+    """
+    _setup_logging()
+    config = load_config(config_file, options)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    sys.exit(serve(config, stop=stop))
+
+
+main = run_cli(cli, "mc-serve")
+
+if __name__ == "__main__":
+    main()

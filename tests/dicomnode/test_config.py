@@ -1,0 +1,62 @@
+"""mc-serve settings (options over TOML over defaults), --dest parsing, UIDs as spool names, the extra."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from microcalc.dicomnode.config import load_config
+from microcalc.dicomnode.sender import Destination, parse_destination
+from microcalc.dicomnode.spool import check_uid
+from microcalc.errors import InputError, MicrocalcError
+
+REQUIRED = {"port": 11112, "dest": "PACS@10.0.0.5:104", "spool": "spool", "out": "out"}
+
+
+def test_command_line_overrides_the_toml_file(tmp_path):
+    toml = tmp_path / "node.toml"
+    toml.write_text('ae-title = "CADNODE"\nport = 4000\ndest = "PACS@pacs.local:104"\nspool = "/var/spool/mc"\n'
+                    'out = "/var/lib/mc"\nthreshold = 0.4\n')
+    config = load_config(toml, {"port": 5000, "threshold": None, "ae_title": None})
+    assert (config.ae_title, config.port, config.threshold) == ("CADNODE", 5000, 0.4)
+    assert str(config.spool) == "/var/spool/mc" and config.backend == "auto"  # default kept
+
+
+@pytest.mark.parametrize("options, toml, message", [
+    ({"port": 1, "dest": "A@h:1"}, None, "missing --spool, --out"),  # required settings absent
+    ({**REQUIRED, "port": 70000}, None, "port must lie in 1..65535"),
+    ({**REQUIRED, "ae_title": "X" * 17}, None, "AE title must have 1 to 16 characters"),
+    (REQUIRED, "colour = 1\n", "unknown setting 'colour'"),  # typo in the file
+    (REQUIRED, "port = [\n", "not valid TOML"),
+])
+def test_bad_settings_are_one_line(tmp_path, options, toml, message):
+    path = None
+    if toml is not None:
+        path = tmp_path / "node.toml"
+        path.write_text(toml)
+    with pytest.raises(MicrocalcError, match=message):
+        load_config(path, dict(options))
+
+
+def test_destination_is_ae_at_host_colon_port():
+    assert parse_destination("ORTHANC@127.0.0.1:4242") == Destination("ORTHANC", "127.0.0.1", 4242)
+    for bad in ("ORTHANC@127.0.0.1", "127.0.0.1:4242", "A@h:0", "WAY_TOO_LONG_AE_TITLE@h:104"):
+        with pytest.raises(MicrocalcError, match="expected AE@HOST:PORT"):
+            parse_destination(bad)
+
+
+def test_only_real_uids_name_spool_files():
+    assert check_uid("1.2.840.10008.1\0") == "1.2.840.10008.1"  # padded as on the wire
+    for bad in ("../etc/passwd", "1.2.abc", "", "1." + "2" * 70):
+        with pytest.raises(InputError):
+            check_uid(bad)
+
+
+def test_missing_pynetdicom_names_the_extra(tmp_path, monkeypatch):
+    from microcalc.dicomnode.cli import serve
+    from microcalc.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "pynetdicom", None)  # import fails as if not installed
+    with pytest.raises(MissingDependencyError, match=r'pip install "microcalc\[dicom\]"'):
+        serve(load_config(None, {**REQUIRED, "spool": tmp_path / "s", "out": tmp_path / "o"}))

@@ -1,0 +1,191 @@
+"""mc-serve in-process against a small pynetdicom PACS: receive, refuse, forward, retry, resume.
+
+The node runs the tests' small trained bundle; the "PACS" is a C-STORE SCP that keeps what it
+receives, so each test can count SRs exactly. The real-PACS tests (Orthanc) are in test_orthanc.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pydicom
+import pytest
+from dicomnode_helpers import clone_with_new_study, free_port
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
+from pynetdicom.sop_class import (
+    CTImageStorage,
+    DigitalMammographyXRayImageStorageForPresentation,
+    Verification,
+)
+
+from microcalc.dicomnode.cli import serve
+from microcalc.dicomnode.config import ServeConfig
+from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE
+
+
+class FakePacs:
+    """A C-STORE SCP that keeps every dataset it receives."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.received, self.server = port, [], None
+
+    def start(self) -> FakePacs:
+        ae = AE(ae_title="PACS")
+        ae.add_supported_context(MAMMOGRAPHY_CAD_SR_STORAGE, ALL_TRANSFER_SYNTAXES)
+
+        def store(event):
+            self.received.append(event.dataset)
+            return 0x0000
+
+        self.server = ae.start_server(("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, store)])
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+class Node:
+    """mc-serve's serve() in a thread, stopped like SIGTERM stops it (the stop event)."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config, self.stop = config, threading.Event()
+        self.status: list[int] = []
+        self.thread = threading.Thread(target=lambda: self.status.append(serve(config, stop=self.stop)))
+
+    def start(self) -> Node:
+        self.thread.start()
+        wait_for(lambda: echo(self.config.port) == 0x0000, what="mc-serve to answer C-ECHO")
+        return self
+
+    def shutdown(self) -> int:
+        self.stop.set()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive(), "mc-serve did not stop"
+        return self.status[0]
+
+
+def wait_for(check, *, what: str, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def echo(port: int) -> int | None:
+    ae = AE(ae_title="SCU")
+    ae.add_requested_context(Verification)
+    assoc = ae.associate("127.0.0.1", port, ae_title="MICROCALC")
+    if not assoc.is_established:
+        return None
+    status = assoc.send_c_echo()
+    assoc.release()
+    return status.Status if status else None
+
+
+def send(port: int, paths: list[Path]) -> list[int]:
+    """C-STORE each file; returns the status of each."""
+    ae = AE(ae_title="MODALITY")
+    for sop_class in (DigitalMammographyXRayImageStorageForPresentation, CTImageStorage):
+        ae.add_requested_context(sop_class)
+    assoc = ae.associate("127.0.0.1", port, ae_title="MICROCALC")
+    assert assoc.is_established
+    statuses = [assoc.send_c_store(pydicom.dcmread(p)).Status for p in paths]
+    assoc.release()
+    return statuses
+
+
+@pytest.fixture
+def make_node(tmp_path, small_bundle):
+    started: list[Node] = []
+
+    def make(dest_port: int, **overrides) -> Node:
+        config = ServeConfig(port=free_port(), host="127.0.0.1", dest=f"PACS@127.0.0.1:{dest_port}",
+                             spool=tmp_path / "spool", out=tmp_path / "out", model=small_bundle, max_backoff=0.5,
+                             **overrides)
+        node = Node(config).start()
+        started.append(node)
+        return node
+
+    yield make
+    for node in started:
+        node.stop.set()
+        node.thread.join(timeout=60)
+
+
+def images(mammograms: list[Path], folder: Path, n: int) -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    return [clone_with_new_study(mammograms[k % len(mammograms)], folder / f"img{k}.dcm") for k in range(n)]
+
+
+def referenced_image(sr: pydicom.Dataset) -> str:
+    return sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0] \
+        .ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+
+
+def test_receives_mammograms_refuses_others_and_forwards_one_sr_each(tmp_path, mammograms, make_node, caplog):
+    caplog.set_level("INFO", logger="mc-serve")
+    pacs = FakePacs(free_port()).start()
+    node = make_node(pacs.port)
+    sent = images(mammograms, tmp_path / "in", 3)
+    ct = pydicom.dcmread(sent[2])
+    ct.Modality, ct.SOPClassUID = "CT", CTImageStorage
+    ct.file_meta.MediaStorageSOPClassUID = CTImageStorage
+    ct.save_as(sent[2], enforce_file_format=True)
+
+    assert send(node.config.port, sent) == [0x0000, 0x0000, 0x0122]  # CT: refused, SOP class not supported
+    wait_for(lambda: len(pacs.received) >= 2, what="two SRs at the PACS")
+    assert node.shutdown() == 0
+    pacs.stop()
+
+    sources = {pydicom.dcmread(p).SOPInstanceUID: pydicom.dcmread(p) for p in sent[:2]}
+    assert sorted(referenced_image(sr) for sr in pacs.received) == sorted(sources)
+    for sr in pacs.received:
+        source = sources[referenced_image(sr)]
+        assert sr.SOPClassUID == MAMMOGRAPHY_CAD_SR_STORAGE and sr.StudyInstanceUID == source.StudyInstanceUID
+        assert (node.config.out / f"{source.SOPInstanceUID}.json").is_file()
+    spool = node.config.spool
+    assert sorted(p.name for p in (spool / "sent").iterdir()) == sorted(sources)
+    assert not list((spool / "incoming").iterdir()) and not list((spool / "outbox").iterdir())
+    log = caplog.text
+    assert all(uid in log for uid in sources) and "refused" in log
+    assert str(next(iter(sources.values())).PatientName) not in log  # UIDs only, no names
+
+
+def test_retries_until_the_destination_is_up(tmp_path, mammograms, make_node):
+    port = free_port()  # nothing listens here yet
+    node = make_node(port)
+    assert send(node.config.port, images(mammograms, tmp_path / "in", 1)) == [0x0000]
+    wait_for(lambda: list((node.config.spool / "outbox").iterdir()), what="the SR to wait in the outbox")
+    time.sleep(1.5)  # a few failed attempts with back-off
+    pacs = FakePacs(port).start()
+    wait_for(lambda: pacs.received, what="the SR to arrive once the PACS is up")
+    assert node.shutdown() == 0
+    pacs.stop()
+    assert len(pacs.received) == 1
+
+
+def test_restart_resumes_the_spool_and_never_reports_an_image_twice(tmp_path, mammograms, make_node):
+    dest = free_port()
+    first = make_node(dest)
+    acknowledged = images(mammograms, tmp_path / "in", 2)
+    assert send(first.config.port, acknowledged[:1]) == [0x0000]
+    wait_for(lambda: list((first.config.spool / "outbox").iterdir()), what="an SR in the outbox")
+    assert first.shutdown() == 0  # destination down: the SR stays in the outbox
+    # an image acknowledged just before a crash, not yet scanned
+    shutil.copy(acknowledged[1], first.config.spool / "incoming" / f"{pydicom.dcmread(acknowledged[1]).SOPInstanceUID}.dcm")
+
+    pacs = FakePacs(dest).start()
+    second = make_node(dest)
+    wait_for(lambda: len(pacs.received) >= 2, what="both SRs after the restart")
+    assert send(second.config.port, acknowledged[:1]) == [0x0000]  # the modality sends an image again
+    time.sleep(1.0)
+    assert second.shutdown() == 0
+    pacs.stop()
+    uids = sorted(pydicom.dcmread(p).SOPInstanceUID for p in acknowledged)
+    assert sorted(referenced_image(sr) for sr in pacs.received) == uids  # one SR each, none twice
