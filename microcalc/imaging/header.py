@@ -34,6 +34,8 @@ _SINGLE = {
 }
 # keyword -> tag; one or more values each (PS3.3 C.11.2: a window per VOI transform)
 _MULTI = {"WindowCenter": "(0028,1050)", "WindowWidth": "(0028,1051)"}
+# keyword -> tag; one code string each (pydicom's windowing calls VOILUTFunction.upper())
+_TEXT = {"VOILUTFunction": "(0028,1056)", "PhotometricInterpretation": "(0028,0004)"}
 _SPACING = (("ImagerPixelSpacing", "(0018,1164)"), ("PixelSpacing", "(0028,0030)"))
 
 
@@ -47,6 +49,20 @@ class Header:
     frames: int
     bits_allocated: int
     pixel_spacing_mm: tuple[float, float] | None
+
+
+def convert_all(path: Path, ds: Dataset) -> None:
+    """Make pydicom convert every element's bytes now, where a failure is the file's fault.
+
+    pydicom converts an element when it is first read; done lazily, a hostile value would raise
+    from whatever code reads it first (ours or pydicom's transforms) as if it were a bug there.
+    """
+    for dataset in (getattr(ds, "file_meta", None), ds):
+        for tag in () if dataset is None else list(dataset.keys()):
+            try:
+                dataset[tag]  # item access converts the raw element
+            except Exception as e:  # pydicom converting untrusted bytes
+                raise InputError(f"{path}: unreadable header element {tag} ({one_line(e)})") from e
 
 
 def checked_header(path: Path, ds: Dataset) -> Header:
@@ -65,6 +81,10 @@ def checked_header(path: Path, ds: Dataset) -> Header:
     for keyword, tag in _MULTI.items():
         numbers = _numbers(path, ds, keyword, tag, integer=False)
         _store(path, ds, keyword, tag, numbers if numbers is None or len(numbers) > 1 else numbers[0])
+    for keyword, tag in _TEXT.items():
+        value = ds.get(keyword)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{path}: {keyword} {tag} holds {_count(value)} values, expected one")
     if (ds.get("WindowCenter") is None) != (ds.get("WindowWidth") is None):
         for keyword in _MULTI:  # half a window is no window (PS3.3 C.11.2.1.2: both or neither)
             if keyword in ds:
@@ -74,6 +94,10 @@ def checked_header(path: Path, ds: Dataset) -> Header:
                   frames=int(1 if values["NumberOfFrames"] is None else values["NumberOfFrames"]),
                   bits_allocated=int(16 if values["BitsAllocated"] is None else values["BitsAllocated"]),
                   pixel_spacing_mm=_spacing(path, ds))
+
+
+def _count(value: object) -> int:
+    return len(value) if hasattr(value, "__len__") else 1
 
 
 def _numbers(path: Path, ds: Dataset, keyword: str, tag: str, *, integer: bool) -> list | None:

@@ -17,7 +17,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
 
 from microcalc.errors import InputError, is_foreign_panic, one_line
-from microcalc.imaging.header import Header, check_codestream_size, checked_header
+from microcalc.imaging.header import Header, check_codestream_size, checked_header, convert_all
 from microcalc.imaging.transforms import present, to_uint8
 from microcalc.imaging.types import ImageMeta, Mammogram
 
@@ -106,7 +106,8 @@ def _read_dicom(path: Path, *, force: bool, min_side: int) -> Mammogram:
         raise InputError(f"{path}: not a DICOM, PNG or TIFF file") from e
     except Exception as e:  # pydicom parsing untrusted bytes (zlib, struct, ...): any failure is the file's
         raise InputError(f"{path}: unreadable DICOM file ({one_line(e)})") from e
-    if "PixelData" not in ds:
+    convert_all(path, ds)
+    if not ds.get("PixelData"):
         raise InputError(f"{path}: DICOM file has no Pixel Data (7FE0,0010)")
     _check_kind(path, ds, force=force)
     header = checked_header(path, ds)
