@@ -42,10 +42,16 @@ def test_short_deterministic_run_finds_no_crash_or_hang(seeds, tmp_path):
     assert report["outcomes"]["image"] > 10 and report["outcomes"]["refused"] > 100
 
 
-@pytest.mark.parametrize("case", sorted(REGRESSIONS.glob("*.dcm")), ids=lambda p: p.name)
-def test_saved_regressions_are_refused_in_one_line(case):
+@pytest.fixture(scope="module")
+def isolated_read():
+    """One decoder process for all the replays (a fresh one replaces it if a case kills it)."""
     with IsolatedReader(partial(read_mammogram, force=True), timeout_s=30) as read:
-        outcome, detail = judge(case, read)
+        yield read
+
+
+@pytest.mark.parametrize("case", sorted(REGRESSIONS.glob("*.dcm")), ids=lambda p: p.name)
+def test_saved_regressions_are_refused_in_one_line(case, isolated_read):
+    outcome, detail = judge(case, isolated_read)
     assert outcome in ("image", "refused"), detail
 
 
