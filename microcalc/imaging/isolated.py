@@ -11,11 +11,15 @@ pool of ``python -m microcalc.imaging.decode_worker`` processes instead:
 - a worker's stderr is a private temporary file and ``RUST_BACKTRACE=0`` is set for the worker
   only, so native panic messages and backtraces never reach the console.
 
-The price is one copy of each decoded image through a socket (measured in the README).
+The price is handing each decoded image back: large pixel arrays go through one file in
+``/dev/shm`` (a write and a read of RAM), everything else through the socket (measured in the README).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import glob
 import os
 import pickle
 import queue
@@ -29,7 +33,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from microcalc.errors import InputError, InternalError, MicrocalcError
+from microcalc.imaging.decode_worker import SHM_DIR, SHM_PREFIX
 
 START_TIMEOUT_S = 120.0
 """How long a fresh worker may take to import numpy and pydicom (generous: a loaded machine)."""
@@ -84,6 +91,16 @@ class IsolatedReader:
         self.close()
 
 
+def _from_shared_memory(image: Any, name: str, shape: tuple[int, ...], dtype: str) -> Any:
+    """The worker's image with its pixels read back (one copy) from ``name``, which is removed."""
+    try:
+        pixels = np.fromfile(name, dtype=np.dtype(dtype)).reshape(shape)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    return dataclasses.replace(image, pixels=pixels)
+
+
 class _Worker:
     """One decoder process, started on first use and again after it is killed or dies."""
 
@@ -111,6 +128,8 @@ class _Worker:
             raise InputError(f"{path}: the decoder process died while reading it ({how})") from exc
         if kind == "ok":
             return value
+        if kind == "shm":
+            return _from_shared_memory(*value)
         raise InputError(value) if kind == "input" else InternalError(value)
 
     def launch(self) -> None:
@@ -166,6 +185,9 @@ class _Worker:
             if self._proc.poll() is None:
                 self._proc.kill()
             self._last_code = self._proc.wait()
+            for left in glob.glob(os.path.join(SHM_DIR, f"{SHM_PREFIX}{self._proc.pid}-*")):  # killed mid-reply
+                with contextlib.suppress(OSError):
+                    os.unlink(left)
             self._proc = None
         if self._stderr is not None and not keep_stderr:
             self._stderr.close()
