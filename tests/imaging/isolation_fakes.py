@@ -39,3 +39,15 @@ def bad_one(path: Path, *, bad: Callable[[Path], object]) -> object:
     from microcalc.imaging import read_mammogram
 
     return bad(path) if path.name == "bad.dcm" else read_mammogram(path)
+
+
+def large_image(path: Path) -> object:
+    """A 2048x1024 image (2 MiB, over the shared-memory threshold) with a known pattern."""
+    import numpy as np
+
+    from microcalc.imaging.types import ImageMeta, Mammogram
+
+    pixels = (np.arange(2048 * 1024, dtype=np.uint32) % 251).astype(np.uint8).reshape(2048, 1024)
+    meta = ImageMeta(path=str(path), sop_instance_uid=None, modality="MG", laterality=None, view=None, rows=2048,
+                     cols=1024, pixel_spacing_mm=None, photometric="MONOCHROME2", transfer_syntax=None)
+    return Mammogram(pixels=pixels, meta=meta)

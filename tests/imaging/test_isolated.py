@@ -12,6 +12,8 @@ import pytest
 
 from microcalc.errors import InputError, InternalError
 from microcalc.imaging import read_mammogram
+from microcalc.imaging import decode_worker
+from microcalc.imaging.decode_worker import SHM_DIR, SHM_PREFIX
 from microcalc.imaging.isolated import IsolatedReader
 
 HERE = Path(__file__).resolve().parent
@@ -75,6 +77,18 @@ def test_decoder_stderr_never_reaches_the_console(capfd, fakes_importable):
             pytest.raises(InputError, match="corrupt stream"):
         isolated(Path("x.dcm"))
     assert capfd.readouterr() == ("", "")
+
+
+def test_large_pixels_come_back_through_shared_memory_and_leave_nothing(fakes_importable):
+    with IsolatedReader(isolation_fakes.large_image, timeout_s=30) as isolated:
+        image = isolated(Path("big.dcm"))
+        pid = isolated._workers[0]._proc.pid
+    np.testing.assert_array_equal(image.pixels, isolation_fakes.large_image(Path("big.dcm")).pixels)
+    assert image.meta.path == "big.dcm" and image.pixels.flags.writeable
+    assert not list(Path(SHM_DIR).glob(f"{SHM_PREFIX}{pid}-*"))
+    kind, (_, name, shape, _) = decode_worker._ok(isolation_fakes.large_image(Path("big.dcm")), 0)  # the worker's side
+    assert kind == "shm" and shape == (2048, 1024) and Path(name).stat().st_size == 2048 * 1024
+    Path(name).unlink()
 
 
 def test_close_stops_the_workers(valid_dicom):
