@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from microcalc.errors import InputError, InternalError
-from microcalc.imaging import read_mammogram
-from microcalc.imaging import decode_worker
+from microcalc.imaging import decode_worker, read_mammogram
 from microcalc.imaging.decode_worker import SHM_DIR, SHM_PREFIX
 from microcalc.imaging.isolated import IsolatedReader
 
