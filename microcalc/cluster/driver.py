@@ -27,7 +27,7 @@ from microcalc.cluster.ledger import DONE, ERRORS_FILE, FAILED, FINDINGS_FILE, S
 from microcalc.cluster.workers import ModelActor, ScanSpec, prepare_row, write_row
 from microcalc.engine.pipeline import ScanSettings
 from microcalc.engine.report import unique_stems
-from microcalc.errors import MicrocalcError
+from microcalc.errors import MicrocalcError, one_line
 
 FLUSH_ROWS = 64
 FLUSH_S = 10.0
@@ -65,7 +65,8 @@ def connect(ray: Any, address: str) -> None:
         else:
             ray.init(address=address, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise MicrocalcError(f"cannot join the Ray cluster at {address} ({exc})") from exc
+        raise MicrocalcError(f"cannot join the Ray cluster at {address} ({one_line(exc)}); check the address, and for "
+                             "a cluster with token authentication set RAY_AUTH_MODE=token and its token") from exc
 
 
 def plan_actors(resources: dict[str, float], actors: int | None) -> tuple[int, float]:
@@ -155,8 +156,7 @@ def _stream(ray: Any, ds: Any, ledger: Ledger, *, total: int, console: Console) 
                 progress.update(task, advance=1, description=f"{counts[DONE]} done, {counts[SKIPPED]} skipped, "
                                                               f"{counts[FAILED]} failed")
     except ray.exceptions.RayError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MicrocalcError(f"the Ray scan stopped ({first}); rerun the same command to go on") from exc
+        raise MicrocalcError(f"the Ray scan stopped ({one_line(exc)}); rerun the same command to go on") from exc
     finally:
         ledger.append(pending)
         tally.wall_s = time.perf_counter() - start
