@@ -102,12 +102,14 @@ def build_dataset(ray: Any, items: list[dict[str, Any]], *, spec: ScanSpec, ledg
 
 
 def scan_on_ray(inputs: list[str], *, address: str, bundle: Any, settings: ScanSettings, backend: str,
-                precision: str, out_dir: Path, force: bool, sr: bool, actors: int | None, console: Console) -> Tally:
+                precision: str, out_dir: Path, force: bool, sr: bool, isolation: str, actors: int | None,
+                console: Console) -> Tally:
     """Scan ``inputs`` (files, folders, globs, manifests) on the cluster; see the module docstring."""
     ray = require_ray()
     paths = scan_inputs(inputs)
     spec = ScanSpec(bundle=str(Path(bundle.path).resolve()), backend=backend, precision=precision, settings=settings,
-                    patch_size=bundle.config.patch_size, force=force, out_dir=str(out_dir.resolve()), sr=sr)
+                    patch_size=bundle.config.patch_size, force=force, out_dir=str(out_dir.resolve()), sr=sr,
+                    isolation=isolation)
     items = [{"index": i, "path": str(p.resolve() if p.exists() else p), "stem": stem}
              for i, (p, stem) in enumerate(zip(paths, unique_stems(paths)))]
     connect(ray, address)

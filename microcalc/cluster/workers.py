@@ -13,6 +13,8 @@ Rows carry a ``status``: ``todo`` until written, else ``done``, ``failed`` (with
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +29,7 @@ from microcalc.engine.pipeline import Scanner, ScanSettings, prepare
 from microcalc.engine.report import build_report, write_outputs
 from microcalc.errors import MicrocalcError
 from microcalc.imaging import read_mammogram
+from microcalc.imaging.isolated import IsolatedReader
 from microcalc.report_sr.document import write_scan_sr
 
 TODO = "todo"
@@ -44,9 +47,25 @@ class ScanSpec:
     force: bool
     out_dir: str
     sr: bool = False
+    isolation: str = "process"
 
     def reader(self) -> Any:
         return partial(read_mammogram, force=self.force, min_side=self.patch_size)
+
+
+@functools.cache
+def decode_reader(spec: ScanSpec) -> Any:
+    """The reader of this Ray worker process's decode tasks, made once per process.
+
+    With ``isolation="process"`` (as ``mc-scan``'s default) an :class:`IsolatedReader` decodes in a
+    killable child process, so a decoder that hangs or crashes on a hostile file costs that input
+    only, never the Ray worker, whose death Ray Data would retry on the same file and then fail the run.
+    """
+    if spec.isolation != "process":
+        return spec.reader()
+    isolated = IsolatedReader(spec.reader(), timeout_s=spec.settings.decode_timeout_s)
+    atexit.register(isolated.close)
+    return isolated
 
 
 def prepare_row(row: dict[str, Any], *, spec: ScanSpec, done: DoneIndex) -> dict[str, Any]:
@@ -59,7 +78,8 @@ def prepare_row(row: dict[str, Any], *, spec: ScanSpec, done: DoneIndex) -> dict
         pass  # unreadable: prepare() below gives the reader's one-line reason
     if out["key"] in done.keys:
         return {**out, "status": SKIPPED}
-    job = prepare(int(row["index"]), path, reader=spec.reader(), settings=spec.settings, patch_size=spec.patch_size)
+    job = prepare(int(row["index"]), path, reader=decode_reader(spec), settings=spec.settings,
+                  patch_size=spec.patch_size)
     if job.error is not None:
         return {**out, "status": FAILED, "reason": str(job.error)}
     out["uid"] = job.image.meta.sop_instance_uid

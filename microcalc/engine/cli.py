@@ -137,7 +137,8 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
         from microcalc.cluster.driver import scan_on_ray
 
         tally = scan_on_ray(list(inputs), address=ray_address, bundle=bundle, settings=settings, backend=backend,
-                            precision=precision, out_dir=out_dir, force=force, sr=sr, actors=actors, console=console)
+                            precision=precision, out_dir=out_dir, force=force, sr=sr, isolation=isolation,
+                            actors=actors, console=console)
         sys.exit(1 if tally.failed else 0)
     paths = expand_inputs(list(inputs))
     runner, run, chosen = open_run(bundle, backend=backend, precision=precision, settings=settings)
