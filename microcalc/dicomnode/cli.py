@@ -60,7 +60,8 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     sr_ready = threading.Event()
     with runner:
         scanner = Scanner(runner, reader=partial(read_mammogram, min_side=bundle.config.patch_size), settings=settings)
-        worker = ScanWorker(spool=spool, scanner=scanner, run=run, out_dir=config.out, stop=stop, sr_ready=sr_ready)
+        worker = ScanWorker(spool=spool, scanner=scanner, run=run, out_dir=config.out, stop=stop, sr_ready=sr_ready,
+                            send_overview=config.send_overview)
         sender = Sender(spool=spool, dest=dest, ae_title=config.ae_title, stop=stop, wake=sr_ready,
                         max_backoff_s=config.max_backoff)
         resumed = spool.recover()
@@ -110,6 +111,8 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
 @click.option("--batch-size", type=int, default=None, help="Tiles per backend call [default: 8].")
 @click.option("--max-backoff", type=float, default=None,
               help="Longest wait in seconds between retries while the destination is down [default: 30].")
+@click.option("--send-overview", is_flag=True, default=None,
+              help="Also send the PNG overview as a DICOM Secondary Capture, for viewers that do not show SR.")
 def cli(config_file: Path | None, **options: Any) -> None:
     """Receive mammograms over DICOM, scan them, and send a Mammography CAD SR per image to a PACS.
 

@@ -38,6 +38,7 @@ class ServeConfig:
     batch_size: int = 8
     decode_timeout: float = 30.0
     max_backoff: float = 30.0
+    send_overview: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

@@ -1,4 +1,4 @@
-"""The sending side of ``mc-serve``: SRs in the outbox go to the destination with C-STORE.
+"""The sending side of ``mc-serve``: SRs (and overviews) in the outbox go to the destination with C-STORE.
 
 The sender retries while the destination is down, backing off from ``first_backoff_s`` to
 ``max_backoff_s`` (doubling), and marks an SR sent only after the destination answered success
@@ -18,7 +18,7 @@ import pydicom
 
 from microcalc.dicomnode.spool import Spool
 from microcalc.errors import MicrocalcError
-from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE
+from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE, SECONDARY_CAPTURE_STORAGE
 
 log = logging.getLogger("mc-serve")
 _DEST = re.compile(r"^(?P<ae>[^@]{1,16})@(?P<host>[^:@]+):(?P<port>[0-9]{1,5})$")
@@ -79,7 +79,8 @@ class Sender:
         from pynetdicom import AE
 
         ae = AE(ae_title=self.ae_title)
-        ae.add_requested_context(MAMMOGRAPHY_CAD_SR_STORAGE, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+        for sop_class in (MAMMOGRAPHY_CAD_SR_STORAGE, SECONDARY_CAPTURE_STORAGE):
+            ae.add_requested_context(sop_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
         assoc = ae.associate(self.dest.host, self.dest.port, ae_title=self.dest.ae_title)
         if not assoc.is_established:
             raise _DestinationDown("no association")
@@ -93,7 +94,7 @@ class Sender:
                 assoc.release()
 
     def _send_one(self, assoc: object, path: Path) -> None:
-        uid = path.stem
+        key = path.name.removesuffix(".dcm")  # <image uid> for the SR, <image uid>.overview for the overview
         try:
             document = pydicom.dcmread(path)
         except FileNotFoundError:
@@ -103,6 +104,12 @@ class Sender:
         if code is None:
             raise _DestinationDown("the association was lost")
         if code != 0x0000 and not 0xB000 <= code <= 0xBFFF:
-            raise _DestinationDown(f"SR {document.SOPInstanceUID} for {uid} refused with status 0x{code:04X}")
-        self.spool.mark_sent(uid)
-        log.info("sent SR %s for %s to %s", document.SOPInstanceUID, uid, self.dest)
+            raise _DestinationDown(f"{_kind(document)} {document.SOPInstanceUID} for {key} refused with status "
+                                   f"0x{code:04X}")
+        self.spool.mark_sent(key)
+        log.info("sent %s %s for %s to %s", _kind(document), document.SOPInstanceUID, key.split(".overview")[0],
+                 self.dest)
+
+
+def _kind(document: pydicom.Dataset) -> str:
+    return "SR" if document.SOPClassUID == MAMMOGRAPHY_CAD_SR_STORAGE else "overview"

@@ -5,7 +5,8 @@ by anything that identifies the patient)::
 
     incoming/<uid>.dcm   received and acknowledged, not yet scanned
     outbox/<uid>.dcm     the image's CAD SR, not yet accepted by the destination
-    sent/<uid>           marker: the destination accepted the SR
+    outbox/<uid>.overview.dcm  its Secondary Capture overview (with ``--send-overview``)
+    sent/<uid>[.overview]      marker: the destination accepted that object
     failed/<uid>.dcm     an image that cannot be scanned, with failed/<uid>.txt saying why
 
 Every write is atomic and durable (temporary file, ``fsync``, rename, ``fsync`` of the folder)
@@ -63,24 +64,24 @@ class Spool:
         return _oldest_first(self.root / "incoming", "*.dcm")
 
     def outbox(self) -> list[Path]:
-        """SRs waiting to be sent, oldest first."""
+        """Results waiting to be sent, oldest first."""
         return _oldest_first(self.root / "outbox", "*.dcm")
 
     def handled(self, uid: str) -> bool:
         """Whether this image already has an SR (queued or sent): a re-sent image is not reported twice."""
         return self.path("outbox", uid).exists() or self.path("sent", uid).exists()
 
-    def stage_sr(self, uid: str, write: Callable[[BinaryIO], None]) -> Path:
-        """Put the image's SR in the outbox durably, then drop the image from ``incoming``."""
-        path = self.path("outbox", uid)
-        write_atomic(path, write, durable=True)
+    def stage(self, uid: str, objects: list[tuple[str, Callable[[BinaryIO], None]]]) -> None:
+        """Put the image's results in the outbox durably (``objects``: outbox key, writer; the SR,
+        keyed by the image's UID, last), then drop the image from ``incoming``."""
+        for key, write in objects:
+            write_atomic(self.path("outbox", key), write, durable=True)
         self._unlink(self.path("incoming", uid))
-        return path
 
-    def mark_sent(self, uid: str) -> None:
-        """Record that the destination accepted the SR durably, then drop it from the outbox."""
-        write_atomic(self.path("sent", uid), lambda f: None, durable=True)
-        self._unlink(self.path("outbox", uid))
+    def mark_sent(self, key: str) -> None:
+        """Record that the destination accepted an outbox object durably, then drop it from the outbox."""
+        write_atomic(self.path("sent", key), lambda f: None, durable=True)
+        self._unlink(self.path("outbox", key))
 
     def fail(self, uid: str, reason: str) -> None:
         """Move an image that cannot be scanned to ``failed`` with a line saying why."""

@@ -4,7 +4,8 @@ Images are scanned by the same :class:`~microcalc.engine.pipeline.Scanner` as ``
 in the order they arrive: whatever is queued when the scanner is free goes in as one stream
 (decoding the next image overlaps the backend's work on the current one). Each result becomes
 the JSON report and PNG overview in ``--out`` (named by SOP Instance UID), and its CAD SR goes
-to the spool's outbox before the image leaves ``incoming``. An image that cannot be scanned
+(and, with ``--send-overview``, the overview as a Secondary Capture) to the spool's outbox before
+the image leaves ``incoming``. An image that cannot be scanned
 moves to ``failed`` with its one-line reason; the others go on.
 """
 
@@ -13,7 +14,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 import pydicom
 
@@ -22,17 +25,23 @@ from microcalc.engine.pipeline import Scanner, ScanResult
 from microcalc.engine.report import RunInfo, build_report, write_outputs
 from microcalc.errors import MicrocalcError
 from microcalc.report_sr.document import build_cad_sr
+from microcalc.report_sr.overview import build_overview_sc
 
 log = logging.getLogger("mc-serve")
 _MAX_STREAM = 32
+
+
+def _save(ds: pydicom.Dataset, f: BinaryIO) -> None:
+    ds.save_as(f, enforce_file_format=True)
 
 
 class ScanWorker:
     """Scans what :meth:`submit` queues until ``stop`` is set; sets ``sr_ready`` for each SR staged."""
 
     def __init__(self, *, spool: Spool, scanner: Scanner, run: RunInfo, out_dir: Path, stop: threading.Event,
-                 sr_ready: threading.Event) -> None:
+                 sr_ready: threading.Event, send_overview: bool = False) -> None:
         self.spool, self.scanner, self.run_info, self.out_dir = spool, scanner, run, out_dir
+        self.send_overview = send_overview
         self.stop, self.sr_ready = stop, sr_ready
         self.queue: queue.Queue[str] = queue.Queue()
         self.failure: BaseException | None = None
@@ -81,10 +90,13 @@ class ScanWorker:
             return
         report = build_report(result, self.run_info)
         try:
-            write_outputs(result, report, out_dir=self.out_dir, stem=uid)
+            _, png = write_outputs(result, report, out_dir=self.out_dir, stem=uid)
             source = pydicom.dcmread(result.path, stop_before_pixels=True)
             document = build_cad_sr(source, report, path=uid)
-            self.spool.stage_sr(uid, lambda f: document.save_as(f, enforce_file_format=True))
+            objects = [(uid, document)]
+            if self.send_overview:
+                objects.insert(0, (f"{uid}.overview", build_overview_sc(source, png, report, path=uid)))
+            self.spool.stage(uid, [(key, partial(_save, ds)) for key, ds in objects])
         except MicrocalcError as exc:
             log.warning("cannot report %s: %s", uid, exc)
             self.spool.fail(uid, str(exc))

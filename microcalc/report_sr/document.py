@@ -12,6 +12,8 @@ highdicom is imported on first use: without it, one line names ``pip install "mi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -66,23 +68,37 @@ def findings_from_report(report: dict[str, Any]) -> list[SRFinding]:
     return out
 
 
-def sr_uids(source: Dataset, report: dict[str, Any]) -> tuple[str, str]:
-    """(Series Instance UID, SOP Instance UID) of the SR: new, and the same for the same scan."""
-    key = [str(report["model_sha256"]), str(algorithm_from_report(report).parameters[1])]
-    series = generate_uid(entropy_srcs=["microcalc-cad-sr-series", str(source.StudyInstanceUID), *key])
-    sop = generate_uid(entropy_srcs=["microcalc-cad-sr", str(source.SOPInstanceUID), *key])
+@contextmanager
+def header_errors(path: str, what: str) -> Iterator[None]:
+    """A header value highdicom or pydicom refuses (they raise ValueError) is the input's fault: one line.
+
+    Other exceptions are bugs in microcalc and propagate as such.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        raise InputError(f"{path}: cannot build the {what} from its header ({type(exc).__name__}: {exc})") from exc
+
+
+def derived_uids(source: Dataset, report: dict[str, Any], *, kind: str) -> tuple[str, str]:
+    """(Series Instance UID, SOP Instance UID) of a result object of ``kind`` (the SR, the overview):
+    new, and the same for the same image, model and operating point."""
+    key = [kind, str(report["model_sha256"]), str(algorithm_from_report(report).parameters[1])]
+    series = generate_uid(entropy_srcs=["microcalc-series", str(source.StudyInstanceUID), *key])
+    sop = generate_uid(entropy_srcs=["microcalc-instance", str(source.SOPInstanceUID), *key])
     return series, sop
 
 
-def _evidence(source: Dataset, path: str) -> Dataset:
+def evidence(source: Dataset, path: str) -> Dataset:
+    """A copy of the source header that can lend its patient and study (empty Type 2 attributes added)."""
     for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID"):
         if not source.get(keyword):
-            raise InputError(f"{path}: cannot write a CAD SR: the image has no {keyword}")
-    evidence = deepcopy(source)
+            raise InputError(f"{path}: cannot file results with the image's study: it has no {keyword}")
+    copy = deepcopy(source)
     for keyword in _TYPE2:
-        if keyword not in evidence:
-            setattr(evidence, keyword, "")
-    return evidence
+        if keyword not in copy:
+            setattr(copy, keyword, "")
+    return copy
 
 
 def _walk(items: Any):
@@ -118,18 +134,20 @@ def build_cad_sr(source: Dataset, report: dict[str, Any], *, path: str = "") -> 
         path: the input's name for error messages.
     """
     hd = highdicom()
-    evidence = _evidence(source, path or str(report.get("input", "")))
-    if report.get("sop_instance_uid") not in (None, str(source.SOPInstanceUID)):
-        raise InputError(f"{path}: the scan report is for SOP Instance {report['sop_instance_uid']}, "
-                         f"not {source.SOPInstanceUID}")
-    series_uid, sop_uid = sr_uids(source, report)
-    content = cad_report_content(hd, source, findings_from_report(report), algorithm_from_report(report))
-    document = hd.sr.sop._SR(
-        evidence=[evidence], content=content, series_instance_uid=series_uid, series_number=9001,
-        sop_instance_uid=sop_uid, sop_class_uid=c.MAMMOGRAPHY_CAD_SR_STORAGE, instance_number=1,
-        manufacturer="microcalc", is_complete=True, software_versions=__version__,
-        series_description="microcalc CAD")
-    _add_library_references(document)
+    path = path or str(report.get("input", ""))
+    with header_errors(path, "CAD SR"):
+        source_copy = evidence(source, path)
+        if report.get("sop_instance_uid") not in (None, str(source.SOPInstanceUID)):
+            raise InputError(f"{path}: the scan report is for SOP Instance {report['sop_instance_uid']}, "
+                             f"not {source.SOPInstanceUID}")
+        series_uid, sop_uid = derived_uids(source, report, kind="cad-sr")
+        content = cad_report_content(hd, source, findings_from_report(report), algorithm_from_report(report))
+        document = hd.sr.sop._SR(
+            evidence=[source_copy], content=content, series_instance_uid=series_uid, series_number=9001,
+            sop_instance_uid=sop_uid, sop_class_uid=c.MAMMOGRAPHY_CAD_SR_STORAGE, instance_number=1,
+            manufacturer="microcalc", is_complete=True, software_versions=__version__,
+            series_description="microcalc CAD")
+        _add_library_references(document)
     return document
 
 

@@ -7,13 +7,14 @@ receives, so each test can count SRs exactly. The real-PACS tests (Orthanc) are 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pydicom
 import pytest
-from dicomnode_helpers import clone_with_new_study, free_port
+from dicomnode_helpers import clone_with_new_study, free_port, need
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
 from pynetdicom.sop_class import (
     CTImageStorage,
@@ -23,7 +24,7 @@ from pynetdicom.sop_class import (
 
 from microcalc.dicomnode.cli import serve
 from microcalc.dicomnode.config import ServeConfig
-from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE
+from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE, SECONDARY_CAPTURE_STORAGE
 
 
 class FakePacs:
@@ -34,7 +35,8 @@ class FakePacs:
 
     def start(self) -> FakePacs:
         ae = AE(ae_title="PACS")
-        ae.add_supported_context(MAMMOGRAPHY_CAD_SR_STORAGE, ALL_TRANSFER_SYNTAXES)
+        for sop_class in (MAMMOGRAPHY_CAD_SR_STORAGE, SECONDARY_CAPTURE_STORAGE):
+            ae.add_supported_context(sop_class, ALL_TRANSFER_SYNTAXES)
 
         def store(event):
             self.received.append(event.dataset)
@@ -189,3 +191,43 @@ def test_restart_resumes_the_spool_and_never_reports_an_image_twice(tmp_path, ma
     pacs.stop()
     uids = sorted(pydicom.dcmread(p).SOPInstanceUID for p in acknowledged)
     assert sorted(referenced_image(sr) for sr in pacs.received) == uids  # one SR each, none twice
+
+
+def test_send_overview_adds_a_valid_secondary_capture_per_image(tmp_path, mammograms, make_node):
+    pacs = FakePacs(free_port()).start()
+    node = make_node(pacs.port, send_overview=True)
+    sent = images(mammograms, tmp_path / "in", 2)
+    assert send(node.config.port, sent) == [0x0000, 0x0000]
+    wait_for(lambda: len(pacs.received) >= 4, what="an SR and an overview per image")
+    assert node.shutdown() == 0
+    pacs.stop()
+    by_class: dict[str, list] = {}
+    for ds in pacs.received:
+        by_class.setdefault(ds.SOPClassUID, []).append(ds)
+    assert len(by_class[MAMMOGRAPHY_CAD_SR_STORAGE]) == len(by_class[SECONDARY_CAPTURE_STORAGE]) == 2
+    sources = {pydicom.dcmread(p, stop_before_pixels=True).StudyInstanceUID for p in sent}
+    overviews = by_class[SECONDARY_CAPTURE_STORAGE]
+    assert {sc.StudyInstanceUID for sc in overviews} == sources
+    assert all(sc.PhotometricInterpretation == "RGB" and sc.SamplesPerPixel == 3 for sc in overviews)
+    path = tmp_path / "overview.dcm"
+    overviews[0].save_as(path, enforce_file_format=True)
+    check = subprocess.run([need("dciodvfy", "dicom3tools"), str(path)], capture_output=True, text=True, check=False)
+    lines = (check.stdout + check.stderr).splitlines()
+    assert "SCImage" in [line.strip() for line in lines] and not [x for x in lines if x.startswith("Error")], lines
+
+
+def test_an_image_that_cannot_be_scanned_moves_to_failed_and_the_node_goes_on(tmp_path, mammograms, make_node):
+    pacs = FakePacs(free_port()).start()
+    node = make_node(pacs.port)
+    bad, good = images(mammograms, tmp_path / "in", 2)
+    ds = pydicom.dcmread(bad)
+    ds.Rows = 64  # the header no longer matches the pixel data: the reader refuses it
+    ds.save_as(bad, enforce_file_format=True)
+    assert send(node.config.port, [bad, good]) == [0x0000, 0x0000]  # both acknowledged: both spooled
+    wait_for(lambda: pacs.received, what="the good image's SR")
+    assert node.shutdown() == 0
+    pacs.stop()
+    uid = ds.SOPInstanceUID
+    reason = (node.config.spool / "failed" / f"{uid}.txt").read_text()
+    assert (node.config.spool / "failed" / f"{uid}.dcm").is_file() and len(reason.splitlines()) == 1
+    assert [referenced_image(sr) for sr in pacs.received] == [pydicom.dcmread(good).SOPInstanceUID]
