@@ -53,14 +53,32 @@ def random_speck(row: float, col: float, *, diameter_mm: float, spacing_mm: floa
                  lobes=int(rng.choice([1, 1, 2, 3])))
 
 
+def _diameters_mm(n: int, *, max_mm: float, rng: np.random.Generator) -> np.ndarray:
+    """Cluster speck diameters: log-uniform 0.1-0.6 mm, one in ten 0.6-1.0 mm, at most ``max_mm``."""
+    diam = np.exp(rng.uniform(np.log(0.1), np.log(0.6), n))
+    diam[rng.random(n) < 0.1] = rng.uniform(0.6, 1.0)
+    return np.clip(diam, 0.1, max(max_mm, 0.1))
+
+
+def filling_specks(*, top: float, left: float, size: int, spacing_mm: float,
+                   rng: np.random.Generator) -> list[Speck]:
+    """5-30 cluster specks scattered over a whole ``size`` px square: a patch cut inside a
+    cluster larger than itself, as real 60 px (5 mm) patch sets are, rather than around one."""
+    n = int(rng.integers(CLUSTER_SIZE[0], CLUSTER_SIZE[1] + 1))
+    diam = _diameters_mm(n, max_mm=size * spacing_mm / 5.0, rng=rng)
+    margin = diam / spacing_mm * 1.17 + 1.0  # 1.17 = max reach / diameter: whole specks only
+    rows = top + margin + rng.random(n) * (size - 2 * margin)
+    cols = left + margin + rng.random(n) * (size - 2 * margin)
+    faint = rng.random(n) < 0.3
+    return [random_speck(float(rows[i]), float(cols[i]), diameter_mm=float(diam[i]), spacing_mm=spacing_mm,
+                         rng=rng, faint=bool(faint[i])) for i in range(n)]
+
+
 def cluster_specks(*, row: float, col: float, extent_px: float, spacing_mm: float,
                    rng: np.random.Generator) -> list[Speck]:
     """5-30 specks scattered in an ellipse of diameter ``extent_px`` around (row, col)."""
     n = int(rng.integers(CLUSTER_SIZE[0], CLUSTER_SIZE[1] + 1))
-    max_d_mm = min(1.0, extent_px * spacing_mm / 5.0)
-    diam = np.exp(rng.uniform(np.log(0.1), np.log(0.6), n))
-    diam[rng.random(n) < 0.1] = rng.uniform(0.6, 1.0)
-    diam = np.clip(diam, 0.1, max(max_d_mm, 0.1))
+    diam = _diameters_mm(n, max_mm=min(1.0, extent_px * spacing_mm / 5.0), rng=rng)
     radius_px = extent_px / 2.0 - diam / spacing_mm * 1.17 - 1.0  # 1.17 = max reach / diameter
     ratio, theta = rng.uniform(0.5, 1.0), rng.uniform(0, np.pi)
     rho = np.sqrt(rng.random(n)) * np.maximum(radius_px, 0.0)

@@ -12,7 +12,7 @@ from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
 from microcalc.errors import MicrocalcError
 from microcalc.synth.anatomy import DENSITIES
 from microcalc.synth.dicom_writer import PHOTOMETRICS, TRANSFER_SYNTAXES, VOI_FUNCTIONS, write_mammogram_dicom
-from microcalc.synth.patches import write_patch_set
+from microcalc.synth.patches import FRAMINGS, PatchStyle, write_patch_set
 from microcalc.synth.phantom import DEFAULT_COLS, DEFAULT_ROWS, DEFAULT_SPACING_MM, make_phantom
 
 
@@ -85,15 +85,26 @@ def mammogram(out: Path, *, seed: int, clusters: int, isolated: int, view: str, 
 @click.option("--n", "n", type=click.IntRange(min=2), default=1000, show_default=True,
               help="Patches in all, half cluster/ and half normal/.")
 @click.option("--patch-size", type=click.IntRange(32, 1024), default=674, show_default=True)
+@click.option("--spacing", type=float, default=DEFAULT_SPACING_MM, show_default=True,
+              help="Pixel spacing in mm (calcification sizes stay in mm): match the data set's pixel size.")
+@click.option("--framing", type=click.Choice(FRAMINGS), default="whole", show_default=True,
+              help="whole: one whole cluster per cluster patch; inside: the patch cut inside a larger cluster.")
+@click.option("--randomise/--no-randomise", default=False, show_default=True,
+              help="Domain randomisation per phantom: tissue contrast, fine texture, detector blur, noise, window.")
 @seed_option()
-def patches(outdir: Path, *, n: int, patch_size: int, seed: int) -> None:
-    """Write OUTDIR/cluster/*.png (one whole cluster each) and OUTDIR/normal/*.png (none).
+def patches(outdir: Path, *, n: int, patch_size: int, spacing: float, framing: str, randomise: bool,
+            seed: int) -> None:
+    """Write OUTDIR/cluster/*.png (clusters) and OUTDIR/normal/*.png (none) with OUTDIR/truth.json.
 
     Patches are 8-bit grayscale, cut from tissue phantoms through the same DICOM window and
     to_uint8 conversion the scanner applies. Normal patches may hold single specks and vessels.
+
+    Example (like real 60x60 film patches at 0.085 mm, which transfer best):
+    mc-synth patches synth60 --n 2000 --patch-size 60 --spacing 0.085 --framing inside --randomise
     """
     try:
-        counts = write_patch_set(outdir, n=n, patch_size=patch_size, seed=seed, progress=n >= 200)
+        style = PatchStyle(spacing_mm=spacing, framing=framing, randomise=randomise)
+        counts = write_patch_set(outdir, n=n, patch_size=patch_size, seed=seed, style=style, progress=n >= 200)
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     except OSError as e:

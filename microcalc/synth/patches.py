@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,8 @@ from PIL import Image
 
 from microcalc.imaging import present
 from microcalc.synth.anatomy import DENSITIES, tissue_field
+from microcalc.synth.appearance import draw_appearance, render_detector, render_tissue
+from microcalc.synth.appearance import window as appearance_window
 from microcalc.synth.calcs import (
     CLUSTER_EXTENT_MM,
     ISOLATED_DIAMETER_MM,
@@ -26,6 +28,7 @@ from microcalc.synth.calcs import (
     cluster_specks,
     cluster_truth,
     draw_specks,
+    filling_specks,
     random_speck,
 )
 from microcalc.synth.dicom_writer import build_header
@@ -41,8 +44,35 @@ def _grid(patch_size: int) -> int:
     return 4 if patch_size <= 256 else 2
 
 
-def _cell_specks(kind: str, *, top: int, left: int, patch_size: int, spacing_mm: float,
+FRAMINGS = ("whole", "inside")
+
+
+@dataclass(frozen=True)
+class PatchStyle:
+    """How patches are made: pixel size, cluster framing, and domain randomisation.
+
+    ``framing="whole"`` puts one whole cluster (extent at most ``0.7 * P``, 1 cm) in a cluster
+    patch; ``"inside"`` fills the patch with 5-30 specks, a patch cut inside a larger cluster as
+    real 60 px (5 mm) sets are. ``randomise`` draws each phantom's rendering (tissue contrast,
+    fine texture, blur, noise, window) from :mod:`microcalc.synth.appearance`.
+    """
+
+    spacing_mm: float = DEFAULT_SPACING_MM
+    framing: str = "whole"
+    randomise: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.02 <= self.spacing_mm <= 0.5:
+            raise ValueError(f"pixel spacing {self.spacing_mm} mm out of range 0.02..0.5 mm")
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"unknown framing {self.framing!r}; expected one of {', '.join(FRAMINGS)}")
+
+
+def _cell_specks(kind: str, *, top: int, left: int, patch_size: int, style: PatchStyle,
                  rng: np.random.Generator) -> list[Speck]:
+    spacing_mm = style.spacing_mm
+    if kind == "cluster" and style.framing == "inside":
+        return filling_specks(top=top, left=left, size=patch_size, spacing_mm=spacing_mm, rng=rng)
     if kind == "cluster":
         extent = min(CLUSTER_EXTENT_MM / spacing_mm, 0.7 * patch_size) * rng.uniform(0.6, 1.0)
         lo, hi = extent / 2.0 + 2.0, patch_size - extent / 2.0 - 2.0
@@ -56,28 +86,34 @@ def _cell_specks(kind: str, *, top: int, left: int, patch_size: int, spacing_mm:
 
 
 def phantom_patches(kinds: list[str], *, patch_size: int, seed_seq: np.random.SeedSequence,
-                    spacing_mm: float = DEFAULT_SPACING_MM) -> list[tuple[np.ndarray, dict]]:
+                    style: PatchStyle = PatchStyle()) -> list[tuple[np.ndarray, dict]]:
     """One tissue phantom cut into ``len(kinds)`` uint8 patches, cell ``i`` of kind ``kinds[i]``.
 
     Each patch comes with its ground truth in patch coordinates: the cluster (``cluster_truth``)
     for a positive cell, the isolated specks for a negative one.
     """
     rng = np.random.default_rng(seed_seq)
+    spacing_mm = style.spacing_mm
     grid = _grid(patch_size)
     side = grid * patch_size
     density = str(rng.choice(DENSITIES, p=_DENSITY_WEIGHTS))
     field = tissue_field(rows=side, cols=side, spacing_mm=spacing_mm, density=density, rng=rng)
+    look = draw_appearance(rng) if style.randomise else None
+    attenuation = render_tissue(field.attenuation, look, rng=rng) if look else field.attenuation
     cells = [(i // grid * patch_size, i % grid * patch_size) for i in range(len(kinds))]
     truths = []
     for kind, (top, left) in zip(kinds, cells):
-        specks = _cell_specks(kind, top=top, left=left, patch_size=patch_size, spacing_mm=spacing_mm, rng=rng)
-        draw_specks(field.attenuation, specks, rng=rng)
+        specks = _cell_specks(kind, top=top, left=left, patch_size=patch_size, style=style, rng=rng)
+        draw_specks(attenuation, specks, rng=rng)
         local = [replace(s, row=s.row - top, col=s.col - left) for s in specks]
         truths.append({"label": kind,
                        "cluster": cluster_truth(local, spacing_mm=spacing_mm, index=0) if kind == "cluster" else None,
                        "isolated_calcifications": [] if kind == "cluster" else [s.truth(spacing_mm) for s in local]})
-    stored = to_stored(field.attenuation, bits_stored=BITS_STORED)
-    window = presentation_window(stored, field.mask)
+    if look:
+        attenuation = render_detector(attenuation, look, spacing_mm=spacing_mm, rng=rng)
+    stored = to_stored(attenuation, bits_stored=BITS_STORED)
+    window = (appearance_window(attenuation, look, bits_stored=BITS_STORED) if look
+              else presentation_window(stored, field.mask))
     header = build_header(rows=side, cols=side, seed=0, spacing_mm=spacing_mm, view="CC", laterality="L",
                           bits_stored=BITS_STORED, window=window)
     image = present(stored, header)
@@ -98,7 +134,7 @@ def _save_png(path: Path, patch: np.ndarray) -> None:
 
 
 def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int = 0,
-                    progress: bool = False) -> dict[str, int]:
+                    style: PatchStyle = PatchStyle(), progress: bool = False) -> dict[str, int]:
     """Write ``n`` patches (half ``cluster/``, half ``normal/``) of ``patch_size`` px; return counts.
 
     ``OUT/truth.json`` maps each patch's relative path to its ground truth in patch pixels
@@ -125,12 +161,12 @@ def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int =
     with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task("synthesising patches", total=n)
         for chunk, seq in zip(chunks, seeds):
-            for kind, (patch, truth) in zip(chunk, phantom_patches(chunk, patch_size=patch_size, seed_seq=seq)):
+            for kind, (patch, truth) in zip(chunk, phantom_patches(chunk, patch_size=patch_size, seed_seq=seq, style=style)):
                 name = f"{kind}/{kind}_{counts[kind]:05d}.png"
                 _save_png(out / name, patch)
                 truths[name] = truth
                 counts[kind] += 1
             bar.advance(task, len(chunk))
-    _save_json(out / "truth.json", {"patch_size": patch_size, "spacing_mm": DEFAULT_SPACING_MM, "seed": seed,
-                                    "patches": truths})
+    _save_json(out / "truth.json", {"patch_size": patch_size, "spacing_mm": style.spacing_mm, "seed": seed,
+                                    "framing": style.framing, "randomised": style.randomise, "patches": truths})
     return counts
