@@ -26,13 +26,13 @@ from microcalc.synth.noise import power_law_noise
 from microcalc.synth.phantom import AIR_LEVEL, TISSUE_SCALE
 
 # Ranges drawn uniformly (log-uniformly for the scale-like ones); attenuation units unless named.
-TISSUE_CONTRAST = (0.25, 0.8)
-FINE_TEXTURE = (0.01, 0.03)
+TISSUE_CONTRAST = (0.15, 0.6)
+FINE_TEXTURE = (0.006, 0.025)
 BLUR_MM = (0.02, 0.09)
-NOISE = (0.006, 0.02)
+NOISE = (0.004, 0.016)
 GRAIN_PX = (0.3, 0.8)
 WINDOW_WIDTH = (0.6, 1.4)
-LEVEL_SHIFT = (-0.35, 0.35)  # window centre relative to the tissue mean, in window widths
+LEVEL_SHIFT = (-0.25, 0.45)  # window centre relative to the tissue mean, in window widths
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,56 @@ def test_truth_lists_every_patch_with_its_cluster_inside(patch_set):
             assert entry["cluster"] is None
             for speck in entry["isolated_calcifications"]:
                 assert 0 <= speck["row"] < 128 and 0 <= speck["col"] < 128
+
+
+def test_spacing_keeps_calcification_sizes_in_mm(tmp_path):
+    from microcalc.synth.patches import PatchStyle
+
+    write_patch_set(tmp_path, n=16, patch_size=64, seed=3, style=PatchStyle(spacing_mm=0.14))
+    import json
+
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert truth["spacing_mm"] == 0.14
+    specks = [c for e in truth["patches"].values() if e["cluster"] for c in e["cluster"]["calcifications"]]
+    assert specks and all(0.1 <= c["diameter_mm"] <= 1.0 for c in specks)  # the physical model, in mm
+    assert all(abs(c["diameter_px"] * 0.14 - c["diameter_mm"]) < 0.01 for c in specks)
+
+
+def test_inside_framing_fills_the_patch_with_whole_specks(tmp_path):
+    import json
+
+    from microcalc.synth.patches import PatchStyle
+
+    write_patch_set(tmp_path, n=32, patch_size=60, seed=4, style=PatchStyle(spacing_mm=0.085, framing="inside"))
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert truth["framing"] == "inside"
+    spans = []
+    for entry in truth["patches"].values():
+        if entry["cluster"]:
+            r0, c0, r1, c1 = entry["cluster"]["bbox_px"]
+            assert 0 <= r0 < r1 <= 61 and 0 <= c0 < c1 <= 61  # every speck whole inside the patch
+            assert 5 <= entry["cluster"]["n_calcifications"] <= 30
+            spans.append(max(r1 - r0, c1 - c0))
+    assert np.median(spans) > 40  # spread over the patch, not gathered in its middle
+
+
+def test_randomised_rendering_varies_between_phantoms_and_is_deterministic(tmp_path):
+    from microcalc.synth.patches import PatchStyle
+
+    style = PatchStyle(spacing_mm=0.085, framing="inside", randomise=True)
+    write_patch_set(tmp_path / "a", n=64, patch_size=60, seed=5, style=style)
+    write_patch_set(tmp_path / "b", n=64, patch_size=60, seed=5, style=style)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    means = [np.asarray(Image.open(p), dtype=np.float64).mean() for p in sorted((tmp_path / "a").rglob("*.png"))]
+    assert np.std(means) > 15  # windows and levels differ from one acquisition to the next
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"framing": "around"}, "unknown framing 'around'"),  # not a framing
+    ({"spacing_mm": 0.01}, "pixel spacing 0.01 mm out of range"),  # finer than any detector
+])
+def test_bad_style(kwargs, message):
+    from microcalc.synth.patches import PatchStyle
+
+    with pytest.raises(ValueError, match=message):
+        PatchStyle(**kwargs)
