@@ -22,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from real60_split import materialise, split  # noqa: E402
+from real60_split import materialise, split
 
 N, SEED, PATCH = 1000, 1, 60
 RECIPE = ["--arch", "smallcnn", "--patch-size", str(PATCH), "--epochs", "6", "--batch-size", "32",
