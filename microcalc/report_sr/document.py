@@ -43,12 +43,21 @@ def highdicom() -> Any:
     return import_optional("highdicom", extra="dicom", purpose="the Mammography CAD SR")
 
 
+def _operating_point(report: dict[str, Any]) -> str:
+    """The report's operating point in one line: its name and what it was chosen for, or that there was none."""
+    point = report.get("operating_point") or report.get("settings", {}).get("operating_point")
+    if isinstance(point, dict):
+        if not point.get("name"):
+            return "operating point none (fixed threshold)"
+        detail = f" ({point['level']} level: {point['criterion']})" if point.get("level") and point.get("criterion") else ""
+        return f"operating point {point['name']}{detail}"
+    return f"operating point {point}" if point else "operating point none (fixed threshold)"
+
+
 def algorithm_from_report(report: dict[str, Any]) -> Algorithm:
     """TID 4019 identification from a scan report: microcalc's version, the model's SHA-256, the operating point."""
     settings = report.get("settings", {})
-    point = report.get("operating_point") or settings.get("operating_point")
-    params = [f"model sha256 {report['model_sha256']}",
-              f"operating point {point['name'] if isinstance(point, dict) else point or 'threshold'}",
+    params = [f"model sha256 {report['model_sha256']}", _operating_point(report),
               f"threshold {settings.get('threshold')}"]
     model = report.get("model", {})
     if model:

@@ -22,6 +22,7 @@ from PIL import Image
 from microcalc.engine import cli as scan_cli
 from microcalc.errors import MissingDependencyError
 from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE
+from microcalc.report_sr.document import algorithm_from_report
 
 pytest.importorskip("highdicom", reason='highdicom is not installed: pip install "microcalc[dicom]"')
 
@@ -159,3 +160,17 @@ def test_missing_highdicom_names_the_extra(tmp_path, tiny_bundle, fake_backend, 
     with pytest.raises(MissingDependencyError, match=r'pip install "microcalc\[dicom\]"'):
         CliRunner().invoke(scan_cli.cli, [str(image), "--model", str(tmp_path / "bundle"), "--sr"],
                            catch_exceptions=False)
+
+
+@pytest.mark.parametrize("point, expected", [
+    # a named point chosen for an image-level criterion (mc-scan --operating-point)
+    ({"name": "fp0.25", "threshold": 0.43, "level": "image", "criterion": "0.25 false positives per image"},
+     "operating point fp0.25 (image level: 0.25 false positives per image)"),
+    ({"name": None, "threshold": 0.5, "source": "--threshold given by the user"},  # a bare threshold
+     "operating point none (fixed threshold)"),
+    (None, "operating point none (fixed threshold)"),  # reports written before operating points existed
+])
+def test_the_sr_names_the_operating_point(point, expected):
+    report = {"model_sha256": "ab" * 32, "settings": {"threshold": 0.43}, "operating_point": point}
+    parameters = algorithm_from_report(report).parameters
+    assert parameters[1] == expected and parameters[2] == "threshold 0.43"
