@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 
 from microcalc.errors import InputError, StaleArtifactError
 from microcalc.model_config import ModelConfig
+from microcalc.operating_points import OperatingPoints
 
 FORMAT = "microcalc-bundle"
 VERSION = 1
@@ -125,6 +126,15 @@ class Bundle:
     @property
     def threshold(self) -> float:
         return float(self.manifest.get("threshold", self.config.threshold))
+
+    @property
+    def operating_points(self) -> OperatingPoints:
+        """The named thresholds the bundle carries (none for bundles exported without them)."""
+        try:
+            return OperatingPoints.from_dict(self.manifest.get("operating_points"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{self.path / MANIFEST}: malformed operating points ({exc}); "
+                             f"{rebuild_hint(self.manifest, self.path)}") from exc
 
     @property
     def source_sha256(self) -> str | None:
@@ -283,12 +293,20 @@ def commit_dir(staging: Path, target: str | os.PathLike) -> None:
 
 def write_manifest(bundle_dir: str | os.PathLike, *, config: ModelConfig, source_checkpoint: dict[str, Any],
                    input_spec: dict[str, Any], outputs: list[dict[str, Any]], variants: list[Variant],
-                   created: str, microcalc_version: str) -> dict[str, Any]:
-    """Write ``bundle.json`` for files already in ``bundle_dir``; returns the manifest."""
+                   created: str, microcalc_version: str,
+                   operating_points: OperatingPoints | None = None) -> dict[str, Any]:
+    """Write ``bundle.json`` for files already in ``bundle_dir``; returns the manifest.
+
+    ``threshold`` is the default operating point's when the checkpoint carries points.
+    """
+    points = operating_points or OperatingPoints()
+    threshold = points.get(points.default).threshold if points.default else config.threshold
     manifest = {
         "format": FORMAT, "version": VERSION, "microcalc_version": microcalc_version, "created": created,
         "model": config.to_dict(), "source_checkpoint": source_checkpoint, "input": input_spec,
-        "outputs": outputs, "threshold": config.threshold, "variants": [v.to_dict() for v in variants],
+        "outputs": outputs, "threshold": threshold, "variants": [v.to_dict() for v in variants],
     }
+    if points:
+        manifest["operating_points"] = points.to_dict()
     write_json_atomic(Path(bundle_dir) / MANIFEST, manifest)
     return manifest

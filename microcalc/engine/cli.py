@@ -20,10 +20,11 @@ from microcalc.defaults import default_bundle
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
 from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
+from microcalc.engine.scan_options import scan_options, threshold_options
 from microcalc.errors import InputError, MicrocalcError
+from microcalc.operating_points import ChosenPoint, choose, identify, point_label
 from microcalc.report_sr.document import highdicom, write_scan_sr
 
-PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 ISOLATION_CHOICES = ("process", "none")
 
 
@@ -46,16 +47,19 @@ def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> t
     return backend, model, f"{choice.backend} {choice.precision} on {choice.device} ({choice.reason})"
 
 
-def open_run(bundle: Any, *, backend: str, precision: str, settings: ScanSettings) -> tuple[Any, RunInfo, str]:
+def open_run(bundle: Any, *, backend: str, precision: str, settings: ScanSettings,
+             point: ChosenPoint | None = None) -> tuple[Any, RunInfo, str]:
     """The backend (not yet active), the :class:`RunInfo` its reports share, and the line saying what was chosen.
 
-    One function for ``mc-scan`` and for each model actor of ``mc-scan --ray``.
+    One function for ``mc-scan`` and for each model actor of ``mc-scan --ray``. ``point`` is the
+    operating point the threshold came from; without it, it is identified from the bundle's points.
     """
+    point = point or identify(bundle.operating_points, settings.threshold, fallback=bundle.threshold)
     runner, model_file, chosen = open_backend(backend, precision, bundle, max_batch=settings.batch_size)
     run = RunInfo(bundle=str(bundle.path), model_sha256=model_file["sha256"], arch=bundle.config.arch,
                   patch_size=bundle.config.patch_size, variant=model_file["name"], backend=runner.name,
                   precision=model_file["precision"], threshold=settings.threshold, overlap=settings.overlap,
-                  min_breast=settings.min_breast, batch_size=settings.batch_size)
+                  min_breast=settings.min_breast, batch_size=settings.batch_size, operating_point=point.to_dict())
     return runner, run, chosen
 
 
@@ -74,15 +78,8 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--model", "model", type=click.Path(path_type=Path), default=None,
               help="Model bundle folder from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].")
-@click.option("--backend", default="auto", show_default=True,
-              help="onnxruntime, openvino, tensorrt, torch, or auto (the fastest that runs here).")
-@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="auto", show_default=True,
-              help="Which bundle variant to run.")
-@click.option("--overlap", type=float, default=0.25, show_default=True, help="Fraction of a tile shared with its neighbour.")
-@click.option("--batch-size", type=int, default=8, show_default=True, help="Tiles per backend call.")
-@click.option("--threshold", type=float, default=None, help="Cluster probability threshold [default: the bundle's].")
-@click.option("--min-breast", type=float, default=0.1, show_default=True,
-              help="Skip tiles with a smaller fraction of breast tissue.")
+@scan_options
+@threshold_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("scans"),
               show_default=True, help="Folder for <input stem>.json and <input stem>.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON instead of the summary table.")
@@ -100,8 +97,8 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
                    "with a path column. Needs pip install \"microcalc[cluster]\".")
 @click.option("--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1].")
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
-        batch_size: int, threshold: float | None, min_breast: float, out_dir: Path, as_json: bool,
-        force: bool, decode_timeout: float, isolation: str, sr: bool, ray_address: str | None,
+        batch_size: int, operating_point: str | None, threshold: float | None, min_breast: float, out_dir: Path,
+        as_json: bool, force: bool, decode_timeout: float, isolation: str, sr: bool, ray_address: str | None,
         actors: int | None) -> None:
     """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
 
@@ -125,8 +122,10 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
         highdicom()  # one line naming the extra before any work, not one per image
     bundle = Bundle.load(model or default_bundle())
     patch = bundle.config.patch_size
-    settings = ScanSettings(threshold=bundle.threshold if threshold is None else threshold, overlap=overlap,
-                            min_breast=min_breast, batch_size=batch_size, decode_timeout_s=decode_timeout)
+    chosen_point = choose(bundle.operating_points, name=operating_point, threshold=threshold,
+                          fallback=bundle.threshold)
+    settings = ScanSettings(threshold=chosen_point.threshold, overlap=overlap, min_breast=min_breast,
+                            batch_size=batch_size, decode_timeout_s=decode_timeout)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -141,8 +140,9 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
                             actors=actors, console=console)
         sys.exit(1 if tally.failed else 0)
     paths = expand_inputs(list(inputs))
-    runner, run, chosen = open_run(bundle, backend=backend, precision=precision, settings=settings)
+    runner, run, chosen = open_run(bundle, backend=backend, precision=precision, settings=settings, point=chosen_point)
     console.print(f"mc-scan: backend {chosen}", highlight=False, markup=False, soft_wrap=True)
+    console.print(f"mc-scan: {chosen_point.describe()}", highlight=False, markup=False, soft_wrap=True)
     reports, failed = [], []
     stems = unique_stems(paths)
     start = time.perf_counter()
@@ -168,7 +168,8 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     elif reports:
         Console().print(_summary(reports, failed, wall_s))
         for r in reports:
-            click.echo(f"{r['input']}: {len(r['findings'])} finding(s) -> {r['outputs']['json']} {r['outputs']['png']}")
+            click.echo(f"{r['input']}: {len(r['findings'])} finding(s) at {point_label(r['operating_point'])} -> "
+                       f"{r['outputs']['json']} {r['outputs']['png']}")
     console.print(f"mc-scan: {len(paths)} input(s): {len(reports)} scanned, {len(failed)} refused "
                   f"(each named above), {wall_s:.1f} s", highlight=False, markup=False, soft_wrap=True)
     if failed:

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class RunInfo:
     overlap: float
     min_breast: float
     batch_size: int
+    operating_point: dict[str, Any] = field(default_factory=dict)
 
 
 def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
@@ -60,6 +61,7 @@ def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
         "precision": run.precision,
         "settings": {"threshold": run.threshold, "overlap": run.overlap, "min_breast": run.min_breast,
                      "batch_size": run.batch_size},
+        "operating_point": run.operating_point or {"name": None, "threshold": run.threshold},
         "tiles_scanned": len(result.grid),
         "tiles_total": int(result.grid.total),
         "times_ms": {k: round(v, 3) for k, v in result.times_ms.items()},

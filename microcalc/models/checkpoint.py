@@ -4,7 +4,8 @@ Our format is a ``torch.save`` dict::
 
     {"format": "microcalc-checkpoint", "version": 1,
      "config": ModelConfig.to_dict(), "state_dict": {...}, "weights_sha256": "...",
-     "metrics": {...}, "training_state": {...} (optional, for --resume)}
+     "metrics": {...}, "operating_points": OperatingPoints.to_dict() (optional),
+     "training_state": {...} (optional, for --resume)}
 
 Foreign formats, detected from the content:
 
@@ -30,6 +31,7 @@ import torch.nn as nn
 from microcalc.errors import InputError
 from microcalc.model_config import ModelConfig, published_config
 from microcalc.models.registry import create_model, list_models
+from microcalc.operating_points import OperatingPoints
 from microcalc.preprocessing import PUBLISHED
 
 FORMAT = "microcalc-checkpoint"
@@ -46,6 +48,7 @@ class Checkpoint:
     path: Path | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     training_state: dict[str, Any] | None = None
+    operating_points: OperatingPoints = field(default_factory=OperatingPoints)
 
     @property
     def weights_sha256(self) -> str:
@@ -73,7 +76,8 @@ def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
 
 
 def save_checkpoint(path: str | os.PathLike, *, state_dict: dict[str, torch.Tensor], config: ModelConfig,
-                    metrics: dict[str, Any] | None = None, training_state: dict[str, Any] | None = None) -> str:
+                    metrics: dict[str, Any] | None = None, training_state: dict[str, Any] | None = None,
+                    operating_points: OperatingPoints | None = None) -> str:
     """Write our format atomically (temporary file, then rename); returns the weights digest."""
     path = Path(path)
     weights = {k: v.detach().cpu() for k, v in state_dict.items()}
@@ -82,6 +86,8 @@ def save_checkpoint(path: str | os.PathLike, *, state_dict: dict[str, torch.Tens
         "format": FORMAT, "version": VERSION, "config": config.to_dict(), "state_dict": weights,
         "weights_sha256": digest, "metrics": metrics or {},
     }
+    if operating_points:
+        payload["operating_points"] = operating_points.to_dict()
     if training_state is not None:
         payload["training_state"] = training_state
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +182,7 @@ def _from_payload(raw: dict, path: Path, positive_index: int | None) -> Checkpoi
         try:
             config = ModelConfig.from_dict(raw["config"])
             state_dict = _strip_prefix(raw["state_dict"])
+            points = OperatingPoints.from_dict(raw.get("operating_points"))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"malformed microcalc checkpoint ({exc})") from exc
         if weights_digest(state_dict) != raw.get("weights_sha256"):
@@ -183,7 +190,8 @@ def _from_payload(raw: dict, path: Path, positive_index: int | None) -> Checkpoi
         if positive_index is not None and positive_index != config.positive_index:
             config = ModelConfig.from_dict({**config.to_dict(), "positive_index": positive_index})
         return Checkpoint(config=config, state_dict=state_dict, source="microcalc", path=path,
-                          metrics=dict(raw.get("metrics", {})), training_state=raw.get("training_state"))
+                          metrics=dict(raw.get("metrics", {})), training_state=raw.get("training_state"),
+                          operating_points=points)
     if isinstance(raw.get("state_dict"), dict):
         state_dict = _strip_prefix(raw["state_dict"])
         arch, num_classes, in_chans = infer_architecture(state_dict)

@@ -91,9 +91,15 @@ def mammogram(out: Path, *, seed: int, clusters: int, isolated: int, view: str, 
               help="whole: one whole cluster per cluster patch; inside: the patch cut inside a larger cluster.")
 @click.option("--randomise/--no-randomise", default=False, show_default=True,
               help="Domain randomisation per phantom: tissue contrast, fine texture, detector blur, noise, window.")
+@click.option("--density", type=click.Choice(DENSITIES), default=None,
+              help="Fix the BI-RADS density [default: drawn per phantom].")
+@click.option("--noise", type=click.FloatRange(0, 50), default=0.0, show_default=True,
+              help="Extra detector noise, in grey levels of the displayed 8-bit image.")
+@click.option("--photometric", type=click.Choice(PHOTOMETRICS), default="MONOCHROME2", show_default=True,
+              help="Store the phantoms as MONOCHROME1 (inverted) and read them back as the scanner does.")
 @seed_option()
 def patches(outdir: Path, *, n: int, patch_size: int, spacing: float, framing: str, randomise: bool,
-            seed: int) -> None:
+            density: str | None, noise: float, photometric: str, seed: int) -> None:
     """Write OUTDIR/cluster/*.png (clusters) and OUTDIR/normal/*.png (none) with OUTDIR/truth.json.
 
     Patches are 8-bit grayscale, cut from tissue phantoms through the same DICOM window and
@@ -101,9 +107,13 @@ def patches(outdir: Path, *, n: int, patch_size: int, spacing: float, framing: s
 
     Example (like real 60x60 film patches at 0.085 mm, which transfer best):
     mc-synth patches synth60 --n 2000 --patch-size 60 --spacing 0.085 --framing inside --randomise
+
+    --density, --noise and --photometric make validation sets that differ from training, e.g.
+    mc-synth patches val_dense --n 400 --patch-size 128 --seed 503 --density dense
     """
     try:
-        style = PatchStyle(spacing_mm=spacing, framing=framing, randomise=randomise)
+        style = PatchStyle(spacing_mm=spacing, framing=framing, randomise=randomise, density=density, noise=noise,
+                           photometric=photometric)
         counts = write_patch_set(outdir, n=n, patch_size=patch_size, seed=seed, style=style, progress=n >= 200)
     except ValueError as e:
         raise click.UsageError(str(e)) from e

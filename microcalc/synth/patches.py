@@ -31,7 +31,7 @@ from microcalc.synth.calcs import (
     filling_specks,
     random_speck,
 )
-from microcalc.synth.dicom_writer import build_header
+from microcalc.synth.dicom_writer import PHOTOMETRICS, build_header, stored_for
 from microcalc.synth.phantom import DEFAULT_SPACING_MM, presentation_window, to_stored
 
 MIN_PATCH, MAX_PATCH = 32, 1024
@@ -54,18 +54,29 @@ class PatchStyle:
     ``framing="whole"`` puts one whole cluster (extent at most ``0.7 * P``, 1 cm) in a cluster
     patch; ``"inside"`` fills the patch with 5-30 specks, a patch cut inside a larger cluster as
     real 60 px (5 mm) sets are. ``randomise`` draws each phantom's rendering (tissue contrast,
-    fine texture, blur, noise, window) from :mod:`microcalc.synth.appearance`.
+    fine texture, blur, noise, window) from :mod:`microcalc.synth.appearance`. ``density`` fixes
+    the BI-RADS density (default: drawn per phantom), ``noise`` adds detector noise of that many
+    grey levels of the displayed image, ``photometric="MONOCHROME1"`` stores the phantom inverted
+    and reads it back through the inversion: the shifts of validation sets that differ from training.
     """
 
     spacing_mm: float = DEFAULT_SPACING_MM
     framing: str = "whole"
     randomise: bool = False
+    density: str | None = None
+    noise: float = 0.0
+    photometric: str = "MONOCHROME2"
 
     def __post_init__(self) -> None:
         if not 0.02 <= self.spacing_mm <= 0.5:
             raise ValueError(f"pixel spacing {self.spacing_mm} mm out of range 0.02..0.5 mm")
         if self.framing not in FRAMINGS:
             raise ValueError(f"unknown framing {self.framing!r}; expected one of {', '.join(FRAMINGS)}")
+        if self.density is not None and self.density not in DENSITIES:
+            raise ValueError(f"unknown density {self.density!r}; expected one of {', '.join(DENSITIES)}")
+        if self.photometric not in PHOTOMETRICS or not 0.0 <= self.noise <= 50.0:
+            raise ValueError(f"photometric must be one of {PHOTOMETRICS} and noise in 0..50, got "
+                             f"{self.photometric!r} and {self.noise}")
 
 
 def _cell_specks(kind: str, *, top: int, left: int, patch_size: int, style: PatchStyle,
@@ -96,7 +107,7 @@ def phantom_patches(kinds: list[str], *, patch_size: int, seed_seq: np.random.Se
     spacing_mm = style.spacing_mm
     grid = _grid(patch_size)
     side = grid * patch_size
-    density = str(rng.choice(DENSITIES, p=_DENSITY_WEIGHTS))
+    density = style.density or str(rng.choice(DENSITIES, p=_DENSITY_WEIGHTS))
     field = tissue_field(rows=side, cols=side, spacing_mm=spacing_mm, density=density, rng=rng)
     look = draw_appearance(rng) if style.randomise else None
     attenuation = render_tissue(field.attenuation, look, rng=rng) if look else field.attenuation
@@ -114,9 +125,12 @@ def phantom_patches(kinds: list[str], *, patch_size: int, seed_seq: np.random.Se
     stored = to_stored(attenuation, bits_stored=BITS_STORED)
     window = (appearance_window(attenuation, look, bits_stored=BITS_STORED) if look
               else presentation_window(stored, field.mask))
+    if style.noise > 0:
+        noisy = stored + rng.normal(0.0, style.noise * window[1] / 255.0, size=stored.shape)
+        stored = np.clip(np.rint(noisy), 0, 2**BITS_STORED - 1).astype(np.uint16)
     header = build_header(rows=side, cols=side, seed=0, spacing_mm=spacing_mm, view="CC", laterality="L",
-                          bits_stored=BITS_STORED, window=window)
-    image = present(stored, header)
+                          bits_stored=BITS_STORED, window=window, photometric=style.photometric)
+    image = present(stored_for(stored, bits_stored=BITS_STORED, photometric=style.photometric), header)
     return [(np.ascontiguousarray(image[t: t + patch_size, c: c + patch_size]), truth)
             for (t, c), truth in zip(cells, truths)]
 
@@ -168,5 +182,6 @@ def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int =
                 counts[kind] += 1
             bar.advance(task, len(chunk))
     _save_json(out / "truth.json", {"patch_size": patch_size, "spacing_mm": style.spacing_mm, "seed": seed,
-                                    "framing": style.framing, "randomised": style.randomise, "patches": truths})
+                                    "framing": style.framing, "randomised": style.randomise, "density": style.density,
+                                    "noise": style.noise, "photometric": style.photometric, "patches": truths})
     return counts

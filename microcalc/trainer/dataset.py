@@ -37,6 +37,11 @@ class Augment:
     def off(cls) -> Augment:
         return cls(flips=False, rot90=False, gamma=0.0, intensity=0.0, noise_std=0.0)
 
+    @classmethod
+    def geometric(cls) -> Augment:
+        """Flips and 90-degree rotations only: exact for a patch, they never change its grey levels."""
+        return cls(gamma=0.0, intensity=0.0, noise_std=0.0)
+
     def __call__(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Augment one uint8 ``[P, P]`` patch; returns a new uint8 array (the input is not modified)."""
         out = img

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from microcalc.errors import InputError
 from microcalc.model_config import ModelConfig
 from microcalc.models.checkpoint import load_checkpoint, save_checkpoint
+from microcalc.operating_points import OperatingPoints, patch_points
 from microcalc.preprocessing import PUBLISHED, Preprocessing
 from microcalc.trainer import model_setup
 from microcalc.trainer.data import PatchSet
@@ -59,6 +60,7 @@ class TrainOptions:
     patience: int = 10
     balanced: bool = True
     augment: bool = True
+    photometric: bool = False
     seed: int = 0
     amp: str = "auto"
     device: str = "auto"
@@ -71,6 +73,13 @@ class TrainOptions:
         out = asdict(self)
         out["preprocessing"] = self.preprocessing.to_dict()
         return out
+
+
+def _augment(opts: TrainOptions) -> Augment:
+    """Geometric augmentation by default; gamma/gain/noise only when asked (benchmarks/AUGMENTATION.md)."""
+    if not opts.augment:
+        return Augment.off()
+    return Augment() if opts.photometric else Augment.geometric()
 
 
 def make_optimizer(params: list, opts: TrainOptions) -> torch.optim.Optimizer:
@@ -138,7 +147,7 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
     runtime = make_runtime(device=opts.device, amp=opts.amp, channels_last=opts.channels_last,
                            local_rank=dist.local_rank)
     train_ds = PatchDataset(train_set, size=opts.patch_size, policy=opts.fit, preprocessing=opts.preprocessing,
-                            augment=Augment() if opts.augment else Augment.off(), seed=opts.seed)
+                            augment=_augment(opts), seed=opts.seed)
     val_ds = PatchDataset(val_set, size=opts.patch_size, policy=opts.fit, preprocessing=opts.preprocessing)
     sampler = BalancedSampler(train_ds.labels, seed=opts.seed, balanced=opts.balanced, rank=dist.rank,
                               world=dist.world)
@@ -195,7 +204,7 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
             best_weights = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
             if dist.main:
                 save_checkpoint(out / "checkpoint.pt", state_dict=best_weights, config=config,
-                                metrics={**m, "epoch": epoch})
+                                metrics={**m, "epoch": epoch}, operating_points=_points(is_pos, scores))
         else:
             state["bad_epochs"] += 1
         state["stopped"] = bool(opts.patience and state["bad_epochs"] >= opts.patience)
@@ -207,7 +216,8 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
             print(f"epoch {epoch}/{opts.epochs}  loss {loss:.4f}  val AUC {auc}  acc {m['accuracy']:.4f}"
                   f"  ({state['history'][-1]['seconds']:.1f} s)", flush=True)
 
-    metrics = {**state["best_metrics"], "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
+    metrics = {**state["best_metrics"], **_at_points(is_pos, np.array(state["best_scores"])),
+               "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
                "early_stopped": state["stopped"], "classes": list(config.classes),
                "positive_class": config.positive_class, "n_train": len(train_set), "n_val": len(val_set),
                "train_seconds": round(time.perf_counter() - started, 3), "init": state["init"],
@@ -219,6 +229,28 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
         plot_curves(out / "curves.png", state["history"])
     dist.barrier()
     return metrics, best_weights
+
+
+def _points(is_pos: np.ndarray, scores: np.ndarray) -> OperatingPoints:
+    """Patch-level operating points from validation scores (none when validation has one class)."""
+    if scores.size == 0 or is_pos.all() or not is_pos.any():
+        return OperatingPoints()
+    return patch_points(is_pos, scores)
+
+
+def _at_points(is_pos: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    """The metrics at the default operating point (top level) and at each point (``operating_points``).
+
+    The per-epoch figures use the fixed 0.5 and are kept under ``at_0.5``.
+    """
+    points = _points(is_pos, scores)
+    if not points:
+        return {}
+    at = {p.name: {**binary_metrics(is_pos, scores, threshold=p.threshold), "criterion": p.criterion}
+          for p in points.points}
+    return {**binary_metrics(is_pos, scores, threshold=points.get(points.default).threshold),
+            "operating_point": points.default, "operating_points": at,
+            "at_0.5": binary_metrics(is_pos, scores, threshold=0.5)}
 
 
 def _save_last(out: Path, model, optimizer, scheduler, scaler, state: dict, config: ModelConfig,

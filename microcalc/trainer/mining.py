@@ -1,6 +1,8 @@
 """Hard negative mining (Mordang et al. 2016): score a pool of negatives, add the worst, retrain.
 
-Round 0 trains normally. Each later round scores every patch of ``--negative-pool`` with the
+The pool is a folder of negative patches and/or whole normal mammograms (DICOM, e.g. from
+``mc-synth mammogram --clusters 0``), which are cut into the scanner's breast tiles
+(:mod:`microcalc.trainer.pool`). Round 0 trains normally. Each later round scores every patch of ``--negative-pool`` with the
 best model so far, adds the highest-scoring false positives (``p_cluster >= threshold``, at most
 ``per_round``, never the same patch twice) to the training set as negatives, and continues
 training from the current weights. Rounds stop early when the pool holds no false positive.
@@ -23,16 +25,19 @@ from microcalc.trainer.dataset import PatchDataset
 from microcalc.trainer.distributed import Dist
 from microcalc.trainer.fit import TrainOptions, fit
 from microcalc.trainer.loop import make_runtime, predict
+from microcalc.trainer.pool import expand_pool
 
 
-def negative_pool(folder: Path, *, negative_label: int) -> list[Sample]:
-    """Every image in ``folder`` (and its subfolders), labelled as the negative class."""
+def negative_pool(folder: Path, *, negative_label: int, patch_size: int, cache: Path) -> list[Sample]:
+    """Every image in ``folder`` (and its subfolders), labelled as the negative class; whole
+    mammograms become their breast tiles, cut into ``cache``."""
     if not folder.is_dir():
         raise InputError(f"{folder}: --negative-pool is not a folder")
     files = list_images(folder) + [f for sub in sorted(folder.iterdir()) if sub.is_dir() for f in list_images(sub)]
     if not files:
         raise InputError(f"{folder}: the negative pool holds no images")
-    return [Sample(path=f, label=negative_label) for f in files]
+    patches, _ = expand_pool(files, cache, patch_size=patch_size)
+    return [Sample(path=f, label=negative_label) for f in patches]
 
 
 def score_pool(weights: dict[str, torch.Tensor], pool: list[Sample], classes: tuple[str, ...],
@@ -52,7 +57,7 @@ def score_pool(weights: dict[str, torch.Tensor], pool: list[Sample], classes: tu
 def fit_with_hard_negatives(train: PatchSet, val: PatchSet, opts: TrainOptions, out: Path, *, rounds: int,
                             pool_dir: Path, per_round: int, dist: Dist, resume: bool) -> tuple[dict, Path]:
     """Round 0 plus ``rounds`` mining rounds, each in ``out/round_R``; returns (metrics, last round folder)."""
-    pool = negative_pool(pool_dir, negative_label=1)
+    pool = negative_pool(pool_dir, negative_label=1, patch_size=opts.patch_size, cache=out / "pool_tiles")
     metrics, weights = fit(train, val, opts, out / "round_0", dist=dist, resume=resume)
     log: list[dict[str, Any]] = []
     used: set[Path] = set()

@@ -27,5 +27,14 @@ def print_metrics(metrics: dict[str, Any], *, title: str) -> None:
     if "confusion_matrix" in metrics:
         (tn, fp), (fn, tp) = metrics["confusion_matrix"]
         table.add_row("TP / FN / FP / TN", f"{tp} / {fn} / {fp} / {tn}", *([""] if std else []))
-    table.add_row("threshold", f"{metrics.get('threshold', 0.5):g}", *([""] if std else []))
+    point = f" (operating point {metrics['operating_point']})" if metrics.get("operating_point") else ""
+    table.add_row("threshold", f"{metrics.get('threshold', 0.5):.4g}{point}", *([""] if std else []))
     Console().print(table)
+    points = metrics.get("operating_points") or {}
+    if points:
+        at = Table(title="operating points (chosen on these validation patches)")
+        for column in ("point", "threshold", "accuracy", "sensitivity", "specificity"):
+            at.add_column(column, justify="left" if column == "point" else "right")
+        for name, m in points.items():
+            at.add_row(name, *(f"{m[k]:.4f}" for k in ("threshold", "accuracy", "sensitivity", "specificity")))
+        Console().print(at)

@@ -7,11 +7,14 @@ It records every buffer it is given, so tests can check buffer identity and cont
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
+from microcalc.bundle import Variant, file_sha256, write_manifest
 from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch
+from microcalc.model_config import ModelConfig
 
 CAM_BLOCK = 8
 TINY_PATCH = 64  # the patch size of the ``tiny_bundle`` fixture
@@ -70,3 +73,27 @@ def as_image(pixels: np.ndarray, name: str = "img") -> SimpleNamespace:
                            rows=pixels.shape[0], cols=pixels.shape[1], pixel_spacing_mm=(0.1, 0.1),
                            photometric="MONOCHROME2", transfer_syntax="1.2.840.10008.1.2.1")
     return SimpleNamespace(pixels=pixels, meta=meta)
+
+
+def write_tiny_bundle(root: Path, *, patch: int, threshold: float) -> Path:
+    """A bundle manifest for a ``patch``-px model whose model file is a placeholder run by MeanBackend."""
+    root.mkdir(parents=True)
+    (root / "model.onnx").write_bytes(b"placeholder")
+    variant = Variant(name="fp32", format="onnx", precision="fp32", file="model.onnx",
+                      sha256=file_sha256(root / "model.onnx"))
+    config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=patch,
+                         threshold=threshold)
+    write_manifest(root, config=config, source_checkpoint={"path": "x.pt", "sha256": "0"},
+                   input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, patch, patch]}, outputs=[],
+                   variants=[variant], created="2024-01-01T00:00:00", microcalc_version="0.1.0")
+    return root
+
+
+def mean_backend_opener(patch: int):
+    """A stand-in for ``microcalc.engine.cli.open_backend`` that returns a MeanBackend."""
+    def open_backend(name, precision, bundle, *, max_batch):
+        variant = bundle.variant(precision="fp32")
+        model = {"name": variant.name, "precision": "fp32", "sha256": variant.sha256}
+        return MeanBackend(patch=patch, max_batch=max_batch), model, "mean fp32 (test predictor)"
+
+    return open_backend

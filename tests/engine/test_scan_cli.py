@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from dicom_files import write_dicom
 from engine_fakes import TINY_PATCH as P
-from engine_fakes import MeanBackend, phantom
+from engine_fakes import TINY_THRESHOLD, MeanBackend, phantom
 from PIL import Image
 from pydicom.uid import JPEGLSLossless
 
@@ -170,3 +170,28 @@ def test_a_scan_that_stops_names_the_inputs_it_did_not_get_to(tmp_path, tiny_bun
     assert isinstance(result.exception, RuntimeError)
     refused = [line for line in result.stderr.splitlines() if "not scanned: the scan stopped" in line]
     assert [line.split(": ")[2] for line in refused] == [str(p) for p in images]
+
+
+def test_report_and_console_name_the_operating_point(tmp_path, tiny_bundle, fake_backend):
+    from microcalc.bundle import Bundle
+    from microcalc.evaluation.calibrate import write_points
+    from microcalc.operating_points import OperatingPoint
+
+    image = write_dicom(tmp_path / "a.dcm", phantom())
+    result = scan([str(image), "--model", str(tiny_bundle), "--out", str(tmp_path / "o1")])
+    point = json.loads((tmp_path / "o1" / "a.json").read_text())["operating_point"]
+    assert point["name"] is None and point["calibrated"] is False and point["threshold"] == TINY_THRESHOLD
+    assert "carries no operating points" in point["source"]
+    assert "threshold 0.1 (uncalibrated)" in result.stdout and "carries no operating points" in result.stderr
+
+    write_points(Bundle.load(tiny_bundle), [OperatingPoint(name="fp0.25", threshold=0.12, level="image",
+                                                           criterion="test point")])
+    result = scan([str(image), "--model", str(tiny_bundle), "--out", str(tmp_path / "o2")])
+    report = json.loads((tmp_path / "o2" / "a.json").read_text())
+    assert report["operating_point"]["name"] == "fp0.25" and report["settings"]["threshold"] == 0.12
+    assert "at fp0.25 (0.12)" in result.stdout and "operating point fp0.25" in result.stderr
+
+    result = scan([str(image), "--model", str(tiny_bundle), "--out", str(tmp_path / "o3"), "--threshold", "0.3"])
+    assert json.loads((tmp_path / "o3" / "a.json").read_text())["operating_point"]["source"].startswith("--threshold")
+    result = CliRunner().invoke(scan_cli.cli, [str(image), "--model", str(tiny_bundle), "--operating-point", "fp9"])
+    assert result.exit_code != 0 and "no operating point 'fp9'; this model has: fp0.25" in str(result.exception)

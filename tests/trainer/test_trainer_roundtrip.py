@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from microcalc.models.checkpoint import load_checkpoint
 from microcalc.trainer.metrics import METRIC_KEYS
@@ -39,6 +40,13 @@ def test_run_folder_contents(run2):
     assert ckpt.config.positive_index == 0 and ckpt.config.patch_size == 32
     assert ckpt.config.preprocessing.scaling == "per_tile_max" and ckpt.config.preprocessing.channels == 3
     assert ckpt.metrics["epoch"] == metrics["best_epoch"]
+    # patch-level operating points chosen on the validation split, recorded in checkpoint and metrics
+    points = ckpt.operating_points
+    assert points.default == "youden" and points.names == ["youden", "sens0.95", "spec0.95"]
+    assert metrics["operating_point"] == "youden" and set(metrics["operating_points"]) == set(points.names)
+    for point in points.points:
+        assert metrics["operating_points"][point.name]["threshold"] == point.threshold
+    assert metrics["threshold"] == points.get("youden").threshold and "at_0.5" in metrics
 
 
 def test_eval_checkpoint(run2, tiny_patches, tmp_path):
@@ -110,6 +118,26 @@ def test_hard_negatives(tiny_patches, tmp_path):
     assert log["pool"] == 12 and log["added"] == min(4, log["false_positives"])
     if log["added"]:
         assert metrics["n_train"] == 18 + log["added"] and (out / "round_1" / "checkpoint.pt").is_file()
+
+
+def test_hard_negatives_from_whole_normal_mammograms(tiny_patches, tmp_path):
+    from microcalc.synth.dicom_writer import write_mammogram_dicom
+    from microcalc.synth.phantom import make_phantom
+
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    phantom = make_phantom(seed=5, rows=256, cols=256, clusters=0, isolated=2)
+    w = phantom.truth["window"]
+    write_mammogram_dicom(pool / "normal.dcm", phantom.stored, seed=5, spacing_mm=0.07, view="CC", laterality="L",
+                          bits_stored=12, window=(w["center"], w["width"]))
+    out = tmp_path / "hn"
+    run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "1", "--hard-negatives", "1",
+                    "--negative-pool", str(pool), "--per-round", "3", *SMALL])
+    tiles = sorted((out / "pool_tiles" / "normal").glob("*.png"))
+    (log,) = json.loads((out / "metrics.json").read_text())["hard_negative_rounds"]
+    assert len(tiles) > 4 and log["pool"] == len(tiles)  # the mammogram became its breast tiles
+    assert all(Image.open(t).size == (32, 32) for t in tiles)
+    assert log["added"] == min(3, log["false_positives"])
 
 
 def test_init_strict_and_freeze_bit_identical(tiny_patches, tmp_path):

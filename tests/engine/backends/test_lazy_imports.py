@@ -14,7 +14,7 @@ from microcalc.engine.backends.tensorrt import TensorRTBackend
 from microcalc.engine.backends.torch import TorchBackend
 from microcalc.errors import MissingDependencyError
 
-PACKAGES = ("microcalc.engine", "microcalc.report_sr", "microcalc.dicomnode")
+PACKAGES = ("microcalc.engine", "microcalc.evaluation", "microcalc.report_sr", "microcalc.dicomnode")
 BLOCK = """
 import importlib, pkgutil, sys
 class Block:

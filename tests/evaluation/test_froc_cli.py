@@ -1,0 +1,99 @@
+"""mc-froc end to end with the known predictor: outputs, truth, calibration of the bundle."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pydicom
+import pytest
+from click.testing import CliRunner
+from dicom_files import write_dicom
+from engine_fakes import mean_backend_opener, phantom, write_tiny_bundle
+
+from microcalc.bundle import Bundle, file_sha256
+from microcalc.engine import cli as scan_cli
+from microcalc.evaluation import cli as froc_cli
+
+P = 64
+# Windowed so that grey levels map to themselves: MeanBackend scores tissue tiles (grey 60) ~0.24 and a
+# tile holding a whole 24-px white spot (576 px at 255) ~0.34, whatever else the image holds.
+THRESHOLD = 0.3
+CASES = {  # name: (spots, truth rows (row, col, radius_mm) or none for a normal image)
+    "hit": (((300, 200),), [(300, 200, 2.0)]),
+    "spot_on_normal": (((150, 100),), []),
+    "normal": ((), []),
+    "missed": ((), [(300, 150, 2.0)]),
+}
+
+
+def windowed(path):
+    """Give the test DICOM (stored = grey * 16) a window that maps it back to its grey levels."""
+    ds = pydicom.dcmread(path)
+    ds.WindowCenter, ds.WindowWidth = 2048, 4096
+    ds.save_as(path)
+
+
+@pytest.fixture
+def cases(tmp_path, monkeypatch):
+    monkeypatch.setattr(scan_cli, "open_backend", mean_backend_opener(P))
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    with open(tmp_path / "truth.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image", "row", "col", "radius_mm"])
+        for k, (name, (spots, truth)) in enumerate(CASES.items()):
+            windowed(write_dicom(folder / f"{name}.dcm", phantom(seed=k, spots=spots)))
+            writer.writerows([(f"{name}.dcm", *row) for row in truth] or [(f"{name}.dcm", "", "", "")])
+    return folder, tmp_path / "truth.csv", write_tiny_bundle(tmp_path / "bundle", patch=P, threshold=THRESHOLD)
+
+
+def froc(args):
+    return CliRunner().invoke(froc_cli.cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_froc_outputs_at_a_fixed_threshold(tmp_path, cases):
+    folder, truth, bundle = cases
+    out = tmp_path / "froc"
+    result = froc([bundle, folder, "--truth", truth, "--out", out, "--threshold", str(THRESHOLD)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "froc.json").read_text())
+    assert (report["images"], report["clusters"], report["normal_images"]) == (4, 2, 2)
+    # at 0.3: the spot with a cluster is hit, the spot on the normal image is a false positive, one cluster missed
+    assert report["at_operating_point"]["sensitivity"] == 0.5
+    assert report["at_operating_point"]["fp_per_image"] == 0.25
+    per = {r["input"].rsplit("/", 1)[-1]: r for r in report["per_image"]}
+    assert per["hit.dcm"]["detected"] == 1 and per["hit.dcm"]["findings"][0]["cluster"] == 0
+    assert per["spot_on_normal.dcm"]["false_positives"] == 1
+    assert per["missed.dcm"]["missed_clusters"][0]["radius_px"] == pytest.approx(20.0)  # 2 mm at 0.1 mm
+    assert set(report["sensitivity_at_fp"]) == {"0.1", "0.25", "0.5", "1", "2"}
+    assert report["image_auc"] is not None and 0.0 <= report["image_auc"] <= 1.0
+    with open(out / "froc.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and set(rows[0]) == {"threshold", "sensitivity", "fp_per_image"}
+    assert (out / "froc.png").read_bytes()[:4] == b"\x89PNG"
+    assert "cluster sensitivity 0.500, 0.250 false positives per image" in result.stdout
+
+
+def test_calibrate_adds_image_points_and_keeps_hashes_valid(tmp_path, cases):
+    folder, truth, bundle = cases
+    model_sha = file_sha256(bundle / "model.onnx")
+    result = froc([bundle, folder, "--truth", truth, "--out", tmp_path / "f", "--calibrate"])
+    assert result.exit_code == 0, result.output
+    loaded = Bundle.load(bundle, verify=True)  # every file's SHA-256 still matches bundle.json
+    assert loaded.variants[0].sha256 == model_sha == file_sha256(bundle / "model.onnx")
+    points = loaded.operating_points
+    assert points.default == "fp0.25" and {"fp0.1", "fp0.25", "fp0.5", "fp1"} <= set(points.names)
+    assert loaded.threshold == points.get("fp0.25").threshold == loaded.manifest["threshold"]
+    assert points.get("fp0.25").measured["fp_per_image"] <= 0.25 and points.get("fp0.25").level == "image"
+    # the calibrated default is what mc-froc (and mc-scan) use next
+    result = froc([bundle, folder, "--truth", truth, "--out", tmp_path / "g"])
+    report = json.loads((tmp_path / "g" / "froc.json").read_text())
+    assert report["operating_point"]["name"] == "fp0.25" and report["at_operating_point"]["fp_per_image"] <= 0.25
+
+
+def test_missing_truth_is_one_line_before_scanning(tmp_path, cases):
+    folder, _, bundle = cases
+    result = CliRunner().invoke(froc_cli.cli, [str(bundle), str(folder / "hit.dcm")])
+    assert result.exit_code != 0
+    assert "hit.dcm: no ground truth (expected hit.json from mc-synth beside it" in str(result.exception)
