@@ -87,6 +87,7 @@ class Bundle:
     manifest: dict[str, Any]
     config: ModelConfig
     variants: list[Variant]
+    operating_points: OperatingPoints = field(default_factory=OperatingPoints)  # none: exported without them
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, verify: bool = True) -> "Bundle":
@@ -114,10 +115,11 @@ class Bundle:
         try:
             config = ModelConfig.from_dict(manifest["model"])
             variants = [Variant.from_dict(v) for v in manifest["variants"]]
+            points = OperatingPoints.from_dict(manifest.get("operating_points"))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{manifest_path}: malformed manifest ({exc!r}); "
                              f"{rebuild_hint(manifest, root)}") from exc
-        bundle = cls(path=root, manifest=manifest, config=config, variants=variants)
+        bundle = cls(path=root, manifest=manifest, config=config, variants=variants, operating_points=points)
         if verify:
             for variant in variants:
                 bundle.verify(variant)
@@ -126,15 +128,6 @@ class Bundle:
     @property
     def threshold(self) -> float:
         return float(self.manifest.get("threshold", self.config.threshold))
-
-    @property
-    def operating_points(self) -> OperatingPoints:
-        """The named thresholds the bundle carries (none for bundles exported without them)."""
-        try:
-            return OperatingPoints.from_dict(self.manifest.get("operating_points"))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{self.path / MANIFEST}: malformed operating points ({exc}); "
-                             f"{rebuild_hint(self.manifest, self.path)}") from exc
 
     @property
     def source_sha256(self) -> str | None:
@@ -293,20 +286,14 @@ def commit_dir(staging: Path, target: str | os.PathLike) -> None:
 
 def write_manifest(bundle_dir: str | os.PathLike, *, config: ModelConfig, source_checkpoint: dict[str, Any],
                    input_spec: dict[str, Any], outputs: list[dict[str, Any]], variants: list[Variant],
-                   created: str, microcalc_version: str,
-                   operating_points: OperatingPoints | None = None) -> dict[str, Any]:
-    """Write ``bundle.json`` for files already in ``bundle_dir``; returns the manifest.
-
-    ``threshold`` is the default operating point's when the checkpoint carries points.
-    """
-    points = operating_points or OperatingPoints()
-    threshold = points.get(points.default).threshold if points.default else config.threshold
+                   created: str, microcalc_version: str, operating_points: OperatingPoints | None = None) \
+        -> dict[str, Any]:
+    """Write ``bundle.json`` for files already in ``bundle_dir``; returns the manifest."""
     manifest = {
         "format": FORMAT, "version": VERSION, "microcalc_version": microcalc_version, "created": created,
         "model": config.to_dict(), "source_checkpoint": source_checkpoint, "input": input_spec,
-        "outputs": outputs, "threshold": threshold, "variants": [v.to_dict() for v in variants],
+        "outputs": outputs, "variants": [v.to_dict() for v in variants],
+        **(operating_points or OperatingPoints()).manifest_entries(fallback=config.threshold),
     }
-    if points:
-        manifest["operating_points"] = points.to_dict()
     write_json_atomic(Path(bundle_dir) / MANIFEST, manifest)
     return manifest

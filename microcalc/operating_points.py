@@ -95,6 +95,13 @@ class OperatingPoints:
     def to_dict(self) -> dict[str, Any]:
         return {"default": self.default, "points": [p.to_dict() for p in self.points]}
 
+    def manifest_entries(self, *, fallback: float) -> dict[str, Any]:
+        """What a bundle manifest records: ``threshold`` (the default point's, else ``fallback``) and,
+        when there are points, ``operating_points``; the one place the two are kept consistent."""
+        if self.default is None:
+            return {"threshold": fallback, **({"operating_points": self.to_dict()} if self.points else {})}
+        return {"threshold": self.get(self.default).threshold, "operating_points": self.to_dict()}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> OperatingPoints:
         """Read the ``operating_points`` entry of a checkpoint or bundle (absent: no points)."""

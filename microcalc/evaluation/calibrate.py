@@ -40,9 +40,6 @@ def write_points(bundle: Bundle, points: list[OperatingPoint], *, default: str =
     current = bundle.operating_points
     chosen = default if default in {p.name for p in points} else None
     merged: OperatingPoints = current.merged(points, default=chosen)
-    manifest = dict(bundle.manifest)
-    manifest["operating_points"] = merged.to_dict()
-    if merged.default is not None:
-        manifest["threshold"] = merged.get(merged.default).threshold
+    manifest = {**bundle.manifest, **merged.manifest_entries(fallback=bundle.threshold)}
     write_json_atomic(bundle.path / MANIFEST, manifest)
     return Bundle.load(bundle.path, verify=True)

@@ -9,27 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from microcalc.bundle import write_json_atomic
+from microcalc.bundle import write_atomic, write_json_atomic
 from microcalc.evaluation.froc import FP_TARGETS, FrocCurve
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def curve_csv(curve: FrocCurve) -> str:
@@ -72,22 +58,17 @@ def plot(path: Path, curve: FrocCurve, *, marked: dict[str, float], title: str) 
     ax.legend(loc="lower right", fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_atomic(path, lambda f: fig.savefig(f, format="png"))
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
     return None
 
 
 def write_all(out: Path, curve: FrocCurve, report: dict[str, Any], *, marked: dict[str, float], title: str) -> list[str]:
     """Write the three files into ``out``; returns notes (the plot's, when skipped)."""
     out.mkdir(parents=True, exist_ok=True)
-    _write_text_atomic(out / "froc.csv", curve_csv(curve))
+    write_atomic(out / "froc.csv", lambda f: f.write(curve_csv(curve).encode()))
     note = plot(out / "froc.png", curve, marked=marked, title=title)
     write_json_atomic(out / "froc.json", report)
     return [note] if note else []
