@@ -164,7 +164,7 @@ def test_sigkill_mid_batch_then_restart_reports_every_acknowledged_image_once(tm
 
 
 @pytest.mark.slow
-def test_load_100_images_over_4_associations(tmp_path, mammograms, small_bundle, orthanc, capsys):
+def test_load_100_images_over_4_associations(tmp_path, mammograms, small_bundle, orthanc, capsys, record_property):
     files = make_images(mammograms, tmp_path / "in", 100)
     serve = Serve(tmp_path, small_bundle, orthanc)
     start = time.monotonic()
@@ -177,6 +177,7 @@ def test_load_100_images_over_4_associations(tmp_path, mammograms, small_bundle,
     assert serve.terminate() == 0
     assert_one_sr_per_study(orthanc, studies_of(files))
     assert len(list((serve.spool / "sent").iterdir())) == len(files)
+    record_property("images_per_s", round(len(files) / (done - start), 3))  # in the JUnit XML under xdist
     with capsys.disabled():
         print(f"\nmc-serve load: {len(files)} images over 4 storescu associations: all received in "
               f"{received - start:.1f} s, all {len(files)} SRs in Orthanc after {done - start:.1f} s: "
