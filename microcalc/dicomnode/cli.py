@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.defaults import default_bundle
@@ -19,6 +20,7 @@ from microcalc.dicomnode.sender import Sender, parse_destination
 from microcalc.dicomnode.spool import Spool
 from microcalc.dicomnode.worker import ScanWorker
 from microcalc.engine.backends.base import import_optional
+from microcalc.engine.scan_options import scan_options, threshold_options
 from microcalc.errors import InputError
 from microcalc.report_sr.document import highdicom
 
@@ -41,6 +43,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     from microcalc.engine.cli import open_run
     from microcalc.engine.pipeline import Scanner, ScanSettings
     from microcalc.imaging import read_mammogram
+    from microcalc.operating_points import choose
 
     import_optional("pynetdicom", extra="dicom", purpose="mc-serve")
     highdicom()
@@ -52,11 +55,13 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     except OSError as exc:
         raise InputError(f"{config.out}: cannot create the output folder ({exc.strerror or exc})") from exc
     bundle = Bundle.load(config.model or default_bundle())
-    settings = ScanSettings(threshold=bundle.threshold if config.threshold is None else config.threshold,
-                            overlap=config.overlap, min_breast=config.min_breast, batch_size=config.batch_size,
-                            decode_timeout_s=config.decode_timeout)
-    runner, run, chosen = open_run(bundle, backend=config.backend, precision=config.precision, settings=settings)
-    log.info("backend %s", chosen)
+    point = choose(bundle.operating_points, name=config.operating_point, threshold=config.threshold,
+                   fallback=bundle.threshold)
+    settings = ScanSettings(threshold=point.threshold, overlap=config.overlap, min_breast=config.min_breast,
+                            batch_size=config.batch_size, decode_timeout_s=config.decode_timeout)
+    runner, run, chosen = open_run(bundle, backend=config.backend, precision=config.precision, settings=settings,
+                                   point=point)
+    log.info("backend %s; %s", chosen, point.describe())
     sr_ready = threading.Event()
     with runner:
         scanner = Scanner(runner, reader=partial(read_mammogram, min_side=bundle.config.patch_size), settings=settings)
@@ -104,11 +109,8 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
               help="Folder for the JSON reports and PNG overviews, named <SOP Instance UID>.json/.png.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML file with any of these settings (the command line wins).")
-@click.option("--backend", default=None, help="onnxruntime, openvino, tensorrt, torch, or auto [default: auto].")
-@click.option("--precision", type=click.Choice(("auto", "fp32", "fp16", "int8")), default=None,
-              help="Which bundle variant to run [default: auto].")
-@click.option("--threshold", type=float, default=None, help="Cluster probability threshold [default: the bundle's].")
-@click.option("--batch-size", type=int, default=None, help="Tiles per backend call [default: 8].")
+@scan_options
+@threshold_options
 @click.option("--max-backoff", type=float, default=None,
               help="Longest wait in seconds between retries while the destination is down [default: 30].")
 @click.option("--send-overview", is_flag=True, default=None,
@@ -118,15 +120,19 @@ def cli(config_file: Path | None, **options: Any) -> None:
 
     A C-STORE SCP (with C-ECHO) accepts MG images and writes each to the spool durably before it
     answers success; objects that are not mammograms get a refusal status. Spooled images stream
-    through one loaded model; each gets a JSON report and overview in --out and a CAD SR that is
-    sent to --dest with C-STORE, retried with back-off while the destination is down. A restart
-    resumes the spool and never reports an image twice. SIGTERM stops cleanly. Logs carry SOP
-    Instance UIDs, never patient names or IDs.
+    through one loaded model at the chosen operating point (--operating-point NAME or --threshold
+    T; the bundle's default otherwise); each gets a JSON report and overview in --out and a CAD SR
+    naming that point, sent to --dest with C-STORE and retried with back-off while the destination
+    is down. A restart resumes the spool and never reports an image twice. SIGTERM stops cleanly.
+    Logs carry SOP Instance UIDs, never patient names or IDs.
 
     Example: mc-serve --ae-title MICROCALC --port 11112 --dest ORTHANC@127.0.0.1:4242 --model bundle --spool spool --out reports
     """
     _setup_logging()
-    config = load_config(config_file, options)
+    ctx = click.get_current_context()
+    given = {name: value for name, value in options.items()  # a default must not hide the TOML file's value
+             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
+    config = load_config(config_file, given)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

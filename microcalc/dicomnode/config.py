@@ -32,6 +32,7 @@ class ServeConfig:
     host: str = "0.0.0.0"
     backend: str = "auto"
     precision: str = "auto"
+    operating_point: str | None = None
     threshold: float | None = None
     overlap: float = 0.25
     min_breast: float = 0.1

@@ -60,3 +60,22 @@ def test_missing_pynetdicom_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pynetdicom", None)  # import fails as if not installed
     with pytest.raises(MissingDependencyError, match=r'pip install "microcalc\[dicom\]"'):
         serve(load_config(None, {**REQUIRED, "spool": tmp_path / "s", "out": tmp_path / "o"}))
+
+
+def test_config_defaults_are_the_scan_options_defaults():
+    """mc-serve shows mc-scan's option defaults; the settings it runs with when none is given must agree."""
+    from microcalc.dicomnode.cli import cli
+
+    config = load_config(None, dict(REQUIRED))
+    shown = {p.name: p.default for p in cli.params if p.name in ("backend", "precision", "overlap", "batch_size",
+                                                                  "min_breast", "operating_point", "threshold")}
+    assert shown == {name: getattr(config, name) for name in shown}
+
+
+def test_an_unknown_operating_point_is_one_line(tmp_path, small_bundle):
+    from microcalc.dicomnode.cli import serve
+
+    config = load_config(None, {**REQUIRED, "spool": tmp_path / "s", "out": tmp_path / "o", "model": small_bundle,
+                                "operating_point": "no-such-point"})
+    with pytest.raises(MicrocalcError, match="no-such-point"):
+        serve(config)

@@ -6,6 +6,7 @@ receives, so each test can count SRs exactly. The real-PACS tests (Orthanc) are 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import threading
@@ -154,6 +155,8 @@ def test_receives_mammograms_refuses_others_and_forwards_one_sr_each(tmp_path, m
     spool = node.config.spool
     assert sorted(p.name for p in (spool / "sent").iterdir()) == sorted(sources)
     assert not list((spool / "incoming").iterdir()) and not list((spool / "outbox").iterdir())
+    report = json.loads((node.config.out / f"{next(iter(sources))}.json").read_text())
+    assert report["operating_point"]["threshold"] == report["settings"]["threshold"]  # the point the SR names
     log = caplog.text
     assert all(uid in log for uid in sources) and "refused" in log
     assert str(next(iter(sources.values())).PatientName) not in log  # UIDs only, no names
