@@ -5,6 +5,10 @@ checker, :func:`check_cuda`. Unlike that sample nothing here synchronises after 
 and kernels are queued on a stream and completion is observed through events, so the copies of
 one batch overlap the compute of another queued on a second stream.
 
+The CUDA runtime's current device is per host thread, and the scanner calls a backend from
+its worker threads, not only from the thread that activated it. So every object here remembers
+its device and makes it current (:func:`use_device`, once per thread) before each call.
+
 This module imports without a GPU and without cuda-python; :func:`cuda_runtime` imports
 ``cuda.bindings.runtime`` on first use and raises
 :class:`~microcalc.errors.MissingDependencyError` naming the extra when it is absent.
@@ -13,12 +17,16 @@ This module imports without a GPU and without cuda-python; :func:`cuda_runtime` 
 from __future__ import annotations
 
 import importlib
+import threading
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from microcalc.engine.backends.base import STAGES
 from microcalc.errors import MicrocalcError, MissingDependencyError
+
+_thread = threading.local()
 
 
 class CudaError(MicrocalcError):
@@ -50,6 +58,17 @@ def check_cuda(result: Any, what: str) -> Any:
     return values[0] if len(values) == 1 else tuple(values)
 
 
+def use_device(device: int) -> None:
+    """Make ``device`` the calling thread's current CUDA device (``cudaSetDevice`` once per thread).
+
+    Call it before any CUDA call a thread makes: streams, events and memory belong to the device
+    they were made on, and a thread that never set it would use device 0.
+    """
+    if getattr(_thread, "device", None) != device:
+        check_cuda(cuda_runtime().cudaSetDevice(device), f"cudaSetDevice({device})")
+        _thread.device = device
+
+
 def device_count() -> int:
     """Number of usable CUDA devices; 0 without cuda-python, a driver or a GPU (never raises)."""
     try:
@@ -79,30 +98,38 @@ def compute_capability(device: int = 0) -> str:
 
 
 class Stream:
-    """A non-blocking CUDA stream and a pair of events that time the work queued between them."""
+    """A non-blocking CUDA stream on ``device`` and named events that split the work queued on it.
 
-    def __init__(self) -> None:
+    A batch records ``start``, then one mark after each stage (``h2d``, ``compute``, ``d2h``);
+    :meth:`stage_times` waits for the last mark and returns the milliseconds between neighbours,
+    keyed by the later mark, which is the ``BatchResult.timings_ms`` the report reads.
+    """
+
+    def __init__(self, device: int = 0, *, marks: tuple[str, ...] = ("start", *STAGES)) -> None:
         rt = cuda_runtime()
+        use_device(device)
+        self.device, self.marks = device, tuple(marks)
         self.handle = check_cuda(rt.cudaStreamCreateWithFlags(rt.cudaStreamNonBlocking), "cudaStreamCreateWithFlags")
-        self.start = check_cuda(rt.cudaEventCreate(), "cudaEventCreate")
-        self.done = check_cuda(rt.cudaEventCreate(), "cudaEventCreate")
+        self.events = {m: check_cuda(rt.cudaEventCreate(), "cudaEventCreate") for m in self.marks}
 
-    def record_start(self) -> None:
-        check_cuda(cuda_runtime().cudaEventRecord(self.start, self.handle), "cudaEventRecord")
+    def record(self, mark: str) -> None:
+        """Record event ``mark`` after everything queued so far on this stream."""
+        use_device(self.device)
+        check_cuda(cuda_runtime().cudaEventRecord(self.events[mark], self.handle), f"cudaEventRecord({mark})")
 
-    def record_done(self) -> None:
-        check_cuda(cuda_runtime().cudaEventRecord(self.done, self.handle), "cudaEventRecord")
-
-    def wait_done(self) -> float:
-        """Block until the ``done`` event; return the milliseconds since ``start``."""
+    def stage_times(self) -> dict[str, float]:
+        """Block until the last mark; ``{mark: ms since the previous mark}`` for every mark after the first."""
         rt = cuda_runtime()
-        check_cuda(rt.cudaEventSynchronize(self.done), "cudaEventSynchronize")
-        return float(check_cuda(rt.cudaEventElapsedTime(self.start, self.done), "cudaEventElapsedTime"))
+        use_device(self.device)
+        check_cuda(rt.cudaEventSynchronize(self.events[self.marks[-1]]), "cudaEventSynchronize")
+        return {b: float(check_cuda(rt.cudaEventElapsedTime(self.events[a], self.events[b]), "cudaEventElapsedTime"))
+                for a, b in zip(self.marks, self.marks[1:])}
 
     def free(self) -> None:
         rt = cuda_runtime()
-        check_cuda(rt.cudaEventDestroy(self.start), "cudaEventDestroy")
-        check_cuda(rt.cudaEventDestroy(self.done), "cudaEventDestroy")
+        use_device(self.device)
+        for event in self.events.values():
+            check_cuda(rt.cudaEventDestroy(event), "cudaEventDestroy")
         check_cuda(rt.cudaStreamDestroy(self.handle), "cudaStreamDestroy")
 
 
@@ -113,9 +140,13 @@ class HostDeviceMem:
     copy and ``to_device``/``to_host`` are truly asynchronous.
     """
 
-    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, *, device: int = 0) -> None:
         rt = cuda_runtime()
+        use_device(device)
+        self.device = device
         self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        if any(int(d) < 1 for d in self.shape):
+            raise ValueError(f"buffer shape must be concrete and positive, got {list(self.shape)}")
         self.nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
         self.host_ptr = check_cuda(rt.cudaMallocHost(self.nbytes), "cudaMallocHost")
         self.device_ptr = check_cuda(rt.cudaMalloc(self.nbytes), "cudaMalloc")
@@ -124,6 +155,7 @@ class HostDeviceMem:
     def to_device(self, stream: Stream, nbytes: int | None = None, *, src_ptr: int | None = None) -> None:
         """Queue a host -> device copy of the first ``nbytes`` (from ``src_ptr``, default ``host``)."""
         rt = cuda_runtime()
+        use_device(self.device)
         check_cuda(rt.cudaMemcpyAsync(self.device_ptr, self.host_ptr if src_ptr is None else src_ptr,
                                       self.nbytes if nbytes is None else nbytes,
                                       rt.cudaMemcpyKind.cudaMemcpyHostToDevice, stream.handle), "cudaMemcpyAsync(H2D)")
@@ -131,11 +163,13 @@ class HostDeviceMem:
     def to_host(self, stream: Stream, nbytes: int | None = None) -> None:
         """Queue a device -> host copy of the first ``nbytes`` into ``host``."""
         rt = cuda_runtime()
+        use_device(self.device)
         check_cuda(rt.cudaMemcpyAsync(self.host_ptr, self.device_ptr, self.nbytes if nbytes is None else nbytes,
                                       rt.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream.handle), "cudaMemcpyAsync(D2H)")
 
     def free(self) -> None:
         rt = cuda_runtime()
+        use_device(self.device)
         check_cuda(rt.cudaFree(self.device_ptr), "cudaFree")
         check_cuda(rt.cudaFreeHost(self.host_ptr), "cudaFreeHost")
 
@@ -149,13 +183,15 @@ def pinned_array(ptr: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarra
     return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
-def alloc_pinned(shape: tuple[int, ...], dtype: np.dtype) -> tuple[int, np.ndarray]:
-    """Page-locked host memory as ``(pointer, array)``; free with :func:`free_pinned`."""
+def alloc_pinned(shape: tuple[int, ...], dtype: np.dtype, *, device: int = 0) -> tuple[int, np.ndarray]:
+    """Page-locked host memory as ``(pointer, array)``, from ``device``'s context; free with :func:`free_pinned`."""
     rt = cuda_runtime()
+    use_device(device)
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     ptr = check_cuda(rt.cudaMallocHost(nbytes), "cudaMallocHost")
     return ptr, pinned_array(ptr, shape, dtype)
 
 
-def free_pinned(ptr: int) -> None:
+def free_pinned(ptr: int, *, device: int = 0) -> None:
+    use_device(device)
     check_cuda(cuda_runtime().cudaFreeHost(ptr), "cudaFreeHost")

@@ -23,6 +23,9 @@ import numpy as np
 from microcalc.errors import MicrocalcError, MissingDependencyError
 
 PRECISIONS = ("fp32", "fp16", "int8")
+# The per-batch stage times every backend reports in BatchResult.timings_ms, under these keys
+# (a CPU backend has no copies and reports only "compute"); mc-bench's tables read them.
+STAGES = ("h2d", "compute", "d2h")
 
 
 def import_optional(module: str, *, extra: str, purpose: str) -> ModuleType:
@@ -47,7 +50,7 @@ class BatchResult:
     Attributes:
         p_cluster: float32 ``[n]``, probability of the cluster class.
         cam: float32 ``[n, h, w]``, class activation map of the cluster class.
-        timings_ms: what the backend measured for this batch (e.g. ``h2d``, ``compute``, ``d2h``).
+        timings_ms: what the backend measured for this batch, keyed by :data:`STAGES`.
     """
 
     p_cluster: np.ndarray

@@ -3,43 +3,64 @@
 Both libraries share the runtime API, so one code path serves them; the engine's sidecar says
 which one built it. Before deserialising, :func:`~microcalc.engine.backends.engine_check.check_engine`
 refuses an engine built by another library or version, for another GPU architecture, from
-another ONNX model, or for smaller batches, with the ``mc-export`` command that rebuilds it.
+another ONNX model, or for smaller batches, with the ``mc-export`` command that rebuilds it;
+after, :mod:`~microcalc.engine.backends.tensorrt_io` checks the engine's tensors and profile.
 
 Execution (cuda-python, :mod:`microcalc.engine.cuda_memory`): ``num_streams`` (>= 2) slots,
 each with its own execution context, stream, events, device input and pinned output buffers.
-A batch is queued on the next slot as H2D copy -> ``execute_async_v3`` -> D2H copies -> event,
-with no synchronisation in between, so the copies of one batch overlap the compute of the
-other. ``result()`` waits on that slot's event only. ``host_buffer`` returns pinned memory; a
-batch in ordinary memory is first copied into the slot's pinned staging buffer. With
-``cuda_graph=True`` full batches replay a CUDA graph captured once per slot.
+A batch is queued on the next slot as H2D copy -> ``execute_async_v3`` -> D2H copies, with an
+event after each stage and no synchronisation in between, so the copies of one batch overlap
+the compute of the other; ``result()`` waits on that slot's last event and reports the
+``h2d``/``compute``/``d2h`` split. ``host_buffer`` returns pinned memory; a batch in ordinary
+memory is first copied into the slot's pinned staging buffer.
+
+CUDA graphs (``cuda_graph=True``): one graph per slot and batch size, each captured on an
+execution context of its own that never runs another shape, because a graph replays the
+launches TensorRT made for the shape it was captured at. A capture that fails (TensorRT refuses
+the stream, ``execute_async_v3`` returns False, instantiation fails) is logged once and that
+batch size runs through plain ``execute_async_v3`` from then on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from microcalc.engine import cuda_memory
 from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch, import_optional
 from microcalc.engine.backends.engine_check import check_engine
+from microcalc.engine.backends.tensorrt_io import INPUT, OUTPUTS, bind, check_io, output_shapes
 from microcalc.errors import MicrocalcError, StaleArtifactError
 
 LIBRARIES = {"tensorrt": "tensorrt", "tensorrt_rtx": "rtx"}  # library -> pip extra
-INPUT, OUTPUTS = "tiles", ("p_cluster", "cam")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Graph:
+    """A graph captured for one batch size, and the context that never runs another size."""
+
+    context: Any
+    executable: Any
 
 
 @dataclass
 class _Slot:
-    """What one stream owns: nothing here is shared with the other slot."""
+    """What one stream owns: nothing here is shared with the other slots."""
 
     context: Any
     stream: Any
     staging: Any            # HostDeviceMem: pinned staging + device input
     outputs: dict[str, Any]  # name -> HostDeviceMem
     pending: PendingBatch | None = None
-    graph: Any = None
+    graphs: dict[int, _Graph | None] = field(default_factory=dict)  # batch size -> graph (None: capture failed)
+
+    def addresses(self) -> dict[str, int]:
+        return {INPUT: int(self.staging.device_ptr), **{k: int(m.device_ptr) for k, m in self.outputs.items()}}
 
 
 class TensorRTBackend(Backend):
@@ -52,7 +73,7 @@ class TensorRTBackend(Backend):
         rebuild: the hint that ends every stale-engine message.
         input_shape, max_batch: as :class:`Backend`.
         num_streams: slots in flight (at least 2 so that copies overlap compute).
-        cuda_graph: replay full batches from a captured CUDA graph.
+        cuda_graph: replay each batch size from a CUDA graph captured for it.
         device_id: the CUDA device.
     """
 
@@ -74,6 +95,7 @@ class TensorRTBackend(Backend):
                                      f"sidecar; {rebuild}")
         self.onnx_sha256, self.rebuild = onnx_sha256, rebuild
         self.num_streams, self.cuda_graph, self.device_id = num_streams, cuda_graph, device_id
+        self.graph_failures: dict[int, str] = {}  # batch size -> why its capture failed
         self._engine: Any = None
         self._slots: list[_Slot] = []
         self._pinned: dict[int, tuple[int, int]] = {}  # host_buffer address -> (pointer, nbytes)
@@ -82,11 +104,9 @@ class TensorRTBackend(Backend):
     def _activate_impl(self) -> None:
         extra = LIBRARIES[self.library]
         trt = import_optional(self.library, extra=extra, purpose=f"the tensorrt backend ({self.library} engine)")
-        from microcalc.engine import cuda_memory
-
-        rt = cuda_memory.cuda_runtime(extra=extra, purpose="the tensorrt backend")
+        cuda_memory.cuda_runtime(extra=extra, purpose="the tensorrt backend")
         cuda_memory.require_device(self.device_id)
-        cuda_memory.check_cuda(rt.cudaSetDevice(self.device_id), "cudaSetDevice")
+        cuda_memory.use_device(self.device_id)
         check_engine(self.sidecar, engine=self.engine_path, library=self.library, version=trt.__version__,
                      capability=cuda_memory.compute_capability(self.device_id), onnx_sha256=self.onnx_sha256,
                      max_batch=self.max_batch, rebuild=self.rebuild)
@@ -96,21 +116,27 @@ class TensorRTBackend(Backend):
         if self._engine is None:
             raise StaleArtifactError(f"{self.engine_path}: {self.library} cannot deserialize this engine; "
                                      f"{self.rebuild}")
-        cam_hw = tuple(self._engine.get_tensor_shape(OUTPUTS[1]))[1:]
-        shapes = {OUTPUTS[0]: (self.max_batch,), OUTPUTS[1]: (self.max_batch, *cam_hw)}
-        for _ in range(self.num_streams):
-            slot = _Slot(context=self._engine.create_execution_context(), stream=cuda_memory.Stream(),
-                         staging=cuda_memory.HostDeviceMem((self.max_batch, *self.input_shape), self.input_dtype),
-                         outputs={k: cuda_memory.HostDeviceMem(s, np.float32) for k, s in shapes.items()})
-            slot.context.set_tensor_address(INPUT, int(slot.staging.device_ptr))
-            for name, mem in slot.outputs.items():
-                slot.context.set_tensor_address(name, int(mem.device_ptr))
-            self._slots.append(slot)
+        check_io(self._engine, trt, path=self.engine_path, input_shape=self.input_shape, max_batch=self.max_batch,
+                 rebuild=self.rebuild)
+        shapes: dict[str, tuple[int, ...]] | None = None
+        try:
+            for _ in range(self.num_streams):
+                context = self._engine.create_execution_context()
+                shapes = shapes or output_shapes(context, path=self.engine_path, input_shape=self.input_shape,
+                                                 batch=self.max_batch)
+                slot = _Slot(context=context, stream=cuda_memory.Stream(self.device_id),
+                             staging=cuda_memory.HostDeviceMem((self.max_batch, *self.input_shape), self.input_dtype,
+                                                               device=self.device_id),
+                             outputs={k: cuda_memory.HostDeviceMem(s, np.float32, device=self.device_id)
+                                      for k, s in shapes.items()})
+                self._slots.append(slot)
+                bind(context, slot.addresses(), path=self.engine_path)
+        except MicrocalcError:
+            self._deactivate_impl()
+            raise
 
     def _host_buffer_impl(self, batch_size: int) -> np.ndarray:
-        from microcalc.engine import cuda_memory
-
-        ptr, array = cuda_memory.alloc_pinned((batch_size, *self.input_shape), self.input_dtype)
+        ptr, array = cuda_memory.alloc_pinned((batch_size, *self.input_shape), self.input_dtype, device=self.device_id)
         self._pinned[array.ctypes.data] = (ptr, array.nbytes)
         return array
 
@@ -120,6 +146,7 @@ class TensorRTBackend(Backend):
                    for start, (_, size) in self._pinned.items())
 
     def _submit_impl(self, batch: np.ndarray, n: int) -> PendingBatch:
+        cuda_memory.use_device(self.device_id)  # the scanner submits from its own worker thread
         slot = self._slots[self._next]
         self._next = (self._next + 1) % self.num_streams
         if slot.pending is not None:
@@ -130,63 +157,91 @@ class TensorRTBackend(Backend):
         else:
             np.copyto(slot.staging.host[:n], batch[:n])
             src = slot.staging.host_ptr
-        slot.stream.record_start()
+        slot.stream.record("start")
         slot.staging.to_device(slot.stream, nbytes, src_ptr=src)
+        slot.stream.record("h2d")
         self._execute(slot, n)
+        slot.stream.record("compute")
         for mem in slot.outputs.values():
             mem.to_host(slot.stream, n * (mem.nbytes // self.max_batch))
-        slot.stream.record_done()
+        slot.stream.record("d2h")
 
         def wait() -> BatchResult:
-            gpu_ms = slot.stream.wait_done()
+            times = slot.stream.stage_times()
             slot.pending = None
             return BatchResult(p_cluster=slot.outputs[OUTPUTS[0]].host[:n].copy(),
-                               cam=slot.outputs[OUTPUTS[1]].host[:n].copy(), timings_ms={"gpu": gpu_ms})
+                               cam=slot.outputs[OUTPUTS[1]].host[:n].copy(), timings_ms=times)
 
         slot.pending = PendingBatch(wait)
         return slot.pending
 
     def _execute(self, slot: _Slot, n: int) -> None:
-        """Queue the engine on the slot's stream: a replayed graph for full batches when enabled."""
-        from microcalc.engine import cuda_memory
-
-        rt = cuda_memory.cuda_runtime()
+        """Queue the engine on the slot's stream: this batch size's graph when it has one, else enqueue."""
+        graph = self._graph(slot, n) if self.cuda_graph else None
+        if graph is not None:
+            rt = cuda_memory.cuda_runtime()
+            cuda_memory.check_cuda(rt.cudaGraphLaunch(graph.executable, slot.stream.handle), "cudaGraphLaunch")
+            return
         if not slot.context.set_input_shape(INPUT, (n, *self.input_shape)):
             raise MicrocalcError(f"{self.engine_path}: the engine refuses a batch of {n} tiles")
-        stream = int(slot.stream.handle)
-        if self.cuda_graph and n == self.max_batch:
-            if slot.graph is None:
-                slot.graph = self._capture(slot, rt)
-            cuda_memory.check_cuda(rt.cudaGraphLaunch(slot.graph, slot.stream.handle), "cudaGraphLaunch")
-        elif not slot.context.execute_async_v3(stream):
-            raise MicrocalcError(f"{self.engine_path}: execute_async_v3 failed")
+        if not slot.context.execute_async_v3(int(slot.stream.handle)):
+            raise MicrocalcError(f"{self.engine_path}: execute_async_v3 failed for a batch of {n} tiles")
 
-    def _capture(self, slot: _Slot, rt: Any) -> Any:
-        """Capture one full-batch launch (after a warm-up launch that lets TensorRT set up its shapes)."""
-        from microcalc.engine import cuda_memory
+    def _graph(self, slot: _Slot, n: int) -> _Graph | None:
+        """The slot's graph for batch size ``n``, captured on first use on a context of its own."""
+        if n in slot.graphs:
+            return slot.graphs[n]
+        slot.graphs[n] = None  # a failed capture is not retried
+        if n in self.graph_failures:
+            return None
+        context = self._engine.create_execution_context()
+        try:
+            output_shapes(context, path=self.engine_path, input_shape=self.input_shape, batch=n)
+            bind(context, slot.addresses(), path=self.engine_path)
+            slot.graphs[n] = _Graph(context, self._capture(context, slot.stream))
+        except MicrocalcError as exc:
+            self.graph_failures[n] = str(exc)
+            log.warning("%s: no CUDA graph for batches of %d, plain enqueue instead (%s)", self.engine_path, n, exc)
+        return slot.graphs[n]
 
-        stream = int(slot.stream.handle)
-        slot.context.execute_async_v3(stream)
+    def _capture(self, context: Any, stream: Any) -> Any:
+        """Capture one launch of ``context`` after an uncaptured warm-up launch (TensorRT sets up there)."""
+        rt = cuda_memory.cuda_runtime()
+        handle = int(stream.handle)
+        capturable = getattr(context, "is_stream_capturable", None)
+        if capturable is not None and not capturable(handle):
+            raise MicrocalcError("TensorRT reports the stream as not capturable")
+        if not context.execute_async_v3(handle):
+            raise MicrocalcError("execute_async_v3 failed before capture")
         cuda_memory.check_cuda(rt.cudaStreamBeginCapture(
-            slot.stream.handle, rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture")
-        slot.context.execute_async_v3(stream)
-        graph = cuda_memory.check_cuda(rt.cudaStreamEndCapture(slot.stream.handle), "cudaStreamEndCapture")
-        executable = cuda_memory.check_cuda(rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
-        cuda_memory.check_cuda(rt.cudaGraphDestroy(graph), "cudaGraphDestroy")
-        return executable
+            stream.handle, rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture")
+        enqueued = False
+        try:
+            enqueued = context.execute_async_v3(handle)
+        finally:
+            ended = rt.cudaStreamEndCapture(stream.handle)  # always leave capture mode, so the stream stays usable
+        if not enqueued:
+            if ended[0] == rt.cudaError_t.cudaSuccess and ended[1]:
+                cuda_memory.check_cuda(rt.cudaGraphDestroy(ended[1]), "cudaGraphDestroy")
+            raise MicrocalcError("execute_async_v3 failed during capture")
+        graph = cuda_memory.check_cuda(ended, "cudaStreamEndCapture")
+        try:
+            return cuda_memory.check_cuda(rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        finally:
+            cuda_memory.check_cuda(rt.cudaGraphDestroy(graph), "cudaGraphDestroy")
 
     def _deactivate_impl(self) -> None:
-        from microcalc.engine import cuda_memory
-
+        cuda_memory.use_device(self.device_id)
         rt = cuda_memory.cuda_runtime()
         for slot in self._slots:
             if slot.pending is not None:
                 slot.pending.result()
-            if slot.graph is not None:
-                cuda_memory.check_cuda(rt.cudaGraphExecDestroy(slot.graph), "cudaGraphExecDestroy")
+            for graph in slot.graphs.values():
+                if graph is not None:
+                    cuda_memory.check_cuda(rt.cudaGraphExecDestroy(graph.executable), "cudaGraphExecDestroy")
             for mem in (slot.staging, *slot.outputs.values()):
                 mem.free()
             slot.stream.free()
         for ptr, _ in self._pinned.values():
-            cuda_memory.free_pinned(ptr)
+            cuda_memory.free_pinned(ptr, device=self.device_id)
         self._slots, self._pinned, self._engine, self._next = [], {}, None, 0

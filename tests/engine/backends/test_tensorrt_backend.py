@@ -86,12 +86,14 @@ def test_pinned_buffers_round_trip():
     mem = cuda_memory.HostDeviceMem((4, 1, 8, 8), np.uint8)
     mem.host[:] = np.arange(256, dtype=np.uint8).reshape(4, 1, 8, 8)
     expected = mem.host.copy()
-    stream.record_start()
+    stream.record("start")
     mem.to_device(stream)
+    stream.record("h2d")
+    stream.record("compute")
     mem.host[:] = 0
     mem.to_host(stream)
-    stream.record_done()
-    assert stream.wait_done() >= 0
+    stream.record("d2h")
+    assert set(stream.stage_times()) == {"h2d", "compute", "d2h"}
     np.testing.assert_array_equal(mem.host, expected)
     mem.free()
     stream.free()
