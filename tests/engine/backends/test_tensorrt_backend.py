@@ -86,14 +86,14 @@ def test_pinned_buffers_round_trip():
     mem = cuda_memory.HostDeviceMem((4, 1, 8, 8), np.uint8)
     mem.host[:] = np.arange(256, dtype=np.uint8).reshape(4, 1, 8, 8)
     expected = mem.host.copy()
-    stream.record("start")
-    mem.to_device(stream)
-    stream.record("h2d")
-    stream.record("compute")
-    mem.host[:] = 0
-    mem.to_host(stream)
-    stream.record("d2h")
-    assert set(stream.stage_times()) == {"h2d", "compute", "d2h"}
+    for copy in (mem.to_device, mem.to_host):  # up, wait, clear the host side, down
+        stream.record("start")
+        copy(stream)
+        for mark in ("h2d", "compute", "d2h"):
+            stream.record(mark)
+        times = stream.stage_times()  # waits for the copy
+        assert set(times) == {"h2d", "compute", "d2h"} and min(times.values()) >= 0
+        mem.host[:] = 0 if copy == mem.to_device else mem.host
     np.testing.assert_array_equal(mem.host, expected)
     mem.free()
     stream.free()
