@@ -14,6 +14,7 @@ ONNX Runtime never stages its own copies.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from microcalc.engine import cuda_memory
 from microcalc.engine.backends.base import (
     Backend,
     BatchResult,
@@ -86,20 +88,19 @@ class OnnxRuntimeBackend(Backend):
             raise MissingDependencyError("onnxruntime-gpu", "cuda",
                                          f"onnxruntime with the {self.provider} provider")
         if self.provider != "cpu":
-            from microcalc.engine import cuda_memory
-
             cuda_memory.require_device(self.device_id)
+            cuda_memory.use_device(self.device_id)
         try:
             self.session = ort.InferenceSession(str(self.model_path), sess_options=self._session_options(ort),
                                                 providers=self._providers())
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types for a bad file
             raise InputError(f"{self.model_path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:200]})") from exc
+        self._check_providers()
         self._check_io()
         if self.provider != "cpu":
-            from microcalc.engine import cuda_memory
-
-            self._stream = cuda_memory.Stream()
-            self._device_input = cuda_memory.HostDeviceMem((self.max_batch, *self.input_shape), self.input_dtype)
+            self._stream = cuda_memory.Stream(self.device_id, marks=("start", "h2d"))  # the copy is ours to time
+            self._device_input = cuda_memory.HostDeviceMem((self.max_batch, *self.input_shape), self.input_dtype,
+                                                           device=self.device_id)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mc-ort")
 
     def _session_options(self, ort: ModuleType) -> Any:
@@ -130,6 +131,21 @@ class OnnxRuntimeBackend(Backend):
             "trt_profile_max_shapes": f"{INPUT}:{self.max_batch}x{'x'.join(map(str, self.input_shape))}"})
         return [trt, cuda, cpu]
 
+    def _check_providers(self) -> None:
+        """Fail when the session did not load the asked-for provider.
+
+        ``get_available_providers()`` lists what onnxruntime was built with, not what loads: when
+        the CUDA or TensorRT libraries are missing or mismatched, the session quietly runs on the
+        CPU. ``session.get_providers()`` says what it really uses.
+        """
+        wanted = PROVIDERS[self.provider]
+        loaded = self.session.get_providers()
+        if wanted not in loaded:
+            self.session = None
+            raise MicrocalcError(f"{self.model_path}: onnxruntime could not load {wanted} and would run on "
+                                 f"{', '.join(loaded) or 'nothing'}; check the CUDA/cuDNN (and TensorRT) libraries "
+                                 "that onnxruntime-gpu needs are installed and on the library path")
+
     def _check_io(self) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
@@ -144,9 +160,7 @@ class OnnxRuntimeBackend(Backend):
     def _host_buffer_impl(self, batch_size: int) -> np.ndarray:
         if self.provider == "cpu":
             return super()._host_buffer_impl(batch_size)
-        from microcalc.engine import cuda_memory
-
-        ptr, array = cuda_memory.alloc_pinned((batch_size, *self.input_shape), self.input_dtype)
+        ptr, array = cuda_memory.alloc_pinned((batch_size, *self.input_shape), self.input_dtype, device=self.device_id)
         self._pinned.append(ptr)
         return array
 
@@ -156,32 +170,36 @@ class OnnxRuntimeBackend(Backend):
         return PendingBatch(future.result)
 
     def _run_cpu(self, batch: np.ndarray, n: int) -> BatchResult:
-        import time
-
         start = time.perf_counter()
         p_cluster, cam = self.session.run(list(OUTPUTS), {INPUT: batch[:n]})
         return BatchResult(p_cluster=p_cluster, cam=cam, timings_ms={"compute": (time.perf_counter() - start) * 1e3})
 
     def _run_bound(self, batch: np.ndarray, n: int) -> BatchResult:
-        """Pinned host -> device copy on our stream, then IO-bound run; outputs copied back once."""
-        import time
+        """Pinned host -> device copy on our stream, then an IO-bound run; outputs copied back once.
 
-        start = time.perf_counter()
-        mem = self._device_input
+        Runs on the backend's worker thread, so it makes the device current there first. The copy
+        is timed with events; ``run_with_iobinding`` and ``copy_outputs_to_cpu`` return only once
+        done, so the host clock around each gives the compute and device-to-host times.
+        """
+        cuda_memory.use_device(self.device_id)
+        mem, stream = self._device_input, self._stream
         nbytes = n * int(np.prod(self.input_shape)) * self.input_dtype.itemsize
-        self._stream.record_start()
-        mem.to_device(self._stream, nbytes, src_ptr=batch.ctypes.data)
-        self._stream.record_done()
-        h2d = self._stream.wait_done()
+        stream.record("start")
+        mem.to_device(stream, nbytes, src_ptr=batch.ctypes.data)
+        stream.record("h2d")
+        h2d = stream.stage_times()["h2d"]  # waits: onnxruntime runs on a stream of its own
         binding = self.session.io_binding()
         binding.bind_input(name=INPUT, device_type="cuda", device_id=self.device_id, element_type=self.input_dtype.type,
                            shape=(n, *self.input_shape), buffer_ptr=mem.device_ptr)
         for name in OUTPUTS:
             binding.bind_output(name, "cuda", self.device_id)
+        start = time.perf_counter()
         self.session.run_with_iobinding(binding)
+        computed = time.perf_counter()
         p_cluster, cam = binding.copy_outputs_to_cpu()
-        return BatchResult(p_cluster=p_cluster, cam=cam,
-                           timings_ms={"h2d": h2d, "total": (time.perf_counter() - start) * 1e3})
+        done = time.perf_counter()
+        return BatchResult(p_cluster=p_cluster, cam=cam, timings_ms={
+            "h2d": h2d, "compute": (computed - start) * 1e3, "d2h": (done - computed) * 1e3})
 
     def _deactivate_impl(self) -> None:
         if self._worker is not None:
@@ -189,11 +207,9 @@ class OnnxRuntimeBackend(Backend):
             self._worker = None
         self.session = None
         if self.provider != "cpu":
-            from microcalc.engine import cuda_memory
-
             if self._device_input is not None:
                 self._device_input.free()
                 self._stream.free()
             for ptr in self._pinned:
-                cuda_memory.free_pinned(ptr)
+                cuda_memory.free_pinned(ptr, device=self.device_id)
         self._pinned, self._device_input, self._stream = [], None, None

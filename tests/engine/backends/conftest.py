@@ -116,3 +116,20 @@ def reference_scores(tiny_bundle: Path, tiles: np.ndarray) -> tuple[np.ndarray, 
     with torch.no_grad():
         p, cam = model(torch.from_numpy(tiles))
     return p.numpy(), cam.numpy()
+
+
+@pytest.fixture()
+def fake_cuda(monkeypatch: pytest.MonkeyPatch):
+    """A :class:`~tests.engine.backends.cuda_fakes.FakeRuntime` with two devices in place of
+    ``cuda.bindings.runtime``, and a fake ``tensorrt_rtx`` whose engines run on it."""
+    import sys
+    import threading
+
+    from microcalc.engine import cuda_memory
+    from tests.engine.backends.cuda_fakes import FakeRuntime, fake_tensorrt
+
+    runtime = FakeRuntime(devices=2)
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", runtime)
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", fake_tensorrt(runtime))
+    monkeypatch.setattr(cuda_memory, "_thread", threading.local())  # no device remembered from other tests
+    return runtime

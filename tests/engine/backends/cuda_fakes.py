@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 
-class cudaError_t(enum.IntEnum):  # noqa: N801 - cuda-python's name
+class cudaError_t(enum.IntEnum):
     cudaSuccess = 0
     cudaErrorInvalidValue = 1
     cudaErrorInvalidDevice = 101

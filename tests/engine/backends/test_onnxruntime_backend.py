@@ -102,3 +102,83 @@ def test_gpu_provider_without_gpu_build_names_the_extra(tiny_bundle):
                                  provider="cuda")
     with pytest.raises(MicrocalcError, match=r'microcalc\[cuda\]'):
         backend.activate()
+
+
+def _fake_gpu_session(onnxruntime, *, loads: list[str]):
+    """An InferenceSession that reports ``loads`` as its providers and runs IO-bound batches on the CPU,
+    reading the bound input from the fake device memory (host memory) it was given."""
+    import ctypes
+
+    real = onnxruntime.InferenceSession
+
+    class Session(real):
+        def __init__(self, path, sess_options=None, providers=None):
+            super().__init__(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+            self.asked = providers
+
+        def get_providers(self):
+            return list(loads)
+
+        def io_binding(self):
+            session = self
+
+            class Binding:
+                def bind_input(self, *, name, device_type, device_id, element_type, shape, buffer_ptr):
+                    size = int(np.prod(shape))
+                    raw = (ctypes.c_uint8 * size).from_address(int(buffer_ptr))
+                    self.feed = {name: np.ctypeslib.as_array(raw).reshape(shape).copy()}
+                    self.device = (device_type, device_id)
+
+                def bind_output(self, name, device_type, device_id):
+                    assert (device_type, device_id) == self.device
+
+                def copy_outputs_to_cpu(self):
+                    return self.outputs
+
+            binding = Binding()
+            session.last_binding = binding
+            return binding
+
+        def run_with_iobinding(self, binding):
+            binding.outputs = self.run(["p_cluster", "cam"], binding.feed)
+
+    return Session
+
+
+def test_cuda_session_that_fell_back_to_cpu_is_refused(tiny_bundle, fake_cuda, monkeypatch):
+    """onnxruntime-gpu without its CUDA libraries runs on the CPU, saying so only in a warning."""
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(onnxruntime, "InferenceSession", _fake_gpu_session(onnxruntime, loads=["CPUExecutionProvider"]))
+    b = Bundle.load(tiny_bundle)
+    backend = OnnxRuntimeBackend(b.file(b.variant(precision="fp32")), input_shape=(1, 64, 64), max_batch=2,
+                                 provider="cuda", device_id=1)
+    with pytest.raises(MicrocalcError, match="could not load CUDAExecutionProvider and would run on "
+                                             "CPUExecutionProvider") as info:
+        backend.activate()
+    assert "\n" not in str(info.value) and not backend.is_active
+
+
+def test_cuda_batches_report_the_three_stages_from_the_worker_thread(tiny_bundle, tiles, reference_scores,
+                                                                   fake_cuda, monkeypatch):
+    """Pinned buffers, the device set in onnxruntime's worker thread, and h2d/compute/d2h in the timings."""
+    import onnxruntime
+
+    from microcalc.engine.backends.base import STAGES
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(onnxruntime, "InferenceSession",
+                        _fake_gpu_session(onnxruntime, loads=["CUDAExecutionProvider", "CPUExecutionProvider"]))
+    b = Bundle.load(tiny_bundle)
+    with OnnxRuntimeBackend(b.file(b.variant(precision="fp32")), input_shape=(1, 64, 64), max_batch=4,
+                            provider="cuda", device_id=1) as backend:
+        assert backend.session.asked[0] == ("CUDAExecutionProvider", {"device_id": 1})
+        buf = backend.host_buffer(4)
+        assert buf.ctypes.data in fake_cuda.memory  # page-locked (cudaMallocHost)
+        buf[:] = tiles[:4]
+        result = backend.submit(buf, 4).result()
+    np.testing.assert_allclose(result.p_cluster, reference_scores[0][:4], atol=1e-4)
+    assert set(result.timings_ms) == set(STAGES)
+    assert ("mc-ort_0", 1) in fake_cuda.set_device_calls
+    assert not fake_cuda.memory  # pinned and device buffers freed

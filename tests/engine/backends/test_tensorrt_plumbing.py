@@ -8,7 +8,6 @@ the engine's tensors, dtypes and address bindings checked.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 
 import numpy as np
@@ -18,8 +17,7 @@ from microcalc.engine import cuda_memory
 from microcalc.engine.backends.base import STAGES
 from microcalc.engine.backends.tensorrt import TensorRTBackend
 from microcalc.errors import MicrocalcError, StaleArtifactError
-
-from tests.engine.backends.cuda_fakes import FakeRuntime, engine_bytes, expected_scores, fake_tensorrt
+from tests.engine.backends.cuda_fakes import FakeRuntime, engine_bytes, expected_scores
 
 PATCH = 8
 SIDECAR = {"library": "tensorrt_rtx", "version": "1.7.1.116", "compute_capabilities": ["8.9"],
@@ -28,12 +26,8 @@ SIDECAR = {"library": "tensorrt_rtx", "version": "1.7.1.116", "compute_capabilit
 
 
 @pytest.fixture()
-def rt(monkeypatch) -> FakeRuntime:
-    runtime = FakeRuntime(devices=2)
-    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", runtime)
-    monkeypatch.setitem(sys.modules, "tensorrt_rtx", fake_tensorrt(runtime))
-    monkeypatch.setattr(cuda_memory, "_thread", threading.local())  # no device remembered from other tests
-    return runtime
+def rt(fake_cuda) -> FakeRuntime:
+    return fake_cuda
 
 
 def _backend(tmp_path, *, engine_batch: int = 4, max_batch: int = 4, **options) -> TensorRTBackend:
