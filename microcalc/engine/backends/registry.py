@@ -203,7 +203,7 @@ def create_backend(name: str, bundle: Bundle | str | Path, *, precision: str = "
         device = choice.device if device == "auto" else device
     if name not in BACKENDS:
         raise MicrocalcError(f"unknown backend {name!r}; expected auto or one of {', '.join(BACKENDS)}")
-    if precision not in PRECISIONS:
+    if precision not in PRECISIONS and name != "torch":  # torch runs the checkpoint, in its own precisions
         check_precision(precision)
     patch = bundle.config.patch_size
     shape = (1, patch, patch)

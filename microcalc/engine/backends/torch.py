@@ -1,11 +1,11 @@
-"""The PyTorch reference backend: the checkpoint's own network, as :class:`TileClassifier` runs it.
+"""The PyTorch backend: the checkpoint's own network, as :class:`TileClassifier` runs it.
 
-Slow next to the exported backends and never chosen automatically; it is the reference that
-parity is measured against and the fallback for a checkpoint not yet exported. torch is imported
-only here, in ``_activate_impl``, so the engine runs without it.
-
-``precision``: ``fp32`` everywhere; ``fp16`` on CUDA runs the network under autocast (the
-preprocessing and the softmax stay float32, as in the exported FP16 model). INT8 is not offered.
+On the CPU it is the reference that parity is measured against and the fallback for a
+checkpoint not yet exported: one batch at a time, all of it compute. On CUDA it is a first-class
+fast path (:mod:`~microcalc.engine.backends.torch_cuda`): pinned host buffers, non-blocking
+copies, a stream per slot with several batches in flight, CUDA graphs per batch size,
+channels_last, FP16 or BF16 autocast, and the H2D / compute / D2H split from CUDA events. torch
+is imported only here, in ``_activate_impl``, so the engine runs without it.
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from microcalc.engine.backends.base import (
-    Backend,
-    BatchResult,
-    PendingBatch,
-    check_precision,
-    import_optional,
-)
+from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch, import_optional
 from microcalc.errors import MicrocalcError
+
+# torch runs the checkpoint, not an exported variant, so its precisions are its own
+TORCH_PRECISIONS = {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")}
 
 
 class TorchBackend(Backend):
@@ -32,8 +29,10 @@ class TorchBackend(Backend):
     Args:
         checkpoint_path: any checkpoint ``load_checkpoint`` reads (ours, published, torchvision).
         input_shape, max_batch: as :class:`Backend`.
-        device: ``cpu`` or ``cuda``.
-        precision: ``fp32``, or ``fp16`` on CUDA.
+        device: ``cpu``, ``cuda`` or ``cuda:N``.
+        precision: ``fp32``; on CUDA also ``fp16`` or ``bf16`` (autocast).
+        slots: CUDA batches in flight (at least 2).
+        cuda_graph: on CUDA, replay each padded batch size from a captured CUDA graph.
     """
 
     name = "torch"
@@ -41,40 +40,63 @@ class TorchBackend(Backend):
     extra = "train"
 
     def __init__(self, checkpoint_path: str | Path, *, input_shape: tuple[int, int, int], max_batch: int,
-                 device: str = "cpu", precision: str = "fp32") -> None:
+                 device: str = "cpu", precision: str = "fp32", slots: int = 3, cuda_graph: bool = True) -> None:
         super().__init__(input_shape=input_shape, max_batch=max_batch)
-        if device not in ("cpu", "cuda"):
-            raise MicrocalcError(f"unknown torch device {device!r}; expected cpu or cuda")
-        if check_precision(precision) == "int8" or (precision == "fp16" and device == "cpu"):
-            raise MicrocalcError(f"the torch backend runs fp32 (and fp16 on cuda), not {precision} on {device}")
+        kind, _, index = device.partition(":")
+        if kind not in TORCH_PRECISIONS or (index and (kind == "cpu" or not index.isdigit())):
+            raise MicrocalcError(f"unknown torch device {device!r}; expected cpu, cuda or cuda:N")
+        if precision not in TORCH_PRECISIONS[kind]:
+            raise MicrocalcError(f"the torch backend runs {', '.join(TORCH_PRECISIONS[kind])} on {kind}, "
+                                 f"not {precision}")
+        if slots < 2:
+            raise ValueError(f"slots must be at least 2 (copies overlap compute), got {slots}")
         self.checkpoint_path = Path(checkpoint_path)
-        self.device, self.precision = device, precision
+        self.device, self.device_index, self.precision = kind, int(index or 0), precision
+        self.slots, self.cuda_graph = slots, cuda_graph
         self.model: Any = None
+        self.runner: Any = None
 
     def _activate_impl(self) -> None:
-        torch = import_optional("torch", extra=self.extra, purpose="the torch reference backend")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise MicrocalcError("the torch backend was asked for cuda, but torch sees no CUDA device")
+        torch = import_optional("torch", extra=self.extra, purpose="the torch backend")
         from microcalc.models.checkpoint import load_checkpoint
         from microcalc.models.tile_model import TileClassifier
 
+        if self.device == "cuda":
+            from microcalc.engine.backends.torch_cuda import require_cuda
+
+            require_cuda(torch, self.device_index)
         checkpoint = load_checkpoint(self.checkpoint_path)
         patch = checkpoint.config.patch_size
         if self.input_shape != (1, patch, patch):
             raise MicrocalcError(f"{self.checkpoint_path}: the model takes {patch}x{patch} tiles, "
                                  f"the backend was configured for {self.input_shape[1]}x{self.input_shape[2]}")
         self._torch = torch
-        self.model = TileClassifier.from_checkpoint(checkpoint).to(self.device).eval()
+        model = TileClassifier.from_checkpoint(checkpoint).eval()
+        if self.device == "cpu":
+            self.model = model
+            return
+        from microcalc.engine.backends.torch_cuda import CudaRunner, TorchCuda
+
+        api = TorchCuda(torch, self.device_index)
+        self.model = model.to(api.device)
+        self.runner = CudaRunner(api, self.model, input_shape=self.input_shape, max_batch=self.max_batch,
+                                 slots=self.slots, precision=self.precision, cuda_graph=self.cuda_graph)
+
+    def _host_buffer_impl(self, batch_size: int) -> np.ndarray:
+        return super()._host_buffer_impl(batch_size) if self.runner is None else self.runner.host_buffer(batch_size)
 
     def _submit_impl(self, batch: np.ndarray, n: int) -> PendingBatch:
+        if self.runner is not None:
+            return self.runner.submit(batch, n)
         torch = self._torch
         start = time.perf_counter()
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16,
-                                                     enabled=self.precision == "fp16"):
-            p_cluster, cam = self.model(torch.from_numpy(batch[:n]).to(self.device))
-        result = BatchResult(p_cluster=p_cluster.float().cpu().numpy(), cam=cam.float().cpu().numpy(),
+        with torch.inference_mode():  # on the CPU there are no copies: torch.from_numpy shares the buffer
+            p_cluster, cam = self.model(torch.from_numpy(batch[:n]))
+        result = BatchResult(p_cluster=p_cluster.numpy().copy(), cam=cam.numpy().copy(),
                              timings_ms={"compute": (time.perf_counter() - start) * 1e3})
         return PendingBatch(lambda: result)
 
     def _deactivate_impl(self) -> None:
-        self.model = None
+        if self.runner is not None:
+            self.runner.close()
+        self.model, self.runner = None, None
