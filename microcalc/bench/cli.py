@@ -16,9 +16,12 @@ from microcalc.bench.runner import BenchSettings, run_bench
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.defaults import default_bundle, real_patches_dir
 from microcalc.engine.backends.base import PRECISIONS
+from microcalc.engine.backends.torch import TORCH_PRECISIONS
 
 REAL_PATCHES = real_patches_dir()
 DEFAULT_BACKENDS = "onnxruntime,openvino,tensorrt"
+# the bundle's precisions, and bf16, which only torch runs (the checkpoint under autocast)
+BENCH_PRECISIONS = tuple(dict.fromkeys(PRECISIONS + TORCH_PRECISIONS["cuda"]))
 
 
 def _list(kind: str, convert=str):
@@ -35,9 +38,9 @@ def _list(kind: str, convert=str):
 
 def _precisions(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
     items = _list("precisions")(ctx, param, value)
-    bad = [p for p in items if p not in PRECISIONS]
+    bad = [p for p in items if p not in BENCH_PRECISIONS]
     if bad:
-        raise click.BadParameter(f"unknown precision {bad[0]!r}; choose from {', '.join(PRECISIONS)}")
+        raise click.BadParameter(f"unknown precision {bad[0]!r}; choose from {', '.join(BENCH_PRECISIONS)}")
     return items
 
 
@@ -55,7 +58,8 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
               help="PyTorch checkpoint for the baseline and the parity reference [default: the bundle's source].")
 @click.option("--backends", default=DEFAULT_BACKENDS, show_default=True, callback=_list("backends"),
               help="Backends to measure (onnxruntime, openvino, tensorrt, torch; -cuda runs onnxruntime or torch on the GPU); those that cannot run here are listed with the reason.")
-@click.option("--precisions", default="fp32,fp16,int8", show_default=True, callback=_precisions)
+@click.option("--precisions", default="fp32,fp16,int8", show_default=True, callback=_precisions,
+              help="Precisions to measure (fp32, fp16, int8; bf16 for torch-cuda).")
 @click.option("--batch-sizes", default="1,4,8", show_default=True, callback=_batch_sizes)
 @click.option("--patches", "patch_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
               help="Labelled patch folder for parity (cluster/ and normal/); repeatable "
@@ -71,11 +75,23 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
               help="Also scan the mammogram this many times in one run, as a worklist (1: single scan only).")
 @click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True,
               help="Timed batches per batch size (and baseline passes over the tiles).")
-@click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Untimed batches before the repeats.")
+@click.option("--duration", "duration_s", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds to time each batch size with batches in flight, as trtexec (0: --repeats instead).")
+@click.option("--warmup-ms", type=click.FloatRange(min=0), default=200.0, show_default=True,
+              help="With --duration: warm-up time before timing.")
+@click.option("--in-flight", type=click.IntRange(min=1), default=2, show_default=True,
+              help="With --duration: batches kept submitted at once.")
+@click.option("--worklist", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Folder of mammograms (*.dcm) to scan in a row [default: the mammogram --scan-stream times].")
+@click.option("--decode-workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Processes that decode and tile the worklist (0: the scanner's decode thread).")
 @click.option("--baseline-tiles", type=click.IntRange(min=1), default=8, show_default=True,
               help="Tiles the baseline and the variants are timed on.")
 @click.option("--fp32-max-diff", type=float, default=1e-4, show_default=True, help="FP32 parity: max |dp|.")
 @click.option("--fp16-max-diff", type=float, default=1e-2, show_default=True, help="FP16 parity: max |dp|.")
+@click.option("--bf16-max-diff", type=float, default=3e-2, show_default=True, help="BF16 parity: max |dp|.")
 @click.option("--int8-agreement", type=float, default=0.99, show_default=True,
               help="INT8 parity: minimum label agreement.")
 @click.option("--int8-delta-auc", type=float, default=0.005, show_default=True, help="INT8 parity: max |dAUC|.")
@@ -90,7 +106,8 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ...], precisions: tuple[str, ...],
         batch_sizes: tuple[int, ...], patch_dirs: tuple[Path, ...], synthetic_patches: int,
         parity_limit: int | None, mammogram: Path | None, no_scan: bool, scan_stream: int, repeats: int, warmup: int,
-        baseline_tiles: int, fp32_max_diff: float, fp16_max_diff: float, int8_agreement: float,
+        duration_s: float, warmup_ms: float, in_flight: int, worklist: Path | None, decode_workers: int,
+        baseline_tiles: int, fp32_max_diff: float, fp16_max_diff: float, bf16_max_diff: float, int8_agreement: float,
         int8_delta_auc: float, target_speedup: float, target_efficiency: float, out: Path | None,
         markdown: Path | None, seed: int) -> None:
     """Measure which backend and precision to deploy here, and prove the engine is still right.
@@ -102,13 +119,19 @@ def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ..
     Then a whole mammogram is scanned with the fastest passing variant: per-stage times, the
     model-only time for the same tiles and the pipeline efficiency (model-only / end-to-end).
 
+    On a GPU, time as trtexec does: --duration 3 --warmup-ms 200 --in-flight 3.
+
     Example: mc-bench --model bundle/ --batch-sizes 1,8 --out report.json --markdown report.md
     """
     from microcalc.bench.inputs import bench_inputs
     from microcalc.bundle import Bundle
 
     bounds = {"fp32": ParityBounds(max_abs_diff=fp32_max_diff), "fp16": ParityBounds(max_abs_diff=fp16_max_diff),
+              "bf16": ParityBounds(max_abs_diff=bf16_max_diff),
               "int8": ParityBounds(min_label_agreement=int8_agreement, max_abs_delta_auc=int8_delta_auc)}
+    worklist_files = tuple(sorted(worklist.glob("*.dcm"))) if worklist else ()
+    if worklist and not worklist_files:
+        raise click.BadParameter(f"{worklist} holds no *.dcm mammogram", param_hint="--worklist")
     bundle_dir = bundle or default_bundle()
     patch_size = Bundle.load(bundle_dir, verify=False).config.patch_size
     with bench_inputs(patch_dirs, mammogram, patch_size=patch_size, count=synthetic_patches, seed=seed,
@@ -116,7 +139,9 @@ def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ..
         settings = BenchSettings(
             bundle=bundle_dir, checkpoint=checkpoint, backends=backends, precisions=precisions,
             batch_sizes=batch_sizes, patches=tuple(folders), mammogram=scan_image, scan=not no_scan, scan_stream=scan_stream,
-            repeats=repeats, warmup=warmup, baseline_tiles=baseline_tiles, parity_limit=parity_limit,
+            repeats=repeats, warmup=warmup, duration_s=duration_s, warmup_ms=warmup_ms, in_flight=in_flight,
+            worklist=worklist_files, decode_workers=decode_workers,
+            baseline_tiles=baseline_tiles, parity_limit=parity_limit,
             bounds=bounds, seed=seed, command=shlex.join(["mc-bench", *sys.argv[1:]]))
         with progress_bar(settings.steps()) as step:
             report = run_bench(settings, step=step)

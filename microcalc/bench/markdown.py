@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from microcalc.bench.report import best_run
+from microcalc.engine.backends.base import STAGES
 
 
 def _f(value: Any, fmt: str = ".3g") -> str:
@@ -37,9 +38,11 @@ def _throughput(report: dict[str, Any]) -> list[str]:
              _f(base["latency_ms"]["p50"], ".1f"), _f(base["latency_ms"]["p90"], ".1f"),
              _f(base["latency_ms"]["p99"], ".1f"), "", "1.00x", "reference"]]
     for r in report["runs"]:
-        st = r.get("stages_ms") or {}
+        st, p99 = r.get("stages_ms") or {}, r.get("stages_p99_ms") or {}
         copies = "h2d" in st or "d2h" in st  # only GPU backends time copies; on a CPU it is all compute
-        gpu = " / ".join(_f(st.get(k), ".2f") for k in ("h2d", "compute", "d2h")) if copies else ""
+        gpu = " / ".join(_f(st.get(k), ".2f") for k in STAGES) if copies else ""
+        if copies and p99:
+            gpu += " (p99 " + " / ".join(_f(p99.get(k), ".2f") for k in STAGES) + ")"
         parity = r.get("parity") or {}
         verdict = "pass" if parity.get("pass") else "FAIL" if parity else "n/a"
         rows.append([r["backend"], r["precision"], str(r["batch_size"]), _f(r["patches_per_s"], ".2f"),
@@ -73,9 +76,12 @@ def _scan(scan: dict[str, Any]) -> list[str]:
              _f(scan["model_only_ms"], ".0f"), _f(scan["efficiency"], ".3f")]]
     stream = scan.get("stream")
     if stream:
-        rows.append(["", "", "", "same, streamed", str(scan["tiles"]), str(stream["images"]),
-                     _f(stream["wall_ms_per_image"], ".0f") + " per image", "decode overlaps inference",
-                     _f(scan["model_only_ms"], ".0f"), _f(stream["efficiency"], ".3f")])
+        workers = stream.get("decode_workers") or 0
+        how = f"decoded in {workers} processes" if workers else "decode overlaps inference"
+        per_s = f", {_f(stream['images_per_s'], '.2f')} images/s" if stream.get("images_per_s") else ""
+        rows.append(["", "", "", "worklist", str(stream.get("tiles", scan["tiles"])), str(stream["images"]),
+                     _f(stream["wall_ms_per_image"], ".0f") + " per image" + per_s, how,
+                     _f(scan["model_only_ms"], ".0f") + " (one image)", _f(stream["efficiency"], ".3f")])
     return _table(["backend", "precision", "batch", "image", "tiles", "images", "wall ms", "stages ms",
                    "model-only ms", "efficiency"], rows)
 
@@ -111,7 +117,8 @@ def render(report: dict[str, Any], *, min_speedup: float, min_efficiency: float)
     out = [title, "", f"Command: `{report.get('command', 'mc-bench')}`", ""]
     out += _machine(report["machine"]) + [""]
     out += ["#### Targets", ""] + target_lines(report, min_speedup=min_speedup, min_efficiency=min_efficiency)
-    out += ["", "#### Model throughput (median of repeats after warm-up; latency per batch)", ""]
+    method = (report.get("settings") or {}).get("method") or "median of repeats after warm-up"
+    out += ["", f"#### Model throughput ({method}; latency per batch)", ""]
     out += _throughput(report)
     n_patches = report.get("parity_set", {}).get("patches", "?")
     out += ["", f"#### Accuracy parity against PyTorch FP32 ({n_patches} labelled patches)", ""] + _parity(report)

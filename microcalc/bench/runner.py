@@ -22,7 +22,7 @@ from microcalc.bench.machine import machine_info
 from microcalc.bench.parity import DEFAULT_BOUNDS, ParityBounds, auc_or_none, compare
 from microcalc.bench.patchset import PatchSet, load_patch_sets
 from microcalc.bench.report import best_run
-from microcalc.bench.throughput import backend_scores, measure_batches
+from microcalc.bench.throughput import backend_scores, measure_batches, measure_in_flight
 from microcalc.errors import MicrocalcError
 
 Step = Callable[[str], None]
@@ -43,6 +43,11 @@ class BenchSettings:
     scan_stream: int = 3
     repeats: int = 5
     warmup: int = 2
+    duration_s: float = 0.0   # > 0: trtexec's timed method with batches in flight (throughput.measure_in_flight)
+    warmup_ms: float = 200.0
+    in_flight: int = 2
+    worklist: tuple[Path, ...] = ()  # mammograms scanned in a row (default: the mammogram scan_stream times)
+    decode_workers: int = 0          # > 0: the worklist is decoded and tiled in this many processes
     baseline_tiles: int = 8
     parity_limit: int | None = None
     bounds: dict[str, ParityBounds] = field(default_factory=lambda: dict(DEFAULT_BOUNDS))
@@ -51,8 +56,25 @@ class BenchSettings:
 
     def steps(self) -> int:
         """Progress-bar length: one step per timed repeat, parity pass and scan."""
-        per_variant = 1 + self.repeats * len(self.batch_sizes)
+        per_variant = 1 + self.steps_per_batch_size() * len(self.batch_sizes)
         return 2 + self.repeats + per_variant * len(self.backends) * len(self.precisions) + int(self.scan)
+
+
+    def steps_per_batch_size(self) -> int:
+        return 1 if self.duration_s > 0 else self.repeats
+
+
+def check_engine_batches(bundle: Any, settings: BenchSettings) -> None:
+    """Refuse, before measuring anything, batch sizes that a TensorRT engine's profile cannot take."""
+    if "tensorrt" not in {variants.parse_backend(b)[0] for b in settings.backends}:
+        return
+    largest = max(settings.batch_sizes)
+    for v in bundle.variants:
+        top = ((bundle.sidecar(v).get("profile") or {}).get("max") or [None])[0] if v.format == "tensorrt" else None
+        if v.precision in settings.precisions and top is not None and largest > int(top):
+            raise MicrocalcError(f"--batch-sizes asks for {largest}, but the {v.precision} TensorRT engine "
+                                 f"{bundle.file(v)} takes batches up to {top}: use --batch-sizes up to {top} or "
+                                 f"rebuild it with mc-export --max-batch {largest}")
 
 
 def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[str, Any]:
@@ -61,6 +83,7 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
     from microcalc.bundle import Bundle
 
     bundle = Bundle.load(settings.bundle)
+    check_engine_batches(bundle, settings)
     checkpoint = bundle.source_checkpoint(settings.checkpoint)
     config = bundle.config
     step("reading patches")
@@ -78,7 +101,7 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
         "model": {"bundle": str(bundle.path), "checkpoint": str(checkpoint), **config.to_dict()},
         "settings": {"backends": list(settings.backends), "precisions": list(settings.precisions),
                      "batch_sizes": list(settings.batch_sizes), "repeats": settings.repeats,
-                     "warmup": settings.warmup, "bounds": {k: b.to_dict() for k, b in settings.bounds.items()}},
+                     "warmup": settings.warmup, "method": _method(settings), "bounds": {k: b.to_dict() for k, b in settings.bounds.items()}},
         "parity_set": {"patches": len(patch_set), "positives": int(patch_set.labels.sum()),
                        "sources": patch_set.sources,
                        "reference_auc": auc_or_none(patch_set.labels, ref_scores)},
@@ -96,7 +119,8 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
         else:
             report["scan"] = measure_scan(bundle, backend=best["backend"], precision=best["precision"],
                                           batch_size=best["batch_size"], mammogram=settings.mammogram,
-                                          stream=settings.scan_stream)
+                                          stream=settings.scan_stream, worklist=list(settings.worklist),
+                                          decode_workers=settings.decode_workers)
         step("end-to-end scan")
     return report
 
@@ -104,7 +128,7 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
 def _bench_variant(report: dict[str, Any], settings: BenchSettings, bundle: Any, name: str, precision: str,
                    patch_set: PatchSet, ref_scores: np.ndarray, bench_tiles: np.ndarray, step: Step) -> None:
     """Append one variant's runs (one per batch size) to the report, or its reason to ``skipped``."""
-    n_steps = 1 + settings.repeats * len(settings.batch_sizes)
+    n_steps = 1 + settings.steps_per_batch_size() * len(settings.batch_sizes)
     try:
         backend = variants.start_backend(name, bundle, precision=precision, max_batch=max(settings.batch_sizes))
     except MicrocalcError as exc:
@@ -119,10 +143,23 @@ def _bench_variant(report: dict[str, Any], settings: BenchSettings, bundle: Any,
         step(f"{name} {precision}: parity")
         base = report["baseline"]["patches_per_s"]
         for batch_size in settings.batch_sizes:
-            measured = measure_batches(backend, bench_tiles, batch_size=batch_size, repeats=settings.repeats,
-                                       warmup=settings.warmup,
-                                       on_step=lambda b=batch_size: step(f"{name} {precision} batch {b}"))
+            if settings.duration_s > 0:
+                measured = measure_in_flight(backend, bench_tiles, batch_size=batch_size, in_flight=settings.in_flight,
+                                             warmup_ms=settings.warmup_ms, duration_s=settings.duration_s)
+                step(f"{name} {precision} batch {batch_size}")
+            else:
+                measured = measure_batches(backend, bench_tiles, batch_size=batch_size, repeats=settings.repeats,
+                                           warmup=settings.warmup,
+                                           on_step=lambda b=batch_size: step(f"{name} {precision} batch {b}"))
             report["runs"].append({"backend": name, "precision": precision, "batch_size": batch_size, **measured,
                                    "speedup_vs_baseline": measured["patches_per_s"] / base, "parity": parity})
     finally:
         backend.deactivate()
+
+
+def _method(settings: BenchSettings) -> str:
+    """How the runs were timed, in words, for the report."""
+    if settings.duration_s > 0:
+        return (f"timed: {settings.warmup_ms:g} ms warm-up, then >= {settings.duration_s:g} s with "
+                f"{settings.in_flight} batches in flight")
+    return f"repeats: {settings.warmup} warm-up batches, then {settings.repeats} synchronous batches"

@@ -21,15 +21,18 @@ STAGES = ("decode", "tiling", "inference", "stitching")
 
 
 def measure_scan(bundle: Any, *, backend: str, precision: str, batch_size: int, mammogram: Path,
-                 stream: int = 3, warmup: int = 1) -> dict[str, Any]:
+                 stream: int = 3, warmup: int = 1, worklist: list[Path] | None = None,
+                 decode_workers: int = 0) -> dict[str, Any]:
     """The report's ``scan`` object for one mammogram with one variant.
 
     After ``warmup`` untimed batches the image is scanned alone (``wall_ms``, ``stages_ms`` and
     ``efficiency`` are this single scan's: decoding and tiling it sit before its first batch).
-    Then the same file is scanned ``stream`` times in one run, as a worklist is, where decoding
-    the next image overlaps inference of the current one (``stream``: per-image wall and
-    efficiency). The model-only time is the sum of synchronous batch runs over the same tiles,
-    with the buffers filled beforehand.
+    Then a worklist is scanned in one run (``worklist``, default the same file ``stream`` times),
+    where decoding the next images overlaps inference of the current one, on the scanner's decode
+    thread or, with ``decode_workers``, in that many processes (``stream``: images per second,
+    per-image wall, efficiency). The model-only time is the same tiles through the same backend
+    with the buffers filled beforehand, all submitted at once so the backend keeps as many in
+    flight as it can; the worklist's model-only time is that per tile times its tiles.
     """
     from microcalc.engine.pipeline import Scanner, ScanSettings
     from microcalc.imaging import read_mammogram
@@ -44,15 +47,17 @@ def measure_scan(bundle: Any, *, backend: str, precision: str, batch_size: int, 
             runner.submit(warm, batch_size).result()
         scanner = Scanner(runner, reader=partial(read_mammogram, min_side=p), settings=settings)
         (result,), wall_ms = _timed_scan(scanner, [Path(mammogram)])
-        stream_results, stream_ms = _timed_scan(scanner, [Path(mammogram)] * stream) if stream > 1 else ([], 0.0)
+        paths = [Path(m) for m in worklist] if worklist else [Path(mammogram)] * stream
+        stream_results, stream_ms = (_timed_scan(scanner, paths, decode_workers=decode_workers)
+                                     if len(paths) > 1 else ([], 0.0))
         grid, pixels = result.grid, result.image.pixels
         buffers = []
         for first in range(0, len(grid), batch_size):
             buf = runner.host_buffer(batch_size)
             buffers.append((buf, fill_batch(pixels, grid, first, buf)))
         t = time.perf_counter()
-        for buf, n in buffers:
-            runner.submit(buf, n).result()
+        for pending in [runner.submit(buf, n) for buf, n in buffers]:
+            pending.result()
         model_only_ms = (time.perf_counter() - t) * 1e3
     finally:
         runner.deactivate()
@@ -63,17 +68,35 @@ def measure_scan(bundle: Any, *, backend: str, precision: str, batch_size: int, 
            "efficiency": model_only_ms / wall_ms, "stream": None}
     if stream_results:
         per_image = stream_ms / len(stream_results)
-        out["stream"] = {"images": len(stream_results), "wall_ms_per_image": per_image,
-                         "efficiency": model_only_ms / per_image}
+        tiles = sum(len(r.grid) for r in stream_results)
+        out["stream"] = {"images": len(stream_results), "tiles": tiles, "wall_ms_per_image": per_image,
+                         "images_per_s": len(stream_results) / (stream_ms / 1e3), "decode_workers": decode_workers,
+                         "efficiency": model_only_ms / len(grid) * tiles / stream_ms}
     return out
 
 
-def _timed_scan(scanner: Any, paths: list[Path]) -> tuple[list[Any], float]:
-    """Scan ``paths`` through one pipeline run; the results and the wall time in ms."""
-    start = time.perf_counter()
-    results = list(scanner.scan(paths))
-    wall_ms = (time.perf_counter() - start) * 1e3
+def _timed_scan(scanner: Any, paths: list[Path], *, decode_workers: int = 0) -> tuple[list[Any], float]:
+    """Scan ``paths`` through one pipeline run; the results and the wall time in ms.
+
+    With ``decode_workers`` the inputs are prepared in that many processes, started before the clock.
+    """
+    if decode_workers < 1:
+        start = time.perf_counter()
+        results = list(scanner.scan(paths))
+        return _checked(results), (time.perf_counter() - start) * 1e3
+    from microcalc.bench.worklist import decode_pool, prepared_in_processes
+
+    with decode_pool(decode_workers) as pool:
+        start = time.perf_counter()
+        prepared = prepared_in_processes(pool, paths, reader=scanner.reader, settings=scanner.settings,
+                                         patch_size=scanner.patch_size, workers=decode_workers)
+        results = list(scanner.scan_prepared(prepared))
+        wall_ms = (time.perf_counter() - start) * 1e3
+    return _checked(results), wall_ms
+
+
+def _checked(results: list[Any]) -> list[Any]:
     for result in results:
         if result.error is not None:
             raise result.error
-    return results, wall_ms
+    return results

@@ -39,10 +39,12 @@ def throughput(items: int, seconds: Sequence[float]) -> float:
     return median([items / s for s in seconds])
 
 
-def stage_medians(samples: Sequence[dict[str, float]]) -> dict[str, float]:
-    """Median of each named stage over samples that report per-stage times (e.g. h2d/compute/d2h).
+def stage_medians(samples: Sequence[dict[str, float]], *, q: float = 50) -> dict[str, float]:
+    """Percentile ``q`` (default the median) of each named stage over samples that report
+    per-stage times (e.g. h2d/compute/d2h).
 
     Stages missing from some samples are summarised over the samples that have them.
     """
     keys = sorted({k for s in samples for k in s})
-    return {k: median([s[k] for s in samples if k in s]) for k in keys}
+    return {k: float(np.percentile(np.asarray([s[k] for s in samples if k in s], dtype=np.float64), q))
+            for k in keys}
