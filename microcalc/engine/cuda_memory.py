@@ -17,6 +17,7 @@ This module imports without a GPU and without cuda-python; :func:`cuda_runtime` 
 from __future__ import annotations
 
 import importlib
+import itertools
 import threading
 from types import ModuleType
 from typing import Any
@@ -123,7 +124,7 @@ class Stream:
         use_device(self.device)
         check_cuda(rt.cudaEventSynchronize(self.events[self.marks[-1]]), "cudaEventSynchronize")
         return {b: float(check_cuda(rt.cudaEventElapsedTime(self.events[a], self.events[b]), "cudaEventElapsedTime"))
-                for a, b in zip(self.marks, self.marks[1:])}
+                for a, b in itertools.pairwise(self.marks)}
 
     def free(self) -> None:
         rt = cuda_runtime()

@@ -22,6 +22,7 @@ slot, padding and graph logic run on the CPU in tests through a stand-in with th
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ def padded_batch(n: int, max_batch: int) -> int:
 
 def stage_times(events: dict[str, Any]) -> dict[str, float]:
     """``{stage: ms}`` between consecutive marks of recorded, completed timing events."""
-    return {b: float(events[a].elapsed_time(events[b])) for a, b in zip(MARKS, MARKS[1:])}
+    return {b: float(events[a].elapsed_time(events[b])) for a, b in itertools.pairwise(MARKS)}
 
 
 class TorchCuda:

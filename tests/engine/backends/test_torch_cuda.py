@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from microcalc.engine.backends.base import STAGES
+from microcalc.engine.backends.torch import TorchBackend
+from microcalc.engine.backends.torch_cuda import CudaRunner, padded_batch
 from microcalc.errors import MicrocalcError
 
 torch = pytest.importorskip("torch")
-from microcalc.engine.backends.torch import TorchBackend  # noqa: E402
-from microcalc.engine.backends.torch_cuda import CudaRunner, padded_batch  # noqa: E402
 
 P = 8
 _order = itertools.count()
