@@ -84,6 +84,12 @@ class TorchCuda:
     def synchronize(self) -> None:
         self.torch.cuda.synchronize(self.device)
 
+    def strict_fp32(self) -> None:
+        """Turn off TF32 in convolutions and matmuls (process-wide in torch): ``fp32`` must mean FP32,
+        or its parity against the CPU reference drifts to ~1e-3 on Ampere and newer."""
+        self.torch.backends.cudnn.allow_tf32 = False
+        self.torch.backends.cuda.matmul.allow_tf32 = False
+
 
 @dataclass
 class _Slot:
@@ -118,6 +124,8 @@ class CudaRunner:
         self.api, self.torch, self.input_shape, self.max_batch = api, torch, tuple(input_shape), max_batch
         self.cuda_graph, self.device_type = cuda_graph, device_type
         self.autocast_dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        if self.autocast_dtype is None:
+            api.strict_fp32()
         self.model = model.to(memory_format=torch.channels_last)
         self.graph_failures: dict[int, str] = {}
         self._pinned: dict[int, Any] = {}  # numpy address of a host_buffer -> its pinned tensor

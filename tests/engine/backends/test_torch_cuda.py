@@ -53,7 +53,7 @@ class Graph:
 
 class CpuStandIn:
     def __init__(self, *, capture_error: str | None = None) -> None:
-        self.torch, self.device, self.capture_error = torch, torch.device("cpu"), capture_error
+        self.torch, self.device, self.capture_error, self.strict = torch, torch.device("cpu"), capture_error, False
         self.graphs: list[Graph] = []
 
     def stream(self):
@@ -77,6 +77,9 @@ class CpuStandIn:
 
     def synchronize(self) -> None:
         pass
+
+    def strict_fp32(self) -> None:
+        self.strict = True
 
 
 class Known(torch.nn.Module):
@@ -144,6 +147,7 @@ def test_batches_in_flight_padded_into_one_graph_per_size():
         assert all(graph[1][0].shape[0] == size for size, graph in slot.graphs.items())
     assert sorted({size for slot in runner._slots for size in slot.graphs}) == [1, 4, 8]
     assert sum(g.replays for g in api.graphs) == len(sizes)  # every batch ran from a graph
+    assert api.strict  # fp32 turned TF32 off
     runner.close()
 
 
