@@ -51,7 +51,7 @@ PACK=${MC_GPU_PACK_DIR:-.gpu}             # carried wheels: $PACK/call1..3
 PACK_MIB=${MC_GPU_PACK_MIB:-56}           # per call: the working tree and the carry travel within 64 MiB
 DECODERS=$((CORES > 2 ? CORES - 2 : 1))
 # What the device image lacks (.library/device/KINDS.md): name==version, one per line
-WHEELS=${MC_GPU_WHEELS:-"pydicom==3.0.1 pylibjpeg==2.1.0 pylibjpeg-openjpeg==2.6.0 pylibjpeg-rle==2.2.0
+WHEELS=${MC_GPU_WHEELS:-"pydicom==3.0.2 pylibjpeg==2.1.0 pylibjpeg-openjpeg==2.6.0 pylibjpeg-rle==2.2.0
 pylibjpeg-libjpeg==2.5.0 onnxconverter-common==1.16.0 openvino==2026.4.1 openvino-telemetry==2025.2.0
 tensorrt_rtx==1.7.1.116 tensorrt_rtx_cu13==1.7.1.116 tensorrt_rtx_cu13_bindings==1.7.1.116
 tensorrt_rtx_cu13_libs==1.7.1.116"}

@@ -7,6 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
+from microcalc.engine.backends.base import STAGES
 from microcalc.engine.backends.registry import create_backend
 
 # (backend, precision, atol on p_cluster, atol on cam relative to its peak); None: measured and reported
@@ -30,6 +31,7 @@ def test_backend_matches_torch(tiny_bundle, tiles, reference_scores, name, preci
         result = backend.infer(tiles)
     assert result.p_cluster.dtype == np.float32 and result.p_cluster.shape == p_ref.shape
     assert result.cam.dtype == np.float32 and result.cam.shape == cam_ref.shape
+    assert set(result.timings_ms) == {"compute"} <= set(STAGES)  # a CPU has no copies; the report's key
     p_err = float(np.abs(result.p_cluster - p_ref).max())
     cam_err = float(np.abs(result.cam - cam_ref).max() / max(1.0, np.abs(cam_ref).max()))
     print(f"{name} {precision}: max |dp| {p_err:.2e}, max |dcam|/peak {cam_err:.2e}")
