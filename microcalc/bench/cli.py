@@ -17,6 +17,7 @@ from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.defaults import default_bundle, real_patches_dir
 from microcalc.engine.backends.base import PRECISIONS
 from microcalc.engine.backends.torch import TORCH_PRECISIONS
+from microcalc.engine.inputs import expand_inputs
 
 REAL_PATCHES = real_patches_dir()
 DEFAULT_BACKENDS = "onnxruntime,openvino,tensorrt"
@@ -84,7 +85,8 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option("--in-flight", type=click.IntRange(min=1), default=2, show_default=True,
               help="With --duration: batches kept submitted at once.")
 @click.option("--worklist", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="Folder of mammograms (*.dcm) to scan in a row [default: the mammogram --scan-stream times].")
+              help="Folder of mammograms to scan in a row, as mc-scan finds them [default: the mammogram "
+                   "--scan-stream times].")
 @click.option("--decode-workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Processes that decode and tile the worklist (0: the scanner's decode thread).")
 @click.option("--baseline-tiles", type=click.IntRange(min=1), default=8, show_default=True,
@@ -129,9 +131,9 @@ def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ..
     bounds = {"fp32": ParityBounds(max_abs_diff=fp32_max_diff), "fp16": ParityBounds(max_abs_diff=fp16_max_diff),
               "bf16": ParityBounds(max_abs_diff=bf16_max_diff),
               "int8": ParityBounds(min_label_agreement=int8_agreement, max_abs_delta_auc=int8_delta_auc)}
-    worklist_files = tuple(sorted(worklist.glob("*.dcm"))) if worklist else ()
+    worklist_files = tuple(expand_inputs([str(worklist)])) if worklist else ()
     if worklist and not worklist_files:
-        raise click.BadParameter(f"{worklist} holds no *.dcm mammogram", param_hint="--worklist")
+        raise click.BadParameter(f"{worklist} holds no DICOM, PNG or TIFF image", param_hint="--worklist")
     bundle_dir = bundle or default_bundle()
     patch_size = Bundle.load(bundle_dir, verify=False).config.patch_size
     with bench_inputs(patch_dirs, mammogram, patch_size=patch_size, count=synthetic_patches, seed=seed,

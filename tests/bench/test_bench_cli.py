@@ -123,3 +123,24 @@ def test_perturbed_model_fails_parity(small_bundle: Path, synth_patches: Path, t
     assert parity["pass"] is False and parity["max_abs_diff"] > 1e-4
     assert parity["failures"][0].startswith("max |dp|")
     assert data["scan"] is None
+
+
+def test_timed_method_and_worklist_decoded_in_processes(small_bundle: Path, synth_patches: Path, mammogram: Path,
+                                                       tmp_path: Path):
+    """--duration/--in-flight (trtexec's method) and a worklist prepared in a decoding process."""
+    worklist = tmp_path / "worklist"
+    worklist.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        shutil.copy(mammogram, worklist / name)
+    (worklist / "a.json").write_text("{}")  # ground truth beside an image is not an input
+    _bench(["--model", str(small_bundle), "--backends", "onnxruntime", "--precisions", "fp32", "--batch-sizes", "4",
+            "--patches", str(synth_patches), "--mammogram", str(mammogram), "--duration", "0.2", "--warmup-ms", "20",
+            "--in-flight", "2", "--worklist", str(worklist), "--decode-workers", "1", "--out", str(tmp_path / "r.json"),
+            "--markdown", str(tmp_path / "r.md"), "--baseline-tiles", "2", "--parity-limit", "20", "--repeats", "1"])
+    report = json.loads((tmp_path / "r.json").read_text())
+    run, stream = report["runs"][0], report["scan"]["stream"]
+    assert structure_errors(report) == []
+    assert run["in_flight"] == 2 and run["patches_per_s"] == pytest.approx(run["batches"] * 4 / run["seconds"])
+    assert report["settings"]["method"].startswith("timed: 20 ms warm-up, then >= 0.2 s with 2 batches in flight")
+    assert stream["images"] == 3 and stream["decode_workers"] == 1 and stream["tiles"] == 3 * report["scan"]["tiles"]
+    assert "decoded in 1 processes" in (tmp_path / "r.md").read_text()
