@@ -4,6 +4,8 @@
 # Here, once, where pip can reach the registry (downloads the wheels the device image lacks, for
 # its Python 3.12, and packs them into .gpu/call1..3, each small enough to travel with one call):
 #   bash scripts/gpu_verify.sh pack
+# (measured 2026-11-23: call1 45 MiB, call2 and call3 56 MiB each; openvino, 56.4 MiB, and
+# tensorrt_rtx_cu13_libs, 90.7 MiB, travel in parts and are joined, checksum verified, on the device).
 # Then three device calls, back to back while the machine stays warm (work lives in /tmp/mc-gpu):
 #   1. carry [".gpu/call1"]: bash scripts/gpu_verify.sh install env tests data train report
 #   2. carry [".gpu/call2"]: bash scripts/gpu_verify.sh install export bench report
@@ -50,11 +52,12 @@ BATCHES=${MC_GPU_BATCH_SIZES:-1,8,32,64}
 PACK=${MC_GPU_PACK_DIR:-.gpu}             # carried wheels: $PACK/call1..3
 PACK_MIB=${MC_GPU_PACK_MIB:-56}           # per call: the working tree and the carry travel within 64 MiB
 DECODERS=$((CORES > 2 ? CORES - 2 : 1))
-# What the device image lacks (.library/device/KINDS.md): name==version, one per line
+# What the device image lacks (.library/device/KINDS.md), in the order they are needed: the first
+# call's stages need the small ones; openvino (parity, call 3) and tensorrt-rtx (rtx, call 3) come in
+# parts over the calls. "sdist:" marks a pure-Python source package built into a wheel here.
 WHEELS=${MC_GPU_WHEELS:-"pydicom==3.0.2 pylibjpeg==2.1.0 pylibjpeg-openjpeg==2.6.0 pylibjpeg-rle==2.2.0
-pylibjpeg-libjpeg==2.5.0 onnxconverter-common==1.16.0 openvino==2026.4.1 openvino-telemetry==2025.2.0
-tensorrt_rtx==1.7.1.116 tensorrt_rtx_cu13==1.7.1.116 tensorrt_rtx_cu13_bindings==1.7.1.116
-tensorrt_rtx_cu13_libs==1.7.1.116"}
+pylibjpeg-libjpeg==2.5.0 onnxconverter-common==1.16.0 openvino-telemetry==2025.2.0 openvino==2026.4.1
+sdist:tensorrt_rtx_cu13==1.7.1.116 tensorrt_rtx_cu13_bindings==1.7.1.116 tensorrt_rtx_cu13_libs==1.7.1.116"}
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 run() {  # run a command, or print it under --dry-run
@@ -76,10 +79,16 @@ need() { [ "$DRY" = 1 ] || [ -e "$1" ] || { echo "missing $1: $2" >&2; return 1;
 # ---- here ------------------------------------------------------------------------------------
 stage_pack() {  # download what the device lacks, then spread it over $PACK/call1..3
     run mkdir -p "$PACK/wheels"
-    if [ "$PACK" = .gpu ] && ! grep -qx '/.gpu/' .git/info/exclude 2>/dev/null; then
-        run sh -c "echo /.gpu/ >> .git/info/exclude"
+    local exclude
+    exclude=$(git rev-parse --git-path info/exclude)  # .git is a file in a worktree
+    if [ "$PACK" = .gpu ] && ! grep -qx '/.gpu/' "$exclude" 2>/dev/null; then
+        run sh -c "mkdir -p \"\$(dirname $exclude)\" && echo /.gpu/ >> $exclude"
     fi
     for spec in $WHEELS; do
+        if [ "${spec#sdist:}" != "$spec" ]; then
+            run "$PY" -m pip wheel --no-deps -w "$PACK/wheels" "${spec#sdist:}" || return 1
+            continue
+        fi
         run "$PY" -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
             --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
             --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform manylinux_2_34_x86_64 \
@@ -88,7 +97,19 @@ stage_pack() {  # download what the device lacks, then spread it over $PACK/call
     spread "$PACK"
 }
 
-spread() {  # split wheels over PACK_MIB into parts (+ .sha256), then fill call1..3, largest first
+in_order() {  # the files of DIR, those of each WHEELS entry together and in its order, then the rest
+    local dir=$1 spec name f
+    for spec in $WHEELS; do
+        name=${spec#sdist:}
+        name=$(tr 'A-Z-' 'a-z_' <<<"${name%%==*}")
+        for f in $(ls "$dir"); do [ "${f%%-*}" = "$name" ] && echo "$f"; done
+    done
+    for f in $(ls "$dir"); do
+        case " $(echo $WHEELS | tr 'A-Z-' 'a-z_') " in *" ${f%%-*}=="*|*":${f%%-*}=="*) ;; *) echo "$f" ;; esac
+    done
+}
+
+spread() {  # split wheels over PACK_MIB into parts (+ .sha256), then first fit into call1..3 in order
     local root=$1 limit=$((PACK_MIB << 20)) used=(0 0 0 0) f size call placed
     for f in "$root"/wheels/*.whl; do
         [ -e "$f" ] || continue
@@ -98,7 +119,7 @@ spread() {  # split wheels over PACK_MIB into parts (+ .sha256), then fill call1
         fi
     done
     rm -rf "$root/call1" "$root/call2" "$root/call3"
-    for f in $(ls -S "$root/wheels" 2>/dev/null); do
+    for f in $(in_order "$root/wheels"); do
         size=$(stat -c %s "$root/wheels/$f") placed=0
         for call in 1 2 3; do
             if [ $((used[call] + size)) -le "$limit" ]; then

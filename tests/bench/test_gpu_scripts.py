@@ -127,3 +127,15 @@ esac
     assert "--max-batch 64" in export
     assert "--batch-sizes 1,8,32,64" in bench and "--duration 3 --warmup-ms 200 --in-flight 3" in bench
     assert f"--worklist {worklist} --decode-workers 14" in bench and "--backends torch-cuda,tensorrt" in bench
+
+
+def test_wheels_listed_first_travel_first(tmp_path):
+    """The first call's stages need the small wheels: the order of MC_GPU_WHEELS decides, not size."""
+    wheels = tmp_path / "pack" / "wheels"
+    wheels.mkdir(parents=True)
+    (wheels / "big-1.0-py3-none-any.whl").write_bytes(os.urandom(5 << 19))
+    (wheels / "small-1.0-py3-none-any.whl").write_bytes(os.urandom(400 << 10))
+    env = _env(tmp_path, MC_GPU_PACK_MIB="1", MC_GPU_WHEELS="small==1.0 big==1.0")
+    assert _bash(str(VERIFY), "--dry-run", "pack", env=env).returncode == 0
+    first = sorted(p.name for p in (tmp_path / "pack" / "call1").iterdir())
+    assert first[-1] == "small-1.0-py3-none-any.whl" and "big-1.0-py3-none-any.whl.part00" not in first
