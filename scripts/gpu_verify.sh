@@ -49,7 +49,8 @@ PARITY_N=${MC_GPU_PARITY_N:-512}
 WORKLIST_N=${MC_GPU_WORKLIST_N:-50}
 EPOCHS=${MC_GPU_EPOCHS:-10}
 BATCHES=${MC_GPU_BATCH_SIZES:-1,8,32,64}
-PACK=${MC_GPU_PACK_DIR:-.gpu}             # carried wheels: $PACK/call1..3
+PACK=${MC_GPU_PACK_DIR:-.gpu}             # carried wheels: $PACK/call1..CALLS
+CALLS=${MC_GPU_CALLS:-3}                  # calls the wheels spread over; onnxruntime-gpu (about 256 MB) would need 5 more
 PACK_MIB=${MC_GPU_PACK_MIB:-56}           # per call: the working tree and the carry travel within 64 MiB
 DECODERS=$((CORES > 2 ? CORES - 2 : 1))
 # What the device image lacks (.library/device/KINDS.md), in the order they are needed: the first
@@ -77,7 +78,7 @@ mc() { run env PYTHONPATH="$SITE:$PWD" "$SITE/bin/$1" "${@:2}"; }
 need() { [ "$DRY" = 1 ] || [ -e "$1" ] || { echo "missing $1: $2" >&2; return 1; }; }
 
 # ---- here ------------------------------------------------------------------------------------
-stage_pack() {  # download what the device lacks, then spread it over $PACK/call1..3
+stage_pack() {  # download what the device lacks, then spread it over $PACK/call1..CALLS
     run mkdir -p "$PACK/wheels"
     local exclude
     exclude=$(git rev-parse --git-path info/exclude)  # .git is a file in a worktree
@@ -109,8 +110,8 @@ in_order() {  # the files of DIR, those of each WHEELS entry together and in its
     done
 }
 
-spread() {  # split wheels over PACK_MIB into parts (+ .sha256), then first fit into call1..3 in order
-    local root=$1 limit=$((PACK_MIB << 20)) used=(0 0 0 0) f size call placed
+spread() {  # split wheels over PACK_MIB into parts (+ .sha256), then first fit into call1..CALLS in order
+    local root=$1 limit=$((PACK_MIB << 20)) used=() f size call placed
     for f in "$root"/wheels/*.whl; do
         [ -e "$f" ] || continue
         if [ "$(stat -c %s "$f")" -gt "$limit" ]; then
@@ -118,17 +119,18 @@ spread() {  # split wheels over PACK_MIB into parts (+ .sha256), then first fit 
             split -b "$limit" -d "$f" "$f.part" && rm "$f" || return 1
         fi
     done
-    rm -rf "$root/call1" "$root/call2" "$root/call3"
+    rm -rf "$root"/call*
+    for call in $(seq 1 "$CALLS"); do used[call]=0; done
     for f in $(in_order "$root/wheels"); do
         size=$(stat -c %s "$root/wheels/$f") placed=0
-        for call in 1 2 3; do
+        for call in $(seq 1 "$CALLS"); do
             if [ $((used[call] + size)) -le "$limit" ]; then
                 used[call]=$((used[call] + size)) placed=1
                 mkdir -p "$root/call$call" && cp "$root/wheels/$f" "$root/call$call/" || return 1
                 break
             fi
         done
-        [ "$placed" = 1 ] || { echo "$f does not fit in 3 calls of $PACK_MIB MiB" >&2; return 1; }
+        [ "$placed" = 1 ] || { echo "$f does not fit in $CALLS calls of $PACK_MIB MiB (MC_GPU_CALLS)" >&2; return 1; }
     done
     du -sh "$root"/call* 2>/dev/null
     return 0
