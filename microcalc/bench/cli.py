@@ -101,6 +101,10 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
               help="Speed-up over the baseline the Markdown checks the best passing variant against.")
 @click.option("--target-efficiency", type=float, default=0.9, show_default=True,
               help="Pipeline efficiency the Markdown checks the scan against.")
+@click.option("--target-fp16-patches-per-s", type=float, default=None,
+              help="FP16 throughput the Markdown checks the fastest passing FP16 run against (e.g. 2000 on an H100).")
+@click.option("--target-images-per-s", type=float, default=None,
+              help="Worklist mammograms per second the Markdown checks the end-to-end scan against.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="JSON report.")
 @click.option("--markdown", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Markdown report (the tables of benchmarks/RESULTS.md).")
@@ -110,7 +114,8 @@ def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ..
         parity_limit: int | None, mammogram: Path | None, no_scan: bool, scan_stream: int, repeats: int, warmup: int,
         duration_s: float, warmup_ms: float, in_flight: int, worklist: Path | None, decode_workers: int,
         baseline_tiles: int, fp32_max_diff: float, fp16_max_diff: float, bf16_max_diff: float, int8_agreement: float,
-        int8_delta_auc: float, target_speedup: float, target_efficiency: float, out: Path | None,
+        int8_delta_auc: float, target_speedup: float, target_efficiency: float,
+        target_fp16_patches_per_s: float | None, target_images_per_s: float | None, out: Path | None,
         markdown: Path | None, seed: int) -> None:
     """Measure which backend and precision to deploy here, and prove the engine is still right.
 
@@ -147,7 +152,9 @@ def cli(*, bundle: Path | None, checkpoint: Path | None, backends: tuple[str, ..
             bounds=bounds, seed=seed, command=shlex.join(["mc-bench", *sys.argv[1:]]))
         with progress_bar(settings.steps()) as step:
             report = run_bench(settings, step=step)
-    text = render(report, min_speedup=target_speedup, min_efficiency=target_efficiency)
+    text = render(report, min_speedup=target_speedup, min_efficiency=target_efficiency,
+                  min_patches_per_s={"fp16": target_fp16_patches_per_s} if target_fp16_patches_per_s else None,
+                  min_images_per_s=target_images_per_s)
     if out is not None:
         write_json(report, out)
     if markdown is not None:

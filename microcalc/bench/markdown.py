@@ -86,8 +86,11 @@ def _scan(scan: dict[str, Any]) -> list[str]:
                    "model-only ms", "efficiency"], rows)
 
 
-def target_lines(report: dict[str, Any], *, min_speedup: float, min_efficiency: float) -> list[str]:
-    """Whether the best passing variant meets the speed-up and pipeline-efficiency targets."""
+def target_lines(report: dict[str, Any], *, min_speedup: float, min_efficiency: float,
+                 min_patches_per_s: dict[str, float] | None = None, min_images_per_s: float | None = None) -> list[str]:
+    """Whether the best passing variant meets the speed-up and pipeline-efficiency targets, and the
+    optional absolute ones: patches/s of the fastest passing run of a precision (e.g. ``{"fp16": 2000}``)
+    and worklist images/s."""
     best = best_run(report)
     if best is None:
         return ["- No variant passes parity: speed-up target MISSED."]
@@ -107,16 +110,30 @@ def target_lines(report: dict[str, Any], *, min_speedup: float, min_efficiency: 
             ok = stream["efficiency"] >= min_efficiency
             lines.append(f"- Pipeline efficiency over {stream['images']} scans in a row: "
                          f"{_f(stream['efficiency'], '.3f')} (target {min_efficiency:g}): {'met' if ok else 'MISSED'}.")
+    for precision, target in (min_patches_per_s or {}).items():
+        runs = [r for r in report["runs"] if r["precision"] == precision and (r.get("parity") or {}).get("pass")]
+        fastest = max(runs, key=lambda r: r["patches_per_s"], default=None)
+        got = "none passing parity" if fastest is None else (
+            f"{fastest['patches_per_s']:.0f} patches/s ({fastest['backend']} batch {fastest['batch_size']})")
+        ok = fastest is not None and fastest["patches_per_s"] >= target
+        lines.append(f"- {precision.upper()} throughput: {got} (target {target:g}): {'met' if ok else 'MISSED'}.")
+    if min_images_per_s is not None:
+        per_s = ((scan or {}).get("stream") or {}).get("images_per_s")
+        ok = per_s is not None and per_s >= min_images_per_s
+        lines.append(f"- Worklist end to end: {_f(per_s, '.1f')} mammograms/s (target {min_images_per_s:g}): "
+                     f"{'met' if ok else 'MISSED'}.")
     return lines
 
 
-def render(report: dict[str, Any], *, min_speedup: float, min_efficiency: float) -> str:
-    """The whole report as Markdown."""
+def render(report: dict[str, Any], *, min_speedup: float, min_efficiency: float,
+           min_patches_per_s: dict[str, float] | None = None, min_images_per_s: float | None = None) -> str:
+    """The whole report as Markdown (targets as in :func:`target_lines`)."""
     model = report.get("model", {})
     title = f"### mc-bench: {model.get('arch', '?')} at {model.get('patch_size', '?')} px, {report.get('created', '')}"
     out = [title, "", f"Command: `{report.get('command', 'mc-bench')}`", ""]
     out += _machine(report["machine"]) + [""]
-    out += ["#### Targets", ""] + target_lines(report, min_speedup=min_speedup, min_efficiency=min_efficiency)
+    out += ["#### Targets", ""] + target_lines(report, min_speedup=min_speedup, min_efficiency=min_efficiency,
+                                               min_patches_per_s=min_patches_per_s, min_images_per_s=min_images_per_s)
     method = (report.get("settings") or {}).get("method") or "median of repeats after warm-up"
     out += ["", f"#### Model throughput ({method}; latency per batch)", ""]
     out += _throughput(report)

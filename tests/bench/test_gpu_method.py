@@ -94,7 +94,12 @@ def test_tables_show_the_gpu_split_method_and_worklist():
     report["runs"][0].update(backend="tensorrt", stages_ms={"h2d": 0.5, "compute": 4.0, "d2h": 0.25},
                              stages_p99_ms={"h2d": 0.75, "compute": 5.0, "d2h": 0.5})
     report["scan"]["stream"].update(images=50, tiles=2000, images_per_s=41.5, decode_workers=14)
-    text = render(report, min_speedup=12, min_efficiency=0.9)
+    report["runs"][2].update(backend="torch-cuda", patches_per_s=2100.0, batch_size=64)  # fp16, passes parity
+    text = render(report, min_speedup=12, min_efficiency=0.9, min_patches_per_s={"fp16": 2000, "bf16": 2000},
+                  min_images_per_s=40)
+    assert "- FP16 throughput: 2100 patches/s (torch-cuda batch 64) (target 2000): met." in text
+    assert "- BF16 throughput: none passing parity (target 2000): MISSED." in text
+    assert "- Worklist end to end: 41.5 mammograms/s (target 40): met." in text
     assert "Model throughput (timed: 200 ms warm-up, then >= 3 s with 3 batches in flight;" in text
     assert "| 0.50 / 4.00 / 0.25 (p99 0.75 / 5.00 / 0.50) |" in text
     assert "41.50 images/s | decoded in 14 processes |" in text

@@ -127,6 +127,7 @@ esac
     assert "--max-batch 64" in export
     assert "--batch-sizes 1,8,32,64" in bench and "--duration 3 --warmup-ms 200 --in-flight 3" in bench
     assert f"--worklist {worklist} --decode-workers 14" in bench and "--backends torch-cuda,tensorrt" in bench
+    assert "--target-fp16-patches-per-s 2000 --target-images-per-s 40" in bench
 
 
 def test_wheels_listed_first_travel_first(tmp_path):
