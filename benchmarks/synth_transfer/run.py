@@ -24,18 +24,20 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from real60_split import materialise, split
 
-N, SEED, PATCH = 1000, 1, 60
-RECIPE = ["--arch", "smallcnn", "--patch-size", str(PATCH), "--epochs", "6", "--batch-size", "32",
-          "--lr", "2e-3", "--weight-decay", "1e-4", "--seed", "0"]
-# Each row: mc-synth patches options, cumulative from the issue's baseline.
+N, EPOCHS, SEED, PATCH = 1000, 6, 1, 60
+RECIPE = ["--arch", "smallcnn", "--patch-size", str(PATCH), "--batch-size", "32", "--lr", "2e-3",
+          "--weight-decay", "1e-4", "--seed", "0"]
+RANDOMISED = ["--spacing", "0.085", "--framing", "inside", "--randomise"]
+# Each row: mc-synth patches options (cumulative from the issue's baseline), patches, epochs.
 ROWS = {
-    "baseline (defaults, 0.07 mm)": [],
-    "+ --spacing 0.085": ["--spacing", "0.085"],
-    "+ --framing inside": ["--spacing", "0.085", "--framing", "inside"],
-    "+ --randomise": ["--spacing", "0.085", "--framing", "inside", "--randomise"],
+    "baseline (defaults, 0.07 mm)": ([], N, EPOCHS),
+    "+ --spacing 0.085": (["--spacing", "0.085"], N, EPOCHS),
+    "+ --framing inside": (["--spacing", "0.085", "--framing", "inside"], N, EPOCHS),
+    "+ --randomise": (RANDOMISED, N, EPOCHS),
+    "+ 1500 patches, 8 epochs": (RANDOMISED, 1500, 8),
 }
 RESULTS = HERE / "transfer.csv"
-FIELDS = ["row", "synth_options", "auc", "accuracy", "sensitivity", "specificity", "n_test", "minutes"]
+FIELDS = ["row", "synth_options", "patches", "epochs", "auc", "accuracy", "sensitivity", "specificity", "n_test", "minutes"]
 
 
 def _tool(name: str) -> list[str]:
@@ -44,18 +46,20 @@ def _tool(name: str) -> list[str]:
     return [sys.executable, "-c", f"import sys; sys.argv[0] = '{name}'; from {modules[name]} import main; main()"]
 
 
-def run_row(name: str, options: list[str], *, real_test: Path, work: Path) -> dict:
+def run_row(name: str, *, real_test: Path, work: Path) -> dict:
     """Synthesise, train and evaluate one row; returns its metrics."""
+    options, n, epochs = ROWS[name]
     slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
     folder = work / slug
     start = time.time()
-    subprocess.run(_tool("mc-synth") + ["patches", str(folder / "patches"), "--n", str(N), "--patch-size",
+    subprocess.run(_tool("mc-synth") + ["patches", str(folder / "patches"), "--n", str(n), "--patch-size",
                                         str(PATCH), "--seed", str(SEED), *options], check=True)
-    subprocess.run(_tool("mc-train") + [str(folder / "patches"), "--out", str(folder / "run"), *RECIPE], check=True)
+    subprocess.run(_tool("mc-train") + [str(folder / "patches"), "--out", str(folder / "run"), *RECIPE,
+                                       "--epochs", str(epochs)], check=True)
     subprocess.run(_tool("mc-eval") + [str(folder / "run" / "checkpoint.pt"), str(real_test), "--positive-class", "1",
                                        "--metrics", str(folder / "real_test.json"), "--quiet"], check=True)
     m = json.loads((folder / "real_test.json").read_text())
-    return {"row": name, "synth_options": " ".join(options), "auc": round(m["auc"], 3),
+    return {"row": name, "synth_options": " ".join(options), "patches": n, "epochs": epochs, "auc": round(m["auc"], 3),
             "accuracy": round(m["accuracy"], 3), "sensitivity": round(m["sensitivity"], 3),
             "specificity": round(m["specificity"], 3), "n_test": m["n"],
             "minutes": round((time.time() - start) / 60.0, 1)}
@@ -65,10 +69,10 @@ def table() -> str:
     """The Markdown table of every recorded row."""
     with open(RESULTS, newline="") as f:
         rows = list(csv.DictReader(f))
-    lines = ["| mc-synth patches | options | AUC | accuracy | sensitivity | specificity |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['row']} | `{r['synth_options']}` | {r['auc']} | {r['accuracy']} | {r['sensitivity']} | "
-              f"{r['specificity']} |" for r in rows]
+    lines = ["| change | mc-synth patches options | patches | epochs | AUC | accuracy | sensitivity | specificity |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['row']} | `{r['synth_options']}` | {r['patches']} | {r['epochs']} | {r['auc']} | "
+              f"{r['accuracy']} | {r['sensitivity']} | {r['specificity']} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -80,7 +84,7 @@ def main() -> None:
     materialise(split(real_dir), work / "real60_split")
     chosen = sys.argv[3:] or list(ROWS)
     for name in chosen:
-        row = run_row(name, ROWS[name], real_test=work / "real60_split" / "test", work=work)
+        row = run_row(name, real_test=work / "real60_split" / "test", work=work)
         new = not RESULTS.exists()
         with open(RESULTS, "a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS)
