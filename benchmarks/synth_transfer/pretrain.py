@@ -3,7 +3,8 @@
 Seed S5's double transfer learning with mc-synth standing in for ImageNet: a model trained only
 on synthetic patches (a row of ``run.py``) initialises ``mc-train --init`` on a small stratified
 subset of the real training fold; the same subset is also trained from scratch. Checkpoints are
-chosen on the rest of the training fold (the learning curves plotted are its AUC per epoch);
+chosen on 120 other patches of the training fold (the learning curves plotted are their AUC per
+epoch);
 the held-out fold scores each final model once.
 
     nice -n 10 python benchmarks/synth_transfer/pretrain.py ../shared/data/real60_train WORK CHECKPOINT
@@ -27,20 +28,23 @@ from real60_split import materialise, split  # the one fixed held-out fold
 from run import PATCH, _tool
 
 SIZES = (50, 100)
-RECIPE = ["--arch", "smallcnn", "--patch-size", str(PATCH), "--epochs", "12", "--batch-size", "16",
+VAL = 120
+RECIPE = ["--arch", "smallcnn", "--patch-size", str(PATCH), "--epochs", "8", "--batch-size", "16",
           "--lr", "1e-3", "--weight-decay", "1e-4", "--patience", "0", "--positive-class", "1", "--seed", "0"]
 RESULTS = HERE / "pretrain.csv"
 
 
 def subsets(train: list[tuple[Path, str]], size: int, out: Path) -> tuple[Path, Path]:
-    """A stratified random ``size`` of the training fold and the rest (validation), as link trees."""
+    """A stratified random ``size`` of the training fold, and ``VAL`` others of it for validation
+    (the checkpoint choice and the learning curve), as link trees."""
     rng = np.random.default_rng(size)
-    picked: set[Path] = set()
+    picked: dict[str, list[tuple[Path, str]]] = {"small": [], "rest": []}
     for cls in ("0", "1"):
         paths = sorted(p for p, k in train if k == cls)
-        picked |= {paths[i] for i in rng.choice(len(paths), size // 2, replace=False)}
-    materialise({"small": [(p, k) for p, k in train if p in picked],
-                 "rest": [(p, k) for p, k in train if p not in picked]}, out)
+        order = rng.permutation(len(paths))
+        picked["small"] += [(paths[i], cls) for i in order[: size // 2]]
+        picked["rest"] += [(paths[i], cls) for i in order[size // 2: size // 2 + VAL // 2]]
+    materialise(picked, out)
     return out / "small", out / "rest"
 
 
@@ -81,7 +85,7 @@ def main() -> None:
         ax.plot(range(1, len(values) + 1), values, ("-" if init == "synthetic" else "--"),
                 label=f"{size} real, {init}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("AUC, rest of the training fold")
+    ax.set_ylabel("AUC, 120 other training-fold patches")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(HERE / "pretrain_curves.png", dpi=90)
