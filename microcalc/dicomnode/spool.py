@@ -90,13 +90,17 @@ class Spool:
         os.replace(self.path("incoming", uid), self.path("failed", uid))
         fsync_dir(self.root / "incoming")
 
+    def discard(self, uid: str) -> None:
+        """Drop a received copy of an image that already has its results (a re-sent image)."""
+        self._unlink(self.path("incoming", uid))
+
     def recover(self) -> list[str]:
         """After a crash: drop images whose SR is already queued or sent; return the UIDs still to scan."""
         todo = []
         for path in self.incoming():
             uid = path.stem
             if self.handled(uid):
-                self._unlink(path)
+                self.discard(uid)
             else:
                 todo.append(uid)
         for tmp in (self.root / state / name for state in STATES for name in os.listdir(self.root / state)

@@ -58,6 +58,8 @@ class ScanWorker:
                     paths = [self.spool.path("incoming", uid) for uid in uids]
                     for result in self.scanner.scan(paths):
                         self._finish(uids[result.index], result)
+                        if self.stop.is_set():  # SIGTERM: the rest of the stream stays spooled for the next start
+                            break
         except Exception as exc:  # noqa: BLE001 - reported by the CLI, which exits non-zero
             self.failure = exc
             log.error("scanning stopped: %s: %s; unscanned images stay in the spool", type(exc).__name__, exc)
@@ -78,7 +80,7 @@ class ScanWorker:
         for uid in dict.fromkeys(uids):  # the same image received twice in a row is scanned once
             if self.spool.handled(uid):
                 log.info("%s already has an SR; not reported again", uid)
-                self.spool.path("incoming", uid).unlink(missing_ok=True)
+                self.spool.discard(uid)
             elif self.spool.path("incoming", uid).exists():
                 todo.append(uid)
         return todo
