@@ -63,6 +63,22 @@ class Serve:
         return self.process.wait(timeout=120)
 
 
+@pytest.fixture
+def start_serve(tmp_path, small_bundle, orthanc):
+    """Start mc-serve processes forwarding to ``orthanc``; any still running after the test is killed."""
+    started: list[Serve] = []
+
+    def start(name: str = "serve") -> Serve:
+        started.append(Serve(tmp_path, small_bundle, orthanc, name=name))
+        return started[-1]
+
+    yield start
+    for serve in started:
+        if serve.process.poll() is None:
+            serve.process.kill()
+            serve.process.wait()
+
+
 def storescu(port: int, files: list[Path]) -> subprocess.Popen:
     return subprocess.Popen([need("storescu", "dcmtk"), "-R", "-aet", "MODALITY", "-aec", "MICROCALC", "127.0.0.1",
                              str(port), *map(str, files)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -105,9 +121,10 @@ def make_images(mammograms: list[Path], folder: Path, n: int) -> list[Path]:
     return [clone_with_new_study(mammograms[k % len(mammograms)], folder / f"img{k:03d}.dcm") for k in range(n)]
 
 
-def test_storescu_to_mc_serve_to_orthanc(tmp_path, mammograms, small_bundle, orthanc):
+def test_storescu_to_mc_serve_to_orthanc(tmp_path, mammograms, orthanc, start_serve):
+    need("storescu", "dcmtk")
     files = make_images(mammograms, tmp_path / "in", 12)
-    serve = Serve(tmp_path, small_bundle, orthanc)
+    serve = start_serve()
     sent = storescu(serve.port, files)
     output = sent.communicate(timeout=300)[0].decode(errors="replace")
     assert sent.returncode == 0, output
@@ -120,10 +137,10 @@ def test_storescu_to_mc_serve_to_orthanc(tmp_path, mammograms, small_bundle, ort
     assert len(list(serve.out.glob("*.json"))) == len(files)
 
 
-def test_sigkill_mid_batch_then_restart_reports_every_acknowledged_image_once(tmp_path, mammograms, small_bundle,
-                                                                              orthanc):
+def test_sigkill_mid_batch_then_restart_reports_every_acknowledged_image_once(tmp_path, mammograms, orthanc,
+                                                                              start_serve):
     files = make_images(mammograms, tmp_path / "in", 12)
-    serve = Serve(tmp_path, small_bundle, orthanc, name="first")
+    serve = start_serve("first")
     acknowledged: list[str] = []
 
     def modality() -> None:
@@ -150,7 +167,7 @@ def test_sigkill_mid_batch_then_restart_reports_every_acknowledged_image_once(tm
     sent_before = {p.name for p in (serve.spool / "sent").iterdir()}
     assert len(sent_before) < len(acknowledged), "every acknowledged image was already reported before the kill"
 
-    restarted = Serve(tmp_path, small_bundle, orthanc, name="second")
+    restarted = start_serve("second")
     expected = {s: i for s, i in studies_of(files).items() if i in set(acknowledged)}
     wait_for_srs(orthanc, len(expected))
     time.sleep(2.0)  # anything sent twice would arrive now
@@ -164,9 +181,10 @@ def test_sigkill_mid_batch_then_restart_reports_every_acknowledged_image_once(tm
 
 
 @pytest.mark.slow
-def test_load_100_images_over_4_associations(tmp_path, mammograms, small_bundle, orthanc, capsys, record_property):
+def test_load_100_images_over_4_associations(tmp_path, mammograms, orthanc, start_serve, capsys, record_property):
+    need("storescu", "dcmtk")
     files = make_images(mammograms, tmp_path / "in", 100)
-    serve = Serve(tmp_path, small_bundle, orthanc)
+    serve = start_serve()
     start = time.monotonic()
     senders = [storescu(serve.port, files[k::4]) for k in range(4)]
     for s in senders:
