@@ -166,11 +166,15 @@ class _Worker:
         """Kill the worker if it still runs; say how it ended, with its last stderr line."""
         self.stop(keep_stderr=True)
         code = self._last_code
-        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+        if code is not None and code < 0 and -code in signal.valid_signals():
+            how = f"signal {signal.Signals(-code).name}"
+        else:
+            how = f"exit status {code}"
         tail = ""
         if self._stderr is not None:
             self._stderr.seek(0)
-            lines = [line.strip() for line in self._stderr.read().decode(errors="replace").splitlines() if line.strip()]
+            lines = [line.strip() for line in self._stderr.read().decode(errors="replace").splitlines()
+                     if line.strip() and not line.startswith(("note:", "stack backtrace"))]
             tail = f": {lines[-1][:200]}" if lines else ""
             self._stderr.close()
             self._stderr = None
