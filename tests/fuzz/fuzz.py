@@ -11,7 +11,8 @@ that names the file. Anything else is recorded and its input saved under ``--sav
   that died (a native crash, contained by the isolation but still a decoder bug);
 - ``hang``: a read that took longer than ``--timeout`` and was killed.
 
-``--batch DIR --count N`` instead writes N mutants plus the valid seeds to DIR for one ``mc-scan``.
+``--batch DIR --count N [--large M]`` instead writes N mutants (and M of full-size mammograms) plus
+the valid seeds to DIR for one ``mc-scan``.
 """
 
 from __future__ import annotations
@@ -133,16 +134,32 @@ def fuzz(seeds: list[Path], *, inputs: int | None, seconds: float | None, seed: 
             "failures": failures, "top_refusals": refusals.most_common(15)}
 
 
-def write_batch(folder: Path, seeds: list[Path], *, count: int, seed: int = 0) -> list[Path]:
-    """``count`` mutants plus copies of the valid seeds (``valid-*.dcm``) in ``folder``, for one mc-scan."""
+def make_large_seeds(folder: Path) -> list[Path]:
+    """Two full-size (4096x3328) mc-synth mammograms, explicit VR and RLE, as a scanner meets them."""
+    from microcalc.synth.cli import cli
+
+    seeds = []
+    for ts in ("explicit", "rle"):
+        path = folder / f"large-{ts}.dcm"
+        if not path.is_file():
+            cli.main(["mammogram", str(path), "--seed", "4", "--transfer-syntax", ts], standalone_mode=False)
+        seeds.append(path)
+    return seeds
+
+
+def write_batch(folder: Path, seeds: list[Path], *, count: int, seed: int = 0, large: list[Path] = (),
+                large_count: int = 0) -> list[Path]:
+    """``count`` mutants of ``seeds`` and ``large_count`` of ``large``, plus copies of all of them as
+    they are (``valid-*.dcm``), in ``folder``, for one mc-scan batch."""
     folder.mkdir(parents=True, exist_ok=True)
     mutator = Mutator(seed)
     written = []
-    for k in range(count):
-        data = seeds[mutator.rng.randrange(len(seeds))].read_bytes()
-        written.append(folder / f"mutant-{k:05d}.dcm")
-        written[-1].write_bytes(mutator.mutate(data)[1])
-    for path in seeds:
+    for prefix, sources, n in (("mutant", seeds, count), ("large-mutant", large, large_count)):
+        for k in range(n):
+            data = sources[mutator.rng.randrange(len(sources))].read_bytes()
+            written.append(folder / f"{prefix}-{k:05d}.dcm")
+            written[-1].write_bytes(mutator.mutate(data)[1])
+    for path in [*seeds, *large]:
         written.append(folder / f"valid-{path.name}")
         written[-1].write_bytes(path.read_bytes())
     return written
@@ -161,12 +178,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the mc-synth seed files (made if absent)")
     parser.add_argument("--report", type=Path, default=None, help="write the report as JSON here")
     parser.add_argument("--batch", type=Path, default=None, help="write mutants for one mc-scan batch here instead")
-    parser.add_argument("--count", type=int, default=1000, help="mutants in --batch")
+    parser.add_argument("--count", type=int, default=1000, help="mutants of the small seeds in --batch")
+    parser.add_argument("--large", type=int, default=0, help="with --batch: mutants of full-size mammograms too")
     args = parser.parse_args(argv)
     seeds = make_seeds(args.seeds)
     if args.batch is not None:
-        written = write_batch(args.batch, seeds, count=args.count, seed=args.seed)
-        print(f"fuzz: wrote {len(written)} files ({args.count} mutants, {len(seeds)} valid) to {args.batch}")
+        large = make_large_seeds(args.seeds) if args.large else []
+        written = write_batch(args.batch, seeds, count=args.count, seed=args.seed, large=large,
+                              large_count=args.large)
+        print(f"fuzz: wrote {len(written)} files ({args.count + args.large} mutants, {len(seeds) + len(large)} valid) "
+              f"to {args.batch}")
         return 0
     if args.inputs is None and args.seconds is None:
         args.inputs = 100_000
