@@ -43,6 +43,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     from microcalc.engine.cli import open_run
     from microcalc.engine.pipeline import Scanner, ScanSettings
     from microcalc.imaging import read_mammogram
+    from microcalc.imaging.isolated import IsolatedReader
     from microcalc.operating_points import choose
 
     import_optional("pynetdicom", extra="dicom", purpose="mc-serve")
@@ -63,8 +64,10 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
                                    point=point)
     log.info("backend %s; %s", chosen, point.describe())
     sr_ready = threading.Event()
-    with runner:
-        scanner = Scanner(runner, reader=partial(read_mammogram, min_side=bundle.config.patch_size), settings=settings)
+    # images from the network are untrusted: decode them in a worker process that a hang or crash cannot outlive
+    isolated = IsolatedReader(partial(read_mammogram, min_side=bundle.config.patch_size), timeout_s=config.decode_timeout)
+    with runner, isolated as reader:
+        scanner = Scanner(runner, reader=reader, settings=settings)
         worker = ScanWorker(spool=spool, scanner=scanner, run=run, out_dir=config.out, stop=stop, sr_ready=sr_ready,
                             send_overview=config.send_overview)
         sender = Sender(spool=spool, dest=dest, ae_title=config.ae_title, stop=stop, wake=sr_ready,

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
@@ -66,10 +67,13 @@ class IsolatedReader:
             raise MicrocalcError(f"decoder workers must be at least 1, got {workers}")
         self.timeout_s = timeout_s
         self._payload = pickle.dumps(read)
-        self._workers = [_Worker(self._payload) for _ in range(workers)]
+        # Linux kills a worker when the *thread* that started it ends (PR_SET_PDEATHSIG), so every
+        # worker is started by this one long-lived thread, never by a short-lived scan thread.
+        self._launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mc-decode-launcher")
+        self._workers = [_Worker(self._payload, self._launcher) for _ in range(workers)]
         self._idle: queue.Queue[_Worker] = queue.Queue()
         for worker in self._workers:
-            worker.launch()  # imports overlap with whatever the caller does before the first read
+            self._launcher.submit(worker.launch).result()  # imports overlap with the caller's own start-up
             self._idle.put(worker)
 
     def __call__(self, path: Path) -> Any:
@@ -83,6 +87,7 @@ class IsolatedReader:
         """Stop every worker (waits for none: a busy one is killed)."""
         for worker in self._workers:
             worker.stop()
+        self._launcher.shutdown(wait=False)
 
     def __enter__(self) -> IsolatedReader:
         return self
@@ -104,8 +109,9 @@ def _from_shared_memory(image: Any, name: str, shape: tuple[int, ...], dtype: st
 class _Worker:
     """One decoder process, started on first use and again after it is killed or dies."""
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, launcher: ThreadPoolExecutor) -> None:
         self._payload = payload
+        self._launcher = launcher
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
         self._stderr: IO[bytes] | None = None
@@ -152,7 +158,7 @@ class _Worker:
 
     def _ready_conn(self) -> Connection:
         if self._proc is None or self._proc.poll() is not None:
-            self.launch()
+            self._launcher.submit(self.launch).result()
         if not self._ready:
             try:
                 self._ready = self._conn.poll(START_TIMEOUT_S) and self._conn.recv()[0] == "ready"

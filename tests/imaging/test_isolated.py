@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from functools import partial
 from pathlib import Path
 
@@ -88,6 +90,19 @@ def test_large_pixels_come_back_through_shared_memory_and_leave_nothing(fakes_im
     kind, (_, name, shape, _) = decode_worker._ok(isolation_fakes.large_image(Path("big.dcm")), 0)  # the worker's side
     assert kind == "shm" and shape == (2048, 1024) and Path(name).stat().st_size == 2048 * 1024
     Path(name).unlink()
+
+
+def test_a_worker_restarted_by_a_short_lived_thread_outlives_it(valid_dicom):
+    # the decoder process dies with the thread that started it (PR_SET_PDEATHSIG): a scan's decode
+    # thread must not be that thread, or every later scan (mc-serve: one per image) restarts it
+    with IsolatedReader(read_mammogram, timeout_s=30) as isolated:
+        isolated._workers[0].stop()
+        reader_thread = threading.Thread(target=isolated, args=(valid_dicom,))
+        reader_thread.start()
+        reader_thread.join()
+        proc = isolated._workers[0]._proc
+        time.sleep(0.5)
+        assert proc.poll() is None
 
 
 def test_close_stops_the_workers(valid_dicom):
