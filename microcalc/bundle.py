@@ -12,13 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from microcalc.atomic import write_json_atomic
 from microcalc.errors import InputError, StaleArtifactError
 from microcalc.model_config import ModelConfig
 from microcalc.operating_points import OperatingPoints
@@ -38,10 +40,30 @@ def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def rebuild_hint(manifest: dict[str, Any] | None, bundle_dir: Path) -> str:
-    """The command that recreates this bundle from its source checkpoint."""
-    ckpt = ((manifest or {}).get("source_checkpoint") or {}).get("path") or "CHECKPOINT"
-    return f"rebuild it with: mc-export --checkpoint {ckpt} --out {bundle_dir}"
+def export_command(manifest: dict[str, Any] | None, bundle_dir: Path, *, precision: str | None = None,
+                   fmt: str = "onnx") -> str:
+    """The ``mc-export`` command that recreates this bundle with every variant it has, plus the
+    ``precision`` variant of format ``fmt`` when given: a command that runs as printed (a test parses
+    it with mc-export's own parser). FP32 ONNX is always written; INT8 needs calibration patches."""
+    manifest = manifest or {}
+    ckpt = (manifest.get("source_checkpoint") or {}).get("path") or "CHECKPOINT"
+    have = {(v.get("precision"), v.get("format")) for v in manifest.get("variants") or [] if isinstance(v, dict)}
+    if precision is not None:
+        have.add((precision, fmt))
+    args = ["mc-export", "--checkpoint", str(ckpt), "--out", str(bundle_dir)]
+    if any(p == "fp16" for p, _ in have):
+        args.append("--fp16")
+    if any(p == "int8" for p, _ in have):
+        args += ["--int8", "--calib", "CALIB_DIR"]
+    if any(f == "tensorrt" for _, f in have):
+        args.append("--trt")
+    return shlex.join(args)
+
+
+def rebuild_hint(manifest: dict[str, Any] | None, bundle_dir: Path, *, precision: str | None = None,
+                 fmt: str = "onnx") -> str:
+    """``rebuild it with: <mc-export command>`` (see :func:`export_command`), ending stale-file errors."""
+    return f"rebuild it with: {export_command(manifest, bundle_dir, precision=precision, fmt=fmt)}"
 
 
 @dataclass(frozen=True)
@@ -196,8 +218,7 @@ class Bundle:
                 return v
         have = ", ".join(f"{v.name} ({v.format})" for v in self.variants) or "none"
         raise InputError(f"{self.path}: no {precision} {fmt} variant in this bundle (it has: {have}); "
-                         f"add it with mc-export --{precision if precision != 'fp32' else 'fp16'}"
-                         f"{' --trt' if fmt == 'tensorrt' else ''} ...")
+                         f"add it with: {export_command(self.manifest, self.path, precision=precision, fmt=fmt)}")
 
     def file(self, variant: Variant) -> Path:
         """Absolute path of a variant's file."""
@@ -238,11 +259,6 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-
-
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, then rename: never a half-written file."""
-    write_atomic(path, lambda f: f.write((json.dumps(data, indent=2, sort_keys=False) + "\n").encode()))
 
 
 def staging_dir(target: str | os.PathLike) -> Path:

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import click
 
+from microcalc.atomic import write_text_atomic
 from microcalc.bench.markdown import render
-from microcalc.bench.parity import ParityBounds
 from microcalc.bench.progress import progress_bar
-from microcalc.bench.report import write_json, write_text_atomic
+from microcalc.bench.report import write_json
 from microcalc.bench.runner import BenchSettings, run_bench
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.defaults import default_bundle, real_patches_dir
 from microcalc.engine.backends.base import PRECISIONS
 from microcalc.engine.backends.torch import TORCH_PRECISIONS
 from microcalc.engine.inputs import expand_inputs
+from microcalc.parity import BOUNDS, ParityBounds
 
 REAL_PATCHES = real_patches_dir()
 DEFAULT_BACKENDS = "onnxruntime,openvino,tensorrt"
@@ -91,12 +92,16 @@ def _batch_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
               help="Processes that decode and tile the worklist (0: the scanner's decode thread).")
 @click.option("--baseline-tiles", type=click.IntRange(min=1), default=8, show_default=True,
               help="Tiles the baseline and the variants are timed on.")
-@click.option("--fp32-max-diff", type=float, default=1e-4, show_default=True, help="FP32 parity: max |dp|.")
-@click.option("--fp16-max-diff", type=float, default=1e-2, show_default=True, help="FP16 parity: max |dp|.")
-@click.option("--bf16-max-diff", type=float, default=3e-2, show_default=True, help="BF16 parity: max |dp|.")
-@click.option("--int8-agreement", type=float, default=0.99, show_default=True,
+@click.option("--fp32-max-diff", type=float, default=BOUNDS["fp32"].max_abs_diff, show_default=True,
+              help="FP32 parity: max |dp|.")
+@click.option("--fp16-max-diff", type=float, default=BOUNDS["fp16"].max_abs_diff, show_default=True,
+              help="FP16 parity: max |dp|.")
+@click.option("--bf16-max-diff", type=float, default=BOUNDS["bf16"].max_abs_diff, show_default=True,
+              help="BF16 parity: max |dp|.")
+@click.option("--int8-agreement", type=float, default=BOUNDS["int8"].min_label_agreement, show_default=True,
               help="INT8 parity: minimum label agreement.")
-@click.option("--int8-delta-auc", type=float, default=0.005, show_default=True, help="INT8 parity: max |dAUC|.")
+@click.option("--int8-delta-auc", type=float, default=BOUNDS["int8"].max_abs_delta_auc, show_default=True,
+              help="INT8 parity: max |dAUC|.")
 @click.option("--target-speedup", type=float, default=12.0, show_default=True,
               help="Speed-up over the baseline the Markdown checks the best passing variant against.")
 @click.option("--target-efficiency", type=float, default=0.9, show_default=True,

@@ -44,7 +44,7 @@ def _throughput(report: dict[str, Any]) -> list[str]:
         if copies and p99:
             gpu += " (p99 " + " / ".join(_f(p99.get(k), ".2f") for k in STAGES) + ")"
         parity = r.get("parity") or {}
-        verdict = "pass" if parity.get("pass") else "FAIL" if parity else "n/a"
+        verdict = "pass" if parity.get("passed") else "FAIL" if parity else "n/a"
         rows.append([r["backend"], r["precision"], str(r["batch_size"]), _f(r["patches_per_s"], ".2f"),
                      _f(r["latency_ms"]["p50"], ".1f"), _f(r["latency_ms"]["p90"], ".1f"),
                      _f(r["latency_ms"]["p99"], ".1f"), gpu, _f(r["speedup_vs_baseline"], ".2f") + "x", verdict])
@@ -64,7 +64,7 @@ def _parity(report: dict[str, Any]) -> list[str]:
         rows.append([r["backend"], r["precision"], _f(p["max_abs_diff"]), _f(p["mean_abs_diff"]),
                      _f(p["label_agreement"], ".2%") if p["label_agreement"] is not None else "n/a",
                      _f(p["auc"], ".4f"), _f(delta, "+.4f") if delta is not None else "n/a",
-                     "pass" if p["pass"] else "FAIL: " + "; ".join(p.get("failures", []))])
+                     "pass" if p["passed"] else "FAIL: " + "; ".join(p.get("failures", []))])
     return _table(["backend", "precision", "max abs dp", "mean abs dp", "label agreement", "AUC", "delta AUC",
                    "verdict"], rows)
 

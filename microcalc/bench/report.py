@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
+
+from microcalc.atomic import write_text_atomic
 
 SCHEMA = "microcalc-bench"
 VERSION = 1
 RUN_KEYS = ("backend", "precision", "batch_size", "patches_per_s", "latency_ms", "speedup_vs_baseline", "parity")
 LATENCY_KEYS = ("p50", "p90", "p99")
-PARITY_KEYS = ("max_abs_diff", "mean_abs_diff", "label_agreement", "auc", "delta_auc", "pass")
+PARITY_KEYS = ("max_abs_diff", "mean_abs_diff", "label_agreement", "auc", "delta_auc", "passed")
 SCAN_KEYS = ("tiles", "wall_ms", "stages_ms", "model_only_ms", "efficiency")
 
 
@@ -41,7 +41,7 @@ def structure_errors(report: dict[str, Any]) -> list[str]:
 
 def best_run(report: dict[str, Any]) -> dict[str, Any] | None:
     """The fastest run (patches per second) whose variant passes parity, or ``None``."""
-    passing = [r for r in report.get("runs") or [] if (r.get("parity") or {}).get("pass")]
+    passing = [r for r in report.get("runs") or [] if (r.get("parity") or {}).get("passed")]
     return max(passing, key=lambda r: r["patches_per_s"], default=None)
 
 
@@ -54,20 +54,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename: never a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(report: dict[str, Any], path: str | os.PathLike) -> None:

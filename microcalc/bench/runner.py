@@ -19,11 +19,11 @@ import numpy as np
 
 from microcalc.bench import variants
 from microcalc.bench.machine import machine_info
-from microcalc.bench.parity import DEFAULT_BOUNDS, ParityBounds, auc_or_none, compare
 from microcalc.bench.patchset import PatchSet, load_patch_sets
 from microcalc.bench.report import best_run
 from microcalc.bench.throughput import backend_scores, measure_batches, measure_in_flight
 from microcalc.errors import MicrocalcError
+from microcalc.parity import BOUNDS, ParityBounds, compare, roc_auc
 
 Step = Callable[[str], None]
 
@@ -50,7 +50,7 @@ class BenchSettings:
     decode_workers: int = 0          # > 0: the worklist is decoded and tiled in this many processes
     baseline_tiles: int = 8
     parity_limit: int | None = None
-    bounds: dict[str, ParityBounds] = field(default_factory=lambda: dict(DEFAULT_BOUNDS))
+    bounds: dict[str, ParityBounds] = field(default_factory=lambda: dict(BOUNDS))
     seed: int = 0
     command: str = "mc-bench"
 
@@ -104,7 +104,7 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
                      "warmup": settings.warmup, "method": _method(settings), "bounds": {k: b.to_dict() for k, b in settings.bounds.items()}},
         "parity_set": {"patches": len(patch_set), "positives": int(patch_set.labels.sum()),
                        "sources": patch_set.sources,
-                       "reference_auc": auc_or_none(patch_set.labels, ref_scores)},
+                       "reference_auc": roc_auc(patch_set.labels, ref_scores)},
         "baseline": base, "runs": [], "skipped": [], "scan": None,
     }
     for name in settings.backends:
@@ -138,8 +138,8 @@ def _bench_variant(report: dict[str, Any], settings: BenchSettings, bundle: Any,
         return
     try:
         scores = backend_scores(backend, patch_set.tiles, batch_size=max(settings.batch_sizes))
-        parity = compare(reference=ref_scores, candidate=scores, labels=patch_set.labels,
-                         threshold=bundle.threshold, bounds=settings.bounds.get(precision, ParityBounds()))
+        parity = compare(reference=ref_scores, candidate=scores, labels=patch_set.labels, threshold=bundle.threshold,
+                         bounds=settings.bounds.get(precision, ParityBounds())).to_dict()
         step(f"{name} {precision}: parity")
         base = report["baseline"]["patches_per_s"]
         for batch_size in settings.batch_sizes:

@@ -27,10 +27,10 @@ def start_backend(spec: str, bundle: Any, *, precision: str, max_batch: int) -> 
         MicrocalcError: the backend cannot run here; the message says why.
     """
     from microcalc.engine import cuda_memory
-    from microcalc.engine.backends import registry
+    from microcalc.engine.backends import availability, registry
 
     name, device = parse_backend(spec)
-    status = {n: (ok, reason) for n, ok, reason in registry.backend_status()}
+    status = {n: (ok, reason) for n, ok, reason in availability.backend_status()}
     if name not in status or device not in ("cpu", "cuda"):
         raise MicrocalcError(f"unknown backend {spec!r}; expected one of {', '.join(status)} "
                              "(add -cuda for onnxruntime or torch on a GPU)")

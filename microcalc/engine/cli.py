@@ -29,14 +29,14 @@ ISOLATION_CHOICES = ("process", "none")
 
 
 def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> tuple[Any, dict[str, str], str]:
-    """Resolve ``auto`` choices with the registry and create the backend (not yet active).
+    """Resolve ``auto`` choices (:mod:`~microcalc.engine.backends.selection`), create the backend (inactive).
 
     Returns the backend, the identity of the model file it runs (name, precision, SHA-256) and
     one line saying what was chosen and why.
     """
-    from microcalc.engine.backends import registry
+    from microcalc.engine.backends import registry, selection
 
-    choice = registry.resolve(name, precision, bundle=bundle)
+    choice = selection.resolve(name, precision, bundle=bundle)
     backend = registry.create_backend(choice.backend, bundle, precision=choice.precision, max_batch=max_batch,
                                       device=choice.device)
     if choice.backend == "torch":

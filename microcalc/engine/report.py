@@ -10,13 +10,12 @@ so an interrupted or failed scan leaves no partial file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from microcalc.atomic import atomic_path
 from microcalc.engine.pipeline import ScanResult
 from microcalc.engine.render import overview
 
@@ -78,22 +77,10 @@ def write_outputs(result: ScanResult, report: dict[str, Any], *, out_dir: Path, 
     Both are written to temporary names first and renamed only when both are complete (the JSON
     last), so a failure leaves neither file nor any temporary one.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
     json_path, png_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
-    temps: list[Path] = []
-    try:
-        for final in (png_path, json_path):
-            fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=out_dir)
-            os.close(fd)
-            temps.append(Path(name))
-        overview(result.image.pixels, result.grid, result.scores, result.findings).save(temps[0], format="PNG")
-        temps[1].write_text(json.dumps(report, indent=2) + "\n")
-        os.replace(temps[0], png_path)
-        os.replace(temps[1], json_path)
-    except Exception:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(json_path) as json_tmp, atomic_path(png_path) as png_tmp:
+        overview(result.image.pixels, result.grid, result.scores, result.findings).save(png_tmp, format="PNG")
+        json_tmp.write_text(json.dumps(report, indent=2) + "\n")
     return json_path, png_path
 
 

@@ -32,7 +32,9 @@ PATH = click.Path(path_type=Path)
 @click.option("--opt-batch", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--max-batch", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--opset", type=click.IntRange(min=13), default=17, show_default=True)
-@click.option("--no-parity", is_flag=True, help="Skip the parity check against PyTorch (not recommended).")
+@click.option("--no-parity", is_flag=True,
+              help="Skip the parity check against PyTorch (not recommended): the variants are recorded "
+                   "as unchecked and --precision auto never picks fp16 or int8.")
 @seed_option()
 def cli(*, checkpoint: Path | None, out: Path | None, fp16: bool, int8: bool, calib: Path | None, calib_method: str,
         calib_size: int, trt: bool, min_batch: int, opt_batch: int, max_batch: int, opset: int, no_parity: bool,
@@ -43,7 +45,9 @@ def cli(*, checkpoint: Path | None, out: Path | None, fp16: bool, int8: bool, ca
     and the cluster activation map cam [N,h,w]. Each variant is compared with the PyTorch FP32 model
     on the --calib patches (or synthetic tiles plus ../shared/data/real_patches) and the export fails,
     writing nothing, when FP32 differs by more than 1e-4 or FP16 by more than 1e-2, or when INT8
-    labels agree on fewer than 99% of a labelled calibration set.
+    decisions agree on fewer than 99% of the patches or its AUC moves by more than 0.005 (INT8
+    needs labelled patches: class sub-folders). Each variant's verdict is recorded in bundle.json;
+    mc-scan --precision auto uses only variants that passed.
 
     Example: mc-export --checkpoint run/checkpoint.pt --out bundle --fp16 --int8 --calib patches/ --trt
     """

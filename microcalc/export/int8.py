@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from microcalc.tensor_names import INPUT
+
 CALIB_METHODS = ("minmax", "entropy", "percentile")
 RECOMMENDED_CALIB = 300
 
@@ -33,7 +35,7 @@ RECOMMENDED_CALIB = 300
 class TileReader:
     """``CalibrationDataReader`` over uint8 tiles ``[N, 1, P, P]``, in batches."""
 
-    def __init__(self, tiles: np.ndarray, *, input_name: str = "tiles", batch: int = 8) -> None:
+    def __init__(self, tiles: np.ndarray, *, input_name: str = INPUT, batch: int = 8) -> None:
         self._batches: Iterator[np.ndarray] = iter([tiles[i:i + batch] for i in range(0, len(tiles), batch)])
         self._name = input_name
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import onnx
 import torch
 
-INPUT_NAME = "tiles"
-OUTPUT_NAMES = ("p_cluster", "cam")
+from microcalc.tensor_names import INPUT, OUTPUTS
+
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear
 
@@ -31,8 +31,8 @@ def export_onnx(model: torch.nn.Module, path: str | Path, *, patch_size: int, op
         warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic; the graph is checked below
         torch.onnx.export(
             model.eval(), (example,), str(path), dynamo=False, opset_version=opset,
-            input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
-            dynamic_axes={INPUT_NAME: {0: "N"}, "p_cluster": {0: "N"}, "cam": {0: "N"}},
+            input_names=[INPUT], output_names=list(OUTPUTS),
+            dynamic_axes={name: {0: "N"} for name in (INPUT, *OUTPUTS)},
             do_constant_folding=True,
         )
     check_onnx(path)
@@ -48,10 +48,10 @@ def check_onnx(path: str | Path) -> onnx.ModelProto:
     model = onnx.shape_inference.infer_shapes(onnx.load(str(path)), strict_mode=True)
     inputs = [(i.name, i.type.tensor_type.elem_type) for i in model.graph.input]
     outputs = [(o.name, o.type.tensor_type.elem_type) for o in model.graph.output]
-    if inputs != [(INPUT_NAME, onnx.TensorProto.UINT8)]:
-        raise ValueError(f"{path}: inputs are {inputs}, expected one uint8 'tiles'")
-    if outputs != [(n, onnx.TensorProto.FLOAT) for n in OUTPUT_NAMES]:
-        raise ValueError(f"{path}: outputs are {outputs}, expected float32 p_cluster and cam")
+    if inputs != [(INPUT, onnx.TensorProto.UINT8)]:
+        raise ValueError(f"{path}: inputs are {inputs}, expected one uint8 '{INPUT}'")
+    if outputs != [(n, onnx.TensorProto.FLOAT) for n in OUTPUTS]:
+        raise ValueError(f"{path}: outputs are {outputs}, expected float32 {' and '.join(OUTPUTS)}")
     return model
 
 

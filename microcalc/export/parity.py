@@ -1,21 +1,19 @@
-"""Parity of an exported variant against the PyTorch FP32 model, as small functions.
+"""The two sides of a parity check at export time: the PyTorch FP32 reference and an ONNX variant.
 
 The reference is the checkpoint's own network on ``Preprocessing.apply`` (3-channel float
 input, BatchNorm unfolded) followed by softmax: what training and the published code compute.
-Tolerances are arguments; :func:`check_parity` turns figures into a pass/fail.
+The comparison and its bounds are :mod:`microcalc.parity`, shared with ``mc-bench``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from microcalc.errors import MicrocalcError
-
-FP32_ATOL = 1e-4
-FP16_ATOL = 1e-2
-INT8_MIN_AGREEMENT = 0.99
+from microcalc.tensor_names import INPUT, P_CLUSTER
 
 
 class ParityError(MicrocalcError):
@@ -51,48 +49,4 @@ def onnx_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda tiles: session.run(["p_cluster"], {"tiles": np.ascontiguousarray(tiles)})[0]
-
-
-def parity_figures(reference: np.ndarray, candidate: np.ndarray, *, threshold: float,
-                   labels: np.ndarray | None = None) -> dict[str, Any]:
-    """Max/mean absolute difference of ``p_cluster``, label agreement at ``threshold``, and AUCs.
-
-    AUCs (reference, candidate, delta) are given only when ``labels`` are all known and hold both classes.
-    """
-    diff = np.abs(np.asarray(candidate, np.float64) - np.asarray(reference, np.float64))
-    figures: dict[str, Any] = {
-        "n": int(len(diff)),
-        "max_abs_diff": float(diff.max()) if len(diff) else 0.0,
-        "mean_abs_diff": float(diff.mean()) if len(diff) else 0.0,
-        "label_agreement": float(np.mean((reference >= threshold) == (candidate >= threshold))) if len(diff) else 1.0,
-        "threshold": threshold,
-    }
-    if labels is not None and len(labels) and (labels >= 0).all() and len(np.unique(labels)) == 2:
-        from sklearn.metrics import roc_auc_score
-
-        figures["auc_reference"] = float(roc_auc_score(labels, reference))
-        figures["auc"] = float(roc_auc_score(labels, candidate))
-        figures["auc_delta"] = figures["auc"] - figures["auc_reference"]
-    return figures
-
-
-def check_parity(name: str, figures: dict[str, Any], *, atol: float | None = None,
-                 min_agreement: float | None = None) -> None:
-    """Raise :class:`ParityError` when ``figures`` break ``atol`` (max abs diff) or ``min_agreement``."""
-    if atol is not None and figures["max_abs_diff"] > atol:
-        raise ParityError(f"{name}: p_cluster differs from PyTorch by up to {figures['max_abs_diff']:.3g} "
-                          f"(allowed {atol:g}) on {figures['n']} patches; nothing was written")
-    if min_agreement is not None and figures["label_agreement"] < min_agreement:
-        raise ParityError(f"{name}: labels agree with PyTorch on {figures['label_agreement']:.1%} of "
-                          f"{figures['n']} patches (need {min_agreement:.0%}); try --calib-method "
-                          f"percentile or more calibration patches; nothing was written")
-
-
-def tolerances(precision: str, *, labelled: bool) -> dict[str, float | None]:
-    """The export-time bounds of each precision (INT8's agreement bound only on labelled sets)."""
-    if precision == "fp32":
-        return {"atol": FP32_ATOL, "min_agreement": None}
-    if precision == "fp16":
-        return {"atol": FP16_ATOL, "min_agreement": None}
-    return {"atol": None, "min_agreement": INT8_MIN_AGREEMENT if labelled else None}
+    return lambda tiles: session.run([P_CLUSTER], {INPUT: np.ascontiguousarray(tiles)})[0]

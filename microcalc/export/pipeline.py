@@ -30,6 +30,7 @@ from microcalc.errors import InputError
 from microcalc.export import parity
 from microcalc.export.patches import PatchSet, load_patch_set
 from microcalc.export.tensorrt_build import Profile
+from microcalc.parity import BOUNDS, ParityBounds, compare, not_checked
 
 REAL_PATCHES = real_patches_dir()
 ONNX_FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
@@ -48,6 +49,7 @@ class ExportOptions:
     profile: Profile = field(default_factory=Profile)
     opset: int = 17
     check_parity: bool = True
+    bounds: dict[str, ParityBounds] = field(default_factory=lambda: dict(BOUNDS))
     seed: int = 0
 
 
@@ -154,20 +156,15 @@ def _build(staging: Path, checkpoint_path: Path, checkpoint: Any, tile_model: An
         _timed(timings, "int8_s", lambda: quantize_int8(fp32, staging / ONNX_FILES["int8"], tiles=calib.tiles,
                                                         method=options.calib_method))
     reference = parity.batched(parity.torch_reference(checkpoint), patches.tiles) if options.check_parity else None
-    labels = patches.labels if patches.labelled else None
     variants: list[Variant] = []
     report: dict[str, Any] = {"patches": len(patches), "labelled": patches.labelled, "variants": {}}
     for precision in precisions:
         path = staging / ONNX_FILES[precision]
-        figures: dict[str, Any] = {}
-        if reference is not None:
-            candidate = parity.batched(parity.onnx_runner(str(path)), patches.tiles)
-            figures = parity.parity_figures(reference, candidate, threshold=config.threshold, labels=labels)
-            parity.check_parity(precision, figures, **parity.tolerances(precision, labelled=patches.labelled))
-            log(f"{precision}: max |dp| {figures['max_abs_diff']:.2e}, agreement {figures['label_agreement']:.2%}")
-        report["variants"][precision] = figures
+        record = not_checked("mc-export --no-parity") if reference is None else \
+            _verdict(precision, reference, path, patches, config.threshold, options.bounds[precision], log)
+        report["variants"][precision] = record
         variants.append(Variant(name=precision, format="onnx", precision=precision, file=path.name,
-                                sha256=file_sha256(path), parity=figures))
+                                sha256=file_sha256(path), parity=record))
     if trt_lib is not None:
         variants += _engines(staging, variants, trt_lib, config.patch_size, options.profile, timings, log)
     write_json_atomic(staging / "parity.json", report)
@@ -178,6 +175,26 @@ def _build(staging: Path, checkpoint_path: Path, checkpoint: Any, tile_model: An
                            "weights_sha256": checkpoint.weights_sha256, "source": checkpoint.source},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), microcalc_version=microcalc.__version__,
         operating_points=checkpoint.operating_points)
+
+
+def _verdict(precision: str, reference: np.ndarray, path: Path, patches: PatchSet, threshold: float,
+             bounds: ParityBounds, log: Callable[[str], None]) -> dict[str, Any]:
+    """The parity record of one ONNX variant.
+
+    Raises:
+        parity.ParityError: the variant breaks a bound (the caller then writes nothing).
+    """
+    candidate = parity.batched(parity.onnx_runner(str(path)), patches.tiles)
+    verdict = compare(reference=reference, candidate=candidate, threshold=threshold, bounds=bounds,
+                      labels=patches.labels)
+    if not verdict.passed:
+        advice = ("; try --calib-method percentile or more labelled calibration patches"
+                  if precision == "int8" else "")
+        raise parity.ParityError(f"{precision}: parity with PyTorch failed on {verdict.patches} patches "
+                                 f"({'; '.join(verdict.failures)}){advice}; nothing was written")
+    log(f"{precision}: max |dp| {verdict.max_abs_diff:.2e}, agreement {verdict.label_agreement:.2%}"
+        + (f", delta AUC {verdict.delta_auc:+.4f}" if verdict.delta_auc is not None else ""))
+    return verdict.to_dict()
 
 
 def _engines(staging: Path, onnx_variants: list[Variant], library: str, patch_size: int, profile: Profile,

@@ -17,6 +17,7 @@ from typing import Any
 
 from microcalc.bundle import file_sha256
 from microcalc.errors import MicrocalcError, MissingDependencyError
+from microcalc.tensor_names import INPUT
 
 LIBRARIES = ("tensorrt", "tensorrt_rtx")
 RTX_DEFAULT_CAPABILITIES = ["8.0", "8.6", "8.9", "12.0+"]  # TensorRT-RTX's portable default (its docs)
@@ -105,7 +106,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, sidecar_path: s
     config = builder.create_builder_config()
     shape = (1, patch_size, patch_size)
     opt_profile = builder.create_optimization_profile()
-    opt_profile.set_shape("tiles", (profile.min_batch, *shape), (profile.opt_batch, *shape),
+    opt_profile.set_shape(INPUT, (profile.min_batch, *shape), (profile.opt_batch, *shape),
                           (profile.max_batch, *shape))
     config.add_optimization_profile(opt_profile)
     serialized = builder.build_serialized_network(network, config)
@@ -115,7 +116,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, sidecar_path: s
     sidecar = {
         "library": library, "version": trt.__version__, "precision": precision,
         "compute_capabilities": _capabilities(trt, library, config),
-        "profile": {"input": "tiles", "min": [profile.min_batch, *shape], "opt": [profile.opt_batch, *shape],
+        "profile": {"input": INPUT, "min": [profile.min_batch, *shape], "opt": [profile.opt_batch, *shape],
                     "max": [profile.max_batch, *shape]},
         "onnx_file": Path(onnx_path).name, "onnx_sha256": file_sha256(onnx_path),
     }

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from microcalc.atomic import atomic_path
 from microcalc.errors import InputError
 from microcalc.model_config import ModelConfig, published_config
 from microcalc.models.registry import create_model, list_models
@@ -90,15 +90,8 @@ def save_checkpoint(path: str | os.PathLike, *, state_dict: dict[str, torch.Tens
         payload["operating_points"] = operating_points.to_dict()
     if training_state is not None:
         payload["training_state"] = training_state
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return digest
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import click
 
+from microcalc.atomic import write_json_atomic
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
 from microcalc.errors import MicrocalcError
 from microcalc.synth.anatomy import DENSITIES
@@ -72,9 +72,7 @@ def mammogram(out: Path, *, seed: int, clusters: int, isolated: int, view: str, 
                               bits_stored=bits_stored, window=(w["center"], w["width"]), photometric=photometric,
                               voi_function=voi_function, transfer_syntax=transfer_syntax)
         truth_path = out.with_suffix(".json")
-        tmp = truth_path.with_name(f".{truth_path.name}.tmp")
-        tmp.write_text(json.dumps(truth, indent=1))
-        os.replace(tmp, truth_path)
+        write_json_atomic(truth_path, truth, indent=1)
     except OSError as e:
         raise MicrocalcError(f"{out}: cannot write ({e.strerror or e})") from e
     click.echo(f"wrote {out} ({rows}x{cols}, {len(truth['clusters'])} clusters) and {truth_path.name}")

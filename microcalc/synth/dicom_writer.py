@@ -10,7 +10,6 @@ Patient Name/ID are obviously synthetic. RLE and JPEG 2000 lossless go through p
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,8 @@ from pydicom.uid import (
     RLELossless,
     generate_uid,
 )
+
+from microcalc.atomic import atomic_path
 
 DM_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.2")
 TRANSFER_SYNTAXES = {"explicit": ExplicitVRLittleEndian, "rle": RLELossless, "jpeg2000": JPEG2000Lossless}
@@ -115,10 +116,6 @@ def write_mammogram_dicom(path: str | Path, pixels: np.ndarray, *, seed: int, sp
     syntax = TRANSFER_SYNTAXES[transfer_syntax]
     if syntax.is_compressed:
         ds.compress(syntax, data, encoding_plugin="pylibjpeg")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)  # only left behind when writing failed
     return path

@@ -9,14 +9,13 @@ as a scanned mammogram is: stored DM values, the window its DICOM header would c
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from microcalc.atomic import atomic_path, write_json_atomic
 from microcalc.imaging import present
 from microcalc.synth.anatomy import DENSITIES, tissue_field
 from microcalc.synth.appearance import draw_appearance, render_detector, render_tissue
@@ -135,16 +134,9 @@ def phantom_patches(kinds: list[str], *, patch_size: int, seed_seq: np.random.Se
             for (t, c), truth in zip(cells, truths)]
 
 
-def _save_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
 def _save_png(path: Path, patch: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(patch, mode="L").save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(patch, mode="L").save(tmp, format="PNG")
 
 
 def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int = 0,
@@ -181,7 +173,8 @@ def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int =
                 truths[name] = truth
                 counts[kind] += 1
             bar.advance(task, len(chunk))
-    _save_json(out / "truth.json", {"patch_size": patch_size, "spacing_mm": style.spacing_mm, "seed": seed,
-                                    "framing": style.framing, "randomised": style.randomise, "density": style.density,
-                                    "noise": style.noise, "photometric": style.photometric, "patches": truths})
+    truth = {"patch_size": patch_size, "spacing_mm": style.spacing_mm, "seed": seed, "framing": style.framing,
+             "randomised": style.randomise, "density": style.density, "noise": style.noise,
+             "photometric": style.photometric, "patches": truths}
+    write_json_atomic(out / "truth.json", truth, indent=1)
     return counts

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
+import io
 import sys
 from pathlib import Path
 
 import click
 
+from microcalc.atomic import write_json_atomic, write_text_atomic
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.errors import InputError
 from microcalc.imaging.patches import FIT_POLICIES
@@ -16,18 +17,14 @@ from microcalc.imaging.patches import FIT_POLICIES
 
 def write_predictions(path: Path | None, rows: list[tuple[str, str, float]]) -> None:
     """``path,label,p_cluster`` rows to ``path`` (atomically) or to stdout when ``path`` is None."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["path", "label", "p_cluster"])
+    writer.writerows((p, lab, f"{s:.6f}") for p, lab, s in rows)
     if path is None:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["path", "label", "p_cluster"])
-        writer.writerows((p, lab, f"{s:.6f}") for p, lab, s in rows)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "label", "p_cluster"])
-        writer.writerows((p, lab, f"{s:.6f}") for p, lab, s in rows)
-    os.replace(tmp, path)
+        sys.stdout.write(text.getvalue())
+    else:
+        write_text_atomic(path, text.getvalue())
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -58,7 +55,6 @@ def cli(model: Path, paths: tuple[Path, ...], backend: str | None, precision: st
     Example: mc-eval runs/r1/checkpoint.pt patches/val --out preds.csv --metrics metrics.json
     """
     from microcalc.trainer.evaluate import collect, evaluate
-    from microcalc.trainer.fit import write_json
     from microcalc.trainer.metrics import binary_metrics
 
     if batch_size < 1:
@@ -84,7 +80,7 @@ def cli(model: Path, paths: tuple[Path, ...], backend: str | None, precision: st
                "backend": backend or ("auto" if model.is_dir() else "torch"), "precision": precision}
     if metrics_file:
         metrics_file.parent.mkdir(parents=True, exist_ok=True)
-        write_json(metrics_file, metrics)
+        write_json_atomic(metrics_file, metrics)
     if not quiet:
         from microcalc.trainer.report import print_metrics
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from microcalc.bundle import export_command
 from microcalc.errors import InputError
 from microcalc.imaging.patches import fit_patch, read_patch
 from microcalc.model_config import ModelConfig
@@ -66,7 +67,8 @@ def checkpoint_scorer(path: Path, *, precision: str, device: str) -> tuple[Model
     from microcalc.trainer.loop import make_runtime
 
     if precision == "int8":
-        raise InputError(f"{path}: int8 needs an exported bundle (mc-export --checkpoint {path} --int8)")
+        export = export_command({"source_checkpoint": {"path": str(path)}}, Path("BUNDLE"), precision="int8")
+        raise InputError(f"{path}: int8 needs an exported bundle: {export}")
     ckpt = load_checkpoint(path)
     config = ckpt.config
     amp = {"fp32": "off", "fp16": "fp16"}[precision]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from microcalc.atomic import atomic_path, write_json_atomic, write_text_atomic
 from microcalc.errors import InputError
 from microcalc.trainer.data import PatchSet, stratified_split
 from microcalc.trainer.distributed import Dist
-from microcalc.trainer.fit import TrainOptions, fit, write_json
+from microcalc.trainer.fit import TrainOptions, fit
 from microcalc.trainer.metrics import METRIC_KEYS, summarise
 from microcalc.trainer.mining import fit_with_hard_negatives
 
@@ -46,10 +46,9 @@ def promote(src: Path, dst: Path, metrics: dict[str, Any], dist: Dist) -> None:
     if dist.main:
         for name in RUN_FILES:
             if (src / name).is_file():
-                tmp = dst / f".{name}.tmp"
-                shutil.copy2(src / name, tmp)
-                os.replace(tmp, dst / name)
-        write_json(dst / "metrics.json", metrics)
+                with atomic_path(dst / name) as tmp:
+                    shutil.copy2(src / name, tmp)
+        write_json_atomic(dst / "metrics.json", metrics)
     dist.barrier()
 
 
@@ -123,11 +122,10 @@ def run(data: PatchSet, val: PatchSet | None, opts: TrainOptions, out: Path, pla
 def write_table(out: Path, rows: list[dict]) -> None:
     """``sweep.csv`` and ``sweep.md``: one row per (learning rate, weight decay)."""
     fields = list(rows[0])
-    with open(out / ".sweep.csv.tmp", "w", newline="") as f:
+    with atomic_path(out / "sweep.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(out / ".sweep.csv.tmp", out / "sweep.csv")
 
     def cell(v: Any) -> str:
         return "" if v is None else f"{v:.4f}" if isinstance(v, float) and v >= 1e-2 else f"{v:g}" \
@@ -135,5 +133,4 @@ def write_table(out: Path, rows: list[dict]) -> None:
 
     lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
     lines += ["| " + " | ".join(cell(r[k]) for k in fields) + " |" for r in rows]
-    (out / ".sweep.md.tmp").write_text("\n".join(lines) + "\n")
-    os.replace(out / ".sweep.md.tmp", out / "sweep.md")
+    write_text_atomic(out / "sweep.md", "\n".join(lines) + "\n")

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from microcalc.atomic import atomic_path, write_json_atomic
 from microcalc.errors import InputError
 from microcalc.model_config import ModelConfig
 from microcalc.models.checkpoint import load_checkpoint, save_checkpoint
@@ -112,18 +111,10 @@ def make_schedule(optimizer: torch.optim.Optimizer, opts: TrainOptions, steps_pe
 
 
 def _write_history(path: Path, history: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -223,7 +214,7 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
                "train_seconds": round(time.perf_counter() - started, 3), "init": state["init"],
                "options": opts.record(), **(extra_metrics or {})}
     if dist.main:
-        write_json(out / "metrics.json", metrics)
+        write_json_atomic(out / "metrics.json", metrics)
         plot_roc(out / "roc.png", is_positive=is_pos, p_cluster=np.array(state["best_scores"]),
                  title=f"{opts.arch}, epoch {state['best_epoch']}")
         plot_curves(out / "curves.png", state["history"])

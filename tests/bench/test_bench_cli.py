@@ -64,11 +64,11 @@ def test_report_keeps_its_stable_keys(report):
 def test_parity_verdicts_are_computed(report):
     data, _ = report
     fp32 = data["runs"][0]["parity"]
-    assert fp32["pass"] is True and fp32["max_abs_diff"] <= 1e-4  # the ONNX FP32 graph matches PyTorch
+    assert fp32["passed"] is True and fp32["max_abs_diff"] <= 1e-4  # the ONNX FP32 graph matches PyTorch
     assert data["parity_set"]["patches"] == 40 and data["parity_set"]["positives"] == 20
     int8 = data["runs"][2]["parity"]
     assert 0.0 <= int8["label_agreement"] <= 1.0 and int8["auc"] is not None
-    assert int8["pass"] is (int8["label_agreement"] >= 0.99 and abs(int8["delta_auc"]) <= 0.005)
+    assert int8["passed"] is (int8["label_agreement"] >= 0.99 and abs(int8["delta_auc"]) <= 0.005)
 
 
 def test_unavailable_backend_is_listed_with_its_reason(report):
@@ -82,7 +82,7 @@ def test_unavailable_backend_is_listed_with_its_reason(report):
 def test_scan_uses_fastest_passing_variant(report):
     data, text = report
     scan = data["scan"]
-    passing = [r for r in data["runs"] if r["parity"]["pass"]]
+    passing = [r for r in data["runs"] if r["parity"]["passed"]]
     best = max(passing, key=lambda r: r["patches_per_s"])
     assert (scan["precision"], scan["batch_size"]) == (best["precision"], best["batch_size"])
     assert scan["tiles"] > 0 and scan["shape"] == [700, 560]
@@ -120,7 +120,7 @@ def test_perturbed_model_fails_parity(small_bundle: Path, synth_patches: Path, t
             "--patches", str(synth_patches), "--no-scan", "--out", str(tmp_path / "r.json"), *FAST])
     data = json.loads((tmp_path / "r.json").read_text())
     parity = data["runs"][0]["parity"]
-    assert parity["pass"] is False and parity["max_abs_diff"] > 1e-4
+    assert parity["passed"] is False and parity["max_abs_diff"] > 1e-4
     assert parity["failures"][0].startswith("max |dp|")
     assert data["scan"] is None
 

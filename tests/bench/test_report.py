@@ -10,8 +10,8 @@ from microcalc.bench.report import best_run, structure_errors, write_json
 
 LAT = {"p50": 10.0, "p90": 12.0, "p99": 13.0, "mean": 10.5}
 PASS = {"max_abs_diff": 1e-5, "mean_abs_diff": 1e-6, "label_agreement": 1.0, "auc": 0.9, "delta_auc": 0.0,
-        "pass": True, "failures": []}
-FAIL = {**PASS, "max_abs_diff": 0.3, "pass": False, "failures": ["max |dp| 0.3 > 0.0001"]}
+        "passed": True, "failures": []}
+FAIL = {**PASS, "max_abs_diff": 0.3, "passed": False, "failures": ["max |dp| 0.3 > 0.0001"]}
 
 
 def make_report():

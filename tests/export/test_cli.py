@@ -12,8 +12,8 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from microcalc import parity
 from microcalc.bundle import Bundle
-from microcalc.export import parity
 from microcalc.export.cli import cli, main
 from microcalc.model_config import ModelConfig
 from microcalc.models import create_model
@@ -60,7 +60,8 @@ def test_fp32_fp16_int8_and_rtx_engines(small_run: tuple[Path, Path], tmp_path: 
     assert bundle.variant(precision="fp32").parity["max_abs_diff"] <= 1e-4
     assert bundle.variant(precision="fp16").parity["max_abs_diff"] <= 1e-2
     assert bundle.variant(precision="int8").parity["label_agreement"] >= 0.99
-    assert "auc_delta" in bundle.variant(precision="fp16").parity  # labelled calibration set
+    assert bundle.variant(precision="fp16").parity["delta_auc"] is not None  # labelled calibration set
+    assert all(v.parity["passed"] for v in bundle.variants if v.format == "onnx")
     engine = bundle.variant(precision="int8", fmt="tensorrt")
     sidecar = bundle.sidecar(engine)
     assert sidecar["library"] == "tensorrt_rtx" and sidecar["precision"] == "int8"
@@ -148,10 +149,30 @@ def test_tensorrt_missing_gives_install_hint(small_run, tmp_path: Path, monkeypa
 
 
 def test_parity_failure_writes_nothing(small_run, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(parity, "FP32_ATOL", -1.0)  # an impossible bound forces the failure path
+    monkeypatch.setitem(parity.BOUNDS, "fp32", parity.ParityBounds(max_abs_diff=-1.0))  # impossible bound
     code, output = _invoke(["--checkpoint", str(small_run[0]), "--out", str(tmp_path / "b")])
-    assert code == 1 and "fp32: p_cluster differs" in output
+    assert code == 1 and "fp32: parity with PyTorch failed" in output and "max |dp|" in output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unchecked_int8_is_never_chosen_automatically(small_run, tmp_path: Path, monkeypatch) -> None:
+    """mc-export --int8 --no-parity used to leave an int8 variant that --precision auto picked as 'passed'."""
+    from microcalc.engine import cuda_memory
+    from microcalc.engine.backends import selection
+    from microcalc.engine.cpu_info import CpuInfo
+
+    checkpoint, patches = small_run
+    out = tmp_path / "bundle"
+    code, output = _invoke(["--checkpoint", str(checkpoint), "--out", str(out), "--int8", "--calib", str(patches),
+                            "--no-parity"])
+    assert code == 0, output
+    bundle = Bundle.load(out)
+    assert bundle.variant(precision="int8").parity["passed"] is False
+    monkeypatch.setattr(cuda_memory, "device_count", lambda: 0)
+    monkeypatch.setattr(selection, "cpu_info", lambda: CpuInfo("fake AMX CPU", frozenset({"amx_int8"}), 8, 4))
+    choice = selection.resolve(bundle=bundle)
+    assert choice.precision == "fp32"
+    assert "int8 variant did not pass parity (not checked (mc-export --no-parity))" in choice.reason
 
 
 def test_int8_without_calib_is_a_usage_error(small_run, tmp_path: Path) -> None:

@@ -32,9 +32,9 @@ from microcalc.engine.backends.base import (
 )
 from microcalc.engine.cpu_info import cpu_info
 from microcalc.errors import InputError, MicrocalcError, MissingDependencyError
+from microcalc.tensor_names import INPUT, OUTPUTS
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
-INPUT, OUTPUTS = "tiles", ("p_cluster", "cam")
 
 
 class OnnxRuntimeBackend(Backend):

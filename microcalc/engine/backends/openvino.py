@@ -35,8 +35,8 @@ from microcalc.engine.backends.base import (
 )
 from microcalc.engine.cpu_info import cpu_info
 from microcalc.errors import InputError, MicrocalcError
+from microcalc.tensor_names import INPUT, OUTPUTS
 
-INPUT, OUTPUTS = "tiles", ("p_cluster", "cam")
 HINTS = ("LATENCY", "THROUGHPUT")
 
 

@@ -33,8 +33,9 @@ import numpy as np
 from microcalc.engine import cuda_memory
 from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch, import_optional
 from microcalc.engine.backends.engine_check import check_engine
-from microcalc.engine.backends.tensorrt_io import INPUT, OUTPUTS, bind, check_io, output_shapes
+from microcalc.engine.backends.tensorrt_io import bind, check_io, output_shapes
 from microcalc.errors import MicrocalcError, StaleArtifactError
+from microcalc.tensor_names import INPUT, OUTPUTS
 
 LIBRARIES = {"tensorrt": "tensorrt", "tensorrt_rtx": "rtx"}  # library -> pip extra
 log = logging.getLogger(__name__)

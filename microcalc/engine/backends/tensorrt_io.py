@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from microcalc.errors import MicrocalcError, StaleArtifactError
-
-INPUT, OUTPUTS = "tiles", ("p_cluster", "cam")
+from microcalc.tensor_names import INPUT, OUTPUTS
 
 
 def _dims(dims: Any) -> tuple[int, ...]:

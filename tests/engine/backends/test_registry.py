@@ -1,11 +1,12 @@
-"""Registry: backend status, and the automatic choice on simulated machines (flags and libraries faked)."""
+"""Backend availability, the automatic choice on simulated machines (flags and libraries faked), creation."""
 
 from __future__ import annotations
 
 import pytest
 
 from microcalc.bundle import Bundle
-from microcalc.engine.backends import registry
+from microcalc.engine import cuda_memory
+from microcalc.engine.backends import availability, registry, selection
 from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
 from microcalc.engine.backends.openvino import OpenVinoBackend
 from microcalc.engine.backends.torch import TorchBackend
@@ -18,11 +19,11 @@ OLD = frozenset({"avx2"})
 
 def _machine(monkeypatch, *, flags=AMX, gpus=0, missing=(), ort_gpu=False):
     """Fake this machine: CPU flags, GPU count, which modules are installed."""
-    monkeypatch.setattr(registry, "cpu_info", lambda: CpuInfo("fake CPU", flags, 8, 4))
-    monkeypatch.setattr(registry.cuda_memory, "device_count", lambda: gpus)
-    real = registry.installed
-    monkeypatch.setattr(registry, "installed", lambda m: m not in missing and real(m))
-    monkeypatch.setattr(registry, "ort_gpu_installed", lambda: ort_gpu)
+    monkeypatch.setattr(selection, "cpu_info", lambda: CpuInfo("fake CPU", flags, 8, 4))
+    monkeypatch.setattr(cuda_memory, "device_count", lambda: gpus)
+    real = availability.installed
+    monkeypatch.setattr(availability, "installed", lambda m: m not in missing and real(m))
+    monkeypatch.setattr(availability, "ort_gpu_installed", lambda: ort_gpu)
 
 
 def _without(bundle: Bundle, precision: str) -> Bundle:
@@ -41,7 +42,7 @@ def test_auto_on_cpu_machines(monkeypatch, tiny_bundle, flags, missing, drop, ex
     bundle = Bundle.load(tiny_bundle)
     if drop:
         bundle = _without(bundle, drop)
-    choice = registry.resolve(bundle=bundle)
+    choice = selection.resolve(bundle=bundle)
     assert (choice.backend, choice.precision, choice.device) == (*expected, "cpu")
     assert "no GPU" in choice.reason
 
@@ -53,18 +54,36 @@ def test_failed_int8_parity_is_not_chosen(monkeypatch, tiny_bundle):
     bundle = Bundle.load(tiny_bundle)
     bundle.variants = [dataclasses.replace(v, parity={"passed": False}) if v.precision == "int8" else v
                        for v in bundle.variants]
-    assert registry.resolve(bundle=bundle).precision == "fp32"
+    assert selection.resolve(bundle=bundle).precision == "fp32"
+
+
+@pytest.mark.parametrize("gpus, ort_gpu, expected", [
+    (0, False, ("openvino", "fp32", "cpu")),     # AMX CPU: int8 would be chosen, but it is unchecked
+    (1, True, ("onnxruntime", "fp32", "cuda")),  # GPU: fp16 would be chosen, but it is unchecked
+])
+def test_unchecked_variants_are_not_chosen(monkeypatch, tiny_bundle, gpus, ort_gpu, expected):
+    import dataclasses
+
+    from microcalc.parity import not_checked
+
+    _machine(monkeypatch, gpus=gpus, ort_gpu=ort_gpu, missing=("tensorrt", "tensorrt_rtx"))
+    bundle = Bundle.load(tiny_bundle)
+    bundle.variants = [dataclasses.replace(v, parity=not_checked("mc-export --no-parity")) if v.precision != "fp32"
+                       else v for v in bundle.variants]
+    choice = selection.resolve(bundle=bundle)
+    assert (choice.backend, choice.precision, choice.device) == expected
+    assert "did not pass parity (not checked (mc-export --no-parity))" in choice.reason
 
 
 def test_gpu_without_engine_uses_onnxruntime_cuda_fp16(monkeypatch, tiny_bundle):
     _machine(monkeypatch, gpus=1, ort_gpu=True, missing=("tensorrt", "tensorrt_rtx"))
-    choice = registry.resolve(bundle=Bundle.load(tiny_bundle))
+    choice = selection.resolve(bundle=Bundle.load(tiny_bundle))
     assert (choice.backend, choice.precision, choice.device) == ("onnxruntime", "fp16", "cuda")
 
 
 def test_gpu_without_any_gpu_library_falls_back_to_cpu(monkeypatch, tiny_bundle):
     _machine(monkeypatch, gpus=1, missing=("tensorrt", "tensorrt_rtx"))
-    choice = registry.resolve(bundle=Bundle.load(tiny_bundle))
+    choice = selection.resolve(bundle=Bundle.load(tiny_bundle))
     assert choice.device == "cpu" and "GPU present" in choice.reason
 
 
@@ -77,19 +96,19 @@ def test_gpu_without_any_gpu_library_falls_back_to_cpu(monkeypatch, tiny_bundle)
 def test_explicit_choices_that_cannot_run(monkeypatch, tiny_bundle, name, precision, message):
     _machine(monkeypatch, missing=("openvino",))
     with pytest.raises(MicrocalcError, match=message):
-        registry.resolve(name, precision, bundle=Bundle.load(tiny_bundle))
+        selection.resolve(name, precision, bundle=Bundle.load(tiny_bundle))
 
 
 def test_missing_variant_lists_what_the_bundle_has(tiny_bundle):
     bundle = _without(Bundle.load(tiny_bundle), "fp16")
     with pytest.raises(InputError, match="no fp16 onnx variant.*it has: fp32"):
-        registry.resolve("onnxruntime", "fp16", bundle=bundle)
+        selection.resolve("onnxruntime", "fp16", bundle=bundle)
 
 
 def test_status_lines(monkeypatch):
     _machine(monkeypatch, missing=("openvino",))
-    status = {name: (ok, why) for name, ok, why in registry.backend_status()}
-    assert set(status) == set(registry.BACKENDS)
+    status = {name: (ok, why) for name, ok, why in availability.backend_status()}
+    assert set(status) == set(registry.BACKENDS) == set(availability.BACKEND_NAMES)
     assert status["openvino"] == (False, 'not installed: pip install "microcalc[openvino]"')
     assert status["tensorrt"][0] is False and status["onnxruntime"] == (True, "CPU")
 

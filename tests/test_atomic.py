@@ -1,0 +1,41 @@
+"""microcalc.atomic: the one temporary-file-then-rename writer every output goes through."""
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from microcalc.atomic import atomic_path, write_bytes_atomic, write_json_atomic, write_text_atomic
+
+
+def test_writes_text_bytes_json_readable_by_others(tmp_path):
+    write_text_atomic(tmp_path / "a" / "t.txt", "hello\n")  # the parent folder is created
+    write_bytes_atomic(tmp_path / "b.bin", b"\x00\x01")
+    write_json_atomic(tmp_path / "c.json", {"x": [1, 2]})
+    assert (tmp_path / "a" / "t.txt").read_text() == "hello\n"
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\x01"
+    assert json.loads((tmp_path / "c.json").read_text()) == {"x": [1, 2]}
+    assert stat.S_IMODE((tmp_path / "c.json").stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b.bin", "c.json"]
+
+
+def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="disk full"), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_no_hand_written_temp_then_rename_left_in_the_package():
+    """Every atomic write goes through microcalc.atomic (bundle folders use bundle.commit_dir)."""
+    out = subprocess.run(["git", "grep", "--untracked", "-n", "os.replace", "--", "microcalc"],
+                         capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parents[1])
+    files = sorted({line.split(":")[0] for line in out.stdout.splitlines()})
+    if out.returncode > 1:
+        pytest.skip(f"git grep unavailable here ({out.stderr.strip()})")
+    assert files == ["microcalc/atomic.py", "microcalc/bundle.py"]
