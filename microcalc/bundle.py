@@ -47,7 +47,8 @@ def export_command(manifest: dict[str, Any] | None, bundle_dir: Path, *, precisi
     it with mc-export's own parser). FP32 ONNX is always written; INT8 needs calibration patches."""
     manifest = manifest or {}
     ckpt = (manifest.get("source_checkpoint") or {}).get("path") or "CHECKPOINT"
-    have = {(v.get("precision"), v.get("format")) for v in manifest.get("variants") or [] if isinstance(v, dict)}
+    have = {(v.get("precision"), v.get("format"))
+            for v in manifest.get("variants") or [] if isinstance(v, dict)}
     if precision is not None:
         have.add((precision, fmt))
     args = ["mc-export", "--checkpoint", str(ckpt), "--out", str(bundle_dir)]
@@ -218,7 +219,8 @@ class Bundle:
                 return v
         have = ", ".join(f"{v.name} ({v.format})" for v in self.variants) or "none"
         raise InputError(f"{self.path}: no {precision} {fmt} variant in this bundle (it has: {have}); "
-                         f"add it with: {export_command(self.manifest, self.path, precision=precision, fmt=fmt)}")
+                         "add it with: "
+                         f"{export_command(self.manifest, self.path, precision=precision, fmt=fmt)}")
 
     def file(self, variant: Variant) -> Path:
         """Absolute path of a variant's file."""

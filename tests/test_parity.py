@@ -54,13 +54,15 @@ def test_roc_auc_matches_scikit_learn(labels, scores, expected):
 
 def test_int8_delta_auc_needs_labels_of_both_classes():
     for labels in (np.ones(6, int), None):  # one class; no labels at all (an unlabelled folder)
-        v = compare(reference=REFERENCE, candidate=REFERENCE, labels=labels, threshold=0.5, bounds=BOUNDS["int8"])
+        v = compare(reference=REFERENCE, candidate=REFERENCE, labels=labels, threshold=0.5,
+                    bounds=BOUNDS["int8"])
         assert v.auc is None and v.delta_auc is None
         assert v.passed is False and "undefined" in v.failures[0]
 
 
 def test_only_a_recorded_pass_counts():
-    verdict = compare(reference=REFERENCE, candidate=REFERENCE, labels=LABELS, threshold=0.5, bounds=BOUNDS["fp32"])
+    verdict = compare(reference=REFERENCE, candidate=REFERENCE, labels=LABELS, threshold=0.5,
+                      bounds=BOUNDS["fp32"])
     assert recorded_pass(verdict.to_dict())
     assert not recorded_pass(not_checked("mc-export --no-parity"))
     assert not recorded_pass({"max_abs_diff": 0.0})  # a bundle from before verdicts were recorded
@@ -68,4 +70,5 @@ def test_only_a_recorded_pass_counts():
 
 def test_length_mismatch_is_refused():
     with pytest.raises(ValueError, match="same non-empty length"):
-        compare(reference=REFERENCE, candidate=REFERENCE[:3], labels=LABELS, threshold=0.5, bounds=ParityBounds())
+        compare(reference=REFERENCE, candidate=REFERENCE[:3], labels=LABELS, threshold=0.5,
+                bounds=ParityBounds())

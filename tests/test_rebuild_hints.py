@@ -27,13 +27,13 @@ def _variant(precision: str, fmt: str) -> Variant:
 def _bundle(root: Path, variants: list[Variant]) -> Bundle:
     manifest = {"source_checkpoint": {"path": str(root / "run dir" / "checkpoint.pt")},
                 "variants": [v.to_dict() for v in variants]}
-    return Bundle(path=root / "bundle", manifest=manifest, config=ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"),
-                                                                     positive_index=0, patch_size=64),
+    config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=64)
+    return Bundle(path=root / "bundle", manifest=manifest, config=config,
                   variants=variants)
 
 
 def _parse(message: str) -> list[str]:
-    """The mc-export command in ``message``, parsed by mc-export itself (raises click's error if it cannot)."""
+    """The mc-export command in ``message``, parsed by mc-export itself (click's error if it cannot)."""
     found = COMMAND.search(message)
     assert found, f"no mc-export command in: {message}"
     args = shlex.split(found.group(0))[1:]
@@ -54,7 +54,8 @@ def _hints(tmp_path: Path) -> list[tuple[str, str]]:
                 empty.variant(precision=precision, fmt=fmt)
             wanted = {"fp32": "", "fp16": "--fp16", "int8": "--int8"}[precision]
             hints.append((str(missing.value), wanted if fmt == "onnx" else "--trt"))
-            hints.append((engine_files(full, full.variant(precision=precision, fmt="tensorrt")).rebuild, "--trt"))
+            engine = full.variant(precision=precision, fmt="tensorrt")
+            hints.append((engine_files(full, engine).rebuild, "--trt"))
     with pytest.raises(InputError) as absent:
         Bundle.load(tmp_path / "nothing")
     hints.append((str(absent.value), ""))

@@ -19,10 +19,10 @@ import numpy as np
 
 from microcalc.bench import variants
 from microcalc.bench.machine import machine_info
-from microcalc.bench.patchset import PatchSet, load_patch_sets
 from microcalc.bench.report import best_run
 from microcalc.bench.throughput import backend_scores, measure_batches, measure_in_flight
 from microcalc.errors import MicrocalcError
+from microcalc.imaging.patch_sets import LabelRule, PatchSet, load_patch_set
 from microcalc.parity import BOUNDS, ParityBounds, compare, roc_auc
 
 Step = Callable[[str], None]
@@ -87,7 +87,7 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
     checkpoint = bundle.source_checkpoint(settings.checkpoint)
     config = bundle.config
     step("reading patches")
-    patch_set = load_patch_sets(list(settings.patches), patch_size=config.patch_size, limit=settings.parity_limit)
+    patch_set = _parity_set(settings, config)
     reference = TorchReference(checkpoint)
     step("PyTorch FP32 reference scores")
     ref_scores = reference.scores(patch_set.tiles)
@@ -101,9 +101,11 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
         "model": {"bundle": str(bundle.path), "checkpoint": str(checkpoint), **config.to_dict()},
         "settings": {"backends": list(settings.backends), "precisions": list(settings.precisions),
                      "batch_sizes": list(settings.batch_sizes), "repeats": settings.repeats,
-                     "warmup": settings.warmup, "method": _method(settings), "bounds": {k: b.to_dict() for k, b in settings.bounds.items()}},
-        "parity_set": {"patches": len(patch_set), "positives": int(patch_set.labels.sum()),
-                       "sources": patch_set.sources,
+                     "warmup": settings.warmup, "method": _method(settings),
+                     "bounds": {k: b.to_dict() for k, b in settings.bounds.items()}},
+        "parity_set": {"patches": len(patch_set), "positives": int((patch_set.labels == 1).sum()),
+                       "unlabelled": int((patch_set.labels < 0).sum()),
+                       "sources": [str(folder) for folder in settings.patches],
                        "reference_auc": roc_auc(patch_set.labels, ref_scores)},
         "baseline": base, "runs": [], "skipped": [], "scan": None,
     }
@@ -125,6 +127,17 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
     return report
 
 
+def _parity_set(settings: BenchSettings, config: Any) -> PatchSet:
+    """Every ``--patches`` folder at the model's size (resized), each cut to ``--parity-limit``
+    (class-balanced), labelled by the one rule of :mod:`microcalc.imaging.patch_sets`, as mc-export's."""
+    rule = LabelRule.for_model(config.classes, config.positive_class)
+    patch_set = PatchSet.empty(config.patch_size)
+    for folder in settings.patches:
+        patch_set = patch_set.concat(load_patch_set(folder, size=config.patch_size, rule=rule, fit="resize",
+                                                    limit=settings.parity_limit, seed=settings.seed))
+    return patch_set
+
+
 def _bench_variant(report: dict[str, Any], settings: BenchSettings, bundle: Any, name: str, precision: str,
                    patch_set: PatchSet, ref_scores: np.ndarray, bench_tiles: np.ndarray, step: Step) -> None:
     """Append one variant's runs (one per batch size) to the report, or its reason to ``skipped``."""
@@ -138,7 +151,8 @@ def _bench_variant(report: dict[str, Any], settings: BenchSettings, bundle: Any,
         return
     try:
         scores = backend_scores(backend, patch_set.tiles, batch_size=max(settings.batch_sizes))
-        parity = compare(reference=ref_scores, candidate=scores, labels=patch_set.labels, threshold=bundle.threshold,
+        parity = compare(reference=ref_scores, candidate=scores, labels=patch_set.labels,
+                         threshold=bundle.threshold,
                          bounds=settings.bounds.get(precision, ParityBounds())).to_dict()
         step(f"{name} {precision}: parity")
         base = report["baseline"]["patches_per_s"]

@@ -28,8 +28,8 @@ from microcalc.bundle import (
 from microcalc.defaults import real_patches_dir
 from microcalc.errors import InputError
 from microcalc.export import parity
-from microcalc.export.patches import PatchSet, load_patch_set
 from microcalc.export.tensorrt_build import Profile
+from microcalc.imaging.patch_sets import LabelRule, PatchSet, load_patch_set
 from microcalc.parity import BOUNDS, ParityBounds, compare, not_checked
 
 REAL_PATCHES = real_patches_dir()
@@ -74,8 +74,13 @@ def parity_set(calib: PatchSet | None, config: Any, *, seed: int) -> PatchSet:
         return calib
     patches = synthetic_patches(16, config.patch_size, seed=seed)
     if REAL_PATCHES.is_dir():
-        patches = patches.concat(load_patch_set(REAL_PATCHES, config=config, skip_other_sizes=True))
+        patches = patches.concat(load_patch_set(REAL_PATCHES, size=config.patch_size, rule=_rule(config),
+                                                skip_other_sizes=True))
     return patches
+
+
+def _rule(config: Any) -> LabelRule:
+    return LabelRule.for_model(config.classes, config.positive_class)
 
 
 def _load_model(checkpoint_path: Path) -> tuple[Any, Any]:
@@ -112,7 +117,8 @@ def export_bundle(checkpoint_path: str | Path, out: str | Path, *, options: Expo
     config = checkpoint.config
     calib = None
     if options.calib is not None:
-        calib = load_patch_set(options.calib, config=config, limit=options.calib_size, seed=options.seed)
+        calib = load_patch_set(options.calib, size=config.patch_size, rule=_rule(config),
+                               limit=options.calib_size, seed=options.seed)
         if len(calib) < 300:
             log(f"note: {len(calib)} calibration patches from {options.calib}; a few hundred or more are "
                 "recommended for INT8")

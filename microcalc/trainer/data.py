@@ -1,7 +1,9 @@
 """Patch data sets: find labelled patches, read them as 8-bit gray, fit them to the patch size.
 
 A data set is either a folder with one subfolder per class (``cluster/``, ``normal/``...) or a
-CSV manifest with ``path,label`` rows (relative paths are relative to the CSV). Patches are
+CSV manifest with ``path,label`` rows (relative paths are relative to the CSV). A patch directly in
+the folder takes the class its name gives by :class:`~microcalc.imaging.patch_sets.LabelRule`,
+the rule mc-export and mc-bench label with. Patches are
 read and fitted by :mod:`microcalc.imaging.patches` (``--fit error|crop-pad|resize``), the reader
 export, evaluation and benchmarks share.
 """
@@ -15,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from microcalc.errors import InputError
+from microcalc.imaging.patch_sets import LabelRule
 from microcalc.imaging.patches import fit_patch, is_patch_file, read_patch
 
 
@@ -80,6 +83,25 @@ def _from_manifest(csv_path: Path) -> tuple[list[tuple[Path, str]], list[str]]:
     return pairs, sorted({label for _, label in pairs})
 
 
+def _loose_patches(root: Path, *, classes: tuple[str, ...], positive_class: str) -> list[tuple[Path, str]]:
+    """Patches directly in ``root`` with the class their name gives by the one labelling rule
+    (:class:`~microcalc.imaging.patch_sets.LabelRule`: ``calc_01.png`` is a cluster, as for mc-export
+    and mc-bench); a name that says nothing, or "no cluster" among several other classes, is refused."""
+    rule = LabelRule.for_model(classes, positive_class)
+    others = [c for c in classes if c != positive_class]
+    pairs = []
+    for path in list_images(root):
+        label = rule.label(path.stem)
+        if label == 1:
+            pairs.append((path, positive_class))
+        elif label == 0 and len(others) == 1:
+            pairs.append((path, others[0]))
+        else:
+            raise InputError(f"{path}: its name does not say its class ({', '.join(classes)}); "
+                             "move it into a class folder")
+    return pairs
+
+
 def order_classes(names: list[str], positive_class: str) -> tuple[str, ...]:
     """Class names in logit order: the positive class first (the published model's class 0)."""
     if positive_class not in names:
@@ -113,6 +135,8 @@ def discover(source: str | Path, *, positive_class: str, classes: tuple[str, ...
     unknown = sorted(set(names) - set(classes))
     if unknown:
         raise InputError(f"{source}: classes {', '.join(unknown)} are not among the model's ({', '.join(classes)})")
+    if source.is_dir():
+        pairs += _loose_patches(source, classes=classes, positive_class=positive_class)
     index = {c: i for i, c in enumerate(classes)}
     return PatchSet(samples=tuple(Sample(p, index[c]) for p, c in pairs), classes=tuple(classes))
 

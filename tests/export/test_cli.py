@@ -163,8 +163,8 @@ def test_unchecked_int8_is_never_chosen_automatically(small_run, tmp_path: Path,
 
     checkpoint, patches = small_run
     out = tmp_path / "bundle"
-    code, output = _invoke(["--checkpoint", str(checkpoint), "--out", str(out), "--int8", "--calib", str(patches),
-                            "--no-parity"])
+    code, output = _invoke(["--checkpoint", str(checkpoint), "--out", str(out), "--int8",
+                            "--calib", str(patches), "--no-parity"])
     assert code == 0, output
     bundle = Bundle.load(out)
     assert bundle.variant(precision="int8").parity["passed"] is False

@@ -56,7 +56,8 @@ def engine_files(bundle: Bundle, variant: Variant) -> EngineFiles:
     onnx = [v for v in bundle.variants if v.format == "onnx" and v.precision == variant.precision]
     return EngineFiles(engine=bundle.file(variant), sidecar=bundle.sidecar(variant),
                        onnx_sha256=onnx[0].sha256 if onnx else variant.onnx_sha256,
-                       rebuild=rebuild_hint(bundle.manifest, bundle.path, precision=variant.precision, fmt="tensorrt"))
+                       rebuild=rebuild_hint(bundle.manifest, bundle.path, precision=variant.precision,
+                                            fmt="tensorrt"))
 
 
 def _has(bundle: Bundle, precision: str, fmt: str = "onnx") -> bool:

@@ -68,8 +68,9 @@ def test_unchecked_variants_are_not_chosen(monkeypatch, tiny_bundle, gpus, ort_g
 
     _machine(monkeypatch, gpus=gpus, ort_gpu=ort_gpu, missing=("tensorrt", "tensorrt_rtx"))
     bundle = Bundle.load(tiny_bundle)
-    bundle.variants = [dataclasses.replace(v, parity=not_checked("mc-export --no-parity")) if v.precision != "fp32"
-                       else v for v in bundle.variants]
+    unchecked = not_checked("mc-export --no-parity")
+    bundle.variants = [dataclasses.replace(v, parity=unchecked) if v.precision != "fp32" else v
+                       for v in bundle.variants]
     choice = selection.resolve(bundle=bundle)
     assert (choice.backend, choice.precision, choice.device) == expected
     assert "did not pass parity (not checked (mc-export --no-parity))" in choice.reason

@@ -51,8 +51,19 @@ def test_stale_engines_are_refused_with_a_rebuild_hint(tmp_path, change, here, m
     assert str(info.value).endswith("rebuild it with: mc-export X") and "\n" not in str(info.value)
 
 
-def test_matching_engine_passes(tmp_path):
-    check_engine(GOOD, engine=tmp_path / "m.engine", rebuild="r", **HERE)
+@pytest.mark.parametrize("here", [
+    {},                    # the GPU and library the engine was built for
+    {"capability": "12.1"},  # a newer GPU, covered by "12.0+"
+    {"max_batch": 16},     # exactly the profile's largest batch
+    {"onnx_sha256": None},  # no ONNX model of that precision to compare with
+])
+def test_matching_engine_passes(tmp_path, here):
+    """A matching engine is accepted (check_engine returns None instead of raising), and the same call
+    with only the library version changed is refused, so the acceptance is not vacuous."""
+    args = {**HERE, **here}
+    assert check_engine(GOOD, engine=tmp_path / "m.engine", rebuild="r", **args) is None
+    with pytest.raises(StaleArtifactError, match="exact version"):
+        check_engine(GOOD, engine=tmp_path / "m.engine", rebuild="r", **{**args, "version": "1.7.0"})
 
 
 def test_no_gpu_is_a_one_line_error(tmp_path):
