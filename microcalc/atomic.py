@@ -12,19 +12,22 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike, *, mode: int = 0o644) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, mode: int = 0o644, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` when the block succeeds.
 
     The temporary name is ``.<name>.<random>.tmp``: writers that guess a format from the suffix
     (PIL, matplotlib) must be given the format. ``mode`` is applied because ``mkstemp`` creates
     0600 files and outputs are meant to be read by other users. The parent folder is created.
+    With ``durable`` the data and the rename are flushed to disk (``fsync`` of the file and of its
+    folder) before the block's exit returns, so the file survives a crash or power loss from then
+    on: what a server needs before it acknowledges a received object.
 
     Example::
 
@@ -39,9 +42,33 @@ def atomic_path(path: str | os.PathLike, *, mode: int = 0o644) -> Iterator[Path]
     try:
         tmp.chmod(mode)
         yield tmp
+        if durable:
+            _fsync(tmp, os.O_RDONLY)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)  # still there only when the block or the rename failed
+    if durable:
+        fsync_dir(path.parent)
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Flush a folder's entries (a rename or unlink in it) to disk."""
+    _fsync(Path(folder), os.O_RDONLY)
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None], *, durable: bool = False) -> None:
+    """Call ``write(file)`` on a binary file that becomes ``path`` atomically (for writers that take a
+    file object, such as ``pyarrow.parquet.write_table`` or ``Dataset.save_as``)."""
+    with atomic_path(path, durable=durable) as tmp, open(tmp, "wb") as f:
+        write(f)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from microcalc.atomic import atomic_path, write_bytes_atomic, write_json_atomic, write_text_atomic
+from microcalc.atomic import atomic_path, write_atomic, write_bytes_atomic, write_json_atomic, write_text_atomic
 
 
 def test_writes_text_bytes_json_readable_by_others(tmp_path):
@@ -19,6 +19,12 @@ def test_writes_text_bytes_json_readable_by_others(tmp_path):
     assert json.loads((tmp_path / "c.json").read_text()) == {"x": [1, 2]}
     assert stat.S_IMODE((tmp_path / "c.json").stat().st_mode) == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b.bin", "c.json"]
+
+
+def test_durable_write_through_a_file_object(tmp_path):
+    write_atomic(tmp_path / "part.bin", lambda f: f.write(b"abc"), durable=True)
+    assert (tmp_path / "part.bin").read_bytes() == b"abc"
+    assert [p.name for p in tmp_path.iterdir()] == ["part.bin"]
 
 
 def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
