@@ -15,10 +15,10 @@ import os
 import shlex
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from microcalc.atomic import write_json_atomic
 from microcalc.errors import InputError, StaleArtifactError
@@ -228,39 +228,6 @@ class Bundle:
 
     def __iter__(self) -> Iterator[Variant]:
         return iter(self.variants)
-
-
-def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None], *, durable: bool = False) -> None:
-    """Call ``write(file)`` on a temporary file in the same folder, then rename: never a half-written file.
-
-    With ``durable`` the data and the rename are flushed to disk (``fsync`` of the file and of its
-    folder) before returning, so the file survives a crash or power loss from then on: what a
-    server needs before it acknowledges a received object.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are meant to be read by other users
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if durable:
-        fsync_dir(path.parent)
-
-
-def fsync_dir(folder: str | os.PathLike) -> None:
-    """Flush a folder's entries (a rename or unlink in it) to disk."""
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def staging_dir(target: str | os.PathLike) -> Path:

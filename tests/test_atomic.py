@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from microcalc.atomic import atomic_path, write_atomic, write_bytes_atomic, write_json_atomic, write_text_atomic
+from microcalc.atomic import (
+    atomic_path,
+    write_atomic,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def test_writes_text_bytes_json_readable_by_others(tmp_path):

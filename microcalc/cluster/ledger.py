@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from microcalc.bundle import write_atomic
+from microcalc.atomic import write_atomic
 
 LEDGER_DIR = ".mc-scan-ledger"
 FINDINGS_FILE = "findings.parquet"

@@ -25,7 +25,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
 from microcalc import __version__
-from microcalc.bundle import write_atomic
+from microcalc.atomic import write_atomic
 from microcalc.engine.backends.base import import_optional
 from microcalc.errors import InputError
 from microcalc.report_sr import codes as c
