@@ -1,8 +1,8 @@
 """Model zoo (torch only): ResNet, ResNeXt, VGG16-BN and the small 4-conv CNN, by name.
 
-Every model exposes ``forward_features`` (last feature map), ``forward_head`` (logits),
-``stem_modules()`` (frozen by ``--freeze partial``) and ``classifier_module()`` (trained alone by
-``--freeze head``).
+Every model is a :class:`~microcalc.models.base.PatchClassifier`: ``forward_features`` (last
+feature map), ``forward_head`` (logits), ``stem_modules()`` (frozen by ``--freeze partial``) and
+``classifier_module()`` (trained alone by ``--freeze head``).
 """
 
 from microcalc.models import resnet, smallcnn, vgg  # noqa: F401  (registers the architectures)

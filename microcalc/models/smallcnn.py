@@ -8,13 +8,13 @@ fast test models (e.g. 128x128) and 60x60 patches alike.
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 
+from microcalc.models.base import PatchClassifier
 from microcalc.models.registry import register_model
 
 
-class SmallCNN(nn.Module):
+class SmallCNN(PatchClassifier):
     def __init__(self, *, num_classes: int = 2, in_chans: int = 3, widths: tuple[int, ...] = (32, 64, 128, 128),
                  dropout: float = 0.3) -> None:
         super().__init__()
@@ -36,17 +36,6 @@ class SmallCNN(nn.Module):
     def stem_modules(self) -> list[nn.Module]:
         return [self.features[i] for i in range(8)]
 
-    def classifier_module(self) -> nn.Module:
-        return self.classifier
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.avgpool(features), 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 @register_model

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 
+from microcalc.models.base import PatchClassifier
 from microcalc.models.registry import register_model
 
 _CFG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-class VGG(nn.Module):
+class VGG(PatchClassifier):
     """torchvision's VGG: conv features, 7x7 adaptive pooling, three-layer classifier."""
 
     def __init__(self, cfg: list, *, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> None:
@@ -43,17 +43,6 @@ class VGG(nn.Module):
         """The first two conv blocks (through the second max-pool): frozen by ``--freeze partial``."""
         return [self.features[i] for i in range(14)]
 
-    def classifier_module(self) -> nn.Module:
-        return self.classifier
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.avgpool(features), 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 @register_model
