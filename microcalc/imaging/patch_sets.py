@@ -131,8 +131,12 @@ def load_patch_set(root: str | Path, *, size: int, rule: LabelRule = LabelRule()
     tiles, labels, kept = [], [], []
     for path, label in items:
         pixels = read_patch(path)
-        if pixels.shape != (size, size) and skip_other_sizes:
-            continue
+        if pixels.shape != (size, size):
+            if skip_other_sizes:
+                continue
+            if fit == "error":  # fit_patch's message names mc-train's --fit, which the callers here lack
+                raise InputError(f"{path}: patch is {pixels.shape[1]}x{pixels.shape[0]}, the model takes "
+                                 f"{size}x{size}")
         tiles.append(fit_patch(pixels, size=size, policy=fit, path=path))
         labels.append(label)
         kept.append(path)

@@ -61,7 +61,7 @@ def test_limit_keeps_both_classes_and_resize_keeps_values(folders):
 
 def test_other_sizes_are_refused_or_skipped(folders):
     _, real = folders
-    with pytest.raises(InputError, match="calc.png: patch is 64x64 but the patch size is 32x32"):
+    with pytest.raises(InputError, match="calc.png: patch is 64x64, the model takes 32x32"):
         load_patch_set(real, size=32)
     assert len(load_patch_set(real, size=32, skip_other_sizes=True)) == 0
 
