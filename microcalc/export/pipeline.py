@@ -218,5 +218,6 @@ def _engines(staging: Path, onnx_variants: list[Variant], library: str, patch_si
             f"{', '.join(info['compute_capabilities'])}")
         engines.append(Variant(name=f"{source.precision}.{library}", format="tensorrt", precision=source.precision,
                                file=engine, sha256=file_sha256(staging / engine), library=library, sidecar=sidecar,
-                               onnx_sha256=source.sha256, extra={"profile": info["profile"]}))
+                               onnx_sha256=source.sha256, extra={"profile": info["profile"]},
+                               parity=not_checked("a TensorRT engine needs a GPU: mc-bench measures it")))
     return engines
