@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from microcalc.bundle import fsync_dir, write_atomic
+from microcalc.atomic import fsync_dir, write_atomic
 from microcalc.errors import InputError
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")

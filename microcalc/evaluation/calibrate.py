@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from microcalc.bundle import MANIFEST, Bundle, write_json_atomic
+from microcalc.atomic import write_json_atomic
+from microcalc.bundle import MANIFEST, Bundle
 from microcalc.evaluation.froc import FrocCurve
 from microcalc.operating_points import IMAGE_DEFAULT, OperatingPoint, OperatingPoints
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
-from microcalc.bundle import write_atomic, write_json_atomic
+from microcalc.atomic import write_atomic, write_json_atomic
 from microcalc.evaluation.froc import FP_TARGETS, FrocCurve
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from microcalc.atomic import write_json_atomic
+from microcalc.atomic import write_json_atomic, write_text_atomic
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
 from microcalc.errors import MicrocalcError
 from microcalc.synth.anatomy import DENSITIES
@@ -156,11 +156,10 @@ def compare(real: Path, synth: Path, *, out: Path, real_positive: str | None, sy
     table = markdown_table(rows)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        from microcalc.bundle import write_json_atomic
-
         write_json_atomic(out / "report.json", {"real": str(real), "synth": str(synth), "seed": seed,
                                                 "max_per_class": max_per_class, "rows": rows})
-        (out / "report.md").write_text(f"# mc-synth compare\n\nreal: `{real}`  \nsynthetic: `{synth}`\n\n{table}")
+        write_text_atomic(out / "report.md",
+                          f"# mc-synth compare\n\nreal: `{real}`  \nsynthetic: `{synth}`\n\n{table}")
         if plots:
             plot(real_stats, synth_stats, real_patches, synth_patches, out)
     except OSError as e:
