@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="results JSON")
     parser.add_argument("--arch", default="smallcnn")
     parser.add_argument("--patch-size", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--n-train", type=int, default=640)
     parser.add_argument("--n-val", type=int, default=400)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: microcalc end to end, offline, in a few minutes on a 2-core CPU.
 #
-#   synthetic patches -> small CNN trained on them -> bundle (FP32 + INT8 ONNX)
-#   -> synthetic mammogram with clusters (DICOM + ground truth) -> mc-scan -> findings
+#   synthetic patches -> small CNN trained on them (patch-level operating points from its validation)
+#   -> bundle (FP32 + INT8 ONNX) -> image-level operating points calibrated with mc-froc on synthetic
+#   mammograms -> FROC on held-out synthetic mammograms (seeds never used before) -> mc-scan
 #
 # Everything lands in demo_out/ (ignored by git). The Makefile has already installed the
 # virtualenv. To scan with the published ResNet101 instead of the demo model, see README
@@ -13,54 +14,74 @@ cd "$(dirname "$0")/.."
 BIN="${VENV:-.venv}/bin"
 OUT="${DEMO_OUT:-demo_out}"
 PATCH=128
+ROWS=2048 COLS=1664   # half-size mammograms at the full 0.07 mm spacing: clusters keep their real size
+OVERLAP=0.5           # a cluster cut by a tile edge is whole in a neighbouring tile (the 128 px model needs it)
 export MICROCALC_HOME="$PWD/$OUT/home"  # never touch the user's ~/.microcalc
 mkdir -p "$OUT"
 
 step() { printf '\n== %s\n' "$*"; }
 t0=$SECONDS
 
-if [[ ! -f "$OUT/run/checkpoint.pt" ]]; then
-    step "1/5 synthetic training patches (${PATCH}x${PATCH})"
-    rm -rf "$OUT/patches"
-    "$BIN/mc-synth" patches "$OUT/patches" --n 960 --patch-size "$PATCH" --seed 1
+# mammograms: synth DIR FIRST_SEED WITH_CLUSTERS NORMAL (clusters 1..3 in turn, views and densities vary)
+synth() {
+    local dir=$1 seed=$2 k=0 densities=(fatty scattered hetero dense)
+    rm -rf "$dir" && mkdir -p "$dir"
+    for ((i = 0; i < $3 + $4; i++)); do
+        local s=$((seed + i)) clusters=0 view=CC side=L
+        ((i < $3)) && clusters=$((1 + i % 3))
+        ((s % 2)) && view=MLO
+        ((s / 2 % 2)) && side=R
+        "$BIN/mc-synth" mammogram "$dir/m$s.dcm" --rows $ROWS --cols $COLS --seed $s --clusters $clusters \
+            --view $view --laterality $side --density "${densities[$((s % 4))]}" >/dev/null
+        k=$((k + 1))
+    done
+    echo "$dir: $k mammograms ($3 with 1-3 clusters, $4 without), seeds $seed-$((seed + k - 1))"
+}
 
-    step "2/5 training a small CNN on them (smallcnn, CPU)"
+if [[ ! -f "$OUT/run/checkpoint.pt" ]]; then
+    step "1/7 synthetic training patches (${PATCH}x${PATCH})"
+    rm -rf "$OUT/patches"
+    "$BIN/mc-synth" patches "$OUT/patches" --n 640 --patch-size "$PATCH" --seed 1
+
+    step "2/7 training a small CNN on them (smallcnn, CPU; operating points chosen on its validation split)"
     "$BIN/mc-train" "$OUT/patches" --out "$OUT/run" --arch smallcnn --patch-size "$PATCH" \
-        --epochs 15 --batch-size 32 --lr 2e-3 --weight-decay 1e-4 --seed 0
+        --epochs 4 --batch-size 32 --lr 2e-3 --weight-decay 1e-4 --seed 0
 else
-    step "1-2/5 reusing the model trained earlier in $OUT/run (delete $OUT to start over)"
+    step "1-2/7 reusing the model trained earlier in $OUT/run (delete $OUT to start over)"
 fi
 
-step "3/5 exporting the bundle (FP32 + INT8 ONNX, parity-checked against PyTorch)"
+step "3/7 exporting the bundle (FP32 + INT8 ONNX, parity-checked against PyTorch; carries the operating points)"
 if ! "$BIN/mc-export" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/bundle" --int8 --calib "$OUT/patches"; then
     # mc-export writes nothing when INT8 misses its label-agreement bound; FP32 still makes a valid bundle
     echo "INT8 did not pass parity on this small model: exporting FP32 only"
     "$BIN/mc-export" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/bundle"
 fi
 
-step "4/5 a synthetic mammogram with clusters (DICOM + ground truth JSON)"
-"$BIN/mc-synth" mammogram "$OUT/mammogram.dcm" --rows 2048 --cols 1664 --clusters 3 --seed 7
+step "4/7 calibration mammograms (DICOM + ground truth JSON)"
+synth "$OUT/calib" 7000 6 6
 
-step "5/5 scanning it with the embedded default backend"
-# overlap 0.5: a cluster cut by a tile edge is whole in a neighbouring tile (the default 0.25 is
-# tuned for throughput; with this 128 px demo model a small cluster at an edge can be missed)
-"$BIN/mc-scan" "$OUT/mammogram.dcm" --model "$OUT/bundle" --out "$OUT/scan" --overlap 0.5
+step "5/7 image-level operating points: mc-froc --calibrate (fp0.1 .. fp1; fp0.25 becomes the default)"
+"$BIN/mc-froc" "$OUT/bundle" "$OUT/calib" --out "$OUT/froc_calib" --overlap $OVERLAP --calibrate
 
-step "findings"
-"$BIN/python" - "$OUT/scan/mammogram.json" "$OUT/mammogram.json" <<'PY'
+step "6/7 held-out mammograms, seeds never used in training or calibration: FROC at the default point"
+synth "$OUT/heldout" 8000 10 10
+"$BIN/mc-froc" "$OUT/bundle" "$OUT/heldout" --out "$OUT/froc" --overlap $OVERLAP
+
+step "7/7 scanning one held-out mammogram as a reader would (mc-scan, the bundle's default operating point)"
+"$BIN/mc-scan" "$OUT/heldout/m8001.dcm" --model "$OUT/bundle" --out "$OUT/scan" --overlap $OVERLAP
+
+step "result"
+"$BIN/python" - "$OUT/froc/froc.json" <<'PY'
 import json, sys
-report, truth = (json.load(open(p)) for p in sys.argv[1:3])
-print(f"backend {report['backend']} {report['precision']}, {report['tiles_scanned']} tiles, "
-      f"{report['times_ms']['wall']:.0f} ms")
-for k, f in enumerate(report["findings"], 1):
-    b, c = f["bbox_px"], f["centre_mm"] or {}
-    mm = f" = ({c['x']:.1f}, {c['y']:.1f}) mm" if c else ""
-    print(f"  finding {k}: score {f['score']:.3f}, box x {b['x0']}-{b['x1']} y {b['y0']}-{b['y1']}, "
-          f"centre ({f['centre_px']['x']:.0f}, {f['centre_px']['y']:.0f}) px{mm}, {f['tiles']} tile(s)")
-for c in truth.get("clusters", []):
-    row, col = c["center_px"]
-    hit = any(f["frame_px"]["x0"] <= col < f["frame_px"]["x1"] and f["frame_px"]["y0"] <= row < f["frame_px"]["y1"]
-              for f in report["findings"])
-    print(f"  ground-truth cluster {c['id']} at ({col:.0f}, {row:.0f}) px: {'found' if hit else 'MISSED'}")
+r = json.load(open(sys.argv[1]))
+op, at = r["operating_point"], r["at_operating_point"]
+print(f"held-out: {r['images']} mammograms ({r['images_with_clusters']} with {r['clusters']} clusters, "
+      f"{r['normal_images']} without), {r['backend']} {r['precision']}")
+print(f"at operating point {op['name']} (threshold {op['threshold']:.4g}): cluster sensitivity "
+      f"{at['sensitivity']:.3f}, {at['fp_per_image']:.3f} false positives per image; image-level AUC "
+      f"{r['image_auc']:.3f}")
+print("sensitivity at FP/image:", ", ".join(f"{k}: {'-' if v is None else f'{v:.2f}'}"
+                                           for k, v in r["sensitivity_at_fp"].items()))
 PY
-printf '\nreport: %s\noverview: %s\n(%d s)\n' "$OUT/scan/mammogram.json" "$OUT/scan/mammogram.png" $((SECONDS - t0))
+printf '\nFROC: %s (plot), %s (table)\nscan report: %s\n(%d s)\n' "$OUT/froc/froc.png" "$OUT/froc/froc.csv" \
+    "$OUT/scan/m8001.json" $((SECONDS - t0))

@@ -56,3 +56,16 @@ def test_choose():
         choose(points, name="youden", threshold=0.3)
     with pytest.raises(InputError, match=r"\(0, 1\)"):
         choose(points, threshold=1.5)
+
+
+def test_identify_names_the_point_from_its_threshold_alone():
+    """mc-scan --ray actors get only the threshold: the report still names the point."""
+    from microcalc.operating_points import identify
+
+    points = patch_points(np.array([1, 1, 0, 0], bool), np.array([0.9, 0.6, 0.4, 0.1]))
+    youden = points.get("youden")
+    assert identify(points, youden.threshold).name == "youden"  # the default wins a shared threshold
+    assert identify(points, 0.77).name is None
+    assert not identify(OperatingPoints(), 0.5, fallback=0.5).calibrated
+    assert points.manifest_entries(fallback=0.5) == {"threshold": youden.threshold, "operating_points": points.to_dict()}
+    assert OperatingPoints().manifest_entries(fallback=0.5) == {"threshold": 0.5}
