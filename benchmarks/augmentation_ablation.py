@@ -7,7 +7,8 @@ chosen by mc-train on its own in-distribution validation split): accuracy, speci
 sensitivity, the best accuracy any threshold would give on that set, accuracy at the old fixed
 0.5, and AUC. Judged by accuracy at the operating point and specificity, not only by AUC.
 
-    python benchmarks/augmentation_ablation.py --work /tmp/ablation --out benchmarks/results/augmentation_ablation.json
+    python benchmarks/augmentation_ablation.py --work /tmp/ablation \
+        --out benchmarks/results/augmentation_ablation.json --markdown /tmp/ablation/table.md
 
 Needs the train extra (torch). Takes several minutes per configuration on a 2-core CPU.
 """
@@ -18,15 +19,14 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-CONFIGS = {  # name: mc-train flags
-    "geometric (new default)": [],
-    "geometric + photometric (old default)": ["--photometric"],
-    "none": ["--no-augment"],
+CONFIGS = {  # name: (run folder, mc-train flags)
+    "geometric (new default)": ("geometric", []),
+    "geometric + photometric (old default)": ("photometric", ["--photometric"]),
+    "none": ("none", ["--no-augment"]),
 }
 SHIFTS = {  # name: mc-synth patches flags (each set has its own seeds, never used in training)
     "other seeds": ["--seed", "501"],
@@ -73,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="scratch folder (data, runs)")
     parser.add_argument("--out", type=Path, required=True, help="results JSON")
+    parser.add_argument("--markdown", type=Path, help="also write the table here")
     parser.add_argument("--arch", default="smallcnn")
     parser.add_argument("--patch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=4)
@@ -90,20 +91,22 @@ def main() -> None:
             run("mc-synth", ["patches", str(folder), "--n", str(a.n_val), "--patch-size", p, *flags])
     results = {"arch": a.arch, "patch_size": a.patch_size, "epochs": a.epochs, "lr": a.lr, "n_train": a.n_train,
                "n_val": a.n_val, "configs": {}}
-    for config, flags in CONFIGS.items():
-        run_dir = a.work / "runs" / config.split()[0]
-        started = time.perf_counter()
+    for config, (folder, flags) in CONFIGS.items():
+        run_dir = a.work / "runs" / folder
         if not (run_dir / "metrics.json").is_file():
             run("mc-train", [str(train), "--out", str(run_dir), "--arch", a.arch, "--patch-size", p,
                  "--epochs", str(a.epochs), "--batch-size", "32", "--lr", str(a.lr), "--weight-decay", "1e-4",
                  "--seed", "0", "--quiet", *flags])
-        train_s = time.perf_counter() - started
+        trained = json.loads((run_dir / "metrics.json").read_text())
         sets = {name: judge(run_dir / "checkpoint.pt", a.work / "val" / name.replace(" ", "_")) for name in SHIFTS}
-        results["configs"][config] = {"flags": flags, "train_seconds": round(train_s, 1), "sets": sets}
+        results["configs"][config] = {"flags": flags, "train_seconds": trained["train_seconds"],
+                                      "val_auc": trained["auc"], "sets": sets}
         print(json.dumps({config: sets}, indent=1), flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(results, indent=1) + "\n")
     print(table(results))
+    if a.markdown:
+        a.markdown.write_text(table(results) + "\n")
 
 
 def table(results: dict) -> str:

@@ -58,7 +58,7 @@ if ! "$BIN/mc-export" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/bundle" 
 fi
 
 step "4/7 calibration mammograms (DICOM + ground truth JSON)"
-synth "$OUT/calib" 7000 6 6
+synth "$OUT/calib" 7000 10 10
 
 step "5/7 image-level operating points: mc-froc --calibrate (fp0.1 .. fp1; fp0.25 becomes the default)"
 "$BIN/mc-froc" "$OUT/bundle" "$OUT/calib" --out "$OUT/froc_calib" --overlap $OVERLAP --calibrate
