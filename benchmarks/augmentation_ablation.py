@@ -60,13 +60,20 @@ def judge(checkpoint: Path, folder: Path) -> dict[str, float]:
     point = load_checkpoint(checkpoint).operating_points
     threshold = point.get(point.default).threshold
     items = collect([folder])
-    _, scores = evaluate(checkpoint, items, backend="torch", precision="fp32", batch=64, policy="error",
-                         progress=False)
+    _, scores = evaluate(
+        checkpoint, items, backend="torch", precision="fp32", batch=64, policy="error", progress=False
+    )
     is_pos = np.array([i.label == "cluster" for i in items])
     at = binary_metrics(is_pos, scores, threshold=threshold)
-    return {"threshold": threshold, "accuracy": at["accuracy"], "specificity": at["specificity"],
-            "sensitivity": at["sensitivity"], "best_accuracy": best_accuracy(is_pos, scores),
-            "accuracy_at_0.5": binary_metrics(is_pos, scores, threshold=0.5)["accuracy"], "auc": at["auc"]}
+    return {
+        "threshold": threshold,
+        "accuracy": at["accuracy"],
+        "specificity": at["specificity"],
+        "sensitivity": at["sensitivity"],
+        "best_accuracy": best_accuracy(is_pos, scores),
+        "accuracy_at_0.5": binary_metrics(is_pos, scores, threshold=0.5)["accuracy"],
+        "auc": at["auc"],
+    }
 
 
 def main() -> None:
@@ -89,18 +96,52 @@ def main() -> None:
         folder = a.work / "val" / name.replace(" ", "_")
         if not (folder / "truth.json").is_file():
             run("mc-synth", ["patches", str(folder), "--n", str(a.n_val), "--patch-size", p, *flags])
-    results = {"arch": a.arch, "patch_size": a.patch_size, "epochs": a.epochs, "lr": a.lr, "n_train": a.n_train,
-               "n_val": a.n_val, "configs": {}}
+    results = {
+        "arch": a.arch,
+        "patch_size": a.patch_size,
+        "epochs": a.epochs,
+        "lr": a.lr,
+        "n_train": a.n_train,
+        "n_val": a.n_val,
+        "configs": {},
+    }
     for config, (folder, flags) in CONFIGS.items():
         run_dir = a.work / "runs" / folder
         if not (run_dir / "metrics.json").is_file():
-            run("mc-train", [str(train), "--out", str(run_dir), "--arch", a.arch, "--patch-size", p,
-                 "--epochs", str(a.epochs), "--batch-size", "32", "--lr", str(a.lr), "--weight-decay", "1e-4",
-                 "--seed", "0", "--quiet", *flags])
+            run(
+                "mc-train",
+                [
+                    str(train),
+                    "--out",
+                    str(run_dir),
+                    "--arch",
+                    a.arch,
+                    "--patch-size",
+                    p,
+                    "--epochs",
+                    str(a.epochs),
+                    "--batch-size",
+                    "32",
+                    "--lr",
+                    str(a.lr),
+                    "--weight-decay",
+                    "1e-4",
+                    "--seed",
+                    "0",
+                    "--quiet",
+                    *flags,
+                ],
+            )
         trained = json.loads((run_dir / "metrics.json").read_text())
-        sets = {name: judge(run_dir / "checkpoint.pt", a.work / "val" / name.replace(" ", "_")) for name in SHIFTS}
-        results["configs"][config] = {"flags": flags, "train_seconds": trained["train_seconds"],
-                                      "val_auc": trained["auc"], "sets": sets}
+        sets = {
+            name: judge(run_dir / "checkpoint.pt", a.work / "val" / name.replace(" ", "_")) for name in SHIFTS
+        }
+        results["configs"][config] = {
+            "flags": flags,
+            "train_seconds": trained["train_seconds"],
+            "val_auc": trained["auc"],
+            "sets": sets,
+        }
         print(json.dumps({config: sets}, indent=1), flush=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(results, indent=1) + "\n")
@@ -111,14 +152,19 @@ def main() -> None:
 
 def table(results: dict) -> str:
     """Markdown: one row per configuration and validation set."""
-    header = ("| augmentation | validation set | threshold | accuracy | specificity | sensitivity | best accuracy "
-              "| gap | accuracy at 0.5 | AUC |")
+    header = (
+        "| augmentation | validation set | threshold | accuracy | specificity | sensitivity | best accuracy "
+        "| gap | accuracy at 0.5 | AUC |"
+    )
     lines = [header, "|" + "---|" * 10]
     for config, r in results["configs"].items():
         for name, m in r["sets"].items():
-            lines.append(f"| {config} | {name} | {m['threshold']:.3f} | {m['accuracy']:.3f} | {m['specificity']:.3f} "
-                         f"| {m['sensitivity']:.3f} | {m['best_accuracy']:.3f} | {m['best_accuracy'] - m['accuracy']:.3f} "
-                         f"| {m['accuracy_at_0.5']:.3f} | {m['auc']:.4f} |")
+            lines.append(
+                f"| {config} | {name} | {m['threshold']:.3f} | {m['accuracy']:.3f} | {m['specificity']:.3f} "
+                f"| {m['sensitivity']:.3f} | {m['best_accuracy']:.3f} "
+                f"| {m['best_accuracy'] - m['accuracy']:.3f} "
+                f"| {m['accuracy_at_0.5']:.3f} | {m['auc']:.4f} |"
+            )
     return "\n".join(lines)
 
 

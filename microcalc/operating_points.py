@@ -44,18 +44,32 @@ class OperatingPoint:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"operating point {self.name}: threshold must lie in (0, 1), got {self.threshold}")
+            raise ValueError(
+                f"operating point {self.name}: threshold must lie in (0, 1), got {self.threshold}"
+            )
         if self.level not in LEVELS:
-            raise ValueError(f"operating point {self.name}: level must be one of {LEVELS}, got {self.level!r}")
+            raise ValueError(
+                f"operating point {self.name}: level must be one of {LEVELS}, got {self.level!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "threshold": self.threshold, "level": self.level,
-                "criterion": self.criterion, "measured": dict(self.measured)}
+        return {
+            "name": self.name,
+            "threshold": self.threshold,
+            "level": self.level,
+            "criterion": self.criterion,
+            "measured": dict(self.measured),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OperatingPoint:
-        return cls(name=str(data["name"]), threshold=float(data["threshold"]), level=str(data["level"]),
-                   criterion=str(data.get("criterion", "")), measured=dict(data.get("measured") or {}))
+        return cls(
+            name=str(data["name"]),
+            threshold=float(data["threshold"]),
+            level=str(data["level"]),
+            criterion=str(data.get("criterion", "")),
+            measured=dict(data.get("measured") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -107,8 +121,10 @@ class OperatingPoints:
         """Read the ``operating_points`` entry of a checkpoint or bundle (absent: no points)."""
         if not data:
             return cls()
-        return cls(points=tuple(OperatingPoint.from_dict(p) for p in data.get("points", [])),
-                   default=data.get("default"))
+        return cls(
+            points=tuple(OperatingPoint.from_dict(p) for p in data.get("points", [])),
+            default=data.get("default"),
+        )
 
 
 @dataclass(frozen=True)
@@ -128,19 +144,30 @@ class ChosenPoint:
         """One line for the console: which point, which threshold, chosen for what."""
         if self.point is None:
             return f"threshold {self.threshold:.4g} ({self.source})"
-        return (f"operating point {self.name} = threshold {self.threshold:.4g} "
-                f"({self.point.level} level: {self.point.criterion}; {self.source})")
+        return (
+            f"operating point {self.name} = threshold {self.threshold:.4g} "
+            f"({self.point.level} level: {self.point.criterion}; {self.source})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "threshold": self.threshold, "source": self.source,
-                               "calibrated": self.calibrated}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "threshold": self.threshold,
+            "source": self.source,
+            "calibrated": self.calibrated,
+        }
         if self.point is not None:
             out.update(level=self.point.level, criterion=self.point.criterion, measured=self.point.measured)
         return out
 
 
-def choose(points: OperatingPoints, *, name: str | None = None, threshold: float | None = None,
-           fallback: float = FALLBACK_THRESHOLD) -> ChosenPoint:
+def choose(
+    points: OperatingPoints,
+    *,
+    name: str | None = None,
+    threshold: float | None = None,
+    fallback: float = FALLBACK_THRESHOLD,
+) -> ChosenPoint:
     """Resolve ``--operating-point NAME`` / ``--threshold T`` against a model's points.
 
     Nothing asked for: the model's default point, or ``fallback`` (a bundle's fixed threshold,
@@ -157,29 +184,41 @@ def choose(points: OperatingPoints, *, name: str | None = None, threshold: float
         return ChosenPoint(threshold=point.threshold, name=point.name, source="asked for", point=point)
     if points.default is not None:
         point = points.get(points.default)
-        return ChosenPoint(threshold=point.threshold, name=point.name, source="the model's default", point=point)
-    return ChosenPoint(threshold=float(fallback), name=None,
-                       source="fixed fallback: the model carries no operating points; calibrate it with "
-                              "mc-froc BUNDLE CASES --calibrate")
+        return ChosenPoint(
+            threshold=point.threshold, name=point.name, source="the model's default", point=point
+        )
+    return ChosenPoint(
+        threshold=float(fallback),
+        name=None,
+        source="fixed fallback: the model carries no operating points; calibrate it with "
+        "mc-froc BUNDLE CASES --calibrate",
+    )
 
 
-def identify(points: OperatingPoints, threshold: float, *, fallback: float = FALLBACK_THRESHOLD) -> ChosenPoint:
-    """The point a scan at ``threshold`` runs at, where only the threshold travelled (``mc-scan --ray`` actors)."""
+def identify(
+    points: OperatingPoints, threshold: float, *, fallback: float = FALLBACK_THRESHOLD
+) -> ChosenPoint:
+    """The point a scan at ``threshold`` runs at, where only the threshold travelled (``--ray`` actors)."""
     named = [p for p in points.points if p.threshold == threshold]
     named.sort(key=lambda p: p.name != points.default)
     if named:
-        return ChosenPoint(threshold=threshold, name=named[0].name, source="the model's point at this threshold",
-                           point=named[0])
+        return ChosenPoint(
+            threshold=threshold,
+            name=named[0].name,
+            source="the model's point at this threshold",
+            point=named[0],
+        )
     if not points and threshold == fallback:
         return choose(points, fallback=fallback)
     return ChosenPoint(threshold=threshold, name=None, source="--threshold given by the user")
 
 
 def point_label(point: dict[str, Any]) -> str:
-    """Short name of the point a report was made at: ``fp0.25 (0.8123)`` or ``threshold 0.5 (uncalibrated)``."""
+    """Short name of a report's point: ``fp0.25 (0.8123)`` or ``threshold 0.5 (uncalibrated)``."""
     if point.get("name"):
         return f"{point['name']} ({point['threshold']:.4g})"
-    return f"threshold {point['threshold']:.4g} ({'uncalibrated' if 'fallback' in point.get('source', '') else 'fixed'})"
+    kind = "uncalibrated" if "fallback" in point.get("source", "") else "fixed"
+    return f"threshold {point['threshold']:.4g} ({kind})"
 
 
 def _between(scores_desc: np.ndarray, k: int) -> float:
@@ -218,12 +257,21 @@ def patch_points(is_positive: np.ndarray, scores: np.ndarray, *, target: float =
     k_spec = int(meets_spec[-1]) if meets_spec.size else 0  # else: the strictest threshold there is
     n = int(np.asarray(is_positive).size)
     label = f"{target:g}"
-    chosen = ((PATCH_DEFAULT, k_youden, "maximum Youden J on the validation patches"),
-              (f"sens{label}", k_sens, f"highest threshold with sensitivity >= {label} on the validation patches"),
-              (f"spec{label}", k_spec, f"lowest threshold with specificity >= {label} on the validation patches"))
+    chosen = (
+        (PATCH_DEFAULT, k_youden, "maximum Youden J on the validation patches"),
+        (f"sens{label}", k_sens, f"highest threshold with sensitivity >= {label} on the validation patches"),
+        (f"spec{label}", k_spec, f"lowest threshold with specificity >= {label} on the validation patches"),
+    )
     points = []
     for name, k, criterion in chosen:
         measured = {"sensitivity": float(sens[k]), "specificity": float(spec[k]), "n": n}
-        points.append(OperatingPoint(name=name, threshold=_between(thresholds, k), level="patch",
-                                     criterion=criterion, measured=measured))
+        points.append(
+            OperatingPoint(
+                name=name,
+                threshold=_between(thresholds, k),
+                level="patch",
+                criterion=criterion,
+                measured=measured,
+            )
+        )
     return OperatingPoints(points=tuple(points), default=PATCH_DEFAULT)

@@ -24,14 +24,26 @@ def image_points(curve: FrocCurve, *, scan: dict[str, Any]) -> tuple[list[Operat
         name = f"fp{target:g}"
         at = curve.at_fp(target)
         if at is None:
-            notes.append(f"{name}: even the highest threshold gives more than {target:g} false positives per image")
+            notes.append(
+                f"{name}: even the highest threshold gives more than {target:g} false positives per image"
+            )
             continue
-        points.append(OperatingPoint(
-            name=name, threshold=at["threshold"], level="image",
-            criterion=f"lowest threshold with at most {target:g} false positives per image on "
-                      f"{curve.n_images} mammograms ({curve.n_clusters} clusters)",
-            measured={"sensitivity": at["sensitivity"], "fp_per_image": at["fp_per_image"],
-                      "images": curve.n_images, "clusters": curve.n_clusters, **scan}))
+        points.append(
+            OperatingPoint(
+                name=name,
+                threshold=at["threshold"],
+                level="image",
+                criterion=f"lowest threshold with at most {target:g} false positives per image on "
+                f"{curve.n_images} mammograms ({curve.n_clusters} clusters)",
+                measured={
+                    "sensitivity": at["sensitivity"],
+                    "fp_per_image": at["fp_per_image"],
+                    "images": curve.n_images,
+                    "clusters": curve.n_clusters,
+                    **scan,
+                },
+            )
+        )
     return points, notes
 
 

@@ -18,20 +18,47 @@ from microcalc.errors import InputError
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("bundle_dir", metavar="BUNDLE", type=click.Path(path_type=Path))
 @click.argument("cases", nargs=-1, required=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("froc"),
-              show_default=True, help="Folder for froc.csv, froc.json and froc.png.")
-@click.option("--truth", "truth_csv", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV image,row,col,radius_mm (empty cluster fields: a normal image) [default: the "
-                   "mc-synth JSON beside each image].")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("froc"),
+    show_default=True,
+    help="Folder for froc.csv, froc.json and froc.png.",
+)
+@click.option(
+    "--truth",
+    "truth_csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV image,row,col,radius_mm (empty cluster fields: a normal image) [default: the "
+    "mc-synth JSON beside each image].",
+)
 @scan_options
 @threshold_options
-@click.option("--calibrate", is_flag=True,
-              help="Add the operating points fp0.1, fp0.25, fp0.5, fp1 found on these cases to the bundle "
-                   "and make fp0.25 its default.")
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="Add the operating points fp0.1, fp0.25, fp0.5, fp1 found on these cases to the bundle "
+    "and make fp0.25 its default.",
+)
 @click.option("--force", is_flag=True, help="Scan DICOM images whose Modality is not MG.")
-def cli(bundle_dir: Path, cases: tuple[str, ...], *, out_dir: Path, truth_csv: Path | None, backend: str,
-        precision: str, overlap: float, batch_size: int, min_breast: float, operating_point: str | None,
-        threshold: float | None, calibrate: bool, force: bool) -> None:
+def cli(
+    bundle_dir: Path,
+    cases: tuple[str, ...],
+    *,
+    out_dir: Path,
+    truth_csv: Path | None,
+    backend: str,
+    precision: str,
+    overlap: float,
+    batch_size: int,
+    min_breast: float,
+    operating_point: str | None,
+    threshold: float | None,
+    calibrate: bool,
+    force: bool,
+) -> None:
     """Measure cluster sensitivity against false positives per image on mammograms with ground truth.
 
     Each CASE (files, folders or globs) is scanned once through the same Scanner as mc-scan; the
@@ -65,9 +92,12 @@ def cli(bundle_dir: Path, cases: tuple[str, ...], *, out_dir: Path, truth_csv: P
     paths = expand_inputs(list(cases))
     table = read_truth_csv(truth_csv) if truth_csv is not None else None
     truths = [truth_for(p, table) for p in paths]  # every truth is checked before the slow scan
-    chosen = choose(bundle.operating_points, name=operating_point, threshold=threshold,
-                          fallback=bundle.threshold)
-    settings = ScanSettings(threshold=chosen.threshold, overlap=overlap, min_breast=min_breast, batch_size=batch_size)
+    chosen = choose(
+        bundle.operating_points, name=operating_point, threshold=threshold, fallback=bundle.threshold
+    )
+    settings = ScanSettings(
+        threshold=chosen.threshold, overlap=overlap, min_breast=min_breast, batch_size=batch_size
+    )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -84,8 +114,11 @@ def cli(bundle_dir: Path, cases: tuple[str, ...], *, out_dir: Path, truth_csv: P
 
     start = time.perf_counter()
     with runner:
-        scanner = Scanner(runner, reader=partial(read_mammogram, force=force, min_side=bundle.config.patch_size),
-                          settings=settings)
+        scanner = Scanner(
+            runner,
+            reader=partial(read_mammogram, force=force, min_side=bundle.config.patch_size),
+            settings=settings,
+        )
         scanned = scan_cases(scanner, paths, truths, on_done=done)
     scan_s = time.perf_counter() - start
     if not scanned:
@@ -95,15 +128,23 @@ def cli(bundle_dir: Path, cases: tuple[str, ...], *, out_dir: Path, truth_csv: P
     at_point = {**curve.at_threshold(chosen.threshold), "label": label}
     scan_record = {"overlap": overlap, "min_breast": min_breast}
     report = {
-        "format": "microcalc-froc", "bundle": str(bundle.path), "model_sha256": model_file["sha256"],
-        "backend": runner.name, "precision": model_file["precision"], "settings": scan_record,
-        "images": curve.n_images, "images_with_clusters": sum(1 for c in scanned if c.clusters.shape[0]),
-        "normal_images": sum(1 for c in scanned if not c.clusters.shape[0]), "clusters": curve.n_clusters,
-        "failed": failed, "scan_seconds": round(scan_s, 2),
+        "format": "microcalc-froc",
+        "bundle": str(bundle.path),
+        "model_sha256": model_file["sha256"],
+        "backend": runner.name,
+        "precision": model_file["precision"],
+        "settings": scan_record,
+        "images": curve.n_images,
+        "images_with_clusters": sum(1 for c in scanned if c.clusters.shape[0]),
+        "normal_images": sum(1 for c in scanned if not c.clusters.shape[0]),
+        "clusters": curve.n_clusters,
+        "failed": failed,
+        "scan_seconds": round(scan_s, 2),
         "image_auc": image_auc(*zip(*[(c.max_score, c.clusters.shape[0] > 0) for c in scanned])),
         "sensitivity_at_fp": {k: (v or {}).get("sensitivity") for k, v in outputs.at_fp_table(curve).items()},
         "points_at_fp": outputs.at_fp_table(curve),
-        "operating_point": chosen.to_dict(), "at_operating_point": at_point,
+        "operating_point": chosen.to_dict(),
+        "at_operating_point": at_point,
         "per_image": per_image(scanned, chosen.threshold),
     }
     if calibrate:
@@ -114,16 +155,26 @@ def cli(bundle_dir: Path, cases: tuple[str, ...], *, out_dir: Path, truth_csv: P
             say(f"note: {note}")
         bundle = write_points(bundle, points)
         report["calibrated"] = [p.to_dict() for p in points]
-        say(f"{bundle.path}: operating points {', '.join(p.name for p in points) or 'none'} written; default "
-            f"{bundle.operating_points.default or 'unchanged'} (threshold {bundle.threshold:.4g}); SHA-256 checks pass")
-    for note in outputs.write_all(out_dir, curve, report, marked=at_point,
-                                  title=f"{bundle.config.arch} {bundle.config.patch_size} px, {curve.n_images} "
-                                        f"images, {curve.n_clusters} clusters ({runner.name} {model_file['precision']})"):
+        say(
+            f"{bundle.path}: operating points {', '.join(p.name for p in points) or 'none'} written; default "
+            f"{bundle.operating_points.default or 'unchanged'} (threshold {bundle.threshold:.4g}); "
+            "SHA-256 checks pass"
+        )
+    for note in outputs.write_all(
+        out_dir,
+        curve,
+        report,
+        marked=at_point,
+        title=f"{bundle.config.arch} {bundle.config.patch_size} px, {curve.n_images} "
+        f"images, {curve.n_clusters} clusters ({runner.name} {model_file['precision']})",
+    ):
         say(f"note: {note}")
     Console().print(outputs.console_table(curve, report))
-    click.echo(f"at {label}: cluster sensitivity {at_point['sensitivity']:.3f}, "
-               f"{at_point['fp_per_image']:.3f} false positives per image ({curve.n_images} images, "
-               f"{curve.n_clusters} clusters; scanned in {scan_s:.1f} s) -> {out_dir / 'froc.json'}")
+    click.echo(
+        f"at {label}: cluster sensitivity {at_point['sensitivity']:.3f}, "
+        f"{at_point['fp_per_image']:.3f} false positives per image ({curve.n_images} images, "
+        f"{curve.n_clusters} clusters; scanned in {scan_s:.1f} s) -> {out_dir / 'froc.json'}"
+    )
     if failed:
         sys.exit(1)
 

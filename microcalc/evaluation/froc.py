@@ -46,7 +46,7 @@ def hits(boxes: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     clusters = np.asarray(clusters, dtype=np.float64).reshape(-1, 3)
-    x0, y0, x1, y1 = (boxes[:, i:i + 1] for i in range(4))
+    x0, y0, x1, y1 = (boxes[:, i : i + 1] for i in range(4))
     row, col, radius = (clusters[None, :, i] for i in range(3))
     inside = (x0 <= col) & (col < x1) & (y0 <= row) & (row < y1)
     near = np.hypot((x0 + x1) / 2.0 - col, (y0 + y1) / 2.0 - row) <= radius
@@ -94,14 +94,19 @@ class FrocCurve:
     n_clusters: int
 
     @classmethod
-    def from_counts(cls, thresholds: np.ndarray, detected: np.ndarray, false_positives: np.ndarray,
-                    n_clusters: int) -> FrocCurve:
+    def from_counts(
+        cls, thresholds: np.ndarray, detected: np.ndarray, false_positives: np.ndarray, n_clusters: int
+    ) -> FrocCurve:
         """``detected``/``false_positives``: int ``[n_images, n_thresholds]`` per image and threshold."""
         n_images = detected.shape[0]
         sens = detected.sum(axis=0) / n_clusters if n_clusters else np.full(len(thresholds), np.nan)
-        return cls(thresholds=np.asarray(thresholds, dtype=np.float64), sensitivity=np.asarray(sens, np.float64),
-                   fp_per_image=false_positives.sum(axis=0) / max(n_images, 1), n_images=n_images,
-                   n_clusters=n_clusters)
+        return cls(
+            thresholds=np.asarray(thresholds, dtype=np.float64),
+            sensitivity=np.asarray(sens, np.float64),
+            fp_per_image=false_positives.sum(axis=0) / max(n_images, 1),
+            n_images=n_images,
+            n_clusters=n_clusters,
+        )
 
     def fp_limit_index(self, target: float) -> int | None:
         """Index of the lowest threshold with at most ``target`` FP/image there and at every higher
@@ -115,16 +120,22 @@ class FrocCurve:
         k = self.fp_limit_index(target)
         if k is None:
             return None
-        return {"threshold": float(self.thresholds[k]), "sensitivity": float(self.sensitivity[k]),
-                "fp_per_image": float(self.fp_per_image[k])}
+        return {
+            "threshold": float(self.thresholds[k]),
+            "sensitivity": float(self.sensitivity[k]),
+            "fp_per_image": float(self.fp_per_image[k]),
+        }
 
     def at_threshold(self, threshold: float) -> dict[str, float]:
         """Figures at the lowest evaluated threshold that is still >= ``threshold`` (the same
         decisions when ``threshold`` lies between two evaluated ones in the exact range)."""
         at_or_above = np.flatnonzero(self.thresholds >= threshold - 1e-12)
         k = int(at_or_above[-1]) if at_or_above.size else 0
-        return {"threshold": float(self.thresholds[k]), "sensitivity": float(self.sensitivity[k]),
-                "fp_per_image": float(self.fp_per_image[k])}
+        return {
+            "threshold": float(self.thresholds[k]),
+            "sensitivity": float(self.sensitivity[k]),
+            "fp_per_image": float(self.fp_per_image[k]),
+        }
 
 
 def image_auc(max_scores: np.ndarray, has_cluster: np.ndarray) -> float | None:

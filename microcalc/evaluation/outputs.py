@@ -41,12 +41,19 @@ def plot(path: Path, curve: FrocCurve, *, marked: dict[str, float], title: str) 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return "matplotlib is not installed (pip install \"microcalc[train]\"): froc.png skipped"
+        return 'matplotlib is not installed (pip install "microcalc[train]"): froc.png skipped'
     fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=120)
     # in threshold order: findings merge as the threshold falls, so the curve may turn back on itself
-    ax.plot(curve.fp_per_image, curve.sensitivity, color="tab:blue", lw=1.2, label="by threshold, high to low")
-    ax.scatter([marked["fp_per_image"]], [marked["sensitivity"]], color="tab:red", zorder=3,
-               label=f"{marked['label']}: sens {marked['sensitivity']:.2f} at {marked['fp_per_image']:.2f} FP/image")
+    ax.plot(
+        curve.fp_per_image, curve.sensitivity, color="tab:blue", lw=1.2, label="by threshold, high to low"
+    )
+    ax.scatter(
+        [marked["fp_per_image"]],
+        [marked["sensitivity"]],
+        color="tab:red",
+        zorder=3,
+        label=f"{marked['label']}: sens {marked['sensitivity']:.2f} at {marked['fp_per_image']:.2f} FP/image",
+    )
     for t in FP_TARGETS:
         ax.axvline(t, color="0.85", lw=0.8, zorder=0)
     ax.set_xscale("symlog", linthresh=0.1)
@@ -65,7 +72,9 @@ def plot(path: Path, curve: FrocCurve, *, marked: dict[str, float], title: str) 
     return None
 
 
-def write_all(out: Path, curve: FrocCurve, report: dict[str, Any], *, marked: dict[str, float], title: str) -> list[str]:
+def write_all(
+    out: Path, curve: FrocCurve, report: dict[str, Any], *, marked: dict[str, float], title: str
+) -> list[str]:
     """Write the three files into ``out``; returns notes (the plot's, when skipped)."""
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "froc.csv", lambda f: f.write(curve_csv(curve).encode()))
@@ -77,16 +86,24 @@ def write_all(out: Path, curve: FrocCurve, report: dict[str, Any], *, marked: di
 def console_table(curve: FrocCurve, report: dict[str, Any]) -> Table:
     """Sensitivity at each FP/image budget, then the figures at the operating point used."""
     auc = report["image_auc"]
-    table = Table(title=f"mc-froc: {curve.n_images} images, {curve.n_clusters} clusters, image-level AUC "
-                        f"{'n/a' if auc is None else f'{auc:.3f}'}")
+    table = Table(
+        title=f"mc-froc: {curve.n_images} images, {curve.n_clusters} clusters, image-level AUC "
+        f"{'n/a' if auc is None else f'{auc:.3f}'}"
+    )
     for column in ("FP/image budget", "threshold", "cluster sensitivity", "FP/image"):
         table.add_column(column, justify="right")
     for target, at in report["points_at_fp"].items():
         if at is None:
             table.add_row(target, "-", "out of reach", "-")
         else:
-            table.add_row(target, f"{at['threshold']:.4g}", f"{at['sensitivity']:.3f}", f"{at['fp_per_image']:.3f}")
+            table.add_row(
+                target, f"{at['threshold']:.4g}", f"{at['sensitivity']:.3f}", f"{at['fp_per_image']:.3f}"
+            )
     op = report["at_operating_point"]
-    table.add_row(f"[bold]{op['label']}[/]", f"{op['threshold']:.4g}", f"[bold]{op['sensitivity']:.3f}[/]",
-                  f"[bold]{op['fp_per_image']:.3f}[/]")
+    table.add_row(
+        f"[bold]{op['label']}[/]",
+        f"{op['threshold']:.4g}",
+        f"[bold]{op['sensitivity']:.3f}[/]",
+        f"[bold]{op['fp_per_image']:.3f}[/]",
+    )
     return table

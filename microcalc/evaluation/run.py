@@ -41,7 +41,9 @@ class ScannedCase:
 
     def findings(self, threshold: float) -> list[Finding]:
         """What ``mc-scan`` would report for this image at ``threshold``."""
-        return find_clusters(self.grid, self.scores, self.cams, threshold=threshold, cam_fraction=self.cam_fraction)
+        return find_clusters(
+            self.grid, self.scores, self.cams, threshold=threshold, cam_fraction=self.cam_fraction
+        )
 
     def judge(self, threshold: float) -> tuple[list[Finding], ImageMatch]:
         found = self.findings(threshold)
@@ -49,30 +51,48 @@ class ScannedCase:
         return found, match(boxes.reshape(-1, 4), np.array([f.score for f in found]), self.clusters)
 
 
-def scan_cases(scanner: Scanner, paths: list[Path], truths: list[CaseTruth], *,
-               on_done: Callable[[Path, str | None], None]) -> list[ScannedCase]:
-    """Scan ``paths`` (truth already read for each); failures go to ``on_done(path, error)`` and are skipped."""
+def scan_cases(
+    scanner: Scanner,
+    paths: list[Path],
+    truths: list[CaseTruth],
+    *,
+    on_done: Callable[[Path, str | None], None],
+) -> list[ScannedCase]:
+    """Scan ``paths`` (truth already read for each); failures go to ``on_done(path, error)``, skipped."""
     cases = []
     for result in scanner.scan(paths):
         if result.error is None:
             try:
-                clusters = truths[result.index].in_pixels(result.image.meta.pixel_spacing_mm, image=result.path)
+                clusters = truths[result.index].in_pixels(
+                    result.image.meta.pixel_spacing_mm, image=result.path
+                )
             except MicrocalcError as exc:
                 result.error = exc
         if result.error is not None:
             on_done(result.path, str(result.error))
             continue
-        cases.append(ScannedCase(path=result.path, clusters=clusters, grid=result.grid, scores=result.scores,
-                                 cams=result.cams, cam_fraction=scanner.settings.cam_fraction))
+        cases.append(
+            ScannedCase(
+                path=result.path,
+                clusters=clusters,
+                grid=result.grid,
+                scores=result.scores,
+                cams=result.cams,
+                cam_fraction=scanner.settings.cam_fraction,
+            )
+        )
         on_done(result.path, None)
     return cases
 
 
 def froc_curve(cases: list[ScannedCase], *, extra_thresholds: Iterable[float] = ()) -> FrocCurve:
-    """The FROC over ``cases`` at :func:`candidate_thresholds` of all their tile scores plus ``extra_thresholds``."""
+    """The FROC over ``cases`` at the candidate thresholds of their tile scores and ``extra_thresholds``."""
     all_scores = np.concatenate([c.scores for c in cases]) if cases else np.zeros(0)
-    thresholds = np.unique(np.concatenate([candidate_thresholds(all_scores),
-                                           np.asarray(list(extra_thresholds), dtype=np.float64)]))[::-1]
+    thresholds = np.unique(
+        np.concatenate(
+            [candidate_thresholds(all_scores), np.asarray(list(extra_thresholds), dtype=np.float64)]
+        )
+    )[::-1]
     detected = np.zeros((len(cases), thresholds.size), dtype=np.int64)
     false_pos = np.zeros_like(detected)
     for i, case in enumerate(cases):
@@ -93,12 +113,27 @@ def per_image(cases: list[ScannedCase], threshold: float) -> list[dict[str, Any]
     out = []
     for case in cases:
         found, m = case.judge(threshold)
-        out.append({
-            "input": str(case.path), "clusters": int(case.clusters.shape[0]), "max_score": case.max_score,
-            "detected": int(m.detected.sum()), "false_positives": m.false_positives,
-            "findings": [{"bbox_px": f.bbox.to_dict(), "score": f.score, "tiles": f.tiles,
-                          "cluster": None if c < 0 else int(c)} for f, c in zip(found, m.claimed)],
-            "missed_clusters": [{"row": float(r), "col": float(col), "radius_px": float(rad)}
-                                for (r, col, rad), hit in zip(case.clusters, m.detected) if not hit],
-        })
+        out.append(
+            {
+                "input": str(case.path),
+                "clusters": int(case.clusters.shape[0]),
+                "max_score": case.max_score,
+                "detected": int(m.detected.sum()),
+                "false_positives": m.false_positives,
+                "findings": [
+                    {
+                        "bbox_px": f.bbox.to_dict(),
+                        "score": f.score,
+                        "tiles": f.tiles,
+                        "cluster": None if c < 0 else int(c),
+                    }
+                    for f, c in zip(found, m.claimed)
+                ],
+                "missed_clusters": [
+                    {"row": float(r), "col": float(col), "radius_px": float(rad)}
+                    for (r, col, rad), hit in zip(case.clusters, m.detected)
+                    if not hit
+                ],
+            }
+        )
     return out

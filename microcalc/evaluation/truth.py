@@ -46,7 +46,9 @@ def synth_truth(image: Path) -> CaseTruth:
     """The mc-synth JSON beside ``image`` (``image`` with suffix ``.json``)."""
     path = image.with_suffix(".json")
     if not path.is_file():
-        raise InputError(f"{image}: no ground truth (expected {path.name} from mc-synth beside it, or --truth CSV)")
+        raise InputError(
+            f"{image}: no ground truth (expected {path.name} from mc-synth beside it, or --truth CSV)"
+        )
     try:
         data = json.loads(path.read_text())
         if data.get("format") != SYNTH_FORMAT:
@@ -57,7 +59,9 @@ def synth_truth(image: Path) -> CaseTruth:
             rows.append((float(row), float(col), float(max(row - r0, r1 - row, col - c0, c1 - col))))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: not a readable mc-synth ground truth ({exc})") from exc
-    return CaseTruth(clusters=np.array(rows, dtype=np.float64).reshape(-1, 3), radius_unit="px", source=str(path))
+    return CaseTruth(
+        clusters=np.array(rows, dtype=np.float64).reshape(-1, 3), radius_unit="px", source=str(path)
+    )
 
 
 def read_truth_csv(path: Path) -> dict[str, CaseTruth]:
@@ -85,8 +89,12 @@ def read_truth_csv(path: Path) -> dict[str, CaseTruth]:
         if radius <= 0:
             raise InputError(f"{path}:{line}: radius_mm must be positive, got {radius}")
         found.append((r, c, radius))
-    return {image: CaseTruth(clusters=np.array(v, dtype=np.float64).reshape(-1, 3), radius_unit="mm",
-                             source=f"{path}") for image, v in clusters.items()}
+    return {
+        image: CaseTruth(
+            clusters=np.array(v, dtype=np.float64).reshape(-1, 3), radius_unit="mm", source=f"{path}"
+        )
+        for image, v in clusters.items()
+    }
 
 
 def truth_for(image: Path, table: dict[str, CaseTruth] | None) -> CaseTruth:

@@ -11,14 +11,23 @@ from microcalc.evaluation.froc import FrocCurve, candidate_thresholds, hits, ima
 CLUSTER = np.array([[100.0, 200.0, 30.0]])
 
 
-@pytest.mark.parametrize("box, hit", [
-    ((180, 80, 220, 120), True),    # box contains the centre
-    ((150, 50, 170, 70), False),    # box beside the cluster, its centre 43 px away: outside the radius
-    ((205, 105, 230, 130), True),   # box does not contain the centre, but its centre (217, 117) is 24 px away
-    ((200, 100, 240, 140), True),   # centre on the box's top-left corner (boxes include x0, y0)
-    ((160, 60, 200, 100), True),    # centre on the end-exclusive corner (not contained), box centre 28.3 px away
-    ((100, 100, 140, 140), False),  # far away and not containing
-])
+@pytest.mark.parametrize(
+    "box, hit",
+    [
+        ((180, 80, 220, 120), True),  # box contains the centre
+        ((150, 50, 170, 70), False),  # box beside the cluster, its centre 43 px away: outside the radius
+        (
+            (205, 105, 230, 130),
+            True,
+        ),  # box does not contain the centre, but its centre (217, 117) is 24 px away
+        ((200, 100, 240, 140), True),  # centre on the box's top-left corner (boxes include x0, y0)
+        (
+            (160, 60, 200, 100),
+            True,
+        ),  # centre on the end-exclusive corner (not contained), box centre 28.3 px away
+        ((100, 100, 140, 140), False),  # far away and not containing
+    ],
+)
 def test_hit_rule(box, hit):
     assert bool(hits(np.array([box]), CLUSTER)[0, 0]) is hit
 
@@ -77,7 +86,9 @@ def test_budget_out_of_reach_and_not_monotone():
 def test_candidate_thresholds_stay_inside_the_scanners_range():
     t = candidate_thresholds(np.array([1.0, 1.0, 0.5, 0.0]))
     assert (t > 0).all() and (t < 1).all() and np.all(np.diff(t) < 0)
-    assert candidate_thresholds(np.array([0.3, 0.6]))[0] == pytest.approx(0.8)  # above the top score: no findings
+    assert candidate_thresholds(np.array([0.3, 0.6]))[0] == pytest.approx(
+        0.8
+    )  # above the top score: no findings
 
 
 def test_image_auc():

@@ -45,7 +45,11 @@ def cases(tmp_path, monkeypatch):
         for k, (name, (spots, truth)) in enumerate(CASES.items()):
             windowed(write_dicom(folder / f"{name}.dcm", phantom(seed=k, spots=spots)))
             writer.writerows([(f"{name}.dcm", *row) for row in truth] or [(f"{name}.dcm", "", "", "")])
-    return folder, tmp_path / "truth.csv", write_tiny_bundle(tmp_path / "bundle", patch=P, threshold=THRESHOLD)
+    return (
+        folder,
+        tmp_path / "truth.csv",
+        write_tiny_bundle(tmp_path / "bundle", patch=P, threshold=THRESHOLD),
+    )
 
 
 def froc(args):
@@ -59,7 +63,7 @@ def test_froc_outputs_at_a_fixed_threshold(tmp_path, cases):
     assert result.exit_code == 0, result.output
     report = json.loads((out / "froc.json").read_text())
     assert (report["images"], report["clusters"], report["normal_images"]) == (4, 2, 2)
-    # at 0.3: the spot with a cluster is hit, the spot on the normal image is a false positive, one cluster missed
+    # at 0.3: the spot with a cluster is hit, the spot on a normal image is a false positive, a cluster missed
     assert report["at_operating_point"]["sensitivity"] == 0.5
     assert report["at_operating_point"]["fp_per_image"] == 0.25
     per = {r["input"].rsplit("/", 1)[-1]: r for r in report["per_image"]}
@@ -89,7 +93,9 @@ def test_calibrate_adds_image_points_and_keeps_hashes_valid(tmp_path, cases):
     # the calibrated default is what mc-froc (and mc-scan) use next
     result = froc([bundle, folder, "--truth", truth, "--out", tmp_path / "g"])
     report = json.loads((tmp_path / "g" / "froc.json").read_text())
-    assert report["operating_point"]["name"] == "fp0.25" and report["at_operating_point"]["fp_per_image"] <= 0.25
+    assert (
+        report["operating_point"]["name"] == "fp0.25" and report["at_operating_point"]["fp_per_image"] <= 0.25
+    )
 
 
 def test_missing_truth_is_one_line_before_scanning(tmp_path, cases):

@@ -25,9 +25,14 @@ def test_patch_points_on_overlapping_scores():
     y = np.r_[np.ones(20, bool), np.zeros(20, bool)]
     points = patch_points(y, np.r_[pos, neg])
     sens = points.get("sens0.95")
-    assert sens.measured["sensitivity"] >= 0.95 and (pos >= sens.threshold).mean() == sens.measured["sensitivity"]
+    assert (
+        sens.measured["sensitivity"] >= 0.95
+        and (pos >= sens.threshold).mean() == sens.measured["sensitivity"]
+    )
     spec = points.get("spec0.95")
-    assert spec.measured["specificity"] >= 0.95 and (neg < spec.threshold).mean() == spec.measured["specificity"]
+    assert (
+        spec.measured["specificity"] >= 0.95 and (neg < spec.threshold).mean() == spec.measured["specificity"]
+    )
     assert sens.threshold < points.get("youden").threshold <= spec.threshold
 
 
@@ -49,7 +54,10 @@ def test_choose():
     assert fixed.name is None and fixed.threshold == 0.7 and "threshold 0.7" in point_label(fixed.to_dict())
     fallback = choose(OperatingPoints(), fallback=0.5)
     assert fallback.threshold == 0.5 and not fallback.calibrated
-    assert "uncalibrated" in point_label(fallback.to_dict()) and "no operating points" in fallback.to_dict()["source"]
+    assert (
+        "uncalibrated" in point_label(fallback.to_dict())
+        and "no operating points" in fallback.to_dict()["source"]
+    )
     with pytest.raises(InputError, match="no operating point 'fp9'; this model has: youden"):
         choose(points, name="fp9")
     with pytest.raises(InputError, match="not both"):
@@ -67,5 +75,8 @@ def test_identify_names_the_point_from_its_threshold_alone():
     assert identify(points, youden.threshold).name == "youden"  # the default wins a shared threshold
     assert identify(points, 0.77).name is None
     assert not identify(OperatingPoints(), 0.5, fallback=0.5).calibrated
-    assert points.manifest_entries(fallback=0.5) == {"threshold": youden.threshold, "operating_points": points.to_dict()}
+    assert points.manifest_entries(fallback=0.5) == {
+        "threshold": youden.threshold,
+        "operating_points": points.to_dict(),
+    }
     assert OperatingPoints().manifest_entries(fallback=0.5) == {"threshold": 0.5}

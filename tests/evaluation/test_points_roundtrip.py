@@ -17,27 +17,60 @@ from tests.trainer.stand_in import write_patches
 
 def test_points_round_trip_checkpoint_bundle_scan_report(tmp_path):
     data = write_patches(tmp_path / "data", n_per_class=12, size=32, seed=3)
-    run_cli("microcalc.trainer.cli_train:cli", [str(data), "--out", str(tmp_path / "run"), "--epochs", "1",
-                                                "--arch", "smallcnn", "--patch-size", "32", "--batch-size", "8",
-                                                "--quiet"])
+    run_cli(
+        "microcalc.trainer.cli_train:cli",
+        [
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--arch",
+            "smallcnn",
+            "--patch-size",
+            "32",
+            "--batch-size",
+            "8",
+            "--quiet",
+        ],
+    )
     points = load_checkpoint(tmp_path / "run" / "checkpoint.pt").operating_points
     assert points.default == "youden" and len(points.points) == 3
 
-    run_cli("microcalc.export.cli:cli", ["--checkpoint", str(tmp_path / "run" / "checkpoint.pt"),
-                                         "--out", str(tmp_path / "bundle")])
+    run_cli(
+        "microcalc.export.cli:cli",
+        ["--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "bundle")],
+    )
     bundle = Bundle.load(tmp_path / "bundle")
     assert bundle.operating_points == points
     assert bundle.threshold == points.get("youden").threshold
 
     phantom = make_phantom(seed=2, rows=256, cols=256, clusters=0)
     w = phantom.truth["window"]
-    image = write_mammogram_dicom(tmp_path / "m.dcm", phantom.stored, seed=2, spacing_mm=0.07, view="CC",
-                                  laterality="L", bits_stored=12, window=(w["center"], w["width"]))
+    image = write_mammogram_dicom(
+        tmp_path / "m.dcm",
+        phantom.stored,
+        seed=2,
+        spacing_mm=0.07,
+        view="CC",
+        laterality="L",
+        bits_stored=12,
+        window=(w["center"], w["width"]),
+    )
     for asked, expected in ((None, "youden"), ("spec0.95", "spec0.95")):
         out = tmp_path / f"scan-{expected}"
-        args = [str(image), "--model", str(tmp_path / "bundle"), "--backend", "onnxruntime", "--out", str(out)]
-        result = CliRunner().invoke(scan_cli.cli, args + (["--operating-point", asked] if asked else []),
-                                    catch_exceptions=False)
+        args = [
+            str(image),
+            "--model",
+            str(tmp_path / "bundle"),
+            "--backend",
+            "onnxruntime",
+            "--out",
+            str(out),
+        ]
+        result = CliRunner().invoke(
+            scan_cli.cli, args + (["--operating-point", asked] if asked else []), catch_exceptions=False
+        )
         assert result.exit_code == 0, result.output
         report = json.loads((out / "m.json").read_text())
         point = points.get(expected)
