@@ -16,8 +16,8 @@ OUT="${DEMO_OUT:-demo_out}"
 PATCH=128
 ROWS=2048 COLS=1664   # half-size mammograms at the full 0.07 mm spacing: clusters keep their real size
 OVERLAP=0.5           # a cluster cut by a tile edge is whole in a neighbouring tile (the 128 px model needs it)
-export MICROCALC_HOME="$PWD/$OUT/home"  # never touch the user's ~/.microcalc
 mkdir -p "$OUT"
+export MICROCALC_HOME="$(cd "$OUT" && pwd)/home"  # never touch the user's ~/.microcalc (DEMO_OUT may be absolute)
 
 step() { printf '\n== %s\n' "$*"; }
 t0=$SECONDS
