@@ -59,7 +59,8 @@ def open_run(bundle: Any, *, backend: str, precision: str, settings: ScanSetting
     run = RunInfo(bundle=str(bundle.path), model_sha256=model_file["sha256"], arch=bundle.config.arch,
                   patch_size=bundle.config.patch_size, variant=model_file["name"], backend=runner.name,
                   precision=model_file["precision"], threshold=settings.threshold, overlap=settings.overlap,
-                  min_breast=settings.min_breast, batch_size=settings.batch_size, operating_point=point.to_dict())
+                  min_breast=settings.min_breast, batch_size=settings.batch_size,
+                  operating_point=point.to_dict())
     return runner, run, chosen
 
 
@@ -97,7 +98,8 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
                    "with a path column. Needs pip install \"microcalc[cluster]\".")
 @click.option("--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1].")
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
-        batch_size: int, operating_point: str | None, threshold: float | None, min_breast: float, out_dir: Path,
+        batch_size: int, operating_point: str | None, threshold: float | None, min_breast: float,
+        out_dir: Path,
         as_json: bool, force: bool, decode_timeout: float, isolation: str, sr: bool, ray_address: str | None,
         actors: int | None) -> None:
     """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
@@ -140,7 +142,8 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
                             actors=actors, console=console)
         sys.exit(1 if tally.failed else 0)
     paths = expand_inputs(list(inputs))
-    runner, run, chosen = open_run(bundle, backend=backend, precision=precision, settings=settings, point=chosen_point)
+    runner, run, chosen = open_run(bundle, backend=backend, precision=precision, settings=settings,
+                                   point=chosen_point)
     console.print(f"mc-scan: backend {chosen}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"mc-scan: {chosen_point.describe()}", highlight=False, markup=False, soft_wrap=True)
     reports, failed = [], []
@@ -168,7 +171,8 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     elif reports:
         Console().print(_summary(reports, failed, wall_s))
         for r in reports:
-            click.echo(f"{r['input']}: {len(r['findings'])} finding(s) at {point_label(r['operating_point'])} -> "
+            at = point_label(r["operating_point"])
+            click.echo(f"{r['input']}: {len(r['findings'])} finding(s) at {at} -> "
                        f"{r['outputs']['json']} {r['outputs']['png']}")
     console.print(f"mc-scan: {len(paths)} input(s): {len(reports)} scanned, {len(failed)} refused "
                   f"(each named above), {wall_s:.1f} s", highlight=False, markup=False, soft_wrap=True)

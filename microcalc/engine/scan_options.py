@@ -34,7 +34,8 @@ def scan_options(command: Callable) -> Callable:
 def threshold_options(command: Callable) -> Callable:
     """Add ``--operating-point NAME`` and ``--threshold T`` (see :mod:`microcalc.operating_points`)."""
     command = click.option("--threshold", type=float, default=None,
-                           help="Fixed cluster probability threshold, instead of an operating point.")(command)
+                           help="Fixed cluster probability threshold instead of an operating point.")(command)
     return click.option("--operating-point", "operating_point", default=None,
-                        help="Named operating point of the bundle (e.g. fp0.25, youden) [default: the bundle's "
+                        help="Named operating point of the bundle (e.g. fp0.25, youden) [default: the "
+                             "bundle's "
                              "default; 0.5 for bundles without points].")(command)

@@ -179,7 +179,8 @@ def _build(staging: Path, checkpoint_path: Path, checkpoint: Any, tile_model: An
         staging, config=config, input_spec=input_spec, outputs=outputs, variants=variants,
         source_checkpoint={"path": str(checkpoint_path.resolve()), "sha256": file_sha256(checkpoint_path),
                            "weights_sha256": checkpoint.weights_sha256, "source": checkpoint.source},
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), microcalc_version=microcalc.__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        microcalc_version=microcalc.__version__,
         operating_points=checkpoint.operating_points)
 
 

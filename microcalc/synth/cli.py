@@ -110,8 +110,8 @@ def patches(outdir: Path, *, n: int, patch_size: int, spacing: float, framing: s
     mc-synth patches val_dense --n 400 --patch-size 128 --seed 503 --density dense
     """
     try:
-        style = PatchStyle(spacing_mm=spacing, framing=framing, randomise=randomise, density=density, noise=noise,
-                           photometric=photometric)
+        style = PatchStyle(spacing_mm=spacing, framing=framing, randomise=randomise, density=density,
+                           noise=noise, photometric=photometric)
         counts = write_patch_set(outdir, n=n, patch_size=patch_size, seed=seed, style=style, progress=n >= 200)
     except ValueError as e:
         raise click.UsageError(str(e)) from e

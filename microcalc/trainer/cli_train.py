@@ -51,11 +51,13 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Flips and 90-degree rotations (exact for a patch).")
 @click.option("--photometric/--no-photometric", default=False, show_default=True,
-              help="Also gamma/intensity jitter and Gaussian noise (off by default: they biased models toward "
+              help="Also gamma/intensity jitter and Gaussian noise (off by default: they biased models "
+                   "toward "
                    "'cluster' on shifted sets; see benchmarks/AUGMENTATION.md).")
 @click.option("--hard-negatives", default=0, show_default=True, help="Rounds of hard negative mining.")
 @click.option("--negative-pool", type=click.Path(path_type=Path),
-              help="Negatives to mine (with --hard-negatives): patches and/or whole normal mammograms (DICOM), "
+              help="Negatives to mine (with --hard-negatives): patches and/or whole normal mammograms "
+                   "(DICOM), "
                    "which are cut into the scanner's breast tiles.")
 @click.option("--per-round", default=0, show_default=True, help="Most negatives added per round (0: all FPs).")
 @click.option("--folds", default=0, show_default=True, help="Stratified K-fold cross-validation (0: off).")
@@ -72,7 +74,8 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
 def cli(data: Path, out: Path, val_dir: Path | None, val_fraction: float, positive_class: str, patch_size: int,
         fit_policy: str, scaling: str, arch: str, init: Path | None, freeze: str, optimizer: str, lr: float,
         weight_decay: float, batch_size: int, epochs: int, schedule: str, warmup_epochs: int, patience: int,
-        balanced: bool, augment: bool, photometric: bool, hard_negatives: int, negative_pool: Path | None, per_round: int,
+        balanced: bool, augment: bool, photometric: bool, hard_negatives: int, negative_pool: Path | None,
+        per_round: int,
         folds: int, sweep_lr: str | None, sweep_wd: str | None, amp: str, channels_last: bool | None,
         device: str, workers: int, resume: bool, quiet: bool, seed: int) -> None:
     """Train a cluster/no-cluster patch classifier on DATA.

@@ -2,7 +2,8 @@
 
 The pool is a folder of negative patches and/or whole normal mammograms (DICOM, e.g. from
 ``mc-synth mammogram --clusters 0``), which are cut into the scanner's breast tiles
-(:mod:`microcalc.trainer.pool`). Round 0 trains normally. Each later round scores every patch of ``--negative-pool`` with the
+(:mod:`microcalc.trainer.pool`). Round 0 trains normally. Each later round scores every patch of
+``--negative-pool`` with the
 best model so far, adds the highest-scoring false positives (``p_cluster >= threshold``, at most
 ``per_round``, never the same patch twice) to the training set as negatives, and continues
 training from the current weights. Rounds stop early when the pool holds no false positive.

@@ -36,5 +36,6 @@ def print_metrics(metrics: dict[str, Any], *, title: str) -> None:
         for column in ("point", "threshold", "accuracy", "sensitivity", "specificity"):
             at.add_column(column, justify="left" if column == "point" else "right")
         for name, m in points.items():
-            at.add_row(name, *(f"{m[k]:.4f}" for k in ("threshold", "accuracy", "sensitivity", "specificity")))
+            keys = ("threshold", "accuracy", "sensitivity", "specificity")
+            at.add_row(name, *(f"{m[k]:.4f}" for k in keys))
         Console().print(at)

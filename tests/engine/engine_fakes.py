@@ -81,10 +81,11 @@ def write_tiny_bundle(root: Path, *, patch: int, threshold: float) -> Path:
     (root / "model.onnx").write_bytes(b"placeholder")
     variant = Variant(name="fp32", format="onnx", precision="fp32", file="model.onnx",
                       sha256=file_sha256(root / "model.onnx"))
-    config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=patch,
-                         threshold=threshold)
+    config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0,
+                         patch_size=patch, threshold=threshold)
     write_manifest(root, config=config, source_checkpoint={"path": "x.pt", "sha256": "0"},
-                   input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, patch, patch]}, outputs=[],
+                   input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, patch, patch]},
+                   outputs=[],
                    variants=[variant], created="2024-01-01T00:00:00", microcalc_version="0.1.0")
     return root
 

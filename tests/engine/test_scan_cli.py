@@ -191,7 +191,11 @@ def test_report_and_console_name_the_operating_point(tmp_path, tiny_bundle, fake
     assert report["operating_point"]["name"] == "fp0.25" and report["settings"]["threshold"] == 0.12
     assert "at fp0.25 (0.12)" in result.stdout and "operating point fp0.25" in result.stderr
 
-    result = scan([str(image), "--model", str(tiny_bundle), "--out", str(tmp_path / "o3"), "--threshold", "0.3"])
-    assert json.loads((tmp_path / "o3" / "a.json").read_text())["operating_point"]["source"].startswith("--threshold")
-    result = CliRunner().invoke(scan_cli.cli, [str(image), "--model", str(tiny_bundle), "--operating-point", "fp9"])
-    assert result.exit_code != 0 and "no operating point 'fp9'; this model has: fp0.25" in str(result.exception)
+    result = scan([str(image), "--model", str(tiny_bundle), "--out", str(tmp_path / "o3"),
+                   "--threshold", "0.3"])
+    fixed = json.loads((tmp_path / "o3" / "a.json").read_text())["operating_point"]
+    assert fixed["source"].startswith("--threshold")
+    result = CliRunner().invoke(scan_cli.cli, [str(image), "--model", str(tiny_bundle),
+                                               "--operating-point", "fp9"])
+    assert result.exit_code != 0
+    assert "no operating point 'fp9'; this model has: fp0.25" in str(result.exception)

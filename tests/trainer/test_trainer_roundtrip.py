@@ -128,8 +128,8 @@ def test_hard_negatives_from_whole_normal_mammograms(tiny_patches, tmp_path):
     pool.mkdir()
     phantom = make_phantom(seed=5, rows=256, cols=256, clusters=0, isolated=2)
     w = phantom.truth["window"]
-    write_mammogram_dicom(pool / "normal.dcm", phantom.stored, seed=5, spacing_mm=0.07, view="CC", laterality="L",
-                          bits_stored=12, window=(w["center"], w["width"]))
+    write_mammogram_dicom(pool / "normal.dcm", phantom.stored, seed=5, spacing_mm=0.07, view="CC",
+                          laterality="L", bits_stored=12, window=(w["center"], w["width"]))
     out = tmp_path / "hn"
     run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "1", "--hard-negatives", "1",
                     "--negative-pool", str(pool), "--per-round", "3", *SMALL])
