@@ -17,6 +17,7 @@ from rich.table import Table
 
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.defaults import default_bundle
+from microcalc.engine.first_decode import FirstDecode
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
 from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
@@ -153,12 +154,15 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
                         console=console, transient=True)
     read = partial(read_mammogram, force=force, min_side=patch)
     isolated = IsolatedReader(read, timeout_s=decode_timeout) if isolation == "process" else nullcontext(read)
-    with runner, isolated as reader, (progress if len(paths) > 1 else nullcontext()):
+    # the first image decodes while the backend loads (or compiles) its model
+    with isolated as reader, \
+            (FirstDecode(paths[0], reader=reader, settings=settings, patch_size=patch) if paths else nullcontext()) \
+            as first, runner, (progress if len(paths) > 1 else nullcontext()):
         task = progress.add_task("scan", total=len(paths))
         scanner = Scanner(runner, reader=reader, settings=settings)
         done: set[int] = set()
         try:
-            for result in scanner.scan(paths):
+            for result in scanner.scan(paths, first=first):
                 _finish(result, run, out_dir, stems[result.index], reports, failed, console, sr=sr)
                 done.add(result.index)
                 progress.advance(task)

@@ -35,6 +35,7 @@ import numpy as np
 from microcalc.engine import stages
 from microcalc.engine.backends.base import Backend
 from microcalc.engine.findings import Finding, find_clusters, score_grid
+from microcalc.engine.first_decode import FirstDecode
 from microcalc.engine.mask import breast_mask
 from microcalc.engine.read_guard import Reader, read_checked
 from microcalc.engine.ring import BufferRing
@@ -148,15 +149,16 @@ class Scanner:
         batch = min(settings.batch_size, backend.max_batch)
         self.ring = BufferRing(backend, batch_size=batch, depth=settings.depth)
 
-    def scan(self, paths: Iterable[Path]) -> Iterator[ScanResult]:
-        """Scan ``paths`` in order, yielding one :class:`ScanResult` per input as it completes.
-
-        Raises whatever a stage died of (e.g. the backend's error) once the other stages stop.
-        """
+    def scan(self, paths: Iterable[Path], *, first: FirstDecode | None = None) -> Iterator[ScanResult]:
+        """Scan ``paths`` in order, yielding one :class:`ScanResult` per input as it completes (raising what a
+        stage died of once the others stop); ``first``: the first path's decode, started early (:class:`FirstDecode`)."""
         paths, stop = list(paths), threading.Event()
 
         def jobs() -> Iterator[Job]:
             for index, path in enumerate(paths):
+                if index == 0 and first is not None:
+                    yield from first.jobs(Path(path), stop)
+                    continue
                 started = time.perf_counter()
                 yield Job(result=prepare(index, Path(path), reader=self.reader, settings=self.settings,
                                          patch_size=self.patch_size, stop=stop), started=started)
