@@ -88,6 +88,9 @@ def test_scan_uses_fastest_passing_variant(report):
     assert scan["tiles"] > 0 and scan["shape"] == [700, 560]
     assert set(scan["stages_ms"]) == {"decode", "tiling", "inference", "stitching"}
     assert scan["efficiency"] == pytest.approx(scan["model_only_ms"] / scan["wall_ms"])
+    front = scan["decode_in_front"]  # the same image again, its decode not hidden by the backend's start-up
+    assert front["efficiency"] == pytest.approx(scan["model_only_ms"] / front["wall_ms"])
+    assert scan["startup_ms"] > 0 and "decode in front" in text
     assert scan["stream"]["images"] == 2  # --scan-stream 2: the image scanned twice in one run
     assert scan["stream"]["efficiency"] == pytest.approx(scan["model_only_ms"] / scan["stream"]["wall_ms_per_image"])
     assert "#### End-to-end scan" in text and "| pytorch eager (baseline) | fp32 | 1 |" in text
