@@ -91,7 +91,8 @@ def main(onnx_model: Path, *, profile: bool, profile_batch: int, settings: tuple
     runs = {}
     for spec in settings:
         name, hint, precision, batch, n_requests = spec.split(":")
-        compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": precision})
+        config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": precision}
+        compiled = core.compile_model(model, "CPU", config)
         requests = [compiled.create_infer_request() for _ in range(int(n_requests))]
         batch_tiles = rng.integers(0, 256, (int(batch), 1, patch, patch), dtype=np.uint8)
         for request in requests:

@@ -77,9 +77,9 @@ def _scan(scan: dict[str, Any]) -> list[str]:
     front = scan.get("decode_in_front")
     if front:
         rows[0][7] += f" (decode began {scan['startup_ms']:.0f} ms earlier, under the backend's start-up)"
-        rows.append(["", "", "", "same, decode in front", str(scan["tiles"]), "1", _f(front["wall_ms"], ".0f"),
-                     "decode and tiling before the first batch", _f(scan["model_only_ms"], ".0f"),
-                     _f(front["efficiency"], ".3f")])
+        rows.append(["", "", "", "same, decode in front", str(scan["tiles"]), "1",
+                     _f(front["wall_ms"], ".0f"), "decode and tiling before the first batch",
+                     _f(scan["model_only_ms"], ".0f"), _f(front["efficiency"], ".3f")])
     stream = scan.get("stream")
     if stream:
         workers = stream.get("decode_workers") or 0
@@ -110,9 +110,10 @@ def target_lines(report: dict[str, Any], *, min_speedup: float, min_efficiency: 
     else:
         ok = scan["efficiency"] is not None and scan["efficiency"] >= min_efficiency
         front = scan.get("decode_in_front")
-        how = (f", its decode under the backend's start-up as in mc-scan; {_f(front['efficiency'], '.3f')} with the "
-               "decode in front") if front else ""
-        lines.append(f"- Pipeline efficiency of one scan ({scan.get('backend')} {scan.get('precision')}{how}): "
+        how = (f", its decode under the backend's start-up as in mc-scan; {_f(front['efficiency'], '.3f')} "
+               "with the decode in front") if front else ""
+        variant = f"{scan.get('backend')} {scan.get('precision')}{how}"
+        lines.append(f"- Pipeline efficiency of one scan ({variant}): "
                      f"{_f(scan['efficiency'], '.3f')} (target {min_efficiency:g}): {'met' if ok else 'MISSED'}.")
         stream = scan.get("stream")
         if stream:

@@ -155,9 +155,9 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     read = partial(read_mammogram, force=force, min_side=patch)
     isolated = IsolatedReader(read, timeout_s=decode_timeout) if isolation == "process" else nullcontext(read)
     # the first image decodes while the backend loads (or compiles) its model
-    with isolated as reader, \
-            (FirstDecode(paths[0], reader=reader, settings=settings, patch_size=patch) if paths else nullcontext()) \
-            as first, runner, (progress if len(paths) > 1 else nullcontext()):
+    early = partial(FirstDecode, settings=settings, patch_size=patch)
+    with isolated as reader, (early(paths[0], reader=reader) if paths else nullcontext()) as first, \
+            runner, (progress if len(paths) > 1 else nullcontext()):
         task = progress.add_task("scan", total=len(paths))
         scanner = Scanner(runner, reader=reader, settings=settings)
         done: set[int] = set()

@@ -150,8 +150,8 @@ class Scanner:
         self.ring = BufferRing(backend, batch_size=batch, depth=settings.depth)
 
     def scan(self, paths: Iterable[Path], *, first: FirstDecode | None = None) -> Iterator[ScanResult]:
-        """Scan ``paths`` in order, yielding one :class:`ScanResult` per input as it completes (raising what a
-        stage died of once the others stop); ``first``: the first path's decode, started early (:class:`FirstDecode`)."""
+        """Scan ``paths`` in order, yielding one :class:`ScanResult` per input as it completes (raising
+        what a stage died of once the others stop); ``first``: the first path's early :class:`FirstDecode`."""
         paths, stop = list(paths), threading.Event()
 
         def jobs() -> Iterator[Job]:
