@@ -144,10 +144,15 @@ class ChosenPoint:
         """One line for the console: which point, which threshold, chosen for what."""
         if self.point is None:
             return f"threshold {self.threshold:.4g} ({self.source})"
-        return (
+        line = (
             f"operating point {self.name} = threshold {self.threshold:.4g} "
             f"({self.point.level} level: {self.point.criterion}; {self.source})"
         )
+        if self.point.level == "patch":
+            # A patch-level point says nothing about false positives per image: a mammogram has
+            # hundreds of tiles, so a threshold chosen on balanced patches can flag several per image.
+            line += "; not calibrated on whole images: mc-froc BUNDLE CASES --calibrate"
+        return line
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -121,7 +121,8 @@ def target_lines(report: dict[str, Any], *, min_speedup: float, min_efficiency: 
             lines.append(f"- Pipeline efficiency over {stream['images']} scans in a row: "
                          f"{_f(stream['efficiency'], '.3f')} (target {min_efficiency:g}): {'met' if ok else 'MISSED'}.")
     for precision, target in (min_patches_per_s or {}).items():
-        runs = [r for r in report["runs"] if r["precision"] == precision and (r.get("parity") or {}).get("pass")]
+        runs = [r for r in report["runs"]
+                if r["precision"] == precision and (r.get("parity") or {}).get("passed")]
         fastest = max(runs, key=lambda r: r["patches_per_s"], default=None)
         got = "none passing parity" if fastest is None else (
             f"{fastest['patches_per_s']:.0f} patches/s ({fastest['backend']} batch {fastest['batch_size']})")

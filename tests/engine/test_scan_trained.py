@@ -35,10 +35,11 @@ def synth(path: Path, *, clusters: int, seed: int) -> dict:
     return json.loads(path.with_suffix(".json").read_text())
 
 
-def scan(paths: list[Path], bundle: Path, out: Path) -> list[dict]:
+def scan(paths: list[Path], bundle: Path, out: Path, *options: str) -> list[dict]:
     result = CliRunner().invoke(scan_cli.cli, [*map(str, paths), "--model", str(bundle), "--out", str(out),
                                                "--overlap", str(OVERLAP), "--backend", "onnxruntime",
-                                               "--precision", "fp32", "--json"], catch_exceptions=False)
+                                               "--precision", "fp32", "--json", *options],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -64,10 +65,23 @@ def test_every_ground_truth_cluster_lies_inside_a_finding(with_clusters, small_b
 
 
 def test_phantom_without_clusters_gives_no_finding(small_bundle, tmp_path):
+    # The bundle's default is mc-train's patch-level Youden point, chosen on balanced validation
+    # patches and not calibrated on whole images (mc-froc --calibrate does that: tests/evaluation),
+    # so the classifier's own judgement of a normal phantom is checked at a fixed 0.5.
     path = tmp_path / "normal.dcm"
     synth(path, clusters=0, seed=6)
-    (report,) = scan([path], small_bundle, tmp_path / "out")
-    assert report["findings"] == [] and report["max_score"] < report["settings"]["threshold"]
+    (report,) = scan([path], small_bundle, tmp_path / "out", "--threshold", "0.5")
+    assert report["findings"] == [] and report["max_score"] < report["settings"]["threshold"] == 0.5
+
+
+def test_an_uncalibrated_patch_point_says_so(small_bundle, tmp_path):
+    path = tmp_path / "normal.dcm"
+    synth(path, clusters=0, seed=6)
+    result = CliRunner().invoke(scan_cli.cli, [str(path), "--model", str(small_bundle), "--out",
+                                               str(tmp_path / "out"), "--backend", "onnxruntime",
+                                               "--precision", "fp32"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "patch level" in result.output and "not calibrated on whole images" in result.output
 
 
 def _monochrome1(ds: pydicom.Dataset) -> None:
