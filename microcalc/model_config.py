@@ -1,8 +1,8 @@
 """What a model is, independent of its weights: shared by checkpoints and bundles (no torch).
 
 A checkpoint carries its own config (architecture, class names, which class is the positive
-"cluster" class, patch size, preprocessing, decision threshold), so every later stage reads it
-from the file instead of from flags the user must remember.
+"cluster" class, patch size, preprocessing, decision threshold, pixel spacing), so every later
+stage reads it from the file instead of from flags the user must remember.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from microcalc.preprocessing import PUBLISHED, Preprocessing
 
 PUBLISHED_PATCH_SIZE = 674
 PUBLISHED_CLASSES = ("cluster", "no_cluster")
+# Plausible pixel spacings in mm: from micro-CT-like specimen images to coarse digitised film.
+MIN_SPACING_MM, MAX_SPACING_MM = 0.005, 5.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class ModelConfig:
         patch_size: side of the square input patch in pixels.
         preprocessing: how raw uint8 tiles become model input.
         threshold: default decision threshold on the positive-class probability.
+        pixel_spacing_mm: pixel spacing of the training images in mm; the scanner resamples every
+            image to it. ``None``: unknown (a foreign checkpoint), images are scanned as they are.
     """
 
     arch: str
@@ -35,6 +39,7 @@ class ModelConfig:
     patch_size: int
     preprocessing: Preprocessing = field(default=PUBLISHED)
     threshold: float = 0.5
+    pixel_spacing_mm: float | None = None
 
     def __post_init__(self) -> None:
         if len(self.classes) < 2:
@@ -45,6 +50,9 @@ class ModelConfig:
             raise ValueError(f"patch_size must be at least 8 pixels, got {self.patch_size}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must lie in (0, 1), got {self.threshold}")
+        if self.pixel_spacing_mm is not None and not MIN_SPACING_MM <= self.pixel_spacing_mm <= MAX_SPACING_MM:
+            raise ValueError(f"pixel_spacing_mm must lie in {MIN_SPACING_MM:g}..{MAX_SPACING_MM:g} mm, "
+                             f"got {self.pixel_spacing_mm}")
 
     @property
     def num_classes(self) -> int:
@@ -62,6 +70,7 @@ class ModelConfig:
             "patch_size": self.patch_size,
             "preprocessing": self.preprocessing.to_dict(),
             "threshold": self.threshold,
+            "pixel_spacing_mm": self.pixel_spacing_mm,
         }
 
     @classmethod
@@ -73,6 +82,7 @@ class ModelConfig:
             patch_size=int(data["patch_size"]),
             preprocessing=Preprocessing.from_dict(data.get("preprocessing", {})),
             threshold=float(data.get("threshold", 0.5)),
+            pixel_spacing_mm=None if data.get("pixel_spacing_mm") is None else float(data["pixel_spacing_mm"]),
         )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from microcalc.bench import variants
 from microcalc.engine.tiler import fill_batch
 
-STAGES = ("decode", "tiling", "inference", "stitching")
+STAGES = ("decode", "resample", "tiling", "inference", "stitching")
 
 
 def measure_scan(bundle: Any, *, backend: str, precision: str, batch_size: int, mammogram: Path,
@@ -46,7 +46,8 @@ def measure_scan(bundle: Any, *, backend: str, precision: str, batch_size: int, 
     from microcalc.imaging import read_mammogram
 
     p, path = bundle.config.patch_size, Path(mammogram)
-    settings = ScanSettings(threshold=bundle.threshold, batch_size=batch_size)
+    settings = ScanSettings(threshold=bundle.threshold, batch_size=batch_size,
+                            model_spacing_mm=bundle.config.pixel_spacing_mm)
     reader = partial(read_mammogram, min_side=p)
     started = time.perf_counter()
     with FirstDecode(path, reader=reader, settings=settings, patch_size=p) as first:

@@ -59,7 +59,8 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     point = choose(bundle.operating_points, name=config.operating_point, threshold=config.threshold,
                    fallback=bundle.threshold)
     settings = ScanSettings(threshold=point.threshold, overlap=config.overlap, min_breast=config.min_breast,
-                            batch_size=config.batch_size, decode_timeout_s=config.decode_timeout)
+                            batch_size=config.batch_size, decode_timeout_s=config.decode_timeout,
+                            model_spacing_mm=bundle.config.pixel_spacing_mm)
     runner, run, chosen = open_run(bundle, backend=config.backend, precision=config.precision, settings=settings,
                                    point=point)
     log.info("backend %s; %s", chosen, point.describe())

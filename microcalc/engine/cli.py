@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, spacing_option
 from microcalc.defaults import default_bundle
 from microcalc.engine.first_decode import FirstDecode
+from microcalc.engine.geometry import ASSUMED_SOURCE
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
 from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
@@ -65,12 +66,22 @@ def open_run(bundle: Any, *, backend: str, precision: str, settings: ScanSetting
     return runner, run, chosen
 
 
+def _spacing_cell(resampling: dict[str, Any]) -> str:
+    """``0.05->0.07`` when resampled, the spacing alone when not, ``?`` marks an assumed spacing."""
+    original, model = resampling["original_spacing_mm"], resampling["model_spacing_mm"]
+    text = f"{original[1]:g}" if original else "-"
+    if resampling["resampled"]:
+        text += f"->{model:g}"
+    return text + ("?" if resampling["spacing_source"] == ASSUMED_SOURCE else "")
+
+
 def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Table:
     table = Table(title=f"mc-scan: {len(rows)} scanned, {len(failed)} refused, {wall_s:.1f} s")
-    for column in ("input", "lat/view", "tiles", "findings", "max score", "suspicious", "ms"):
-        table.add_column(column, justify="left" if column in ("input", "lat/view") else "right")
+    for column in ("input", "lat/view", "mm/px", "tiles", "findings", "max score", "suspicious", "ms"):
+        table.add_column(column, justify="left" if column in ("input", "lat/view", "mm/px") else "right")
     for r in rows:
         table.add_row(Path(r["input"]).name, f"{r['laterality'] or '-'}/{r['view'] or '-'}",
+                      _spacing_cell(r["resampling"]),
                       f"{r['tiles_scanned']}/{r['tiles_total']}", str(len(r["findings"])), f"{r['max_score']:.3f}",
                       "[bold red]yes[/]" if r["suspicious"] else "no", f"{r['times_ms'].get('wall', 0):.0f}")
     return table
@@ -98,16 +109,18 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
                    "adds OUT/findings.parquet and OUT/errors.parquet; INPUT may be a .csv/.parquet manifest "
                    "with a path column. Needs pip install \"microcalc[cluster]\".")
 @click.option("--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1].")
+@spacing_option()
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
         batch_size: int, operating_point: str | None, threshold: float | None, min_breast: float,
         out_dir: Path,
         as_json: bool, force: bool, decode_timeout: float, isolation: str, sr: bool, ray_address: str | None,
-        actors: int | None) -> None:
+        actors: int | None, spacing: float | None) -> None:
     """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
 
-    Each image is cut into model-sized tiles over the breast, streamed through one loaded model,
-    and reported as OUT/<stem>.json (findings with boxes in pixels and mm, scores, timings) and
-    OUT/<stem>.png (overview with heatmap and boxes); with --sr also OUT/<stem>.sr.dcm, a DICOM
+    Each image is first resampled to the model's pixel spacing (from its DICOM header, or
+    --spacing for PNG/TIFF), then cut into model-sized tiles over the breast, streamed through
+    one loaded model, and reported as OUT/<stem>.json (findings with boxes in pixels and mm,
+    scores, timings) and OUT/<stem>.png (overview with heatmap and boxes); with --sr also OUT/<stem>.sr.dcm, a DICOM
     Mammography CAD SR filed with the image's study. Every input is accounted for: each one
     refused gets a line naming the file and the reason, and the last line counts the inputs
     given, scanned and refused. Exits with status 1 if any input was refused.
@@ -115,6 +128,8 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     Example: mc-scan exam/*.dcm --model ~/.microcalc/bundle --out reports --sr
 
     Example: mc-scan archive.parquet --model bundle --out scans --ray 10.0.0.1:6379
+
+    Example: mc-scan film.png --spacing 0.1 --out reports
     """
     from microcalc.bundle import Bundle
     from microcalc.imaging import read_mammogram
@@ -128,7 +143,8 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
     chosen_point = choose(bundle.operating_points, name=operating_point, threshold=threshold,
                           fallback=bundle.threshold)
     settings = ScanSettings(threshold=chosen_point.threshold, overlap=overlap, min_breast=min_breast,
-                            batch_size=batch_size, decode_timeout_s=decode_timeout)
+                            batch_size=batch_size, decode_timeout_s=decode_timeout,
+                            model_spacing_mm=bundle.config.pixel_spacing_mm, input_spacing_mm=spacing)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -36,12 +36,14 @@ from microcalc.engine import stages
 from microcalc.engine.backends.base import Backend
 from microcalc.engine.findings import Finding, find_clusters, score_grid
 from microcalc.engine.first_decode import FirstDecode
+from microcalc.engine.geometry import ScanGeometry, to_model_grid
 from microcalc.engine.mask import breast_mask
 from microcalc.engine.read_guard import Reader, read_checked
 from microcalc.engine.ring import BufferRing
 from microcalc.engine.stages import END, ImageDone, InFlight, Job, StageFailed, TileBatch
 from microcalc.engine.tiler import TileGrid, fill_batch, plan_tiles
 from microcalc.errors import InternalError, MicrocalcError
+from microcalc.imaging.spacing import check_spacing_mm
 
 __all__ = ["Reader", "ScanResult", "ScanSettings", "Scanner", "prepare", "read_checked"]
 
@@ -59,6 +61,9 @@ class ScanSettings:
         cam_fraction: share of the CAM peak that a finding's box encloses.
         mask_factor: downsampling of the copy the breast mask is computed on.
         decode_timeout_s: an input whose reading takes longer is refused and abandoned.
+        model_spacing_mm: the model's pixel spacing; each image is resampled to it before masking
+            and tiling (:mod:`microcalc.engine.geometry`). ``None``: scan at the native grid.
+        input_spacing_mm: spacing of inputs whose header gives none (PNG, PGM, TIFF: ``--spacing``).
     """
 
     threshold: float
@@ -69,6 +74,8 @@ class ScanSettings:
     cam_fraction: float = 0.5
     mask_factor: int = 8
     decode_timeout_s: float = 30.0
+    model_spacing_mm: float | None = None
+    input_spacing_mm: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -83,6 +90,9 @@ class ScanSettings:
             raise MicrocalcError(f"ring depth must be at least 2, got {self.depth}")
         if not self.decode_timeout_s > 0:
             raise MicrocalcError(f"decode timeout must be positive, got {self.decode_timeout_s}")
+        for name, value in (("model spacing", self.model_spacing_mm), ("--spacing", self.input_spacing_mm)):
+            if value is not None:
+                check_spacing_mm(value, what=name)
 
 
 @dataclass
@@ -91,10 +101,12 @@ class ScanResult:
 
     ``error`` is an :class:`~microcalc.errors.InputError` (the input's fault) or an
     :class:`~microcalc.errors.InternalError` (a bug met on this input); both are one line that
-    names the file. ``times_ms`` holds ``decode``, ``tiling`` (mask, grid and tile copies),
-    ``inference`` (wall time during which at least one of the image's batches was in the
-    backend), ``stitching`` and ``wall`` (decode start to stitching end; consecutive images
-    overlap, so do their walls).
+    names the file. ``times_ms`` holds ``decode``, ``resample`` (to the model's spacing),
+    ``tiling`` (mask, grid and tile copies), ``inference`` (wall time during which at least one
+    of the image's batches was in the backend), ``stitching`` and ``wall`` (decode start to
+    stitching end; consecutive images overlap, so do their walls). ``image``, ``grid`` and
+    ``scan_findings`` are in the scanned grid, ``findings`` in the original grid (``geometry``
+    maps one to the other).
     """
 
     index: int
@@ -105,6 +117,8 @@ class ScanResult:
     cams: np.ndarray | None = None
     heat: np.ndarray | None = None
     findings: list[Finding] = field(default_factory=list)
+    scan_findings: list[Finding] = field(default_factory=list)
+    geometry: ScanGeometry | None = None
     times_ms: dict[str, float] = field(default_factory=dict)
     backend_ms: dict[str, float] = field(default_factory=dict)
     error: MicrocalcError | InternalError | None = None
@@ -112,8 +126,9 @@ class ScanResult:
 
 def prepare(index: int, path: Path, *, reader: Reader, settings: ScanSettings, patch_size: int,
             stop: threading.Event | None = None) -> ScanResult:
-    """Read one input, mask the breast, lay the tile grid (the CPU work before inference); a refused
-    input comes back with ``error`` set, never raised. Run on mc-scan's decode thread, or in Ray tasks.
+    """Read one input, resample it to the model's spacing, mask the breast, lay the tile grid (the
+    CPU work before inference); a refused input comes back with ``error`` set, never raised. Run on
+    mc-scan's decode thread, or in Ray tasks.
     """
     result = ScanResult(index=index, path=path)
     started = time.perf_counter()
@@ -121,6 +136,10 @@ def prepare(index: int, path: Path, *, reader: Reader, settings: ScanSettings, p
         result.image = read_checked(reader, path, patch_size=patch_size, timeout_s=settings.decode_timeout_s,
                                     stop=stop)
         result.times_ms["decode"] = (time.perf_counter() - started) * 1e3
+        t = time.perf_counter()
+        result.image, result.geometry = to_model_grid(result.image, model_spacing_mm=settings.model_spacing_mm,
+                                                      input_spacing_mm=settings.input_spacing_mm, min_side=patch_size)
+        result.times_ms["resample"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
         mask = breast_mask(result.image.pixels, factor=settings.mask_factor)
         result.grid = plan_tiles(mask, size=patch_size, overlap=settings.overlap, min_breast=settings.min_breast)
@@ -170,7 +189,7 @@ class Scanner:
         Ray tasks); their wall time counts decode and tiling plus their time in this scanner."""
         def jobs() -> Iterator[Job]:
             for result in results:
-                spent_s = (result.times_ms.get("decode", 0.0) + result.times_ms.get("tiling", 0.0)) / 1e3
+                spent_s = sum(result.times_ms.get(k, 0.0) for k in ("decode", "resample", "tiling")) / 1e3
                 yield Job(result=result, started=time.perf_counter() - spent_s)
 
         return self._run(jobs(), threading.Event())
@@ -292,8 +311,10 @@ class Scanner:
         if result.cams is None:
             result.cams = np.zeros((0, 1, 1), dtype=np.float32)
         result.heat = score_grid(result.grid, result.scores)
-        result.findings = find_clusters(result.grid, result.scores, result.cams,
-                                        threshold=self.settings.threshold, cam_fraction=self.settings.cam_fraction)
+        result.scan_findings = find_clusters(result.grid, result.scores, result.cams,
+                                             threshold=self.settings.threshold,
+                                             cam_fraction=self.settings.cam_fraction)
+        result.findings = result.geometry.to_original(result.scan_findings)
         now = time.perf_counter()
         result.times_ms["stitching"] = (now - t) * 1e3
         result.times_ms["wall"] = (now - job.started) * 1e3

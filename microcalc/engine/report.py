@@ -1,7 +1,8 @@
 """Per-image reports: ``DIR/<stem>.json`` and ``DIR/<stem>.png``, written atomically.
 
 The JSON carries what a reader or a PACS integration needs to place the findings (image
-identity by SOP Instance UID only, geometry, model identity, how it was run, per-stage times)
+identity by SOP Instance UID only, geometry, the resampling to the model's spacing (original and
+model spacing, scale, what was assumed), model identity, how it was run, per-stage times)
 and never the patient's name, ID or birth date: :class:`~microcalc.imaging.ImageMeta` does not
 even hold them. Each file is written under a temporary name in the output folder and renamed,
 so an interrupted or failed scan leaves no partial file.
@@ -42,8 +43,8 @@ class RunInfo:
 
 def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
     """The JSON report of one scanned image (``result.error`` must be None)."""
-    meta = result.image.meta
-    spacing = tuple(float(v) for v in meta.pixel_spacing_mm) if meta.pixel_spacing_mm else None
+    meta, geometry = result.image.meta, result.geometry
+    spacing = geometry.spacing_mm
     max_score = float(result.scores.max()) if result.scores.size else 0.0
     return {
         "format": REPORT_FORMAT,
@@ -54,6 +55,7 @@ def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
         "rows": int(meta.rows),
         "cols": int(meta.cols),
         "pixel_spacing_mm": list(spacing) if spacing else None,
+        "resampling": geometry.to_dict(),
         "model_sha256": run.model_sha256,
         "model": {"bundle": run.bundle, "arch": run.arch, "patch_size": run.patch_size, "variant": run.variant},
         "backend": run.backend,
@@ -79,7 +81,7 @@ def write_outputs(result: ScanResult, report: dict[str, Any], *, out_dir: Path, 
     """
     json_path, png_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
     with atomic_path(json_path) as json_tmp, atomic_path(png_path) as png_tmp:
-        overview(result.image.pixels, result.grid, result.scores, result.findings).save(png_tmp, format="PNG")
+        overview(result.image.pixels, result.grid, result.scores, result.scan_findings).save(png_tmp, format="PNG")
         json_tmp.write_text(json.dumps(report, indent=2) + "\n")
     return json_path, png_path
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from microcalc.errors import InputError, one_line
+from microcalc.imaging.spacing import PixelSpacing, dicom_spacing
 
 # keyword -> (tag for messages, whether it must be an integer); one value each
 _SINGLE = {
@@ -36,7 +37,6 @@ _SINGLE = {
 _MULTI = {"WindowCenter": "(0028,1050)", "WindowWidth": "(0028,1051)"}
 # keyword -> tag; one code string each (pydicom's windowing calls VOILUTFunction.upper())
 _TEXT = {"VOILUTFunction": "(0028,1056)", "PhotometricInterpretation": "(0028,0004)"}
-_SPACING = (("ImagerPixelSpacing", "(0018,1164)"), ("PixelSpacing", "(0028,0030)"))
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Header:
     samples_per_pixel: int
     frames: int
     bits_allocated: int
-    pixel_spacing_mm: tuple[float, float] | None
+    spacing: PixelSpacing | None
 
 
 def convert_all(path: Path, ds: Dataset) -> None:
@@ -68,8 +68,9 @@ def convert_all(path: Path, ds: Dataset) -> None:
 def checked_header(path: Path, ds: Dataset) -> Header:
     """Check and normalise the numeric fields of ``ds`` in place; refuse the file if one is unusable.
 
-    Pixel Spacing that is not two positive finite numbers is treated as absent (the image is
-    still scanned; its report has no millimetres) rather than trusted.
+    Spacing attributes that are not two positive finite numbers are treated as absent rather than
+    trusted (:func:`~microcalc.imaging.spacing.dicom_spacing`: the image is scanned as if at the
+    model's spacing, and its report says so).
     """
     values: dict[str, float | int | None] = {}
     for keyword, (tag, integer) in _SINGLE.items():
@@ -93,7 +94,7 @@ def checked_header(path: Path, ds: Dataset) -> Header:
                   samples_per_pixel=int(1 if values["SamplesPerPixel"] is None else values["SamplesPerPixel"]),
                   frames=int(1 if values["NumberOfFrames"] is None else values["NumberOfFrames"]),
                   bits_allocated=int(16 if values["BitsAllocated"] is None else values["BitsAllocated"]),
-                  pixel_spacing_mm=_spacing(path, ds))
+                  spacing=dicom_spacing(ds))
 
 
 def _count(value: object) -> int:
@@ -132,17 +133,6 @@ def _store(path: Path, ds: Dataset, keyword: str, tag: str, value: object) -> No
             del ds[keyword]
     except Exception as e:  # pydicom converting to the element's (possibly hostile) VR
         raise InputError(f"{path}: unusable {keyword} {tag} ({one_line(e)})") from e
-
-
-def _spacing(path: Path, ds: Dataset) -> tuple[float, float] | None:
-    for keyword, tag in _SPACING:
-        try:
-            numbers = _numbers(path, ds, keyword, tag, integer=False)
-        except InputError:
-            continue
-        if numbers is not None and len(numbers) == 2 and all(v > 0 for v in numbers):
-            return float(numbers[0]), float(numbers[1])
-    return None
 
 
 _J2K_SIZ = b"\xff\x4f\xff\x51"  # start of codestream, then the image and tile size marker (ISO 15444-1 A.5.1)

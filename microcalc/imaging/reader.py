@@ -2,7 +2,9 @@
 
 Every problem with the input raises :class:`~microcalc.errors.InputError` with one line that
 names the file: not an image, no Pixel Data, a missing decoder plugin (with the pip package to
-install), not a mammogram (unless ``force``), too small, absurd dimensions, truncated pixel data.
+install), not a mammogram (unless ``force``), a "For Processing" image (always: its raw detector
+values are not the processed image the model reads), a malformed pixel spacing, too small,
+absurd dimensions, truncated pixel data.
 Header checks run before any pixel data is decoded.
 """
 
@@ -32,6 +34,13 @@ MAMMOGRAPHY_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.13.1.4": "Breast Projection X-Ray Image Storage - For Presentation",
     "1.2.840.10008.5.1.4.1.1.13.1.5": "Breast Projection X-Ray Image Storage - For Processing",
 }
+
+# PS3.4 B.5 "For Processing" classes: images before the vendor's presentation processing.
+FOR_PROCESSING_SOP_CLASSES = frozenset({
+    "1.2.840.10008.5.1.4.1.1.1.1.1",   # Digital X-Ray Image Storage - For Processing
+    "1.2.840.10008.5.1.4.1.1.1.2.1",   # Digital Mammography X-Ray Image Storage - For Processing
+    "1.2.840.10008.5.1.4.1.1.13.1.5",  # Breast Projection X-Ray Image Storage - For Processing
+})
 
 # Transfer syntax name fragment -> the pip package whose pydicom plugin decodes it.
 _DECODER_PACKAGES = (
@@ -177,12 +186,22 @@ def is_mammogram(ds: Dataset) -> bool:
 
 
 def _check_kind(path: Path, ds: Dataset, *, force: bool) -> None:
+    _check_intent(path, ds)
     if force or is_mammogram(ds):
         return
     modality = str(ds.get("Modality", "") or "")
     sop_class = str(ds.get("SOPClassUID", "") or "")
     raise InputError(f"{path}: not a mammogram (Modality {modality or 'absent'!s}, SOP Class "
                      f"{sop_class or 'absent'}); use --force to read it anyway")
+
+
+def _check_intent(path: Path, ds: Dataset) -> None:
+    """Refuse "For Processing" images (PS3.3 C.8.11.1.1.1), with or without ``force``: their raw
+    detector values have no VOI LUT and none of the vendor's processing the model was trained on."""
+    intent = str(ds.get("PresentationIntentType", "") or "").strip().upper()
+    if intent == "FOR PROCESSING" or str(ds.get("SOPClassUID", "") or "") in FOR_PROCESSING_SOP_CLASSES:
+        raise InputError(f"{path}: Presentation Intent Type (0008,0068) is FOR PROCESSING (raw detector data, "
+                         "not the vendor-processed image the model reads); scan the FOR PRESENTATION image")
 
 
 def _check_decoder(path: Path, ts: pydicom.uid.UID) -> None:
@@ -213,7 +232,8 @@ def _meta(path: Path, ds: Dataset, header: Header, ts: pydicom.uid.UID) -> Image
         modality=str(ds.Modality) if ds.get("Modality") else None,
         laterality=str(laterality) if laterality else None,
         view=str(ds.ViewPosition) if ds.get("ViewPosition") else None,
-        rows=header.rows, cols=header.cols, pixel_spacing_mm=header.pixel_spacing_mm,
+        rows=header.rows, cols=header.cols,
+        pixel_spacing_mm=header.spacing.pair if header.spacing is not None else None,
         photometric=str(ds.PhotometricInterpretation) if ds.get("PhotometricInterpretation") else None,
-        transfer_syntax=str(ts),
+        transfer_syntax=str(ts), spacing_source=header.spacing.source if header.spacing is not None else None,
     )

@@ -25,11 +25,17 @@ class ImageMeta:
     pixel_spacing_mm: tuple[float, float] | None
     photometric: str | None
     transfer_syntax: str | None
+    spacing_source: str | None = None
+    """Where ``pixel_spacing_mm`` came from (``microcalc.imaging.spacing.dicom_spacing``)."""
 
 
 @dataclass
 class Mammogram:
-    """``pixels``: uint8 ``[rows, cols]``, C-contiguous, original grid (never flipped); bright = dense."""
+    """``pixels``: uint8 ``[rows, cols]``, C-contiguous, never flipped; bright = dense.
+
+    As read, ``pixels`` is in the original grid of ``meta``; the scanner may replace it by the
+    image resampled to the model's spacing (:mod:`microcalc.engine.geometry`), ``meta`` unchanged.
+    """
 
     pixels: np.ndarray
     meta: ImageMeta

@@ -1,10 +1,15 @@
 """Write a synthetic image as a DM "For Presentation" DICOM, the way a real detector would.
 
 The header carries what readers rely on: SOP Class Digital Mammography X-Ray Image Storage -
-For Presentation, Modality MG, pixel module (16 bits allocated, ``bits_stored`` stored,
+For Presentation (or For Processing, see below), Modality MG, pixel module (16 bits allocated, ``bits_stored`` stored,
 unsigned), Pixel Spacing and Imager Pixel Spacing, Window Center/Width with VOI LUT Function,
 Image Laterality, View Position, Presentation Intent Type, and UIDs derived from the seed.
-Patient Name/ID are obviously synthetic. RLE and JPEG 2000 lossless go through pydicom's
+Patient Name/ID are obviously synthetic.
+
+``intent="processing"`` writes the same pixels as a "For Processing" image (SOP Class
+Digital Mammography X-Ray Image Storage - For Processing, Presentation Intent Type FOR
+PROCESSING, no VOI LUT module as PS3.3 A.27.2 requires). Its pixels are NOT a model of raw
+detector data: the file exists so that readers can be tested on refusing such images. RLE and JPEG 2000 lossless go through pydicom's
 ``Dataset.compress`` (pylibjpeg encoders), so they decode back to the same pixels.
 """
 
@@ -26,6 +31,10 @@ from pydicom.uid import (
 from microcalc.atomic import atomic_path
 
 DM_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.2")
+DM_FOR_PROCESSING = UID("1.2.840.10008.5.1.4.1.1.1.2.1")
+# --intent value -> (SOP Class UID, Presentation Intent Type (0008,0068)).
+INTENTS = {"presentation": (DM_FOR_PRESENTATION, "FOR PRESENTATION"),
+           "processing": (DM_FOR_PROCESSING, "FOR PROCESSING")}
 TRANSFER_SYNTAXES = {"explicit": ExplicitVRLittleEndian, "rle": RLELossless, "jpeg2000": JPEG2000Lossless}
 PHOTOMETRICS = ("MONOCHROME2", "MONOCHROME1")
 VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
@@ -42,7 +51,8 @@ def _uid(seed: int, what: str) -> UID:
 
 def build_header(*, rows: int, cols: int, seed: int, spacing_mm: float, view: str, laterality: str,
                  bits_stored: int, window: tuple[float, float], photometric: str = "MONOCHROME2",
-                 voi_function: str = "LINEAR", transfer_syntax: str = "explicit") -> Dataset:
+                 voi_function: str = "LINEAR", transfer_syntax: str = "explicit",
+                 intent: str = "presentation") -> Dataset:
     """The full header (no Pixel Data) for MONOCHROME2 ``window=(center, width)``.
 
     For MONOCHROME1 the stored values are inverted (``2**bits - 1 - v``) by the writer and the
@@ -54,15 +64,18 @@ def build_header(*, rows: int, cols: int, seed: int, spacing_mm: float, view: st
         raise ValueError(f"unknown VOI LUT function {voi_function!r}; expected {', '.join(VOI_FUNCTIONS)}")
     if transfer_syntax not in TRANSFER_SYNTAXES:
         raise ValueError(f"unknown transfer syntax {transfer_syntax!r}; expected {', '.join(TRANSFER_SYNTAXES)}")
+    if intent not in INTENTS:
+        raise ValueError(f"unknown presentation intent {intent!r}; expected {', '.join(INTENTS)}")
+    sop_class, intent_type = INTENTS[intent]
     sop_uid = _uid(seed, f"sop:{view}:{laterality}")
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = DM_FOR_PRESENTATION
+    meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds = Dataset()
     ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = DM_FOR_PRESENTATION, sop_uid
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, sop_uid
     ds.StudyInstanceUID, ds.SeriesInstanceUID = _uid(seed, "study"), _uid(seed, f"series:{view}:{laterality}")
     ds.FrameOfReferenceUID = _uid(seed, "frame")
     ds.StudyDate = ds.SeriesDate = ds.ContentDate = "20240101"
@@ -73,7 +86,7 @@ def build_header(*, rows: int, cols: int, seed: int, spacing_mm: float, view: st
     ds.Modality, ds.Manufacturer = "MG", "microcalc synthetic phantom"
     ds.ConversionType = "SYN"
     ds.ImageType = ["DERIVED", "PRIMARY"]
-    ds.PresentationIntentType = "FOR PRESENTATION"
+    ds.PresentationIntentType = intent_type
     ds.BodyPartExamined, ds.ImageLaterality, ds.Laterality = "BREAST", laterality, laterality
     ds.ViewPosition = view
     ds.PatientOrientation = _ORIENTATION[(laterality, view)]
@@ -85,8 +98,9 @@ def build_header(*, rows: int, cols: int, seed: int, spacing_mm: float, view: st
     center, width = window
     if photometric == "MONOCHROME1":
         center = float(2**bits_stored) - center
-    ds.WindowCenter, ds.WindowWidth = f"{center:g}", f"{width:g}"
-    ds.VOILUTFunction = voi_function
+    if intent == "presentation":
+        ds.WindowCenter, ds.WindowWidth = f"{center:g}", f"{width:g}"
+        ds.VOILUTFunction = voi_function
     ds.PresentationLUTShape = "IDENTITY" if photometric == "MONOCHROME2" else "INVERSE"
     ds.BurnedInAnnotation = "NO"
     ds.LossyImageCompression = "00"
@@ -103,14 +117,14 @@ def stored_for(pixels: np.ndarray, *, bits_stored: int, photometric: str) -> np.
 def write_mammogram_dicom(path: str | Path, pixels: np.ndarray, *, seed: int, spacing_mm: float, view: str,
                           laterality: str, bits_stored: int, window: tuple[float, float],
                           photometric: str = "MONOCHROME2", voi_function: str = "LINEAR",
-                          transfer_syntax: str = "explicit") -> Path:
+                          transfer_syntax: str = "explicit", intent: str = "presentation") -> Path:
     """Write MONOCHROME2 stored ``pixels`` (uint16 ``[rows, cols]``) as an MG DICOM, atomically."""
     path = Path(path)
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
         raise ValueError(f"pixels must be a 2-D uint16 array, got {pixels.dtype} {pixels.shape}")
     ds = build_header(rows=pixels.shape[0], cols=pixels.shape[1], seed=seed, spacing_mm=spacing_mm, view=view,
                       laterality=laterality, bits_stored=bits_stored, window=window, photometric=photometric,
-                      voi_function=voi_function, transfer_syntax=transfer_syntax)
+                      voi_function=voi_function, transfer_syntax=transfer_syntax, intent=intent)
     data = np.ascontiguousarray(stored_for(pixels, bits_stored=bits_stored, photometric=photometric))
     ds.PixelData = data.tobytes()
     syntax = TRANSFER_SYNTAXES[transfer_syntax]

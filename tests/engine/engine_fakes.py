@@ -8,12 +8,12 @@ It records every buffer it is given, so tests can check buffer identity and cont
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 from microcalc.bundle import Variant, file_sha256, write_manifest
 from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch
+from microcalc.imaging.types import ImageMeta, Mammogram
 from microcalc.model_config import ModelConfig
 
 CAM_BLOCK = 8
@@ -67,22 +67,25 @@ def phantom(rows: int = 600, cols: int = 500, *, spots: tuple[tuple[int, int], .
     return np.ascontiguousarray(img)
 
 
-def as_image(pixels: np.ndarray, name: str = "img") -> SimpleNamespace:
-    """An object shaped like ``microcalc.imaging.Mammogram`` for tests that bypass DICOM."""
-    meta = SimpleNamespace(path=name, sop_instance_uid="1.2.3", modality="MG", laterality="L", view="CC",
-                           rows=pixels.shape[0], cols=pixels.shape[1], pixel_spacing_mm=(0.1, 0.1),
-                           photometric="MONOCHROME2", transfer_syntax="1.2.840.10008.1.2.1")
-    return SimpleNamespace(pixels=pixels, meta=meta)
+def as_image(pixels: np.ndarray, name: str = "img", *,
+             spacing_mm: tuple[float, float] | None = (0.1, 0.1)) -> Mammogram:
+    """A :class:`microcalc.imaging.Mammogram` for tests that bypass DICOM."""
+    meta = ImageMeta(path=name, sop_instance_uid="1.2.3", modality="MG", laterality="L", view="CC",
+                     rows=pixels.shape[0], cols=pixels.shape[1], pixel_spacing_mm=spacing_mm,
+                     photometric="MONOCHROME2", transfer_syntax="1.2.840.10008.1.2.1",
+                     spacing_source="ImagerPixelSpacing" if spacing_mm else None)
+    return Mammogram(pixels=pixels, meta=meta)
 
 
-def write_tiny_bundle(root: Path, *, patch: int, threshold: float) -> Path:
-    """A bundle manifest for a ``patch``-px model whose model file is a placeholder run by MeanBackend."""
+def write_tiny_bundle(root: Path, *, patch: int, threshold: float, spacing_mm: float | None = None) -> Path:
+    """A bundle manifest for a ``patch``-px model recording ``spacing_mm``; its model file is a placeholder
+    run by MeanBackend."""
     root.mkdir(parents=True)
     (root / "model.onnx").write_bytes(b"placeholder")
     variant = Variant(name="fp32", format="onnx", precision="fp32", file="model.onnx",
                       sha256=file_sha256(root / "model.onnx"))
     config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0,
-                         patch_size=patch, threshold=threshold)
+                         patch_size=patch, threshold=threshold, pixel_spacing_mm=spacing_mm)
     write_manifest(root, config=config, source_checkpoint={"path": "x.pt", "sha256": "0"},
                    input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, patch, patch]},
                    outputs=[],

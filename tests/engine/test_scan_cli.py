@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from dicom_files import write_dicom
 from engine_fakes import TINY_PATCH as P
-from engine_fakes import TINY_THRESHOLD, MeanBackend, phantom
+from engine_fakes import TINY_THRESHOLD, MeanBackend, phantom, write_tiny_bundle
 from PIL import Image
 from pydicom.uid import JPEGLSLossless
 
@@ -45,6 +45,40 @@ def test_scan_writes_report_and_overview(tmp_path, tiny_bundle, fake_backend):
     with Image.open(out / "right_mlo.png") as png:
         assert png.mode == "RGB" and max(png.size) <= 1024
     assert "right_mlo.json" in result.output
+
+
+def test_scan_resamples_to_the_model_spacing(tmp_path, fake_backend):
+    """A 0.1 mm DICOM for a 0.05 mm model: scanned at twice the pixels, reported in the original grid."""
+    bundle = write_tiny_bundle(tmp_path / "b05", patch=P, threshold=TINY_THRESHOLD, spacing_mm=0.05)
+    image = write_dicom(tmp_path / "g.dcm", phantom(600, 500, spots=((300, 200),)))
+    result = scan([str(image), "--model", str(bundle), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "g.json").read_text())
+    assert report["resampling"] == {"original_spacing_mm": [0.1, 0.1], "spacing_source": "ImagerPixelSpacing",
+                                    "model_spacing_mm": 0.05, "scale": [2.0, 2.0], "resampled": True,
+                                    "scanned_shape": [1200, 1000], "note": None}
+    assert report["times_ms"]["resample"] > 0 and (report["rows"], report["cols"]) == (600, 500)
+    (finding,) = report["findings"]
+    box = finding["bbox_px"]
+    assert box["x0"] <= 200 < box["x1"] and box["y0"] <= 300 < box["y1"] and box["x1"] <= 500
+
+
+@pytest.mark.parametrize("extra, spacing, source, note", [
+    (["--spacing", "0.1"], [0.1, 0.1], "--spacing", None),
+    ([], [0.05, 0.05], "assumed: the model's spacing", "no --spacing was given: assumed the model's 0.05 mm"),
+])
+def test_png_spacing_given_or_assumed(tmp_path, fake_backend, extra, spacing, source, note):
+    bundle = write_tiny_bundle(tmp_path / "b05", patch=P, threshold=TINY_THRESHOLD, spacing_mm=0.05)
+    png = tmp_path / "film.png"
+    Image.fromarray(phantom(600, 500, spots=((300, 200),))).save(png)
+    result = scan([str(png), "--model", str(bundle), "--out", str(tmp_path / "o"), *extra])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "film.json").read_text())
+    resampling = report["resampling"]
+    assert (resampling["original_spacing_mm"], resampling["spacing_source"]) == (spacing, source)
+    assert (resampling["note"] is None) if note is None else (note in resampling["note"])
+    assert report["pixel_spacing_mm"] == spacing
+    assert resampling["resampled"] == bool(extra)
 
 
 def test_json_flag_prints_reports(tmp_path, tiny_bundle, fake_backend):
