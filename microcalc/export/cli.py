@@ -35,10 +35,13 @@ PATH = click.Path(path_type=Path)
 @click.option("--no-parity", is_flag=True,
               help="Skip the parity check against PyTorch (not recommended): the variants are recorded "
                    "as unchecked and --precision auto never picks fp16 or int8.")
+@click.option("--model-spacing", type=float, default=None,
+              help="Pixel spacing in mm the model was trained at, for checkpoints that record none (published, "
+                   "torchvision). Without one, mc-scan scans every image at its native grid.")
 @seed_option()
 def cli(*, checkpoint: Path | None, out: Path | None, fp16: bool, int8: bool, calib: Path | None, calib_method: str,
         calib_size: int, trt: bool, min_batch: int, opt_batch: int, max_batch: int, opset: int, no_parity: bool,
-        seed: int) -> None:
+        model_spacing: float | None, seed: int) -> None:
     """Export a checkpoint to a model bundle, proving parity with PyTorch.
 
     FP32 ONNX is always written; the graph takes raw uint8 tiles [N,1,P,P] and returns p_cluster [N]
@@ -48,8 +51,11 @@ def cli(*, checkpoint: Path | None, out: Path | None, fp16: bool, int8: bool, ca
     decisions agree on fewer than 99% of the patches or its AUC moves by more than 0.005 (INT8
     needs labelled patches: class sub-folders). Each variant's verdict is recorded in bundle.json;
     mc-scan --precision auto uses only variants that passed.
+    The bundle carries the model's pixel spacing (from the checkpoint, or --model-spacing), to which
+    mc-scan resamples images.
 
     Example: mc-export --checkpoint run/checkpoint.pt --out bundle --fp16 --int8 --calib patches/ --trt
+    Example: mc-export --checkpoint PRETRAINED_RESNET101.tar --out bundle --model-spacing 0.07
     """
     from microcalc.export.pipeline import ExportOptions, export_bundle
     from microcalc.export.tensorrt_build import Profile
@@ -63,7 +69,8 @@ def cli(*, checkpoint: Path | None, out: Path | None, fp16: bool, int8: bool, ca
     checkpoint = checkpoint or defaults.default_checkpoint()
     out = out or defaults.default_bundle()
     options = ExportOptions(fp16=fp16, int8=int8, calib=calib, calib_method=calib_method, calib_size=calib_size,
-                            trt=trt, profile=profile, opset=opset, check_parity=not no_parity, seed=seed)
+                            trt=trt, profile=profile, opset=opset, check_parity=not no_parity, seed=seed,
+                            model_spacing_mm=model_spacing)
     manifest = export_bundle(checkpoint, out, options=options, log=lambda line: click.echo(line, err=True))
     names = ", ".join(v["name"] for v in manifest["variants"])
     click.echo(f"{out}: {names} ({manifest['export_timings_s']['total_s']:.1f} s)")

@@ -6,6 +6,7 @@ every variant has passed its parity bound, so a failed export leaves no partial 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from microcalc.errors import InputError
 from microcalc.export import parity
 from microcalc.export.tensorrt_build import Profile
 from microcalc.imaging.patch_sets import LabelRule, PatchSet, load_patch_set
+from microcalc.imaging.spacing import check_spacing_mm, same_spacing
 from microcalc.parity import BOUNDS, ParityBounds, compare, not_checked
 
 REAL_PATCHES = real_patches_dir()
@@ -51,6 +53,7 @@ class ExportOptions:
     check_parity: bool = True
     bounds: dict[str, ParityBounds] = field(default_factory=lambda: dict(BOUNDS))
     seed: int = 0
+    model_spacing_mm: float | None = None
 
 
 def synthetic_patches(n: int, size: int, *, seed: int = 0) -> PatchSet:
@@ -94,6 +97,18 @@ def _load_model(checkpoint_path: Path) -> tuple[Any, Any]:
         raise InputError(f"{checkpoint_path}: {exc}") from exc
 
 
+def model_spacing(config: Any, value: float | None, checkpoint_path: Path) -> Any:
+    """``config`` with ``--model-spacing`` applied: sets it where the checkpoint has none, refuses a contradiction."""
+    if value is None:
+        return config
+    value = check_spacing_mm(value, what="--model-spacing")
+    recorded = config.pixel_spacing_mm
+    if recorded is not None and not same_spacing(recorded, value):
+        raise InputError(f"{checkpoint_path}: the checkpoint was trained at {recorded:g} mm; "
+                         f"--model-spacing {value:g} contradicts it")
+    return dataclasses.replace(config, pixel_spacing_mm=recorded if recorded is not None else value)
+
+
 def export_bundle(checkpoint_path: str | Path, out: str | Path, *, options: ExportOptions,
                   log: Callable[[str], None] = print) -> dict[str, Any]:
     """Export ``checkpoint_path`` to the bundle folder ``out``; returns the manifest.
@@ -114,7 +129,10 @@ def export_bundle(checkpoint_path: str | Path, out: str | Path, *, options: Expo
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     checkpoint, tile_model = _load_model(checkpoint_path)
+    checkpoint.config = model_spacing(checkpoint.config, options.model_spacing_mm, checkpoint_path)
     config = checkpoint.config
+    log(f"model pixel spacing: {config.pixel_spacing_mm:g} mm" if config.pixel_spacing_mm else
+        "model pixel spacing: none recorded (--model-spacing sets it); mc-scan will scan at each image's native grid")
     calib = None
     if options.calib is not None:
         calib = load_patch_set(options.calib, size=config.patch_size, rule=_rule(config),

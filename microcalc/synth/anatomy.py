@@ -25,7 +25,15 @@ LATERALITIES = ("L", "R")
 # Threshold on the unit-std parenchyma noise: higher -> less fibroglandular tissue (BI-RADS a-d).
 _DENSITY_THRESHOLD = {"fatty": 1.4, "scattered": 0.75, "hetero": 0.1, "dense": -0.6}
 FAT, GLAND, PECTORAL = 0.30, 0.75, 0.68
-QUANTUM_NOISE = 0.008
+QUANTUM_NOISE = 0.008  # per-pixel std at NOISE_SPACING_MM
+NOISE_SPACING_MM = 0.07
+
+
+def quantum_noise_std(spacing_mm: float) -> np.float32:
+    """Per-pixel quantum noise at ``spacing_mm`` for the same dose: photons per pixel grow with its
+    area, so the std scales as ``NOISE_SPACING_MM / spacing_mm`` (a 0.05 mm detector is noisier per
+    pixel than a 0.1 mm one; averaged to the same pixel size, they agree)."""
+    return np.float32(QUANTUM_NOISE * NOISE_SPACING_MM / spacing_mm)
 
 
 @dataclass
@@ -151,7 +159,7 @@ def breast_anatomy(*, rows: int, cols: int, spacing_mm: float, view: str, latera
     full = _upsample(np.ascontiguousarray(attenuation, dtype=np.float32), (rows, cols))
     full_mask = _upsample(np.ascontiguousarray(mask, dtype=np.uint8), (rows, cols), order=0).astype(bool)
     full_place = _upsample(np.ascontiguousarray(placeable, dtype=np.uint8), (rows, cols), order=0).astype(bool)
-    full += rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(QUANTUM_NOISE)
+    full += rng.standard_normal((rows, cols), dtype=np.float32) * quantum_noise_std(spacing_mm)
     return Anatomy(attenuation=full, mask=full_mask, placeable=full_place,
                    vessels=_full_res_paths(paths, cols=cols, mirror=laterality == "R"))
 
@@ -168,7 +176,7 @@ def tissue_field(*, rows: int, cols: int, spacing_mm: float, density: str, rng: 
     vessel_layer, paths = _vessels(low, mask, px_mm, rng, n_vessels)
     attenuation = attenuation + vessel_layer
     full = _upsample(np.ascontiguousarray(attenuation, dtype=np.float32), (rows, cols))
-    full += rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(QUANTUM_NOISE)
+    full += rng.standard_normal((rows, cols), dtype=np.float32) * quantum_noise_std(spacing_mm)
     ones = np.ones((rows, cols), dtype=bool)
     return Anatomy(attenuation=full, mask=ones, placeable=ones,
                    vessels=_full_res_paths(paths, cols=cols, mirror=False))

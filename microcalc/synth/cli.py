@@ -11,9 +11,10 @@ from microcalc.atomic import write_json_atomic, write_text_atomic
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
 from microcalc.errors import MicrocalcError
 from microcalc.synth.anatomy import DENSITIES
-from microcalc.synth.dicom_writer import PHOTOMETRICS, TRANSFER_SYNTAXES, VOI_FUNCTIONS, write_mammogram_dicom
+from microcalc.synth.dicom_writer import INTENTS, PHOTOMETRICS, TRANSFER_SYNTAXES, VOI_FUNCTIONS
 from microcalc.synth.patches import FRAMINGS, PatchStyle, write_patch_set
-from microcalc.synth.phantom import DEFAULT_COLS, DEFAULT_ROWS, DEFAULT_SPACING_MM, make_phantom
+from microcalc.synth.phantom import DEFAULT_COLS, DEFAULT_ROWS, DEFAULT_SPACING_MM
+from microcalc.synth.vendors import VENDOR_SPACINGS_MM, Case, vendor_cases, write_case, write_vendor_set
 
 
 def _writable_dir(path: Path) -> None:
@@ -48,34 +49,70 @@ def cli() -> None:
 @click.option("--bits-stored", type=click.IntRange(12, 16), default=12, show_default=True)
 @click.option("--transfer-syntax", type=click.Choice(list(TRANSFER_SYNTAXES)), default="explicit",
               show_default=True, help="explicit VR little endian, RLE lossless or JPEG 2000 lossless.")
+@click.option("--intent", type=click.Choice(list(INTENTS)), default="presentation", show_default=True,
+              help="DM For Presentation, or For Processing (same pixels; for testing that readers refuse it).")
 def mammogram(out: Path, *, seed: int, clusters: int, isolated: int, view: str, laterality: str, rows: int,
               cols: int, spacing: float, density: str, photometric: str, voi_function: str, bits_stored: int,
-              transfer_syntax: str) -> None:
+              transfer_syntax: str, intent: str) -> None:
     """Write a DM "For Presentation" MG DICOM to OUT and its ground truth to OUT with suffix .json.
 
     The truth lists each cluster's centre and bbox ([row, col], half-open [row0, col0, row1,
     col1)) in the written image's pixel grid, each calcification's centre and diameter (px, mm),
-    the breast bbox and the isolated specks (hard negatives).
+    the breast bbox and the isolated specks (hard negatives). Calcification sizes are in mm, so
+    another --spacing gives the same physical specks in more or fewer pixels.
+
+    Example: mc-synth mammogram m.dcm --spacing 0.05 --rows 2867 --cols 2330 --bits-stored 14
     """
     _writable_dir(out.parent if str(out.parent) else Path("."))
+    case = Case(name=out.name, seed=seed, rows=rows, cols=cols, spacing_mm=spacing, bits_stored=bits_stored,
+                photometric=photometric, voi_function=voi_function, view=view, laterality=laterality,
+                density=density, clusters=clusters, isolated=isolated, transfer_syntax=transfer_syntax,
+                intent=intent)
     try:
-        phantom = make_phantom(seed=seed, rows=rows, cols=cols, spacing_mm=spacing, view=view,
-                               laterality=laterality, density=density, clusters=clusters, isolated=isolated,
-                               bits_stored=bits_stored)
+        truth = write_case(out, case)
     except ValueError as e:
         raise click.UsageError(str(e)) from e
-    truth = dict(phantom.truth, photometric=photometric, voi_function=voi_function,
-                 transfer_syntax=transfer_syntax, dicom=out.name)
-    w = truth["window"]
-    try:
-        write_mammogram_dicom(out, phantom.stored, seed=seed, spacing_mm=spacing, view=view, laterality=laterality,
-                              bits_stored=bits_stored, window=(w["center"], w["width"]), photometric=photometric,
-                              voi_function=voi_function, transfer_syntax=transfer_syntax)
-        truth_path = out.with_suffix(".json")
-        write_json_atomic(truth_path, truth, indent=1)
     except OSError as e:
         raise MicrocalcError(f"{out}: cannot write ({e.strerror or e})") from e
-    click.echo(f"wrote {out} ({rows}x{cols}, {len(truth['clusters'])} clusters) and {truth_path.name}")
+    click.echo(f"wrote {out} ({rows}x{cols}, {len(truth['clusters'])} clusters) and {out.with_suffix('.json').name}")
+
+
+@cli.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--per-spacing", type=click.IntRange(1, 1000), default=4, show_default=True,
+              help="Mammograms at each spacing.")
+@click.option("--spacings", default=",".join(f"{s:g}" for s in VENDOR_SPACINGS_MM), show_default=True,
+              help="Comma-separated pixel spacings in mm.")
+@click.option("--height-mm", type=click.FloatRange(min=20.0), default=143.36, show_default=True,
+              help="Field of view height (rows) in mm, the same at every spacing.")
+@click.option("--width-mm", type=click.FloatRange(min=20.0), default=116.48, show_default=True,
+              help="Field of view width (columns) in mm.")
+@click.option("--clusters", type=click.IntRange(0, 20), default=2, show_default=True)
+@click.option("--isolated", type=click.IntRange(0, 100), default=6, show_default=True)
+@seed_option()
+def vendors(outdir: Path, *, per_spacing: int, spacings: str, height_mm: float, width_mm: float, clusters: int,
+            isolated: int, seed: int) -> None:
+    """Write mammograms of one field of view at several detector spacings: OUTDIR/s<MM>/case_NNN.dcm.
+
+    Each has its truth (.json) beside it; bits stored (12, 14, 16), VOI LUT function and
+    MONOCHROME1/2 rotate over the cases; OUTDIR/manifest.json lists them. Calcifications have
+    the same size in mm at every spacing.
+
+    Example: mc-synth vendors heldout --per-spacing 10 --spacings 0.05,0.07,0.085,0.1 --seed 100
+    """
+    try:
+        values = tuple(float(v) for v in spacings.split(",") if v.strip())
+    except ValueError as e:
+        raise click.UsageError(f"--spacings: expected comma-separated numbers, got {spacings!r}") from e
+    try:
+        cases = vendor_cases(per_spacing=per_spacing, spacings=values, height_mm=height_mm, width_mm=width_mm,
+                             seed=seed, clusters=clusters, isolated=isolated)
+        manifest = write_vendor_set(outdir, cases, progress=len(cases) > 4)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    except OSError as e:
+        raise MicrocalcError(f"{outdir}: cannot write ({e.strerror or e})") from e
+    click.echo(f"wrote {len(cases)} mammograms at {', '.join(f'{v:g}' for v in values)} mm and {manifest}")
 
 
 @cli.command()

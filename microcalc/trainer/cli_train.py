@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -30,6 +31,9 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
 @click.option("--patch-size", default=674, show_default=True, help="Model input side in pixels.")
 @click.option("--fit", "fit_policy", type=click.Choice(FIT_POLICIES), default="error", show_default=True,
               help="Patches of another size: refuse, centre crop/zero pad, or resize.")
+@click.option("--spacing-mm", type=float, default=None,
+              help="Pixel spacing of the patches in mm [default: from DICOM headers or mc-synth's truth.json]; "
+                   "recorded in the checkpoint, the scanner resamples every mammogram to it.")
 @click.option("--scaling", type=click.Choice(SCALINGS), default="per_tile_max", show_default=True,
               help="Intensity scaling recorded in the checkpoint (published: per_tile_max).")
 @click.option("--arch", default="resnet101", show_default=True, help="Architecture of the model zoo.")
@@ -72,7 +76,7 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
 @seed_option()
 def cli(data: Path, out: Path, val_dir: Path | None, val_fraction: float, positive_class: str, patch_size: int,
-        fit_policy: str, scaling: str, arch: str, init: Path | None, freeze: str, optimizer: str, lr: float,
+        fit_policy: str, spacing_mm: float | None, scaling: str, arch: str, init: Path | None, freeze: str, optimizer: str, lr: float,
         weight_decay: float, batch_size: int, epochs: int, schedule: str, warmup_epochs: int, patience: int,
         balanced: bool, augment: bool, photometric: bool, hard_negatives: int, negative_pool: Path | None,
         per_round: int,
@@ -84,7 +88,9 @@ def cli(data: Path, out: Path, val_dir: Path | None, val_fraction: float, positi
     manifest with columns path,label. The defaults reproduce the published Microcalc-Detect
     recipe: ResNet101, 674x674, Adam, LR 5e-6, weight decay 1e-3, batch 8, per-patch max
     scaling. RUN gets checkpoint.pt (best validation AUC), last.pt, metrics.json, history.csv,
-    roc.png and curves.png. Run it under torchrun for multi-GPU DistributedDataParallel.
+    roc.png and curves.png. The patches' pixel spacing (DICOM headers, mc-synth's truth.json or
+    --spacing-mm) goes into the checkpoint: mc-scan resamples every mammogram to it. Run it under
+    torchrun for multi-GPU DistributedDataParallel.
 
     Example: mc-train patches/ --out runs/r1 --arch smallcnn --patch-size 128 --epochs 12 --lr 2e-3
     """
@@ -92,6 +98,7 @@ def cli(data: Path, out: Path, val_dir: Path | None, val_fraction: float, positi
     from microcalc.trainer.data import discover
     from microcalc.trainer.distributed import init_distributed
     from microcalc.trainer.fit import TrainOptions
+    from microcalc.trainer.spacing import training_spacing
 
     for name, value, low in (("--patch-size", patch_size, 8), ("--batch-size", batch_size, 1),
                              ("--epochs", epochs, 1)):
@@ -118,6 +125,12 @@ def cli(data: Path, out: Path, val_dir: Path | None, val_fraction: float, positi
                             negative_pool=negative_pool, per_round=per_round, resume=resume)
     train_set = discover(data, positive_class=positive_class)
     val_set = discover(val_dir, positive_class=positive_class, classes=train_set.classes) if val_dir else None
+    spacing = training_spacing([s for s in (train_set, val_set) if s is not None],
+                               [p for p in (data, val_dir) if p is not None], override=spacing_mm)
+    opts = replace(opts, pixel_spacing_mm=spacing)
+    if not quiet:
+        said = f"{spacing:g} mm" if spacing else "unknown: scans will run at each image's native grid"
+        click.echo(f"pixel spacing of the training data: {said}", err=True)
     dist = init_distributed()
     metrics = experiments.run(train_set, val_set, opts, out, plan, dist)
     if dist.main and not quiet:

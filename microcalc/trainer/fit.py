@@ -67,6 +67,7 @@ class TrainOptions:
     workers: int = 0
     threshold: float = 0.5
     progress: bool = True
+    pixel_spacing_mm: float | None = None
 
     def record(self) -> dict[str, Any]:
         out = asdict(self)
@@ -134,7 +135,8 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(opts.seed)
     config = ModelConfig(arch=opts.arch, classes=train_set.classes, positive_index=0, patch_size=opts.patch_size,
-                         preprocessing=opts.preprocessing, threshold=opts.threshold)
+                         preprocessing=opts.preprocessing, threshold=opts.threshold,
+                         pixel_spacing_mm=opts.pixel_spacing_mm)
     runtime = make_runtime(device=opts.device, amp=opts.amp, channels_last=opts.channels_last,
                            local_rank=dist.local_rank)
     train_ds = PatchDataset(train_set, size=opts.patch_size, policy=opts.fit, preprocessing=opts.preprocessing,

@@ -193,3 +193,25 @@ def test_defaults_come_from_microcalc_home(small_run, tmp_path: Path, monkeypatc
     monkeypatch.delenv("MICROCALC_BUNDLE", raising=False)
     assert _invoke(["--fp16"])[0] == 0
     assert Bundle.load(home / "bundle").variant(precision="fp16").file == "model.fp16.onnx"
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([], None),                                # no spacing anywhere: native grid at scan time
+    (["--model-spacing", "0.085"], 0.085),     # a checkpoint without one gets it from the option
+])
+def test_model_spacing_goes_into_the_bundle(small_run, tmp_path: Path, args, expected) -> None:
+    out = tmp_path / "b"
+    code, output = _invoke(["--checkpoint", str(small_run[0]), "--out", str(out), "--no-parity", *args])
+    assert code == 0, output
+    assert Bundle.load(out).config.pixel_spacing_mm == expected
+
+
+def test_model_spacing_cannot_contradict_the_checkpoint(tmp_path: Path) -> None:
+    from microcalc.errors import InputError
+    from microcalc.export.pipeline import model_spacing
+
+    config = ModelConfig(arch="smallcnn", classes=("cluster", "no"), positive_index=0, patch_size=SIZE,
+                         pixel_spacing_mm=0.07)
+    assert model_spacing(config, 0.0703, Path("c.pt")).pixel_spacing_mm == 0.07  # agrees: kept as recorded
+    with pytest.raises(InputError, match=r"c.pt: the checkpoint was trained at 0.07 mm; --model-spacing 0.1 "):
+        model_spacing(config, 0.1, Path("c.pt"))

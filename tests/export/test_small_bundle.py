@@ -57,3 +57,11 @@ def test_cam_peaks_on_the_cluster(bundle: Bundle, synth_patches: Path) -> None:
                  and c0 - cell <= (cx + 1) * cell and cx * cell <= c1 + cell)
     assert total >= 10 and hits / total >= 0.9, (hits, total)
     assert onnx_runner(str(bundle.file(bundle.variant(precision="int8"))))(tiles).shape == (len(tiles),)
+
+
+def test_bundle_carries_the_spacing_of_the_training_data(bundle: Bundle, synth_patches: Path) -> None:
+    """mc-synth patches record 0.07 mm in truth.json; mc-train and mc-export carry it to the bundle."""
+    import json
+
+    recorded = json.loads((synth_patches / "truth.json").read_text())["spacing_mm"]
+    assert bundle.config.pixel_spacing_mm == pytest.approx(recorded) == pytest.approx(0.07)
