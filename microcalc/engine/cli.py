@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, spacing_option
+from microcalc.cli_common import CONTEXT_SETTINGS, native_grid_option, run_cli, spacing_option
 from microcalc.defaults import default_bundle
 from microcalc.engine.first_decode import FirstDecode
 from microcalc.engine.geometry import ASSUMED_SOURCE
@@ -110,11 +110,12 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
                    "with a path column. Needs pip install \"microcalc[cluster]\".")
 @click.option("--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1].")
 @spacing_option()
+@native_grid_option()
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
         batch_size: int, operating_point: str | None, threshold: float | None, min_breast: float,
         out_dir: Path,
         as_json: bool, force: bool, decode_timeout: float, isolation: str, sr: bool, ray_address: str | None,
-        actors: int | None, spacing: float | None) -> None:
+        actors: int | None, spacing: float | None, native_grid: bool) -> None:
     """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
 
     Each image is first resampled to the model's pixel spacing (from its DICOM header, or
@@ -144,7 +145,8 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
                           fallback=bundle.threshold)
     settings = ScanSettings(threshold=chosen_point.threshold, overlap=overlap, min_breast=min_breast,
                             batch_size=batch_size, decode_timeout_s=decode_timeout,
-                            model_spacing_mm=bundle.config.pixel_spacing_mm, input_spacing_mm=spacing)
+                            model_spacing_mm=bundle.config.pixel_spacing_mm, input_spacing_mm=spacing,
+                            native_grid=native_grid)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

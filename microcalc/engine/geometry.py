@@ -90,9 +90,13 @@ class ScanGeometry:
         }
 
 
-def plan_geometry(image: Mammogram, *, model_spacing_mm: float | None,
-                  input_spacing_mm: float | None = None) -> ScanGeometry:
-    """Decide the scanned grid of ``image`` (see the module docstring); nothing is resampled yet."""
+def plan_geometry(image: Mammogram, *, model_spacing_mm: float | None, input_spacing_mm: float | None = None,
+                  native_grid: bool = False) -> ScanGeometry:
+    """Decide the scanned grid of ``image`` (see the module docstring); nothing is resampled yet.
+
+    ``native_grid`` (``--native-grid``) keeps every image at its own grid although the model has a
+    spacing, as scanners did before resampling existed; only for measuring what resampling is worth.
+    """
     meta = image.meta
     shape = (int(image.pixels.shape[0]), int(image.pixels.shape[1]))
     note = None
@@ -109,6 +113,10 @@ def plan_geometry(image: Mammogram, *, model_spacing_mm: float | None,
     if model_spacing_mm is None:
         return ScanGeometry(original_shape=shape, scanned_shape=shape, spacing=spacing, model_spacing_mm=None,
                             note="the model records no pixel spacing: scanned at the native grid")
+    if native_grid:
+        return ScanGeometry(original_shape=shape, scanned_shape=shape, spacing=spacing,
+                            model_spacing_mm=model_spacing_mm,
+                            note=f"--native-grid: scanned at the native grid, not at the model's {model_spacing_mm:g} mm")
     scanned = tuple(shape[i] if same_spacing(spacing.pair[i], model_spacing_mm)
                     else max(1, round(shape[i] * spacing.pair[i] / model_spacing_mm)) for i in (0, 1))
     return ScanGeometry(original_shape=shape, scanned_shape=scanned, spacing=spacing,
@@ -116,13 +124,14 @@ def plan_geometry(image: Mammogram, *, model_spacing_mm: float | None,
 
 
 def to_model_grid(image: Mammogram, *, model_spacing_mm: float | None, input_spacing_mm: float | None = None,
-                  min_side: int = 0) -> tuple[Mammogram, ScanGeometry]:
+                  native_grid: bool = False, min_side: int = 0) -> tuple[Mammogram, ScanGeometry]:
     """``image`` resampled to the model's spacing (or as it is) and its :class:`ScanGeometry`.
 
     Raises:
         InputError: at the model's spacing the image is smaller than ``min_side`` (one tile).
     """
-    geometry = plan_geometry(image, model_spacing_mm=model_spacing_mm, input_spacing_mm=input_spacing_mm)
+    geometry = plan_geometry(image, model_spacing_mm=model_spacing_mm, input_spacing_mm=input_spacing_mm,
+                             native_grid=native_grid)
     rows, cols = geometry.scanned_shape
     if min(rows, cols) < min_side:
         raise InputError(f"{image.meta.path}: at the model's spacing of {model_spacing_mm:g} mm the image is "

@@ -40,59 +40,12 @@ from microcalc.engine.geometry import ScanGeometry, to_model_grid
 from microcalc.engine.mask import breast_mask
 from microcalc.engine.read_guard import Reader, read_checked
 from microcalc.engine.ring import BufferRing
+from microcalc.engine.settings import ScanSettings
 from microcalc.engine.stages import END, ImageDone, InFlight, Job, StageFailed, TileBatch
 from microcalc.engine.tiler import TileGrid, fill_batch, plan_tiles
 from microcalc.errors import InternalError, MicrocalcError
-from microcalc.imaging.spacing import check_spacing_mm
 
 __all__ = ["Reader", "ScanResult", "ScanSettings", "Scanner", "prepare", "read_checked"]
-
-
-@dataclass(frozen=True)
-class ScanSettings:
-    """How images are tiled and judged; validated here, in one place.
-
-    Attributes:
-        threshold: a tile is suspicious when its cluster probability reaches this.
-        overlap: fraction of a tile shared with its neighbour, in ``[0, 1)``.
-        min_breast: tiles with a smaller tissue fraction are skipped, in ``[0, 1]``.
-        batch_size: tiles per backend call.
-        depth: batch buffers in the ring (at least 2).
-        cam_fraction: share of the CAM peak that a finding's box encloses.
-        mask_factor: downsampling of the copy the breast mask is computed on.
-        decode_timeout_s: an input whose reading takes longer is refused and abandoned.
-        model_spacing_mm: the model's pixel spacing; each image is resampled to it before masking
-            and tiling (:mod:`microcalc.engine.geometry`). ``None``: scan at the native grid.
-        input_spacing_mm: spacing of inputs whose header gives none (PNG, PGM, TIFF: ``--spacing``).
-    """
-
-    threshold: float
-    overlap: float = 0.25
-    min_breast: float = 0.05
-    batch_size: int = 8
-    depth: int = 3
-    cam_fraction: float = 0.5
-    mask_factor: int = 8
-    decode_timeout_s: float = 30.0
-    model_spacing_mm: float | None = None
-    input_spacing_mm: float | None = None
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise MicrocalcError(f"threshold must lie in (0, 1), got {self.threshold}")
-        if not 0.0 <= self.overlap < 1.0:
-            raise MicrocalcError(f"overlap must lie in [0, 1), got {self.overlap}")
-        if not 0.0 <= self.min_breast <= 1.0:
-            raise MicrocalcError(f"min-breast must lie in [0, 1], got {self.min_breast}")
-        if self.batch_size < 1:
-            raise MicrocalcError(f"batch size must be at least 1, got {self.batch_size}")
-        if self.depth < 2:
-            raise MicrocalcError(f"ring depth must be at least 2, got {self.depth}")
-        if not self.decode_timeout_s > 0:
-            raise MicrocalcError(f"decode timeout must be positive, got {self.decode_timeout_s}")
-        for name, value in (("model spacing", self.model_spacing_mm), ("--spacing", self.input_spacing_mm)):
-            if value is not None:
-                check_spacing_mm(value, what=name)
 
 
 @dataclass
@@ -138,7 +91,8 @@ def prepare(index: int, path: Path, *, reader: Reader, settings: ScanSettings, p
         result.times_ms["decode"] = (time.perf_counter() - started) * 1e3
         t = time.perf_counter()
         result.image, result.geometry = to_model_grid(result.image, model_spacing_mm=settings.model_spacing_mm,
-                                                      input_spacing_mm=settings.input_spacing_mm, min_side=patch_size)
+                                                      input_spacing_mm=settings.input_spacing_mm,
+                                                      native_grid=settings.native_grid, min_side=patch_size)
         result.times_ms["resample"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
         mask = breast_mask(result.image.pixels, factor=settings.mask_factor)

@@ -36,6 +36,16 @@ P = 64
 def test_plan(spacing, model, given, scanned, source, note):
     image = as_image(np.zeros((1000, 800), np.uint8), spacing_mm=spacing)
     geometry = plan_geometry(image, model_spacing_mm=model, input_spacing_mm=given)
+    _check(geometry, model, scanned, source, note)
+
+
+def test_native_grid_keeps_the_image_and_says_so():
+    image = as_image(np.zeros((1000, 800), np.uint8), spacing_mm=(0.05, 0.05))
+    geometry = plan_geometry(image, model_spacing_mm=0.1, native_grid=True)
+    _check(geometry, 0.1, (1000, 800), "ImagerPixelSpacing", "--native-grid: scanned at the native grid")
+
+
+def _check(geometry, model, scanned, source, note):
     assert geometry.scanned_shape == scanned
     assert geometry.spacing.source == source
     assert (geometry.note is None) if note is None else (note in geometry.note)

@@ -63,6 +63,16 @@ def test_scan_resamples_to_the_model_spacing(tmp_path, fake_backend):
     assert box["x0"] <= 200 < box["x1"] and box["y0"] <= 300 < box["y1"] and box["x1"] <= 500
 
 
+def test_native_grid_flag_scans_without_resampling(tmp_path, fake_backend):
+    bundle = write_tiny_bundle(tmp_path / "b05", spacing_mm=0.05)
+    image = write_dicom(tmp_path / "g.dcm", phantom(600, 500, spots=((300, 200),)))
+    result = scan([str(image), "--model", str(bundle), "--out", str(tmp_path / "o"), "--native-grid"])
+    assert result.exit_code == 0, result.output
+    resampling = json.loads((tmp_path / "o" / "g.json").read_text())["resampling"]
+    assert resampling["resampled"] is False and resampling["scanned_shape"] == [600, 500]
+    assert resampling["model_spacing_mm"] == 0.05 and "--native-grid" in resampling["note"]
+
+
 @pytest.mark.parametrize("extra, spacing, source, note", [
     (["--spacing", "0.1"], [0.1, 0.1], "--spacing", None),
     ([], [0.05, 0.05], "assumed: the model's spacing", "no --spacing was given: assumed the model's 0.05 mm"),
