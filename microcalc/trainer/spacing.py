@@ -47,11 +47,9 @@ def _dicom_spacings(patch_set: PatchSet) -> list[tuple[float, str]]:
             continue
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
-            spacing = dicom_spacing(ds)
         except (InvalidDicomError, OSError, ValueError) as exc:
             raise InputError(f"{path}: cannot read the DICOM header ({exc})") from exc
-        except InputError as exc:
-            raise InputError(f"{path}: {exc}") from exc
+        spacing = dicom_spacing(ds)
         if spacing is None:
             continue
         if not same_spacing(spacing.row_mm, spacing.col_mm):
