@@ -57,6 +57,26 @@ def _spline(image: np.ndarray, axis: int, new: int) -> np.ndarray:
     return ndimage.zoom(image, zoom, order=3, mode="grid-mirror", grid_mode=True, output=np.float32)
 
 
+def resample_float(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Any 2-D array resampled to ``shape`` as float32 (area averaging down, cubic spline up, per axis).
+
+    The float form serves detector simulation (``mc-synth vendors`` samples one fine rendering of
+    a breast with each detector's pixel size); the scanner uses :func:`resample_to_shape`.
+    """
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"target shape must be two positive sizes, got {shape}")
+    out = image.astype(np.float32)
+    for axis, new in enumerate(shape):
+        old = out.shape[axis]
+        if new < old:
+            out = _area(out, axis, new)
+        elif new > old:
+            out = _spline(out, axis, new)
+    return out
+
+
 def resample_to_shape(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """``pixels`` (uint8 ``[rows, cols]``) resampled to ``shape``: a new C-contiguous uint8 array.
 
@@ -64,17 +84,6 @@ def resample_to_shape(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     (see the module docstring); values are rounded and clipped to 0..255. Returns ``pixels``
     itself when ``shape`` is its own shape.
     """
-    if pixels.ndim != 2:
-        raise ValueError(f"expected a 2-D image, got shape {pixels.shape}")
-    if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(f"target shape must be two positive sizes, got {shape}")
     if tuple(shape) == pixels.shape:
         return pixels
-    out = pixels.astype(np.float32)
-    for axis, new in enumerate(shape):
-        old = out.shape[axis]
-        if new < old:
-            out = _area(out, axis, new)
-        elif new > old:
-            out = _spline(out, axis, new)
-    return np.ascontiguousarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+    return np.ascontiguousarray(np.clip(np.rint(resample_float(pixels, shape)), 0, 255).astype(np.uint8))

@@ -14,7 +14,7 @@ from microcalc.synth.anatomy import DENSITIES
 from microcalc.synth.dicom_writer import INTENTS, PHOTOMETRICS, TRANSFER_SYNTAXES, VOI_FUNCTIONS
 from microcalc.synth.patches import FRAMINGS, PatchStyle, write_patch_set
 from microcalc.synth.phantom import DEFAULT_COLS, DEFAULT_ROWS, DEFAULT_SPACING_MM
-from microcalc.synth.vendors import VENDOR_SPACINGS_MM, Case, vendor_cases, write_case, write_vendor_set
+from microcalc.synth.vendors import VENDOR_SPACINGS_MM, Case, write_case, write_vendor_set
 
 
 def _writable_dir(path: Path) -> None:
@@ -79,10 +79,10 @@ def mammogram(out: Path, *, seed: int, clusters: int, isolated: int, view: str, 
 
 @cli.command()
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--per-spacing", type=click.IntRange(1, 1000), default=4, show_default=True,
-              help="Mammograms at each spacing.")
+@click.option("--breasts", type=click.IntRange(1, 1000), default=4, show_default=True,
+              help="Breasts, each seen by a detector of every spacing.")
 @click.option("--spacings", default=",".join(f"{s:g}" for s in VENDOR_SPACINGS_MM), show_default=True,
-              help="Comma-separated pixel spacings in mm.")
+              help="Comma-separated detector pixel spacings in mm.")
 @click.option("--height-mm", type=click.FloatRange(min=20.0), default=143.36, show_default=True,
               help="Field of view height (rows) in mm, the same at every spacing.")
 @click.option("--width-mm", type=click.FloatRange(min=20.0), default=116.48, show_default=True,
@@ -90,29 +90,29 @@ def mammogram(out: Path, *, seed: int, clusters: int, isolated: int, view: str, 
 @click.option("--clusters", type=click.IntRange(0, 20), default=2, show_default=True)
 @click.option("--isolated", type=click.IntRange(0, 100), default=6, show_default=True)
 @seed_option()
-def vendors(outdir: Path, *, per_spacing: int, spacings: str, height_mm: float, width_mm: float, clusters: int,
+def vendors(outdir: Path, *, breasts: int, spacings: str, height_mm: float, width_mm: float, clusters: int,
             isolated: int, seed: int) -> None:
-    """Write mammograms of one field of view at several detector spacings: OUTDIR/s<MM>/case_NNN.dcm.
+    """Write the same breasts as detectors of several spacings store them: OUTDIR/s<MM>/case_NNN.dcm.
 
-    Each has its truth (.json) beside it; bits stored (12, 14, 16), VOI LUT function and
-    MONOCHROME1/2 rotate over the cases; OUTDIR/manifest.json lists them. Calcifications have
-    the same size in mm at every spacing.
+    Each breast is rendered once at 0.035 mm and sampled by each detector (area integration,
+    quantum noise for the same dose), so its calcifications and clusters have the same size in
+    mm at every spacing. Bits stored (12, 14, 16), VOI LUT function and MONOCHROME1/2 rotate over
+    the images; each has its truth (.json) beside it, and OUTDIR/manifest.json lists them.
 
-    Example: mc-synth vendors heldout --per-spacing 10 --spacings 0.05,0.07,0.085,0.1 --seed 100
+    Example: mc-synth vendors heldout --breasts 10 --spacings 0.05,0.07,0.085,0.1 --seed 100
     """
     try:
         values = tuple(float(v) for v in spacings.split(",") if v.strip())
     except ValueError as e:
         raise click.UsageError(f"--spacings: expected comma-separated numbers, got {spacings!r}") from e
     try:
-        cases = vendor_cases(per_spacing=per_spacing, spacings=values, height_mm=height_mm, width_mm=width_mm,
-                             seed=seed, clusters=clusters, isolated=isolated)
-        manifest = write_vendor_set(outdir, cases, progress=len(cases) > 4)
+        manifest = write_vendor_set(outdir, breasts=breasts, spacings=values, height_mm=height_mm, width_mm=width_mm,
+                                    seed=seed, clusters=clusters, isolated=isolated, progress=breasts > 1)
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     except OSError as e:
         raise MicrocalcError(f"{outdir}: cannot write ({e.strerror or e})") from e
-    click.echo(f"wrote {len(cases)} mammograms at {', '.join(f'{v:g}' for v in values)} mm and {manifest}")
+    click.echo(f"wrote {breasts} breasts at {', '.join(f'{v:g}' for v in values)} mm and {manifest}")
 
 
 @cli.command()
