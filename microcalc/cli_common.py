@@ -45,16 +45,3 @@ def seed_option(default: int = 0) -> Callable:
     return click.option("--seed", type=int, default=default, show_default=True,
                         help="Random seed; the same seed gives the same output.")
 
-
-def spacing_option() -> Callable:
-    """``--spacing MM``: the pixel spacing of inputs that carry none (PNG, PGM, TIFF), for every scanning command."""
-    return click.option("--spacing", "spacing", type=click.FloatRange(min=0.0, min_open=True), default=None,
-                        help="Pixel spacing in mm of inputs without one (PNG, PGM, TIFF); DICOM headers win. "
-                             "Without it such inputs are assumed to be at the model's spacing.")
-
-
-def native_grid_option() -> Callable:
-    """``--native-grid``: scan at each image's own grid, ignoring the model's spacing (for comparisons)."""
-    return click.option("--native-grid", is_flag=True,
-                        help="Scan every image at its own pixel grid instead of resampling it to the model's "
-                             "spacing (as before resampling existed; to measure what resampling is worth).")

@@ -15,14 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from microcalc.cli_common import CONTEXT_SETTINGS, native_grid_option, run_cli, spacing_option
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.defaults import default_bundle
 from microcalc.engine.first_decode import FirstDecode
 from microcalc.engine.geometry import ASSUMED_SOURCE
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
 from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
-from microcalc.engine.scan_options import scan_options, threshold_options
+from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options
 from microcalc.errors import InputError, MicrocalcError
 from microcalc.operating_points import ChosenPoint, choose, identify, point_label
 from microcalc.report_sr.document import highdicom, write_scan_sr
@@ -109,8 +109,7 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
                    "adds OUT/findings.parquet and OUT/errors.parquet; INPUT may be a .csv/.parquet manifest "
                    "with a path column. Needs pip install \"microcalc[cluster]\".")
 @click.option("--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1].")
-@spacing_option()
-@native_grid_option()
+@spacing_options
 def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
         batch_size: int, operating_point: str | None, threshold: float | None, min_breast: float,
         out_dir: Path,

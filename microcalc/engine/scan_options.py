@@ -39,3 +39,16 @@ def threshold_options(command: Callable) -> Callable:
                         help="Named operating point of the bundle (e.g. fp0.25, youden) [default: the "
                              "bundle's "
                              "default; 0.5 for bundles without points].")(command)
+
+
+def spacing_options(command: Callable) -> Callable:
+    """Add ``--spacing MM`` (inputs without one: PNG, PGM, TIFF) and ``--native-grid`` (see
+    :mod:`microcalc.engine.geometry`) to a command that scans files."""
+    command = click.option(
+        "--native-grid", is_flag=True,
+        help="Scan every image at its own pixel grid instead of resampling it to the model's spacing (as "
+             "before resampling existed; to measure what resampling is worth).")(command)
+    return click.option(
+        "--spacing", "spacing", type=click.FloatRange(min=0.0, min_open=True), default=None,
+        help="Pixel spacing in mm of inputs without one (PNG, PGM, TIFF); DICOM headers win. Without it such "
+             "inputs are assumed to be at the model's spacing.")(command)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from microcalc.engine.findings import Finding, find_clusters
+from microcalc.engine.geometry import ScanGeometry
 from microcalc.engine.pipeline import Scanner
 from microcalc.engine.tiler import TileGrid
 from microcalc.errors import MicrocalcError
@@ -34,16 +35,16 @@ class ScannedCase:
     scores: np.ndarray
     cams: np.ndarray
     cam_fraction: float
+    geometry: ScanGeometry  # tiles and scores are in the scanned grid; findings and truth in the original
 
     @property
     def max_score(self) -> float:
         return float(self.scores.max()) if self.scores.size else 0.0
 
     def findings(self, threshold: float) -> list[Finding]:
-        """What ``mc-scan`` would report for this image at ``threshold``."""
-        return find_clusters(
-            self.grid, self.scores, self.cams, threshold=threshold, cam_fraction=self.cam_fraction
-        )
+        """What ``mc-scan`` would report for this image at ``threshold`` (in the original pixel grid)."""
+        found = find_clusters(self.grid, self.scores, self.cams, threshold=threshold, cam_fraction=self.cam_fraction)
+        return self.geometry.to_original(found)
 
     def judge(self, threshold: float) -> tuple[list[Finding], ImageMatch]:
         found = self.findings(threshold)
@@ -63,24 +64,15 @@ def scan_cases(
     for result in scanner.scan(paths):
         if result.error is None:
             try:
-                clusters = truths[result.index].in_pixels(
-                    result.image.meta.pixel_spacing_mm, image=result.path
-                )
+                clusters = truths[result.index].in_pixels(result.geometry.spacing_mm, image=result.path)
             except MicrocalcError as exc:
                 result.error = exc
         if result.error is not None:
             on_done(result.path, str(result.error))
             continue
-        cases.append(
-            ScannedCase(
-                path=result.path,
-                clusters=clusters,
-                grid=result.grid,
-                scores=result.scores,
-                cams=result.cams,
-                cam_fraction=scanner.settings.cam_fraction,
-            )
-        )
+        cases.append(ScannedCase(path=result.path, clusters=clusters, grid=result.grid, scores=result.scores,
+                                 cams=result.cams, cam_fraction=scanner.settings.cam_fraction,
+                                 geometry=result.geometry))
         on_done(result.path, None)
     return cases
 
