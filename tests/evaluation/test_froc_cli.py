@@ -103,3 +103,28 @@ def test_missing_truth_is_one_line_before_scanning(tmp_path, cases):
     result = CliRunner().invoke(froc_cli.cli, [str(bundle), str(folder / "hit.dcm")])
     assert result.exit_code != 0
     assert "hit.dcm: no ground truth (expected hit.json from mc-synth beside it" in str(result.exception)
+
+
+@pytest.mark.parametrize("extra, resampled", [([], True), (["--native-grid"], False)])
+def test_findings_are_judged_in_the_original_grid_at_any_model_spacing(tmp_path, cases, extra, resampled):
+    """A 0.05 mm model scans the 0.1 mm cases at twice their pixels; truth stays in the original grid."""
+    folder, truth, _ = cases
+    bundle = write_tiny_bundle(tmp_path / "b05", patch=P, threshold=THRESHOLD, spacing_mm=0.05)
+    out = tmp_path / "froc05"
+    result = froc([bundle, folder, "--truth", truth, "--out", out, "--threshold", str(THRESHOLD), *extra])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "froc.json").read_text())
+    assert report["at_operating_point"]["sensitivity"] == 0.5  # the hit is still a hit
+    assert report["at_operating_point"]["fp_per_image"] == 0.25
+    per = {r["input"].rsplit("/", 1)[-1]: r for r in report["per_image"]}
+    box = per["hit.dcm"]["findings"][0]["bbox_px"]
+    assert box["x0"] <= 200 < box["x1"] and box["y0"] <= 300 < box["y1"] and box["x1"] <= 500
+    assert per["missed.dcm"]["missed_clusters"][0]["radius_px"] == pytest.approx(20.0)  # original 0.1 mm grid
+    assert report["settings"]["model_spacing_mm"] == 0.05 and report["settings"]["native_grid"] is not resampled
+
+
+def test_calibrate_refuses_native_grid(tmp_path, cases):
+    folder, truth, bundle = cases
+    result = CliRunner().invoke(froc_cli.cli, [str(bundle), str(folder), "--truth", str(truth), "--calibrate",
+                                               "--native-grid"])
+    assert result.exit_code != 0 and "--calibrate with --native-grid" in result.output
