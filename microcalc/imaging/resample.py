@@ -6,8 +6,10 @@ weighted by the fraction of each input pixel inside it (the "local mean" of
 averaged rather than aliased. Enlarging must not invent edges: a cubic B-spline
 (``scipy.ndimage.zoom``, order 3, grid mode) is smooth and passes through the input values.
 
-Both work axis by axis (separable), so rows and columns may have different factors (an image
-with anisotropic spacing) and one axis may shrink while the other grows. The grid model is
+Both are separable: axes that shrink are averaged one by one, then every axis that grows is
+interpolated in one spline call (an axis already at its size keeps its values: the spline
+passes through them). Rows and columns may have different factors (anisotropic spacing), and
+one axis may shrink while the other grows. The grid model is
 that of ``grid_mode=True`` in scipy and scikit-image: pixel ``i`` of ``n`` covers ``[i, i+1)``
 and the image ``[0, n)``, so a point at ``x`` in the input is at ``x * new / old`` in the output.
 
@@ -51,12 +53,6 @@ def _area(image: np.ndarray, axis: int, new: int) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(weights @ image.T, dtype=np.float32).T)
 
 
-def _spline(image: np.ndarray, axis: int, new: int) -> np.ndarray:
-    zoom = [1.0, 1.0]
-    zoom[axis] = new / image.shape[axis]
-    return ndimage.zoom(image, zoom, order=3, mode="grid-mirror", grid_mode=True, output=np.float32)
-
-
 def resample_float(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Any 2-D array resampled to ``shape`` as float32 (area averaging down, cubic spline up, per axis).
 
@@ -69,11 +65,11 @@ def resample_float(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         raise ValueError(f"target shape must be two positive sizes, got {shape}")
     out = image.astype(np.float32)
     for axis, new in enumerate(shape):
-        old = out.shape[axis]
-        if new < old:
+        if new < out.shape[axis]:
             out = _area(out, axis, new)
-        elif new > old:
-            out = _spline(out, axis, new)
+    if out.shape != tuple(shape):  # one spline call for every growing axis: half the cost of one per axis
+        zoom = [new / old for new, old in zip(shape, out.shape)]
+        out = ndimage.zoom(out, zoom, order=3, mode="grid-mirror", grid_mode=True, output=np.float32)
     return out
 
 
