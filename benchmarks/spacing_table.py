@@ -35,12 +35,21 @@ def summarise(runs: dict[str, dict[float, dict]], *, reference: float, budget: s
             sens = froc["sensitivity_at_fp"]
             delta = None if sens.get(budget) is None or ref is None else sens[budget] - ref
             rows.setdefault(f"{spacing:g}", {})[arm] = {
-                "images": froc["images"], "clusters": froc["clusters"], "failed": len(froc["failed"]),
-                "sensitivity_at_fp": {b: sens.get(b) for b in BUDGETS}, "delta": delta,
+                "images": froc["images"],
+                "clusters": froc["clusters"],
+                "failed": len(froc["failed"]),
+                "sensitivity_at_fp": {b: sens.get(b) for b in BUDGETS},
+                "delta": delta,
                 "within_tolerance": None if delta is None else abs(delta) <= tolerance,
-                "image_auc": froc.get("image_auc"), "scan_seconds": froc.get("scan_seconds")}
-    return {"reference_spacing_mm": reference, "budget_fp_per_image": float(budget), "tolerance": tolerance,
-            "rows": rows}
+                "image_auc": froc.get("image_auc"),
+                "scan_seconds": froc.get("scan_seconds"),
+            }
+    return {
+        "reference_spacing_mm": reference,
+        "budget_fp_per_image": float(budget),
+        "tolerance": tolerance,
+        "rows": rows,
+    }
 
 
 def _f(value: float | None, fmt: str = ".3f") -> str:
@@ -49,18 +58,20 @@ def _f(value: float | None, fmt: str = ".3f") -> str:
 
 def markdown(summary: dict) -> str:
     budget = f"{summary['budget_fp_per_image']:g}"
-    lines = [f"| spacing (mm) | images / clusters | sensitivity at {budget} FP/image, resampled | change | "
-             f"within {summary['tolerance']:g} | native grid | change | sens. at 0.5 / 1 FP, resampled |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    header = (f"| spacing (mm) | images / clusters | sensitivity at {budget} FP/image, resampled | change | "
+              f"within {summary['tolerance']:g} | native grid | change | sens. at 0.5 / 1 FP, resampled |")
+    lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for spacing, arms in summary["rows"].items():
         res, nat = arms.get("resampled", {}), arms.get("native", {})
         sens = res.get("sensitivity_at_fp", {})
         ref = " (model)" if float(spacing) == summary["reference_spacing_mm"] else ""
         verdict = {True: "yes", False: "**no**", None: "n/a"}[res.get("within_tolerance")]
-        lines.append(f"| {spacing}{ref} | {res.get('images', '-')} / {res.get('clusters', '-')} | "
-                     f"{_f(sens.get(budget))} | {_f(res.get('delta'), '+.3f')} | {verdict} | "
-                     f"{_f(nat.get('sensitivity_at_fp', {}).get(budget))} | {_f(nat.get('delta'), '+.3f')} | "
-                     f"{_f(sens.get('0.5'))} / {_f(sens.get('1'))} |")
+        lines.append(
+            f"| {spacing}{ref} | {res.get('images', '-')} / {res.get('clusters', '-')} | "
+            f"{_f(sens.get(budget))} | {_f(res.get('delta'), '+.3f')} | {verdict} | "
+            f"{_f(nat.get('sensitivity_at_fp', {}).get(budget))} | {_f(nat.get('delta'), '+.3f')} | "
+            f"{_f(sens.get('0.5'))} / {_f(sens.get('1'))} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -73,7 +84,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="Markdown table")
     parser.add_argument("--json", type=Path, required=True, help="JSON summary")
     args = parser.parse_args()
-    summary = summarise(load(args.froc_dir), reference=args.reference, budget=args.budget, tolerance=args.tolerance)
+    summary = summarise(
+        load(args.froc_dir), reference=args.reference, budget=args.budget, tolerance=args.tolerance
+    )
     args.json.write_text(json.dumps(summary, indent=2) + "\n")
     args.out.write_text(markdown(summary))
     print(markdown(summary), end="")

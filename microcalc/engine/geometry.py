@@ -59,7 +59,10 @@ class ScanGeometry:
     @property
     def scale(self) -> tuple[float, float]:
         """Scanned pixels per original pixel, per axis (rows, cols)."""
-        return (self.scanned_shape[0] / self.original_shape[0], self.scanned_shape[1] / self.original_shape[1])
+        return (
+            self.scanned_shape[0] / self.original_shape[0],
+            self.scanned_shape[1] / self.original_shape[1],
+        )
 
     @property
     def spacing_mm(self) -> tuple[float, float] | None:
@@ -68,8 +71,12 @@ class ScanGeometry:
 
     def _box(self, box: Box) -> Box:
         (rows, cols), (sr, sc) = self.original_shape, self.scale
-        return Box(x0=max(0, math.floor(box.x0 / sc)), y0=max(0, math.floor(box.y0 / sr)),
-                   x1=min(cols, math.ceil(box.x1 / sc)), y1=min(rows, math.ceil(box.y1 / sr)))
+        return Box(
+            x0=max(0, math.floor(box.x0 / sc)),
+            y0=max(0, math.floor(box.y0 / sr)),
+            x1=min(cols, math.ceil(box.x1 / sc)),
+            y1=min(rows, math.ceil(box.y1 / sr)),
+        )
 
     def to_original(self, findings: list[Finding]) -> list[Finding]:
         """``findings`` of the scanned grid with their boxes in the original pixel grid."""
@@ -90,8 +97,13 @@ class ScanGeometry:
         }
 
 
-def plan_geometry(image: Mammogram, *, model_spacing_mm: float | None, input_spacing_mm: float | None = None,
-                  native_grid: bool = False) -> ScanGeometry:
+def plan_geometry(
+    image: Mammogram,
+    *,
+    model_spacing_mm: float | None,
+    input_spacing_mm: float | None = None,
+    native_grid: bool = False,
+) -> ScanGeometry:
     """Decide the scanned grid of ``image`` (see the module docstring); nothing is resampled yet.
 
     ``native_grid`` (``--native-grid``) keeps every image at its own grid although the model has a
@@ -106,36 +118,67 @@ def plan_geometry(image: Mammogram, *, model_spacing_mm: float | None, input_spa
         spacing = PixelSpacing(input_spacing_mm, input_spacing_mm, source=OPTION_SOURCE)
     elif model_spacing_mm is not None:
         spacing = PixelSpacing(model_spacing_mm, model_spacing_mm, source=ASSUMED_SOURCE)
-        note = (f"the input has no pixel spacing and no --spacing was given: assumed the model's "
-                f"{model_spacing_mm:g} mm")
+        note = (
+            f"the input has no pixel spacing and no --spacing was given: assumed the model's "
+            f"{model_spacing_mm:g} mm"
+        )
     else:
         spacing = None
     if model_spacing_mm is None:
-        return ScanGeometry(original_shape=shape, scanned_shape=shape, spacing=spacing, model_spacing_mm=None,
-                            note="the model records no pixel spacing: scanned at the native grid")
+        return ScanGeometry(
+            original_shape=shape,
+            scanned_shape=shape,
+            spacing=spacing,
+            model_spacing_mm=None,
+            note="the model records no pixel spacing: scanned at the native grid",
+        )
     if native_grid:
-        return ScanGeometry(original_shape=shape, scanned_shape=shape, spacing=spacing,
-                            model_spacing_mm=model_spacing_mm,
-                            note=f"--native-grid: scanned at the native grid, not at the model's {model_spacing_mm:g} mm")
-    scanned = tuple(shape[i] if same_spacing(spacing.pair[i], model_spacing_mm)
-                    else max(1, round(shape[i] * spacing.pair[i] / model_spacing_mm)) for i in (0, 1))
-    return ScanGeometry(original_shape=shape, scanned_shape=scanned, spacing=spacing,
-                        model_spacing_mm=model_spacing_mm, note=note)
+        return ScanGeometry(
+            original_shape=shape,
+            scanned_shape=shape,
+            spacing=spacing,
+            model_spacing_mm=model_spacing_mm,
+            note=f"--native-grid: scanned at the native grid, not at the model's {model_spacing_mm:g} mm",
+        )
+    scanned = tuple(
+        shape[i]
+        if same_spacing(spacing.pair[i], model_spacing_mm)
+        else max(1, round(shape[i] * spacing.pair[i] / model_spacing_mm))
+        for i in (0, 1)
+    )
+    return ScanGeometry(
+        original_shape=shape,
+        scanned_shape=scanned,
+        spacing=spacing,
+        model_spacing_mm=model_spacing_mm,
+        note=note,
+    )
 
 
-def to_model_grid(image: Mammogram, *, model_spacing_mm: float | None, input_spacing_mm: float | None = None,
-                  native_grid: bool = False, min_side: int = 0) -> tuple[Mammogram, ScanGeometry]:
+def to_model_grid(
+    image: Mammogram,
+    *,
+    model_spacing_mm: float | None,
+    input_spacing_mm: float | None = None,
+    native_grid: bool = False,
+    min_side: int = 0,
+) -> tuple[Mammogram, ScanGeometry]:
     """``image`` resampled to the model's spacing (or as it is) and its :class:`ScanGeometry`.
 
     Raises:
         InputError: at the model's spacing the image is smaller than ``min_side`` (one tile).
     """
-    geometry = plan_geometry(image, model_spacing_mm=model_spacing_mm, input_spacing_mm=input_spacing_mm,
-                             native_grid=native_grid)
+    geometry = plan_geometry(
+        image, model_spacing_mm=model_spacing_mm, input_spacing_mm=input_spacing_mm, native_grid=native_grid
+    )
     rows, cols = geometry.scanned_shape
     if min(rows, cols) < min_side:
-        raise InputError(f"{image.meta.path}: at the model's spacing of {model_spacing_mm:g} mm the image is "
-                         f"{rows}x{cols}, smaller than one {min_side}x{min_side} tile")
+        raise InputError(
+            f"{image.meta.path}: at the model's spacing of {model_spacing_mm:g} mm the image is "
+            f"{rows}x{cols}, smaller than one {min_side}x{min_side} tile"
+        )
     if not geometry.resampled:
         return image, geometry
-    return Mammogram(pixels=resample_to_shape(image.pixels, geometry.scanned_shape), meta=image.meta), geometry
+    return Mammogram(
+        pixels=resample_to_shape(image.pixels, geometry.scanned_shape), meta=image.meta
+    ), geometry

@@ -27,7 +27,8 @@ from scipy import ndimage, sparse
 
 
 def area_weights(old: int, new: int) -> sparse.csr_matrix:
-    """``[new, old]`` float32 sparse matrix: row ``i`` averages the input over ``[i*s, (i+1)*s)``, ``s = old/new``.
+    """``[new, old]`` float32 sparse matrix: row ``i`` averages the input over ``[i*s, (i+1)*s)``,
+    ``s = old/new``.
 
     Each weight is the overlap of an input pixel with the output pixel divided by ``s``; rows sum to 1.
     """
@@ -42,8 +43,9 @@ def area_weights(old: int, new: int) -> sparse.csr_matrix:
     overlap = np.minimum(hi[:, None], cols + 1) - np.maximum(lo[:, None], cols)
     keep = (cols < old) & (overlap > 0)
     rows = np.broadcast_to(np.arange(new)[:, None], cols.shape)
-    return sparse.csr_matrix(((overlap[keep] / step).astype(np.float32), (rows[keep], cols[keep])),
-                             shape=(new, old))
+    return sparse.csr_matrix(
+        ((overlap[keep] / step).astype(np.float32), (rows[keep], cols[keep])), shape=(new, old)
+    )
 
 
 def _area(image: np.ndarray, axis: int, new: int) -> np.ndarray:

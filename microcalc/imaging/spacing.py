@@ -64,7 +64,9 @@ def check_spacing_mm(value: float, *, what: str) -> float:
     except (TypeError, ValueError) as exc:
         raise InputError(f"{what}: pixel spacing must be a number of mm, got {value!r}") from exc
     if not MIN_SPACING_MM <= mm <= MAX_SPACING_MM:
-        raise InputError(f"{what}: pixel spacing {mm:g} mm is outside {MIN_SPACING_MM:g}..{MAX_SPACING_MM:g} mm")
+        raise InputError(
+            f"{what}: pixel spacing {mm:g} mm is outside {MIN_SPACING_MM:g}..{MAX_SPACING_MM:g} mm"
+        )
     return mm
 
 
@@ -97,14 +99,20 @@ def dicom_spacing(ds: Dataset) -> PixelSpacing | None:
     imager = _pair(ds, "ImagerPixelSpacing")
     pixel = _pair(ds, "PixelSpacing")
     calibration = str(ds.get("PixelSpacingCalibrationType", "") or "").strip().upper()
-    if pixel is not None and (calibration or (imager is not None and not all(
-            same_spacing(p, i) for p, i in zip(pixel, imager)))):
-        return PixelSpacing(*pixel, source=f"PixelSpacing (calibrated{', ' + calibration if calibration else ''})")
+    if pixel is not None and (
+        calibration or (imager is not None and not all(same_spacing(p, i) for p, i in zip(pixel, imager)))
+    ):
+        return PixelSpacing(
+            *pixel, source=f"PixelSpacing (calibrated{', ' + calibration if calibration else ''})"
+        )
     if imager is not None:
         factor = _numbers(ds, "EstimatedRadiographicMagnificationFactor")
         if factor is not None and len(factor) == 1 and factor[0] > 0:
-            return PixelSpacing(imager[0] / factor[0], imager[1] / factor[0],
-                                source=f"ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor {factor[0]:g}")
+            return PixelSpacing(
+                imager[0] / factor[0],
+                imager[1] / factor[0],
+                source=f"ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor {factor[0]:g}",
+            )
         return PixelSpacing(*imager, source="ImagerPixelSpacing")
     if pixel is not None:
         return PixelSpacing(*pixel, source="PixelSpacing")

@@ -26,8 +26,12 @@ def _box(box: list[int], f: float) -> list[int]:
 
 
 def _speck(speck: dict, f: float) -> dict:
-    return {**speck, "row": round(speck["row"] * f, 2), "col": round(speck["col"] * f, 2),
-            "diameter_px": round(speck["diameter_px"] * f, 2)}
+    return {
+        **speck,
+        "row": round(speck["row"] * f, 2),
+        "col": round(speck["col"] * f, 2),
+        "diameter_px": round(speck["diameter_px"] * f, 2),
+    }
 
 
 def scaled_truth(truth: dict, *, factor: float, spacing_mm: float, rows: int, cols: int) -> dict:
@@ -37,12 +41,19 @@ def scaled_truth(truth: dict, *, factor: float, spacing_mm: float, rows: int, co
     is at ``x * factor``); millimetres do not change.
     """
     out = copy.deepcopy(truth)
-    out.update(rows=rows, cols=cols, pixel_spacing_mm=spacing_mm,
-               breast_bbox_px=_box(truth["breast_bbox_px"], factor))
+    out.update(
+        rows=rows,
+        cols=cols,
+        pixel_spacing_mm=spacing_mm,
+        breast_bbox_px=_box(truth["breast_bbox_px"], factor),
+    )
     for cluster in out["clusters"]:
         r, c = cluster["center_px"]
-        cluster.update(center_px=[round(r * factor, 2), round(c * factor, 2)], bbox_px=_box(cluster["bbox_px"], factor),
-                       calcifications=[_speck(s, factor) for s in cluster["calcifications"]])
+        cluster.update(
+            center_px=[round(r * factor, 2), round(c * factor, 2)],
+            bbox_px=_box(cluster["bbox_px"], factor),
+            calcifications=[_speck(s, factor) for s in cluster["calcifications"]],
+        )
     negatives = out["hard_negatives"]
     negatives["isolated_calcifications"] = [_speck(s, factor) for s in negatives["isolated_calcifications"]]
     for vessel in negatives["vessels"]:
@@ -50,7 +61,9 @@ def scaled_truth(truth: dict, *, factor: float, spacing_mm: float, rows: int, co
     return out
 
 
-def sample_detector(master: Phantom, *, master_spacing_mm: float, spacing_mm: float, bits_stored: int) -> Phantom:
+def sample_detector(
+    master: Phantom, *, master_spacing_mm: float, spacing_mm: float, bits_stored: int
+) -> Phantom:
     """``master`` seen by a detector of ``spacing_mm`` pixels storing ``bits_stored`` bits (a new phantom).
 
     Stored values keep their fraction of full scale; the window is the detector's own
@@ -60,12 +73,15 @@ def sample_detector(master: Phantom, *, master_spacing_mm: float, spacing_mm: fl
         raise ValueError(f"a detector of {spacing_mm} mm cannot sample a rendering at {master_spacing_mm} mm")
     factor = master_spacing_mm / spacing_mm
     rows, cols = (max(1, round(n * factor)) for n in master.stored.shape)
-    level = resample_float(master.stored, (rows, cols)) / np.float32(2 ** int(master.truth["bits_stored"]) - 1)
+    level = resample_float(master.stored, (rows, cols)) / np.float32(
+        2 ** int(master.truth["bits_stored"]) - 1
+    )
     full = 2**bits_stored - 1
     stored = np.clip(np.rint(level * full), 0, full).astype(np.uint16)
     mask = resample_float(master.mask.astype(np.float32), (rows, cols)) >= 0.5
     center, width = presentation_window(stored, mask)
     truth = scaled_truth(master.truth, factor=factor, spacing_mm=spacing_mm, rows=rows, cols=cols)
-    truth.update(bits_stored=bits_stored, window={"center": center, "width": width},
-                 rendered_at_mm=master_spacing_mm)
+    truth.update(
+        bits_stored=bits_stored, window={"center": center, "width": width}, rendered_at_mm=master_spacing_mm
+    )
     return Phantom(stored=stored, truth=truth, mask=mask)

@@ -15,7 +15,7 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from microcalc.bundle import write_json_atomic
+from microcalc.atomic import write_json_atomic
 from microcalc.synth.detector import sample_detector
 from microcalc.synth.dicom_writer import PHOTOMETRICS, VOI_FUNCTIONS, write_mammogram_dicom
 from microcalc.synth.phantom import check_geometry, make_phantom
@@ -54,16 +54,41 @@ def write_case(out: str | Path, case: Case) -> dict:
     Raises ``ValueError`` for out-of-range parameters, ``OSError`` when a file cannot be written.
     """
     out = Path(out)
-    phantom = make_phantom(seed=case.seed, rows=case.rows, cols=case.cols, spacing_mm=case.spacing_mm,
-                           view=case.view, laterality=case.laterality, density=case.density,
-                           clusters=case.clusters, isolated=case.isolated, bits_stored=case.bits_stored)
-    truth = dict(phantom.truth, photometric=case.photometric, voi_function=case.voi_function,
-                 transfer_syntax=case.transfer_syntax, intent=case.intent, dicom=out.name)
+    phantom = make_phantom(
+        seed=case.seed,
+        rows=case.rows,
+        cols=case.cols,
+        spacing_mm=case.spacing_mm,
+        view=case.view,
+        laterality=case.laterality,
+        density=case.density,
+        clusters=case.clusters,
+        isolated=case.isolated,
+        bits_stored=case.bits_stored,
+    )
+    truth = dict(
+        phantom.truth,
+        photometric=case.photometric,
+        voi_function=case.voi_function,
+        transfer_syntax=case.transfer_syntax,
+        intent=case.intent,
+        dicom=out.name,
+    )
     w = truth["window"]
-    write_mammogram_dicom(out, phantom.stored, seed=case.seed, spacing_mm=case.spacing_mm, view=case.view,
-                          laterality=case.laterality, bits_stored=case.bits_stored, window=(w["center"], w["width"]),
-                          photometric=case.photometric, voi_function=case.voi_function,
-                          transfer_syntax=case.transfer_syntax, intent=case.intent)
+    write_mammogram_dicom(
+        out,
+        phantom.stored,
+        seed=case.seed,
+        spacing_mm=case.spacing_mm,
+        view=case.view,
+        laterality=case.laterality,
+        bits_stored=case.bits_stored,
+        window=(w["center"], w["width"]),
+        photometric=case.photometric,
+        voi_function=case.voi_function,
+        transfer_syntax=case.transfer_syntax,
+        intent=case.intent,
+    )
     write_json_atomic(out.with_suffix(".json"), truth)
     return truth
 
@@ -71,13 +96,25 @@ def write_case(out: str | Path, case: Case) -> dict:
 def detector_style(index: int) -> tuple[int, str, str]:
     """(bits stored, photometric interpretation, VOI LUT function) of the ``index``-th image of a set:
     bits and photometric rotate together through all 6 pairs, VOI functions change every 2 images."""
-    return (BITS_STORED[index % len(BITS_STORED)], PHOTOMETRICS[index % len(PHOTOMETRICS)],
-            VOI_FUNCTIONS[(index // 2) % len(VOI_FUNCTIONS)])
+    return (
+        BITS_STORED[index % len(BITS_STORED)],
+        PHOTOMETRICS[index % len(PHOTOMETRICS)],
+        VOI_FUNCTIONS[(index // 2) % len(VOI_FUNCTIONS)],
+    )
 
 
-def write_vendor_set(out_dir: str | Path, *, breasts: int, spacings: tuple[float, ...] = VENDOR_SPACINGS_MM,
-                     height_mm: float, width_mm: float, seed: int, clusters: int = 2, isolated: int = 6,
-                     progress: bool = False) -> Path:
+def write_vendor_set(
+    out_dir: str | Path,
+    *,
+    breasts: int,
+    spacings: tuple[float, ...] = VENDOR_SPACINGS_MM,
+    height_mm: float,
+    width_mm: float,
+    seed: int,
+    clusters: int = 2,
+    isolated: int = 6,
+    progress: bool = False,
+) -> Path:
     """The same ``breasts`` seen by a detector of each spacing: ``out_dir/s<MM>/case_NNN.dcm`` + truth.
 
     Breast ``i`` (seed ``seed + i``; views, lateralities and densities rotating) is rendered once at
@@ -90,20 +127,38 @@ def write_vendor_set(out_dir: str | Path, *, breasts: int, spacings: tuple[float
     from rich.progress import Progress
 
     if breasts < 1 or not spacings:
-        raise ValueError(f"a vendor set needs at least one breast and one spacing, got {breasts} and {spacings}")
+        raise ValueError(
+            f"a vendor set needs at least one breast and one spacing, got {breasts} and {spacings}"
+        )
     master = min(MASTER_SPACING_MM, *spacings)
     for spacing in spacings:
-        check_geometry(rows=round(height_mm / spacing), cols=round(width_mm / spacing), spacing_mm=spacing,
-                       view="CC", laterality="L", density="scattered", bits_stored=16)
+        check_geometry(
+            rows=round(height_mm / spacing),
+            cols=round(width_mm / spacing),
+            spacing_mm=spacing,
+            view="CC",
+            laterality="L",
+            density="scattered",
+            bits_stored=16,
+        )
     out_dir = Path(out_dir)
     entries = []
     with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task("synthesising mammograms", total=breasts * len(spacings))
         for i in range(breasts):
             view, laterality, density = ANATOMY[(i * 5) % len(ANATOMY)]
-            breast = make_phantom(seed=seed + i, rows=round(height_mm / master), cols=round(width_mm / master),
-                                  spacing_mm=master, view=view, laterality=laterality, density=density,
-                                  clusters=clusters, isolated=isolated, bits_stored=16)
+            breast = make_phantom(
+                seed=seed + i,
+                rows=round(height_mm / master),
+                cols=round(width_mm / master),
+                spacing_mm=master,
+                view=view,
+                laterality=laterality,
+                density=density,
+                clusters=clusters,
+                isolated=isolated,
+                bits_stored=16,
+            )
             for k, spacing in enumerate(spacings):
                 bits, photometric, voi = detector_style(i + k)
                 seen = sample_detector(breast, master_spacing_mm=master, spacing_mm=spacing, bits_stored=bits)
@@ -111,16 +166,41 @@ def write_vendor_set(out_dir: str | Path, *, breasts: int, spacings: tuple[float
                 path = out_dir / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 w = seen.truth["window"]
-                write_mammogram_dicom(path, seen.stored, seed=seed + i + 100_000 * (k + 1), spacing_mm=spacing,
-                                      view=view, laterality=laterality, bits_stored=bits,
-                                      window=(w["center"], w["width"]), photometric=photometric, voi_function=voi)
-                write_json_atomic(path.with_suffix(".json"), dict(seen.truth, photometric=photometric,
-                                                                  voi_function=voi, dicom=path.name))
-                entries.append({"dicom": name, "truth": str(Path(name).with_suffix(".json")), "breast": i,
-                                "seed": seed + i, "spacing_mm": spacing, "rows": seen.stored.shape[0],
-                                "cols": seen.stored.shape[1], "bits_stored": bits, "photometric": photometric,
-                                "voi_function": voi, "view": view, "laterality": laterality, "density": density,
-                                "clusters": len(seen.truth["clusters"]), "rendered_at_mm": master})
+                write_mammogram_dicom(
+                    path,
+                    seen.stored,
+                    seed=seed + i + 100_000 * (k + 1),
+                    spacing_mm=spacing,
+                    view=view,
+                    laterality=laterality,
+                    bits_stored=bits,
+                    window=(w["center"], w["width"]),
+                    photometric=photometric,
+                    voi_function=voi,
+                )
+                write_json_atomic(
+                    path.with_suffix(".json"),
+                    dict(seen.truth, photometric=photometric, voi_function=voi, dicom=path.name),
+                )
+                entries.append(
+                    {
+                        "dicom": name,
+                        "truth": str(Path(name).with_suffix(".json")),
+                        "breast": i,
+                        "seed": seed + i,
+                        "spacing_mm": spacing,
+                        "rows": seen.stored.shape[0],
+                        "cols": seen.stored.shape[1],
+                        "bits_stored": bits,
+                        "photometric": photometric,
+                        "voi_function": voi,
+                        "view": view,
+                        "laterality": laterality,
+                        "density": density,
+                        "clusters": len(seen.truth["clusters"]),
+                        "rendered_at_mm": master,
+                    }
+                )
                 bar.advance(task)
     manifest = out_dir / "manifest.json"
     write_json_atomic(manifest, {"format": SET_FORMAT, "version": 2, "cases": entries})

@@ -53,13 +53,17 @@ def _dicom_spacings(patch_set: PatchSet) -> list[tuple[float, str]]:
         if spacing is None:
             continue
         if not same_spacing(spacing.row_mm, spacing.col_mm):
-            raise InputError(f"{path}: anisotropic pixel spacing {spacing.row_mm:g} x {spacing.col_mm:g} mm; "
-                             "resample the patches to square pixels first")
+            raise InputError(
+                f"{path}: anisotropic pixel spacing {spacing.row_mm:g} x {spacing.col_mm:g} mm; "
+                "resample the patches to square pixels first"
+            )
         found.append((spacing.row_mm, f"{path} ({spacing.source})"))
     return found
 
 
-def training_spacing(patch_sets: list[PatchSet], roots: list[Path], *, override: float | None) -> float | None:
+def training_spacing(
+    patch_sets: list[PatchSet], roots: list[Path], *, override: float | None
+) -> float | None:
     """The model's pixel spacing in mm from the data and ``--spacing-mm`` (see the module docstring).
 
     Args:
@@ -75,11 +79,15 @@ def training_spacing(patch_sets: list[PatchSet], roots: list[Path], *, override:
         found += _dicom_spacings(patch_set)
     for value, where in found[1:]:
         if not same_spacing(value, found[0][0]):
-            raise InputError(f"the training data mix pixel spacings: {found[0][0]:g} mm in {found[0][1]} and "
-                             f"{value:g} mm in {where}; a model has one spacing")
+            raise InputError(
+                f"the training data mix pixel spacings: {found[0][0]:g} mm in {found[0][1]} and "
+                f"{value:g} mm in {where}; a model has one spacing"
+            )
     if override is not None:
         override = check_spacing_mm(override, what="--spacing-mm")
         if found and not same_spacing(override, found[0][0]):
-            raise InputError(f"--spacing-mm {override:g} contradicts the data: {found[0][0]:g} mm in {found[0][1]}")
+            raise InputError(
+                f"--spacing-mm {override:g} contradicts the data: {found[0][0]:g} mm in {found[0][1]}"
+            )
         return override
     return found[0][0] if found else None

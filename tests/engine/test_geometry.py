@@ -1,4 +1,4 @@
-"""Scanning at the model's spacing: the scanned grid, the way back to the original grid, and the pipeline hook."""
+"""Scanning at the model's spacing: the scanned grid, the way back to the original grid, the pipeline hook."""
 
 from __future__ import annotations
 
@@ -17,22 +17,25 @@ from microcalc.imaging.resample import resample_to_shape
 P = 64
 
 
-@pytest.mark.parametrize("spacing, model, given, scanned, source, note", [
-    # 0.05 mm detector, 0.1 mm model: half the pixels per axis
-    ((0.05, 0.05), 0.1, None, (500, 400), "ImagerPixelSpacing", None),
-    # 0.1 mm detector, 0.07 mm model: upsampled by 10/7
-    ((0.1, 0.1), 0.07, None, (1429, 1143), "ImagerPixelSpacing", None),
-    # anisotropic detector: each axis by its own factor
-    ((0.05, 0.1), 0.1, None, (500, 800), "ImagerPixelSpacing", None),
-    # within 1% of the model's spacing (DS rounding): scanned as it is
-    ((0.0702, 0.0702), 0.07, None, (1000, 800), "ImagerPixelSpacing", None),
-    # PNG with --spacing
-    (None, 0.07, 0.14, (2000, 1600), OPTION_SOURCE, None),
-    # PNG without --spacing: assumed at the model's spacing, and said so
-    (None, 0.07, None, (1000, 800), ASSUMED_SOURCE, "assumed the model's 0.07 mm"),
-    # a model without spacing: native grid, and said so
-    ((0.05, 0.05), None, None, (1000, 800), "ImagerPixelSpacing", "native grid"),
-])
+@pytest.mark.parametrize(
+    "spacing, model, given, scanned, source, note",
+    [
+        # 0.05 mm detector, 0.1 mm model: half the pixels per axis
+        ((0.05, 0.05), 0.1, None, (500, 400), "ImagerPixelSpacing", None),
+        # 0.1 mm detector, 0.07 mm model: upsampled by 10/7
+        ((0.1, 0.1), 0.07, None, (1429, 1143), "ImagerPixelSpacing", None),
+        # anisotropic detector: each axis by its own factor
+        ((0.05, 0.1), 0.1, None, (500, 800), "ImagerPixelSpacing", None),
+        # within 1% of the model's spacing (DS rounding): scanned as it is
+        ((0.0702, 0.0702), 0.07, None, (1000, 800), "ImagerPixelSpacing", None),
+        # PNG with --spacing
+        (None, 0.07, 0.14, (2000, 1600), OPTION_SOURCE, None),
+        # PNG without --spacing: assumed at the model's spacing, and said so
+        (None, 0.07, None, (1000, 800), ASSUMED_SOURCE, "assumed the model's 0.07 mm"),
+        # a model without spacing: native grid, and said so
+        ((0.05, 0.05), None, None, (1000, 800), "ImagerPixelSpacing", "native grid"),
+    ],
+)
 def test_plan(spacing, model, given, scanned, source, note):
     image = as_image(np.zeros((1000, 800), np.uint8), spacing_mm=spacing)
     geometry = plan_geometry(image, model_spacing_mm=model, input_spacing_mm=given)
@@ -72,8 +75,11 @@ def test_findings_map_back_to_the_original_grid():
 
 def test_too_small_at_the_model_spacing_is_one_line():
     image = as_image(np.zeros((200, 200), np.uint8), "small.png", spacing_mm=(0.05, 0.05))
-    with pytest.raises(InputError, match=r"^small.png: at the model's spacing of 0.2 mm the image is 50x50, "
-                                          r"smaller than one 64x64 tile$"):
+    with pytest.raises(
+        InputError,
+        match=r"^small.png: at the model's spacing of 0.2 mm the image is 50x50, "
+        r"smaller than one 64x64 tile$",
+    ):
         to_model_grid(image, model_spacing_mm=0.2, min_side=P)
 
 
@@ -90,11 +96,17 @@ def test_pipeline_scans_at_the_model_spacing_and_reports_in_the_original_grid(me
     """The same breast at 0.05 mm and at 0.1 mm gives the same finding in mm (model at 0.1 mm)."""
     coarse = phantom(600, 500, spots=((300, 200),))
     fine = resample_to_shape(coarse, (1200, 1000))  # the same field at 0.05 mm
-    images = {"fine": as_image(fine, "fine", spacing_mm=(0.05, 0.05)),
-              "coarse": as_image(coarse, "coarse", spacing_mm=(0.1, 0.1))}
+    images = {
+        "fine": as_image(fine, "fine", spacing_mm=(0.05, 0.05)),
+        "coarse": as_image(coarse, "coarse", spacing_mm=(0.1, 0.1)),
+    }
     settings = ScanSettings(threshold=0.3, batch_size=4, model_spacing_mm=0.1)
-    results = {r.path.name: r for r in Scanner(mean_backend(P), reader=_reader(images), settings=settings)
-               .scan([Path("fine"), Path("coarse")])}
+    results = {
+        r.path.name: r
+        for r in Scanner(mean_backend(P), reader=_reader(images), settings=settings).scan(
+            [Path("fine"), Path("coarse")]
+        )
+    }
     fine_r, coarse_r = results["fine"], results["coarse"]
     assert fine_r.error is None and coarse_r.error is None
     assert fine_r.image.pixels.shape == (600, 500) and fine_r.geometry.scale == (0.5, 0.5)

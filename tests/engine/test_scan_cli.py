@@ -64,7 +64,7 @@ def test_scan_resamples_to_the_model_spacing(tmp_path, fake_backend):
 
 
 def test_native_grid_flag_scans_without_resampling(tmp_path, fake_backend):
-    bundle = write_tiny_bundle(tmp_path / "b05", spacing_mm=0.05)
+    bundle = write_tiny_bundle(tmp_path / "b05", patch=P, threshold=TINY_THRESHOLD, spacing_mm=0.05)
     image = write_dicom(tmp_path / "g.dcm", phantom(600, 500, spots=((300, 200),)))
     result = scan([str(image), "--model", str(bundle), "--out", str(tmp_path / "o"), "--native-grid"])
     assert result.exit_code == 0, result.output

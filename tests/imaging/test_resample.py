@@ -1,4 +1,4 @@
-"""Resampling to another spacing: area averaging down (equal to scikit-image's local mean), cubic spline up."""
+"""Resampling to another spacing: area averaging down (scikit-image's local mean), cubic spline up."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from skimage.transform import resize_local_mean
 from microcalc.imaging.resample import area_weights, resample_to_shape
 
 
-@pytest.mark.parametrize("old, new", [
-    (2867, 2048),  # 0.05 mm -> 0.07 mm
-    (2409, 2048),  # 0.085 mm -> 0.1 mm
-    (10, 3),       # a large non-integer factor
-    (9, 9 - 1),    # a tiny one
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (2867, 2048),  # 0.05 mm -> 0.07 mm
+        (2409, 2048),  # 0.085 mm -> 0.1 mm
+        (10, 3),  # a large non-integer factor
+        (9, 9 - 1),  # a tiny one
+    ],
+)
 def test_area_weights_equal_scikit_image_local_mean(old, new):
     rng = np.random.default_rng(0)
     image = rng.random((old, 7)).astype(np.float32) * 255
@@ -37,7 +40,9 @@ def test_upsampling_is_the_cubic_spline():
     rng = np.random.default_rng(2)
     image = rng.integers(0, 256, (50, 40), dtype=np.uint8)
     out = resample_to_shape(image, (70, 56))
-    reference = ndimage.zoom(image.astype(np.float64), (70 / 50, 56 / 40), order=3, mode="grid-mirror", grid_mode=True)
+    reference = ndimage.zoom(
+        image.astype(np.float64), (70 / 50, 56 / 40), order=3, mode="grid-mirror", grid_mode=True
+    )
     np.testing.assert_allclose(out, np.clip(np.rint(reference), 0, 255), atol=1)
 
 

@@ -1,4 +1,4 @@
-"""Which pixel spacing a DX/MG header gives (PS3.3 10.7.1.1, C.8.11.4, C.8.11.5), and For Processing refusal."""
+"""Which pixel spacing a DX/MG header gives (PS3.3 10.7.1.1, C.8.11.4, C.8.11.5); For Processing refused."""
 
 from __future__ import annotations
 
@@ -19,25 +19,45 @@ def _ds(**attrs) -> Dataset:
     return ds
 
 
-@pytest.mark.parametrize("attrs, expected, source", [
-    # DX/MG: Imager Pixel Spacing (Type 1) alone, at the detector
-    ({"ImagerPixelSpacing": ["0.07", "0.07"]}, (0.07, 0.07), "ImagerPixelSpacing"),
-    # Pixel Spacing equal to Imager Pixel Spacing: not calibrated (10.7.1.1), the detector value
-    ({"ImagerPixelSpacing": ["0.1", "0.1"], "PixelSpacing": ["0.1", "0.1"]}, (0.1, 0.1), "ImagerPixelSpacing"),
-    # Pixel Spacing different from Imager Pixel Spacing: corrected for magnification -> in the patient
-    ({"ImagerPixelSpacing": ["0.07", "0.07"], "PixelSpacing": ["0.065", "0.065"]}, (0.065, 0.065),
-     "PixelSpacing (calibrated)"),
-    # an explicit calibration type marks Pixel Spacing as calibrated even when equal
-    ({"ImagerPixelSpacing": ["0.085", "0.085"], "PixelSpacing": ["0.085", "0.085"],
-      "PixelSpacingCalibrationType": "GEOMETRY"}, (0.085, 0.085), "PixelSpacing (calibrated, GEOMETRY)"),
-    # a magnification view: detector spacing divided by the magnification factor
-    ({"ImagerPixelSpacing": ["0.07", "0.07"], "EstimatedRadiographicMagnificationFactor": "1.75"}, (0.04, 0.04),
-     "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor 1.75"),
-    # anisotropic detector: row and column kept apart
-    ({"ImagerPixelSpacing": ["0.05", "0.1"]}, (0.05, 0.1), "ImagerPixelSpacing"),
-    # a non-DX object (secondary capture) with only Pixel Spacing
-    ({"PixelSpacing": ["0.2", "0.2"]}, (0.2, 0.2), "PixelSpacing"),
-])
+@pytest.mark.parametrize(
+    "attrs, expected, source",
+    [
+        # DX/MG: Imager Pixel Spacing (Type 1) alone, at the detector
+        ({"ImagerPixelSpacing": ["0.07", "0.07"]}, (0.07, 0.07), "ImagerPixelSpacing"),
+        # Pixel Spacing equal to Imager Pixel Spacing: not calibrated (10.7.1.1), the detector value
+        (
+            {"ImagerPixelSpacing": ["0.1", "0.1"], "PixelSpacing": ["0.1", "0.1"]},
+            (0.1, 0.1),
+            "ImagerPixelSpacing",
+        ),
+        # Pixel Spacing different from Imager Pixel Spacing: corrected for magnification -> in the patient
+        (
+            {"ImagerPixelSpacing": ["0.07", "0.07"], "PixelSpacing": ["0.065", "0.065"]},
+            (0.065, 0.065),
+            "PixelSpacing (calibrated)",
+        ),
+        # an explicit calibration type marks Pixel Spacing as calibrated even when equal
+        (
+            {
+                "ImagerPixelSpacing": ["0.085", "0.085"],
+                "PixelSpacing": ["0.085", "0.085"],
+                "PixelSpacingCalibrationType": "GEOMETRY",
+            },
+            (0.085, 0.085),
+            "PixelSpacing (calibrated, GEOMETRY)",
+        ),
+        # a magnification view: detector spacing divided by the magnification factor
+        (
+            {"ImagerPixelSpacing": ["0.07", "0.07"], "EstimatedRadiographicMagnificationFactor": "1.75"},
+            (0.04, 0.04),
+            "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor 1.75",
+        ),
+        # anisotropic detector: row and column kept apart
+        ({"ImagerPixelSpacing": ["0.05", "0.1"]}, (0.05, 0.1), "ImagerPixelSpacing"),
+        # a non-DX object (secondary capture) with only Pixel Spacing
+        ({"PixelSpacing": ["0.2", "0.2"]}, (0.2, 0.2), "PixelSpacing"),
+    ],
+)
 def test_spacing_rules(attrs, expected, source):
     spacing = dicom_spacing(_ds(**attrs))
     assert spacing.pair == pytest.approx(expected)
@@ -48,16 +68,22 @@ def test_no_spacing_is_none():
     assert dicom_spacing(_ds(Modality="MG")) is None
 
 
-@pytest.mark.parametrize("attrs, expected", [
-    # an unusable Imager Pixel Spacing is absent: the usable Pixel Spacing is taken
-    ({"ImagerPixelSpacing": ["0.07", "0"], "PixelSpacing": ["0.1", "0.1"]}, (0.1, 0.1)),
-    # one value where two belong: absent, nothing left
-    ({"PixelSpacing": "0.07"}, None),
-    # not finite
-    ({"ImagerPixelSpacing": ["nan", "nan"]}, None),
-    # an unusable magnification factor is ignored, the detector spacing stays
-    ({"ImagerPixelSpacing": ["0.07", "0.07"], "EstimatedRadiographicMagnificationFactor": "0"}, (0.07, 0.07)),
-])
+@pytest.mark.parametrize(
+    "attrs, expected",
+    [
+        # an unusable Imager Pixel Spacing is absent: the usable Pixel Spacing is taken
+        ({"ImagerPixelSpacing": ["0.07", "0"], "PixelSpacing": ["0.1", "0.1"]}, (0.1, 0.1)),
+        # one value where two belong: absent, nothing left
+        ({"PixelSpacing": "0.07"}, None),
+        # not finite
+        ({"ImagerPixelSpacing": ["nan", "nan"]}, None),
+        # an unusable magnification factor is ignored, the detector spacing stays
+        (
+            {"ImagerPixelSpacing": ["0.07", "0.07"], "EstimatedRadiographicMagnificationFactor": "0"},
+            (0.07, 0.07),
+        ),
+    ],
+)
 def test_unusable_attributes_count_as_absent(attrs, expected):
     spacing = dicom_spacing(_ds(**attrs))
     assert (spacing is None) if expected is None else spacing.pair == pytest.approx(expected)
@@ -72,8 +98,17 @@ def test_check_and_compare():
 
 def _write(path, *, intent="presentation", spacing=0.085):
     pixels = np.full((300, 260), 1800, dtype=np.uint16)
-    return write_mammogram_dicom(path, pixels, seed=1, spacing_mm=spacing, view="CC", laterality="L", bits_stored=12,
-                                 window=(1800.0, 800.0), intent=intent)
+    return write_mammogram_dicom(
+        path,
+        pixels,
+        seed=1,
+        spacing_mm=spacing,
+        view="CC",
+        laterality="L",
+        bits_stored=12,
+        window=(1800.0, 800.0),
+        intent=intent,
+    )
 
 
 def test_reader_records_spacing_and_its_source(tmp_path):
@@ -88,7 +123,9 @@ def test_for_processing_is_refused_naming_presentation_intent_type(tmp_path, for
     with pytest.raises(InputError) as info:
         read_mammogram(path, force=force)
     message = str(info.value)
-    assert message.startswith(str(path)) and "Presentation Intent Type (0008,0068) is FOR PROCESSING" in message
+    assert (
+        message.startswith(str(path)) and "Presentation Intent Type (0008,0068) is FOR PROCESSING" in message
+    )
     assert "\n" not in message
 
 

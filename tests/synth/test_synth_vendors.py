@@ -1,4 +1,4 @@
-"""Vendor variety: the same breasts seen by detectors of several spacings, bits, VOI functions, MONOCHROME1."""
+"""Vendor variety: the same breasts seen by detectors of several spacings, bits, VOI LUTs, MONOCHROME1."""
 
 from __future__ import annotations
 
@@ -20,18 +20,24 @@ from microcalc.synth.vendors import BITS_STORED, detector_style, write_vendor_se
 @pytest.fixture(scope="module")
 def vendor_set(tmp_path_factory):
     out = tmp_path_factory.mktemp("vendors")
-    manifest = write_vendor_set(out, breasts=2, spacings=(0.05, 0.1), height_mm=50.0, width_mm=42.0, seed=1,
-                                clusters=1, isolated=1)
+    manifest = write_vendor_set(
+        out, breasts=2, spacings=(0.05, 0.1), height_mm=50.0, width_mm=42.0, seed=1, clusters=1, isolated=1
+    )
     return out, json.loads(manifest.read_text())["cases"]
 
 
 def test_every_detector_sees_the_same_calcifications_in_mm(vendor_set):
     out, cases = vendor_set
     for breast in (0, 1):
-        truths = {c["spacing_mm"]: json.loads((out / c["truth"]).read_text())
-                  for c in cases if c["breast"] == breast}
+        truths = {
+            c["spacing_mm"]: json.loads((out / c["truth"]).read_text())
+            for c in cases
+            if c["breast"] == breast
+        }
         fine, coarse = truths[0.05]["clusters"][0], truths[0.1]["clusters"][0]
-        assert np.multiply(fine["center_px"], 0.05) == pytest.approx(np.multiply(coarse["center_px"], 0.1), abs=0.01)
+        assert np.multiply(fine["center_px"], 0.05) == pytest.approx(
+            np.multiply(coarse["center_px"], 0.1), abs=0.01
+        )
         for a, b in zip(fine["calcifications"], coarse["calcifications"]):
             assert a["diameter_mm"] == b["diameter_mm"]
             assert a["diameter_px"] == pytest.approx(2 * b["diameter_px"], abs=0.02)
@@ -40,12 +46,16 @@ def test_every_detector_sees_the_same_calcifications_in_mm(vendor_set):
 
 def test_styles_rotate_and_read_back(vendor_set):
     out, cases = vendor_set
-    assert [(c["bits_stored"], c["photometric"], c["voi_function"]) for c in cases] == \
-        [detector_style(c["breast"] + k) for c in cases for k in [(0.05, 0.1).index(c["spacing_mm"])]]
+    assert [(c["bits_stored"], c["photometric"], c["voi_function"]) for c in cases] == [
+        detector_style(c["breast"] + k) for c in cases for k in [(0.05, 0.1).index(c["spacing_mm"])]
+    ]
     for case in cases:
         ds = pydicom.dcmread(out / case["dicom"], stop_before_pixels=True)
-        assert (ds.BitsStored, ds.PhotometricInterpretation, ds.VOILUTFunction) == \
-            (case["bits_stored"], case["photometric"], case["voi_function"])
+        assert (ds.BitsStored, ds.PhotometricInterpretation, ds.VOILUTFunction) == (
+            case["bits_stored"],
+            case["photometric"],
+            case["voi_function"],
+        )
         image = read_mammogram(out / case["dicom"])
         assert image.meta.pixel_spacing_mm == pytest.approx((case["spacing_mm"],) * 2)
         assert image.pixels.shape == (case["rows"], case["cols"]) and image.pixels.dtype == np.uint8
@@ -62,7 +72,9 @@ def test_styles_cover_bits_photometrics_and_voi_functions():
 
 def test_detector_noise_follows_the_pixel_area():
     """Area integration of the fine rendering gives each detector the quantum noise of its pixel size."""
-    master = make_phantom(seed=2, rows=800, cols=800, spacing_mm=0.035, clusters=0, isolated=0, bits_stored=16)
+    master = make_phantom(
+        seed=2, rows=800, cols=800, spacing_mm=0.035, clusters=0, isolated=0, bits_stored=16
+    )
     stds = {}
     for spacing in (0.05, 0.1):
         seen = sample_detector(master, master_spacing_mm=0.035, spacing_mm=spacing, bits_stored=16)
@@ -75,14 +87,45 @@ def test_detector_noise_follows_the_pixel_area():
 
 
 def test_vendors_command_and_processing_intent(tmp_path):
-    result = CliRunner().invoke(cli, ["vendors", str(tmp_path / "v"), "--breasts", "1", "--spacings", "0.1",
-                                      "--height-mm", "50", "--width-mm", "42", "--clusters", "1"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "vendors",
+            str(tmp_path / "v"),
+            "--breasts",
+            "1",
+            "--spacings",
+            "0.1",
+            "--height-mm",
+            "50",
+            "--width-mm",
+            "42",
+            "--clusters",
+            "1",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "v" / "s0.1" / "case_000.dcm").is_file() and (tmp_path / "v" / "manifest.json").is_file()
+    assert (tmp_path / "v" / "s0.1" / "case_000.dcm").is_file() and (
+        tmp_path / "v" / "manifest.json"
+    ).is_file()
     out = tmp_path / "raw.dcm"
-    result = CliRunner().invoke(cli, ["mammogram", str(out), "--rows", "300", "--cols", "260", "--clusters", "0",
-                                      "--intent", "processing"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "mammogram",
+            str(out),
+            "--rows",
+            "300",
+            "--cols",
+            "260",
+            "--clusters",
+            "0",
+            "--intent",
+            "processing",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert pydicom.dcmread(out, stop_before_pixels=True).PresentationIntentType == "FOR PROCESSING"
     assert json.loads(out.with_suffix(".json").read_text())["intent"] == "processing"

@@ -20,8 +20,16 @@ def _dicom_patches(root: Path, spacings: dict[str, float]) -> Path:
     for k, (name, spacing) in enumerate(spacings.items()):
         folder = root / ("cluster" if k % 2 == 0 else "normal")
         folder.mkdir(parents=True, exist_ok=True)
-        write_mammogram_dicom(folder / f"{name}.dcm", np.full((32, 32), 900 + k, np.uint16), seed=k,
-                              spacing_mm=spacing, view="CC", laterality="L", bits_stored=12, window=(900.0, 400.0))
+        write_mammogram_dicom(
+            folder / f"{name}.dcm",
+            np.full((32, 32), 900 + k, np.uint16),
+            seed=k,
+            spacing_mm=spacing,
+            view="CC",
+            laterality="L",
+            bits_stored=12,
+            window=(900.0, 400.0),
+        )
     return root
 
 
@@ -46,14 +54,17 @@ def test_override_alone_and_nothing_at_all(tmp_path):
     assert _spacing(root, override=0.07) == pytest.approx(0.07)
 
 
-@pytest.mark.parametrize("spacings, override, text", [
-    # two detectors in one training set
-    ({"a": 0.05, "b": 0.1}, None, "the training data mix pixel spacings: 0.05 mm in"),
-    # the option contradicts the headers
-    ({"a": 0.07, "b": 0.07}, 0.1, "--spacing-mm 0.1 contradicts the data: 0.07 mm in"),
-    # implausible value
-    ({"a": 0.07, "b": 0.07}, 30.0, "--spacing-mm: pixel spacing 30 mm is outside"),
-])
+@pytest.mark.parametrize(
+    "spacings, override, text",
+    [
+        # two detectors in one training set
+        ({"a": 0.05, "b": 0.1}, None, "the training data mix pixel spacings: 0.05 mm in"),
+        # the option contradicts the headers
+        ({"a": 0.07, "b": 0.07}, 0.1, "--spacing-mm 0.1 contradicts the data: 0.07 mm in"),
+        # implausible value
+        ({"a": 0.07, "b": 0.07}, 30.0, "--spacing-mm: pixel spacing 30 mm is outside"),
+    ],
+)
 def test_refusals_are_one_line(tmp_path, spacings, override, text):
     with pytest.raises(InputError, match=text) as info:
         _spacing(_dicom_patches(tmp_path / "d", spacings), override)
