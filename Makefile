@@ -27,7 +27,7 @@ demo: install
 	bash scripts/demo.sh
 
 lint: install
-	$(VENV)/bin/ruff check microcalc tests
+	$(VENV)/bin/ruff check microcalc tests benchmarks scripts
 
 # Mutation fuzzer of the DICOM reader (tests/fuzz/fuzz.py): prints inputs/s, crashes and hangs, keeps each
 # failing input in tests/fuzz/regressions/ (replayed by `make test`), writes fuzz-report.json.

@@ -32,15 +32,22 @@ def _cpu_ms(fn) -> tuple[object, float]:
     return value, (time.process_time() - start) * 1e3
 
 
-def _measure(scanner: Scanner, run: RunInfo, index: int, path: Path, out: Path) -> tuple[float, float, float, float, int]:
+def _measure(
+    scanner: Scanner, run: RunInfo, index: int, path: Path, out: Path
+) -> tuple[float, float, float, float, int]:
     """CPU ms of each stage for one image, and its tile count."""
     _, key_ms = _cpu_ms(lambda: file_sha256(path))
-    prepared, prep_ms = _cpu_ms(lambda: prepare(index, path, reader=scanner.reader, settings=scanner.settings,
-                                                patch_size=scanner.patch_size))
+    prepared, prep_ms = _cpu_ms(
+        lambda: prepare(
+            index, path, reader=scanner.reader, settings=scanner.settings, patch_size=scanner.patch_size
+        )
+    )
     if prepared.error is not None:
         sys.exit(f"cluster_costs: {prepared.error}")
     (result,), model_ms = _cpu_ms(lambda: list(scanner.scan_prepared([prepared])))
-    _, report_ms = _cpu_ms(lambda: write_outputs(result, build_report(result, run), out_dir=out, stem=f"image{index}"))
+    _, report_ms = _cpu_ms(
+        lambda: write_outputs(result, build_report(result, run), out_dir=out, stem=f"image{index}")
+    )
     return key_ms, prep_ms, report_ms, model_ms, len(result.grid)
 
 
@@ -62,12 +69,16 @@ def main(images: tuple[Path, ...], *, model: Path, backend: str, precision: str)
         for index, path in enumerate(images):
             row = _measure(scanner, run, index, path, out)
             rows.append(row)
-            click.echo(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {row[4]} tiles of {patch}: CPU ms sha256 "
-                       f"{row[0]:.0f}, decode+mask+grid {row[1]:.0f}, report+overview {row[2]:.0f}, "
-                       f"model (tile copies, inference, stitching) {row[3]:.0f}")
+            click.echo(
+                f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {row[4]} tiles of {patch}: CPU ms sha256 "
+                f"{row[0]:.0f}, decode+mask+grid {row[1]:.0f}, report+overview {row[2]:.0f}, "
+                f"model (tile copies, inference, stitching) {row[3]:.0f}"
+            )
     med = [statistics.median(column) for column in zip(*rows)]
-    click.echo(f"median ({chosen}): sha256 {med[0]:.0f}, decode+mask+grid {med[1]:.0f}, report+overview "
-               f"{med[2]:.0f}, model {med[3]:.0f} CPU ms per image; {med[4]:.0f} tiles")
+    click.echo(
+        f"median ({chosen}): sha256 {med[0]:.0f}, decode+mask+grid {med[1]:.0f}, report+overview "
+        f"{med[2]:.0f}, model {med[3]:.0f} CPU ms per image; {med[4]:.0f} tiles"
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ MATRIX_LAYERS = ("Convolution", "FullyConnected", "MatMul")
 
 def _profile(core, model, patch: int, batch: int) -> None:
     """Print the per-kernel time shares of one batch, with performance counters on."""
-    compiled = core.compile_model(model, "CPU", {"PERF_COUNT": True, "PERFORMANCE_HINT": "LATENCY",
-                                                 "INFERENCE_PRECISION_HINT": "f32"})
+    compiled = core.compile_model(
+        model, "CPU", {"PERF_COUNT": True, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    )
     request = compiled.create_infer_request()
     tiles = np.random.default_rng(0).integers(0, 256, (batch, 1, patch, patch), dtype=np.uint8)
     request.infer({"tiles": tiles})
@@ -73,12 +74,17 @@ def _run(requests, tiles_n: int, batch: int) -> int:
 @click.argument("onnx_model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--profile", is_flag=True, help="Print the per-kernel profile of one batch first.")
 @click.option("--profile-batch", type=int, default=4, show_default=True)
-@click.option("--setting", "settings", multiple=True,
-              help="NAME:HINT:PRECISION:BATCH:REQUESTS, e.g. lat:LATENCY:f32:8:1 (repeatable).")
+@click.option(
+    "--setting",
+    "settings",
+    multiple=True,
+    help="NAME:HINT:PRECISION:BATCH:REQUESTS, e.g. lat:LATENCY:f32:8:1 (repeatable).",
+)
 @click.option("--tiles", type=int, default=16, show_default=True, help="Tiles per timed round and setting.")
 @click.option("--rounds", type=int, default=3, show_default=True)
-def main(onnx_model: Path, *, profile: bool, profile_batch: int, settings: tuple[str, ...], tiles: int,
-         rounds: int) -> None:
+def main(
+    onnx_model: Path, *, profile: bool, profile_batch: int, settings: tuple[str, ...], tiles: int, rounds: int
+) -> None:
     """Profile an ONNX variant with OpenVINO and compare compile settings (see the module docstring)."""
     import openvino as ov
 
@@ -99,8 +105,10 @@ def main(onnx_model: Path, *, profile: bool, profile_batch: int, settings: tuple
             request.set_tensor("tiles", ov.Tensor(batch_tiles))
             request.infer()
         runs[name] = (requests, int(batch))
-        click.echo(f"{name}: {hint} {precision} batch {batch}, {n_requests} request(s), "
-                   f"{compiled.get_property('NUM_STREAMS')} stream(s)")
+        click.echo(
+            f"{name}: {hint} {precision} batch {batch}, {n_requests} request(s), "
+            f"{compiled.get_property('NUM_STREAMS')} stream(s)"
+        )
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     wall: dict[str, list[float]] = {name: [] for name in runs}
     for r in range(rounds):
@@ -109,11 +117,15 @@ def main(onnx_model: Path, *, profile: bool, profile_batch: int, settings: tuple
             done = _run(requests, tiles, batch)
             cpu[name].append((time.process_time() - c) * 1e3 / done)
             wall[name].append((time.perf_counter() - t) * 1e3 / done)
-        click.echo(f"round {r}: load {os.getloadavg()[0]:.1f}; " + ", ".join(
-            f"{n} {cpu[n][-1]:.1f} cpu-ms / {wall[n][-1]:.1f} wall-ms per patch" for n in runs))
+        click.echo(
+            f"round {r}: load {os.getloadavg()[0]:.1f}; "
+            + ", ".join(f"{n} {cpu[n][-1]:.1f} cpu-ms / {wall[n][-1]:.1f} wall-ms per patch" for n in runs)
+        )
     for name in runs:
-        click.echo(f"median {name}: {statistics.median(cpu[name]):.1f} cpu-ms, "
-                   f"{statistics.median(wall[name]):.1f} wall-ms per patch")
+        click.echo(
+            f"median {name}: {statistics.median(cpu[name]):.1f} cpu-ms, "
+            f"{statistics.median(wall[name]):.1f} wall-ms per patch"
+        )
 
 
 if __name__ == "__main__":

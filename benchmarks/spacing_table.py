@@ -58,8 +58,10 @@ def _f(value: float | None, fmt: str = ".3f") -> str:
 
 def markdown(summary: dict) -> str:
     budget = f"{summary['budget_fp_per_image']:g}"
-    header = (f"| spacing (mm) | images / clusters | sensitivity at {budget} FP/image, resampled | change | "
-              f"within {summary['tolerance']:g} | native grid | change | sens. at 0.5 / 1 FP, resampled |")
+    header = (
+        f"| spacing (mm) | images / clusters | sensitivity at {budget} FP/image, resampled | change | "
+        f"within {summary['tolerance']:g} | native grid | change | sens. at 0.5 / 1 FP, resampled |"
+    )
     lines = [header, "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for spacing, arms in summary["rows"].items():
         res, nat = arms.get("resampled", {}), arms.get("native", {})

@@ -64,8 +64,9 @@ def fsync_dir(folder: str | os.PathLike) -> None:
     _fsync(Path(folder), os.O_RDONLY)
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None], *,
-                 durable: bool = False) -> None:
+def write_atomic(
+    path: str | os.PathLike, write: Callable[[BinaryIO], None], *, durable: bool = False
+) -> None:
     """Call ``write(file)`` on a binary file that becomes ``path`` atomically (for writers that take a
     file object, such as ``pyarrow.parquet.write_table`` or ``Dataset.save_as``)."""
     with atomic_path(path, durable=durable) as tmp, open(tmp, "wb") as f:

@@ -40,15 +40,17 @@ def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def export_command(manifest: dict[str, Any] | None, bundle_dir: Path, *, precision: str | None = None,
-                   fmt: str = "onnx") -> str:
+def export_command(
+    manifest: dict[str, Any] | None, bundle_dir: Path, *, precision: str | None = None, fmt: str = "onnx"
+) -> str:
     """The ``mc-export`` command that recreates this bundle with every variant it has, plus the
     ``precision`` variant of format ``fmt`` when given: a command that runs as printed (a test parses
     it with mc-export's own parser). FP32 ONNX is always written; INT8 needs calibration patches."""
     manifest = manifest or {}
     ckpt = (manifest.get("source_checkpoint") or {}).get("path") or "CHECKPOINT"
-    have = {(v.get("precision"), v.get("format"))
-            for v in manifest.get("variants") or [] if isinstance(v, dict)}
+    have = {
+        (v.get("precision"), v.get("format")) for v in manifest.get("variants") or [] if isinstance(v, dict)
+    }
     if precision is not None:
         have.add((precision, fmt))
     args = ["mc-export", "--checkpoint", str(ckpt), "--out", str(bundle_dir)]
@@ -61,8 +63,9 @@ def export_command(manifest: dict[str, Any] | None, bundle_dir: Path, *, precisi
     return shlex.join(args)
 
 
-def rebuild_hint(manifest: dict[str, Any] | None, bundle_dir: Path, *, precision: str | None = None,
-                 fmt: str = "onnx") -> str:
+def rebuild_hint(
+    manifest: dict[str, Any] | None, bundle_dir: Path, *, precision: str | None = None, fmt: str = "onnx"
+) -> str:
     """``rebuild it with: <mc-export command>`` (see :func:`export_command`), ending stale-file errors."""
     return f"rebuild it with: {export_command(manifest, bundle_dir, precision=precision, fmt=fmt)}"
 
@@ -83,17 +86,39 @@ class Variant:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Variant":
-        known = {"name", "format", "precision", "file", "sha256", "library", "sidecar", "onnx_sha256", "parity"}
-        return cls(name=str(data["name"]), format=str(data["format"]), precision=str(data["precision"]),
-                   file=str(data["file"]), sha256=str(data["sha256"]), library=data.get("library"),
-                   sidecar=data.get("sidecar"), onnx_sha256=data.get("onnx_sha256"),
-                   parity=dict(data.get("parity") or {}),
-                   extra={k: v for k, v in data.items() if k not in known})
+    def from_dict(cls, data: dict[str, Any]) -> Variant:
+        known = {
+            "name",
+            "format",
+            "precision",
+            "file",
+            "sha256",
+            "library",
+            "sidecar",
+            "onnx_sha256",
+            "parity",
+        }
+        return cls(
+            name=str(data["name"]),
+            format=str(data["format"]),
+            precision=str(data["precision"]),
+            file=str(data["file"]),
+            sha256=str(data["sha256"]),
+            library=data.get("library"),
+            sidecar=data.get("sidecar"),
+            onnx_sha256=data.get("onnx_sha256"),
+            parity=dict(data.get("parity") or {}),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "format": self.format, "precision": self.precision,
-                               "file": self.file, "sha256": self.sha256}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "format": self.format,
+            "precision": self.precision,
+            "file": self.file,
+            "sha256": self.sha256,
+        }
         for key in ("library", "sidecar", "onnx_sha256"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -113,7 +138,7 @@ class Bundle:
     operating_points: OperatingPoints = field(default_factory=OperatingPoints)  # none: exported without them
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, verify: bool = True) -> "Bundle":
+    def load(cls, path: str | os.PathLike, *, verify: bool = True) -> Bundle:
         """Read ``path/bundle.json`` and (with ``verify``) check every file's SHA-256.
 
         Raises:
@@ -123,25 +148,31 @@ class Bundle:
         root = Path(path)
         manifest_path = root / MANIFEST
         if not manifest_path.is_file():
-            raise InputError(f"{root}: not a model bundle (no {MANIFEST}); create one with: "
-                             f"mc-export --checkpoint CHECKPOINT --out {root}")
+            raise InputError(
+                f"{root}: not a model bundle (no {MANIFEST}); create one with: "
+                f"mc-export --checkpoint CHECKPOINT --out {root}"
+            )
         try:
             manifest = json.loads(manifest_path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{manifest_path}: unreadable manifest ({exc}); "
-                             f"{rebuild_hint(None, root)}") from exc
+            raise InputError(
+                f"{manifest_path}: unreadable manifest ({exc}); {rebuild_hint(None, root)}"
+            ) from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise InputError(f"{manifest_path}: not a microcalc bundle manifest; {rebuild_hint(None, root)}")
         if int(manifest.get("version", 0)) != VERSION:
-            raise StaleArtifactError(f"{manifest_path}: bundle version {manifest.get('version')} is not "
-                                     f"{VERSION}; {rebuild_hint(manifest, root)}")
+            raise StaleArtifactError(
+                f"{manifest_path}: bundle version {manifest.get('version')} is not "
+                f"{VERSION}; {rebuild_hint(manifest, root)}"
+            )
         try:
             config = ModelConfig.from_dict(manifest["model"])
             variants = [Variant.from_dict(v) for v in manifest["variants"]]
             points = OperatingPoints.from_dict(manifest.get("operating_points"))
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{manifest_path}: malformed manifest ({exc!r}); "
-                             f"{rebuild_hint(manifest, root)}") from exc
+            raise InputError(
+                f"{manifest_path}: malformed manifest ({exc!r}); {rebuild_hint(manifest, root)}"
+            ) from exc
         bundle = cls(path=root, manifest=manifest, config=config, variants=variants, operating_points=points)
         if verify:
             for variant in variants:
@@ -167,35 +198,46 @@ class Bundle:
         named = override if override is not None else source.get("path")
         path = Path(named or "")
         if not named or not path.is_file():
-            raise InputError(f"{self.path}: its source checkpoint "
-                             f"{named or '(not named in the manifest)'} is not there; pass the checkpoint")
+            raise InputError(
+                f"{self.path}: its source checkpoint "
+                f"{named or '(not named in the manifest)'} is not there; pass the checkpoint"
+            )
         if source.get("sha256") and file_sha256(path) != source["sha256"]:
-            raise StaleArtifactError(f"{path}: the checkpoint changed since the bundle was exported (SHA-256 "
-                                     f"differs); {rebuild_hint(self.manifest, self.path)}")
+            raise StaleArtifactError(
+                f"{path}: the checkpoint changed since the bundle was exported (SHA-256 "
+                f"differs); {rebuild_hint(self.manifest, self.path)}"
+            )
         return path
 
     def verify(self, variant: Variant) -> None:
         """Check one variant's file (and sidecar) against the manifest."""
         path = self.path / variant.file
         if not path.is_file():
-            raise StaleArtifactError(f"{path}: missing file of variant {variant.name}; "
-                                     f"{rebuild_hint(self.manifest, self.path)}")
+            raise StaleArtifactError(
+                f"{path}: missing file of variant {variant.name}; {rebuild_hint(self.manifest, self.path)}"
+            )
         if file_sha256(path) != variant.sha256:
-            raise StaleArtifactError(f"{path}: SHA-256 differs from {MANIFEST} (stale or altered file); "
-                                     f"{rebuild_hint(self.manifest, self.path)}")
+            raise StaleArtifactError(
+                f"{path}: SHA-256 differs from {MANIFEST} (stale or altered file); "
+                f"{rebuild_hint(self.manifest, self.path)}"
+            )
         if variant.format == "tensorrt":
             self._verify_engine(variant)
 
     def _verify_engine(self, variant: Variant) -> None:
         onnx_variants = [v for v in self.variants if v.format == "onnx" and v.precision == variant.precision]
         if variant.onnx_sha256 and onnx_variants and onnx_variants[0].sha256 != variant.onnx_sha256:
-            raise StaleArtifactError(f"{self.path / variant.file}: engine was built from another ONNX model; "
-                                     f"{rebuild_hint(self.manifest, self.path)}")
+            raise StaleArtifactError(
+                f"{self.path / variant.file}: engine was built from another ONNX model; "
+                f"{rebuild_hint(self.manifest, self.path)}"
+            )
         if variant.sidecar:
             sidecar = self.sidecar(variant)
             if sidecar.get("onnx_sha256") != variant.onnx_sha256:
-                raise StaleArtifactError(f"{self.path / variant.sidecar}: sidecar does not match "
-                                         f"{MANIFEST}; {rebuild_hint(self.manifest, self.path)}")
+                raise StaleArtifactError(
+                    f"{self.path / variant.sidecar}: sidecar does not match "
+                    f"{MANIFEST}; {rebuild_hint(self.manifest, self.path)}"
+                )
 
     def sidecar(self, variant: Variant) -> dict[str, Any]:
         """The JSON sidecar of a TensorRT engine (library, version, compute capabilities, profile)."""
@@ -205,8 +247,9 @@ class Bundle:
         try:
             return json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise StaleArtifactError(f"{path}: unreadable engine sidecar ({exc}); "
-                                     f"{rebuild_hint(self.manifest, self.path)}") from exc
+            raise StaleArtifactError(
+                f"{path}: unreadable engine sidecar ({exc}); {rebuild_hint(self.manifest, self.path)}"
+            ) from exc
 
     def variant(self, *, precision: str = "fp32", fmt: str = "onnx", library: str | None = None) -> Variant:
         """The variant of this precision and format (``onnx`` or ``tensorrt``).
@@ -218,9 +261,11 @@ class Bundle:
             if v.precision == precision and v.format == fmt and (library is None or v.library == library):
                 return v
         have = ", ".join(f"{v.name} ({v.format})" for v in self.variants) or "none"
-        raise InputError(f"{self.path}: no {precision} {fmt} variant in this bundle (it has: {have}); "
-                         "add it with: "
-                         f"{export_command(self.manifest, self.path, precision=precision, fmt=fmt)}")
+        raise InputError(
+            f"{self.path}: no {precision} {fmt} variant in this bundle (it has: {have}); "
+            "add it with: "
+            f"{export_command(self.manifest, self.path, precision=precision, fmt=fmt)}"
+        )
 
     def file(self, variant: Variant) -> Path:
         """Absolute path of a variant's file."""
@@ -269,15 +314,29 @@ def commit_dir(staging: Path, target: str | os.PathLike) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_manifest(bundle_dir: str | os.PathLike, *, config: ModelConfig, source_checkpoint: dict[str, Any],
-                   input_spec: dict[str, Any], outputs: list[dict[str, Any]], variants: list[Variant],
-                   created: str, microcalc_version: str, operating_points: OperatingPoints | None = None) \
-        -> dict[str, Any]:
+def write_manifest(
+    bundle_dir: str | os.PathLike,
+    *,
+    config: ModelConfig,
+    source_checkpoint: dict[str, Any],
+    input_spec: dict[str, Any],
+    outputs: list[dict[str, Any]],
+    variants: list[Variant],
+    created: str,
+    microcalc_version: str,
+    operating_points: OperatingPoints | None = None,
+) -> dict[str, Any]:
     """Write ``bundle.json`` for files already in ``bundle_dir``; returns the manifest."""
     manifest = {
-        "format": FORMAT, "version": VERSION, "microcalc_version": microcalc_version, "created": created,
-        "model": config.to_dict(), "source_checkpoint": source_checkpoint, "input": input_spec,
-        "outputs": outputs, "variants": [v.to_dict() for v in variants],
+        "format": FORMAT,
+        "version": VERSION,
+        "microcalc_version": microcalc_version,
+        "created": created,
+        "model": config.to_dict(),
+        "source_checkpoint": source_checkpoint,
+        "input": input_spec,
+        "outputs": outputs,
+        "variants": [v.to_dict() for v in variants],
         **(operating_points or OperatingPoints()).manifest_entries(fallback=config.threshold),
     }
     write_json_atomic(Path(bundle_dir) / MANIFEST, manifest)

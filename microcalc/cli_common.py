@@ -8,7 +8,7 @@ A click command's docstring is its help text. Commands are wrapped with
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import click
 
@@ -42,6 +42,10 @@ def run_cli(command: click.Command, prog_name: str) -> Callable[[], None]:
 
 def seed_option(default: int = 0) -> Callable:
     """``--seed N``: the one option every stochastic command shares."""
-    return click.option("--seed", type=int, default=default, show_default=True,
-                        help="Random seed; the same seed gives the same output.")
-
+    return click.option(
+        "--seed",
+        type=int,
+        default=default,
+        show_default=True,
+        help="Random seed; the same seed gives the same output.",
+    )

@@ -21,7 +21,7 @@ class MissingDependencyError(MicrocalcError):
     def __init__(self, module: str, extra: str, purpose: str) -> None:
         super().__init__(
             f"{purpose} needs the Python module '{module}', which is not installed: "
-            f"pip install \"microcalc[{extra}]\""
+            f'pip install "microcalc[{extra}]"'
         )
         self.module = module
         self.extra = extra
@@ -73,5 +73,7 @@ def read_failure(path: object, exc: BaseException) -> MicrocalcError | InternalE
         return InputError(f"{path}: cannot read the image ({one_line(exc)})")
     if is_foreign_panic(exc):
         return InputError(f"{path}: the decoder panicked ({one_line(exc)})")
-    return InternalError(f"{path}: internal error in the reader ({one_line(exc)}); this is a bug in microcalc, "
-                         "not a problem with the file")
+    return InternalError(
+        f"{path}: internal error in the reader ({one_line(exc)}); this is a bug in microcalc, "
+        "not a problem with the file"
+    )

@@ -50,9 +50,14 @@ class ModelConfig:
             raise ValueError(f"patch_size must be at least 8 pixels, got {self.patch_size}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must lie in (0, 1), got {self.threshold}")
-        if self.pixel_spacing_mm is not None and not MIN_SPACING_MM <= self.pixel_spacing_mm <= MAX_SPACING_MM:
-            raise ValueError(f"pixel_spacing_mm must lie in {MIN_SPACING_MM:g}..{MAX_SPACING_MM:g} mm, "
-                             f"got {self.pixel_spacing_mm}")
+        if (
+            self.pixel_spacing_mm is not None
+            and not MIN_SPACING_MM <= self.pixel_spacing_mm <= MAX_SPACING_MM
+        ):
+            raise ValueError(
+                f"pixel_spacing_mm must lie in {MIN_SPACING_MM:g}..{MAX_SPACING_MM:g} mm, "
+                f"got {self.pixel_spacing_mm}"
+            )
 
     @property
     def num_classes(self) -> int:
@@ -74,7 +79,7 @@ class ModelConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         return cls(
             arch=str(data["arch"]),
             classes=tuple(str(c) for c in data["classes"]),
@@ -82,11 +87,18 @@ class ModelConfig:
             patch_size=int(data["patch_size"]),
             preprocessing=Preprocessing.from_dict(data.get("preprocessing", {})),
             threshold=float(data.get("threshold", 0.5)),
-            pixel_spacing_mm=None if data.get("pixel_spacing_mm") is None else float(data["pixel_spacing_mm"]),
+            pixel_spacing_mm=None
+            if data.get("pixel_spacing_mm") is None
+            else float(data["pixel_spacing_mm"]),
         )
 
 
 def published_config() -> ModelConfig:
     """The published Microcalc-Detect ResNet101: class 0 = cluster, 674x674, per-patch max scaling."""
-    return ModelConfig(arch="resnet101", classes=PUBLISHED_CLASSES, positive_index=0,
-                       patch_size=PUBLISHED_PATCH_SIZE, preprocessing=PUBLISHED)
+    return ModelConfig(
+        arch="resnet101",
+        classes=PUBLISHED_CLASSES,
+        positive_index=0,
+        patch_size=PUBLISHED_PATCH_SIZE,
+        preprocessing=PUBLISHED,
+    )

@@ -87,12 +87,22 @@ class ParityVerdict:
 
     def to_dict(self) -> dict[str, Any]:
         """The record ``bundle.json`` and the ``mc-bench`` report keep (JSON types only)."""
-        return {**asdict(self), "bounds": self.bounds.to_dict(), "failures": list(self.failures),
-                "passed": self.passed}
+        return {
+            **asdict(self),
+            "bounds": self.bounds.to_dict(),
+            "failures": list(self.failures),
+            "passed": self.passed,
+        }
 
 
-def compare(*, reference: np.ndarray, candidate: np.ndarray, threshold: float, bounds: ParityBounds,
-            labels: np.ndarray | None = None) -> ParityVerdict:
+def compare(
+    *,
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    threshold: float,
+    bounds: ParityBounds,
+    labels: np.ndarray | None = None,
+) -> ParityVerdict:
     """Compare ``candidate`` with ``reference`` scores (both ``p_cluster``, ``[n]``) against ``bounds``.
 
     ``label_agreement`` is the fraction of patches whose decision at ``threshold`` is the same;
@@ -105,15 +115,20 @@ def compare(*, reference: np.ndarray, candidate: np.ndarray, threshold: float, b
     candidate = np.asarray(candidate, dtype=np.float64).reshape(-1)
     labels = np.full(reference.shape, -1) if labels is None else np.asarray(labels).reshape(-1)
     if not reference.shape == candidate.shape == labels.shape or reference.size == 0:
-        raise ValueError(f"reference {reference.shape}, candidate {candidate.shape} and labels "
-                         f"{labels.shape} must be the same non-empty length")
+        raise ValueError(
+            f"reference {reference.shape}, candidate {candidate.shape} and labels "
+            f"{labels.shape} must be the same non-empty length"
+        )
     diff = np.abs(candidate - reference)
     auc, reference_auc = roc_auc(labels, candidate), roc_auc(labels, reference)
     stats = {
-        "patches": int(reference.size), "threshold": float(threshold),
-        "max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
+        "patches": int(reference.size),
+        "threshold": float(threshold),
+        "max_abs_diff": float(diff.max()),
+        "mean_abs_diff": float(diff.mean()),
         "label_agreement": float(np.mean((reference >= threshold) == (candidate >= threshold))),
-        "auc": auc, "reference_auc": reference_auc,
+        "auc": auc,
+        "reference_auc": reference_auc,
         "delta_auc": None if auc is None or reference_auc is None else auc - reference_auc,
     }
     return ParityVerdict(**stats, bounds=bounds, failures=tuple(_failures(stats, bounds)))

@@ -44,7 +44,7 @@ class Preprocessing:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Preprocessing":
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
         return cls(scaling=str(data.get("scaling", "per_tile_max")), channels=int(data.get("channels", 3)))
 
     def scale(self, tiles: np.ndarray) -> np.ndarray:
@@ -59,7 +59,8 @@ class Preprocessing:
         return x / peak
 
     def apply(self, tiles: np.ndarray) -> np.ndarray:
-        """Full reference preprocessing: uint8 ``[N, 1, P, P]`` or ``[N, P, P]`` -> float32 ``[N, C, P, P]``."""
+        """Full reference preprocessing: uint8 ``[N, 1, P, P]`` or ``[N, P, P]`` -> float32 ``[N, C, P,
+        P]``."""
         if tiles.ndim == 3:
             tiles = tiles[:, None]
         if tiles.ndim != 4 or tiles.shape[1] != 1:

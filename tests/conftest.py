@@ -4,8 +4,8 @@ once per session through the public CLIs, exactly as a user would make them."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -37,8 +37,9 @@ def run_cli(main_module: str, args: list[str]) -> None:
         raise AssertionError(f"{main_module} {' '.join(args)} exited {result.exit_code}:\n{result.output}")
 
 
-def _shared_artefact(tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str,
-                     build: Callable[[Path], None]) -> Path:
+def _shared_artefact(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str, build: Callable[[Path], None]
+) -> Path:
     """Build ``name`` once per test run, even when pytest-xdist runs several workers.
 
     Under xdist every worker has its own session; the first to take the lock builds the artefact in
@@ -63,26 +64,73 @@ def _shared_artefact(tmp_path_factory: pytest.TempPathFactory, worker_id: str, n
 @pytest.fixture(scope="session")
 def synth_patches(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A balanced synthetic patch set: ``cluster/`` and ``normal/`` PNGs, 128x128."""
-    return _shared_artefact(tmp_path_factory, worker_id, "patches", lambda out: run_cli(
-        "microcalc.synth.cli:cli", ["patches", str(out), "--n", "960", "--patch-size", str(TEST_PATCH),
-                                    "--seed", "1"]))
+    return _shared_artefact(
+        tmp_path_factory,
+        worker_id,
+        "patches",
+        lambda out: run_cli(
+            "microcalc.synth.cli:cli",
+            ["patches", str(out), "--n", "960", "--patch-size", str(TEST_PATCH), "--seed", "1"],
+        ),
+    )
 
 
 @pytest.fixture(scope="session")
 def trained_run(synth_patches: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A small CNN trained on ``synth_patches``; the run folder (checkpoint.pt, metrics.json...)."""
-    return _shared_artefact(tmp_path_factory, worker_id, "run", lambda out: run_cli(
-        "microcalc.trainer.cli_train:cli", [
-            str(synth_patches), "--out", str(out), "--arch", "smallcnn", "--patch-size", str(TEST_PATCH),
-            "--epochs", "15", "--batch-size", "32", "--lr", "2e-3", "--weight-decay", "1e-4", "--seed", "0",
-            "--quiet"]))
+    return _shared_artefact(
+        tmp_path_factory,
+        worker_id,
+        "run",
+        lambda out: run_cli(
+            "microcalc.trainer.cli_train:cli",
+            [
+                str(synth_patches),
+                "--out",
+                str(out),
+                "--arch",
+                "smallcnn",
+                "--patch-size",
+                str(TEST_PATCH),
+                "--epochs",
+                "15",
+                "--batch-size",
+                "32",
+                "--lr",
+                "2e-3",
+                "--weight-decay",
+                "1e-4",
+                "--seed",
+                "0",
+                "--quiet",
+            ],
+        ),
+    )
 
 
 @pytest.fixture(scope="session")
-def small_bundle(trained_run: Path, synth_patches: Path, tmp_path_factory: pytest.TempPathFactory,
-                 worker_id: str) -> Path:
+def small_bundle(
+    trained_run: Path, synth_patches: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Path:
     """The trained small CNN exported to a bundle with FP32, FP16 and INT8 ONNX variants."""
-    return _shared_artefact(tmp_path_factory, worker_id, "bundle-parent", lambda out: run_cli(
-        "microcalc.export.cli:cli", ["--checkpoint", str(trained_run / "checkpoint.pt"),
-                                     "--out", str(out / "bundle"), "--fp16", "--int8",
-                                     "--calib", str(synth_patches)])) / "bundle"
+    return (
+        _shared_artefact(
+            tmp_path_factory,
+            worker_id,
+            "bundle-parent",
+            lambda out: run_cli(
+                "microcalc.export.cli:cli",
+                [
+                    "--checkpoint",
+                    str(trained_run / "checkpoint.pt"),
+                    "--out",
+                    str(out / "bundle"),
+                    "--fp16",
+                    "--int8",
+                    "--calib",
+                    str(synth_patches),
+                ],
+            ),
+        )
+        / "bundle"
+    )

@@ -47,6 +47,9 @@ def test_no_hand_written_temp_then_rename_left_in_the_package():
     """Every temporary-file write goes through microcalc.atomic (bundle folders use bundle.commit_dir)."""
     root = Path(__file__).resolve().parents[1] / "microcalc"
     pattern = re.compile(r"mkstemp\(|with_name\(f?\"\.[^\"]*\.tmp|os\.replace\(tmp")
-    offenders = sorted(str(path.relative_to(root.parent)) for path in root.rglob("*.py")
-                       if path.name != "atomic.py" and pattern.search(path.read_text()))
+    offenders = sorted(
+        str(path.relative_to(root.parent))
+        for path in root.rglob("*.py")
+        if path.name != "atomic.py" and pattern.search(path.read_text())
+    )
     assert offenders == []

@@ -20,18 +20,36 @@ def _make_bundle(root: Path) -> Path:
     fp16_sha = file_sha256(root / "model.fp16.onnx")
     (root / "model.fp16.tensorrt_rtx.json").write_text(json.dumps({"onnx_sha256": fp16_sha}))
     variants = [
-        Variant(name="fp32", format="onnx", precision="fp32", file="model.onnx",
-                sha256=file_sha256(root / "model.onnx"), parity={"max_abs_diff": 0.0}),
+        Variant(
+            name="fp32",
+            format="onnx",
+            precision="fp32",
+            file="model.onnx",
+            sha256=file_sha256(root / "model.onnx"),
+            parity={"max_abs_diff": 0.0},
+        ),
         Variant(name="fp16", format="onnx", precision="fp16", file="model.fp16.onnx", sha256=fp16_sha),
-        Variant(name="fp16.tensorrt_rtx", format="tensorrt", precision="fp16", library="tensorrt_rtx",
-                file="model.fp16.tensorrt_rtx.engine", sha256=file_sha256(root / "model.fp16.tensorrt_rtx.engine"),
-                sidecar="model.fp16.tensorrt_rtx.json", onnx_sha256=fp16_sha),
+        Variant(
+            name="fp16.tensorrt_rtx",
+            format="tensorrt",
+            precision="fp16",
+            library="tensorrt_rtx",
+            file="model.fp16.tensorrt_rtx.engine",
+            sha256=file_sha256(root / "model.fp16.tensorrt_rtx.engine"),
+            sidecar="model.fp16.tensorrt_rtx.json",
+            onnx_sha256=fp16_sha,
+        ),
     ]
-    write_manifest(root, config=published_config(), variants=variants, created="2025-01-01T00:00:00+00:00",
-                   microcalc_version="0.1.0",
-                   source_checkpoint={"path": "/ckpt/published.tar", "sha256": "0" * 64, "source": "published"},
-                   input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, 674, 674]},
-                   outputs=[{"name": "p_cluster", "dtype": "float32", "shape": ["N"]}])
+    write_manifest(
+        root,
+        config=published_config(),
+        variants=variants,
+        created="2025-01-01T00:00:00+00:00",
+        microcalc_version="0.1.0",
+        source_checkpoint={"path": "/ckpt/published.tar", "sha256": "0" * 64, "source": "published"},
+        input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, 674, 674]},
+        outputs=[{"name": "p_cluster", "dtype": "float32", "shape": ["N"]}],
+    )
     return root
 
 
@@ -47,19 +65,24 @@ def test_load_and_pick_variants(tmp_path: Path) -> None:
         bundle.variant(precision="int8")
 
 
-@pytest.mark.parametrize("tamper, error", [
-    # an altered model file no longer matches its SHA-256
-    (lambda r: (r / "model.onnx").write_bytes(b"other weights"), StaleArtifactError),
-    # a missing engine
-    (lambda r: (r / "model.fp16.tensorrt_rtx.engine").unlink(), StaleArtifactError),
-    # the engine's sidecar names another ONNX model
-    (lambda r: (r / "model.fp16.tensorrt_rtx.json").write_text(json.dumps({"onnx_sha256": "f" * 64})),
-     StaleArtifactError),
-    # a corrupt manifest
-    (lambda r: (r / "bundle.json").write_text("{not json"), InputError),
-    # a manifest of some other tool
-    (lambda r: (r / "bundle.json").write_text(json.dumps({"format": "other"})), InputError),
-])
+@pytest.mark.parametrize(
+    "tamper, error",
+    [
+        # an altered model file no longer matches its SHA-256
+        (lambda r: (r / "model.onnx").write_bytes(b"other weights"), StaleArtifactError),
+        # a missing engine
+        (lambda r: (r / "model.fp16.tensorrt_rtx.engine").unlink(), StaleArtifactError),
+        # the engine's sidecar names another ONNX model
+        (
+            lambda r: (r / "model.fp16.tensorrt_rtx.json").write_text(json.dumps({"onnx_sha256": "f" * 64})),
+            StaleArtifactError,
+        ),
+        # a corrupt manifest
+        (lambda r: (r / "bundle.json").write_text("{not json"), InputError),
+        # a manifest of some other tool
+        (lambda r: (r / "bundle.json").write_text(json.dumps({"format": "other"})), InputError),
+    ],
+)
 def test_stale_or_broken_bundle_refused_with_rebuild_hint(tmp_path: Path, tamper, error) -> None:
     root = _make_bundle(tmp_path / "b")
     tamper(root)
@@ -106,10 +129,10 @@ def test_source_checkpoint_missing_changed_and_matching(tmp_path: Path) -> None:
 
     bundle = Bundle.load(_make_bundle(tmp_path / "b"))
     with pytest.raises(InputError, match="source checkpoint /ckpt/published.tar is not there"):
-        bundle.source_checkpoint()                       # the manifest's path does not exist here
+        bundle.source_checkpoint()  # the manifest's path does not exist here
     other = tmp_path / "other.pt"
     other.write_bytes(b"not the exported weights")
     with pytest.raises(StaleArtifactError, match="SHA-256 differs.*mc-export"):
-        bundle.source_checkpoint(other)                  # a different file: parity would be meaningless
+        bundle.source_checkpoint(other)  # a different file: parity would be meaningless
     bundle.manifest["source_checkpoint"]["sha256"] = file_sha256(other)
-    assert bundle.source_checkpoint(other) == other      # the exported file itself is accepted
+    assert bundle.source_checkpoint(other) == other  # the exported file itself is accepted

@@ -24,10 +24,13 @@ def test_all_zero_tile_becomes_zeros_not_nan() -> None:
     assert np.all(out == 0)
 
 
-@pytest.mark.parametrize("spec,expected_max", [
-    (Preprocessing("fixed_255", 3), 100 / 255),  # fixed scale keeps the tile's own brightness
-    (Preprocessing("per_tile_max", 1), 1.0),     # one-channel models get one channel
-])
+@pytest.mark.parametrize(
+    "spec,expected_max",
+    [
+        (Preprocessing("fixed_255", 3), 100 / 255),  # fixed scale keeps the tile's own brightness
+        (Preprocessing("per_tile_max", 1), 1.0),  # one-channel models get one channel
+    ],
+)
 def test_other_specs(spec: Preprocessing, expected_max: float) -> None:
     tiles = np.full((2, 8, 8), 100, np.uint8)
     out = spec.apply(tiles)
@@ -35,10 +38,13 @@ def test_other_specs(spec: Preprocessing, expected_max: float) -> None:
     assert out.max() == pytest.approx(expected_max)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"scaling": "zscore"}, "unknown scaling 'zscore'"),
-    ({"channels": 2}, "channels must be 1 or 3"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"scaling": "zscore"}, "unknown scaling 'zscore'"),
+        ({"channels": 2}, "channels must be 1 or 3"),
+    ],
+)
 def test_bad_specs_are_refused(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         Preprocessing(**kwargs)

@@ -20,16 +20,23 @@ COMMAND = re.compile(r"mc-export [^;\n]*")
 
 def _variant(precision: str, fmt: str) -> Variant:
     suffix = "onnx" if fmt == "onnx" else "engine"
-    return Variant(name=f"{precision}-{fmt}", format=fmt, precision=precision, file=f"m.{precision}.{suffix}",
-                   sha256="0" * 64, library="tensorrt_rtx" if fmt == "tensorrt" else None)
+    return Variant(
+        name=f"{precision}-{fmt}",
+        format=fmt,
+        precision=precision,
+        file=f"m.{precision}.{suffix}",
+        sha256="0" * 64,
+        library="tensorrt_rtx" if fmt == "tensorrt" else None,
+    )
 
 
 def _bundle(root: Path, variants: list[Variant]) -> Bundle:
-    manifest = {"source_checkpoint": {"path": str(root / "run dir" / "checkpoint.pt")},
-                "variants": [v.to_dict() for v in variants]}
+    manifest = {
+        "source_checkpoint": {"path": str(root / "run dir" / "checkpoint.pt")},
+        "variants": [v.to_dict() for v in variants],
+    }
     config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=64)
-    return Bundle(path=root / "bundle", manifest=manifest, config=config,
-                  variants=variants)
+    return Bundle(path=root / "bundle", manifest=manifest, config=config, variants=variants)
 
 
 def _parse(message: str) -> list[str]:

@@ -29,8 +29,26 @@ from run import PATCH, _tool
 
 SIZES = (50, 100)
 VAL = 120
-RECIPE = ["--arch", "smallcnn", "--patch-size", str(PATCH), "--epochs", "8", "--batch-size", "16",
-          "--lr", "1e-3", "--weight-decay", "1e-4", "--patience", "0", "--positive-class", "1", "--seed", "0"]
+RECIPE = [
+    "--arch",
+    "smallcnn",
+    "--patch-size",
+    str(PATCH),
+    "--epochs",
+    "8",
+    "--batch-size",
+    "16",
+    "--lr",
+    "1e-3",
+    "--weight-decay",
+    "1e-4",
+    "--patience",
+    "0",
+    "--positive-class",
+    "1",
+    "--seed",
+    "0",
+]
 RESULTS = HERE / "pretrain.csv"
 
 
@@ -43,7 +61,7 @@ def subsets(train: list[tuple[Path, str]], size: int, out: Path) -> tuple[Path, 
         paths = sorted(p for p, k in train if k == cls)
         order = rng.permutation(len(paths))
         picked["small"] += [(paths[i], cls) for i in order[: size // 2]]
-        picked["rest"] += [(paths[i], cls) for i in order[size // 2: size // 2 + VAL // 2]]
+        picked["rest"] += [(paths[i], cls) for i in order[size // 2 : size // 2 + VAL // 2]]
     materialise(picked, out)
     return out / "small", out / "rest"
 
@@ -58,16 +76,33 @@ def main() -> None:
         for init in ("scratch", "synthetic"):
             run = work / f"ft{size}_{init}"
             extra = ["--init", str(checkpoint)] if init == "synthetic" else []
-            subprocess.run(_tool("mc-train") + [str(small), "--out", str(run), "--val-dir", str(rest), *RECIPE, *extra],
-                           check=True)
-            subprocess.run(_tool("mc-eval") + [str(run / "checkpoint.pt"), str(work / "real60_split" / "test"),
-                                               "--positive-class", "1", "--metrics", str(run / "test.json"), "--quiet"],
-                           check=True)
+            subprocess.run(
+                _tool("mc-train") + [str(small), "--out", str(run), "--val-dir", str(rest), *RECIPE, *extra],
+                check=True,
+            )
+            subprocess.run(
+                _tool("mc-eval")
+                + [
+                    str(run / "checkpoint.pt"),
+                    str(work / "real60_split" / "test"),
+                    "--positive-class",
+                    "1",
+                    "--metrics",
+                    str(run / "test.json"),
+                    "--quiet",
+                ],
+                check=True,
+            )
             m = json.loads((run / "test.json").read_text())
             with open(run / "history.csv", newline="") as f:
                 curves[(size, init)] = [float(r["val_auc"]) for r in csv.DictReader(f)]
-            row = {"real_patches": size, "init": init, "test_auc": round(m["auc"], 3),
-                   "test_accuracy": round(m["accuracy"], 3), "best_val_auc": round(max(curves[(size, init)]), 3)}
+            row = {
+                "real_patches": size,
+                "init": init,
+                "test_auc": round(m["auc"], 3),
+                "test_accuracy": round(m["accuracy"], 3),
+                "best_val_auc": round(max(curves[(size, init)]), 3),
+            }
             new = not RESULTS.exists()
             with open(RESULTS, "a", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=list(row))
@@ -82,8 +117,12 @@ def main() -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for (size, init), values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, ("-" if init == "synthetic" else "--"),
-                label=f"{size} real, {init}")
+        ax.plot(
+            range(1, len(values) + 1),
+            values,
+            ("-" if init == "synthetic" else "--"),
+            label=f"{size} real, {init}",
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("AUC, 120 other training-fold patches")
     ax.legend(fontsize=8)

@@ -33,8 +33,10 @@ def split(real_dir: Path) -> dict[str, list[tuple[Path, str]]]:
     folds = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=SEED)
     _, test_idx = next(iter(folds.split(np.zeros(len(pairs)), labels, groups)))
     test = set(test_idx.tolist())
-    return {"train": [pairs[i] for i in range(len(pairs)) if i not in test],
-            "test": [pairs[i] for i in sorted(test)]}
+    return {
+        "train": [pairs[i] for i in range(len(pairs)) if i not in test],
+        "test": [pairs[i] for i in sorted(test)],
+    }
 
 
 def materialise(parts: dict[str, list[tuple[Path, str]]], out: Path) -> None:
@@ -58,8 +60,10 @@ def main() -> None:
     listing.write_text(names)
     for name, items in parts.items():
         counts = {c: sum(1 for _, k in items if k == c) for c in ("1", "0")}
-        print(f"{name}: {len(items)} patches ({counts['1']} cluster, {counts['0']} normal), "
-              f"{len({p.name[:4] for p, _ in items})} patients")
+        print(
+            f"{name}: {len(items)} patches ({counts['1']} cluster, {counts['0']} normal), "
+            f"{len({p.name[:4] for p, _ in items})} patients"
+        )
 
 
 if __name__ == "__main__":

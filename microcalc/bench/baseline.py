@@ -40,8 +40,14 @@ class TorchReference:
         return batched(self.p_cluster, tiles, batch=batch_size).astype(np.float32)
 
 
-def measure_baseline(reference: TorchReference, tiles: np.ndarray, *, repeats: int, warmup: int,
-                     on_step: Callable[[], None] | None = None) -> dict[str, Any]:
+def measure_baseline(
+    reference: TorchReference,
+    tiles: np.ndarray,
+    *,
+    repeats: int,
+    warmup: int,
+    on_step: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Throughput of the tile-by-tile loop over ``tiles`` (each repeat runs every tile once).
 
     Returns the report's ``baseline`` object: ``patches_per_s`` (median over repeats),
@@ -62,5 +68,10 @@ def measure_baseline(reference: TorchReference, tiles: np.ndarray, *, repeats: i
         repeat_s.append(time.perf_counter() - start)
         if on_step is not None:
             on_step()
-    return {"name": "pytorch-eager-fp32", "batch_size": 1, "tiles": len(tiles),
-            "patches_per_s": median([len(tiles) / s for s in repeat_s]), "latency_ms": latency_summary(per_tile_ms)}
+    return {
+        "name": "pytorch-eager-fp32",
+        "batch_size": 1,
+        "tiles": len(tiles),
+        "patches_per_s": median([len(tiles) / s for s in repeat_s]),
+        "latency_ms": latency_summary(per_tile_ms),
+    }

@@ -23,23 +23,46 @@ def _synth(args: list[str]) -> None:
     try:
         from microcalc.synth.cli import cli as synth_cli
     except ImportError as exc:
-        raise MicrocalcError("mc-synth is not available to make the default inputs; pass --patches DIR "
-                             "(and --mammogram FILE or --no-scan)") from exc
+        raise MicrocalcError(
+            "mc-synth is not available to make the default inputs; pass --patches DIR "
+            "(and --mammogram FILE or --no-scan)"
+        ) from exc
     synth_cli.main(args=args, prog_name="mc-synth", standalone_mode=False)
 
 
 @contextmanager
-def bench_inputs(patch_dirs: tuple[Path, ...], mammogram: Path | None, *, patch_size: int, count: int,
-                 seed: int, real: Path, scan: bool) -> Iterator[tuple[list[Path], Path | None]]:
+def bench_inputs(
+    patch_dirs: tuple[Path, ...],
+    mammogram: Path | None,
+    *,
+    patch_size: int,
+    count: int,
+    seed: int,
+    real: Path,
+    scan: bool,
+) -> Iterator[tuple[list[Path], Path | None]]:
     """Yields ``(patch folders, mammogram)``, generating the defaults in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="mc-bench-") as tmp:
         folders = [Path(p) for p in patch_dirs]
         if not folders:
             synth = Path(tmp) / "patches"
-            _synth(["patches", str(synth), "--n", str(count), "--patch-size", str(patch_size), "--seed", str(seed)])
+            _synth(
+                [
+                    "patches",
+                    str(synth),
+                    "--n",
+                    str(count),
+                    "--patch-size",
+                    str(patch_size),
+                    "--seed",
+                    str(seed),
+                ]
+            )
             folders = [synth] + ([real] if (real / "calc.png").is_file() else [])
         if scan and mammogram is None:
             mammogram = Path(tmp) / "synthetic_mammogram.dcm"
             rows, cols = DEFAULT_MAMMOGRAM_SHAPE
-            _synth(["mammogram", str(mammogram), "--rows", str(rows), "--cols", str(cols), "--seed", str(seed)])
+            _synth(
+                ["mammogram", str(mammogram), "--rows", str(rows), "--cols", str(cols), "--seed", str(seed)]
+            )
         yield folders, mammogram

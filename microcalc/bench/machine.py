@@ -15,16 +15,33 @@ from typing import Any
 
 from microcalc.engine.cpu_info import FLAGS_OF_INTEREST, cpu_info
 
-LIBRARIES = ("microcalc", "numpy", "onnxruntime", "onnxruntime-gpu", "openvino", "torch", "onnx",
-             "tensorrt", "tensorrt_rtx", "cuda-python", "pydicom", "scikit-learn")
+LIBRARIES = (
+    "microcalc",
+    "numpy",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "openvino",
+    "torch",
+    "onnx",
+    "tensorrt",
+    "tensorrt_rtx",
+    "cuda-python",
+    "pydicom",
+    "scikit-learn",
+)
 
 
 def cpu_report() -> dict[str, Any]:
     """CPU model, the flags that decide the INT8/BF16 kernels, and the cores this process may use."""
     info = cpu_info()
-    return {"model": info.model, "flags": [f for f in FLAGS_OF_INTEREST if f in info.flags],
-            "physical_cores": info.physical_cores, "logical_cores": info.logical_cores,
-            "fast_int8": info.fast_int8, "summary": info.summary()}
+    return {
+        "model": info.model,
+        "flags": [f for f in FLAGS_OF_INTEREST if f in info.flags],
+        "physical_cores": info.physical_cores,
+        "logical_cores": info.logical_cores,
+        "fast_int8": info.fast_int8,
+        "summary": info.summary(),
+    }
 
 
 def gpu_info() -> list[dict[str, str]]:
@@ -33,8 +50,13 @@ def gpu_info() -> list[dict[str, str]]:
     if exe is None:
         return []
     try:
-        out = subprocess.run([exe, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20, check=True).stdout
+        out = subprocess.run(
+            [exe, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     gpus = []
@@ -58,5 +80,11 @@ def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
 
 def machine_info() -> dict[str, Any]:
     """The report's ``machine`` object."""
-    return {"hostname": platform.node(), "os": platform.platform(), "python": platform.python_version(),
-            "cpu": cpu_report(), "gpus": gpu_info(), "libraries": library_versions()}
+    return {
+        "hostname": platform.node(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": cpu_report(),
+        "gpus": gpu_info(),
+        "libraries": library_versions(),
+    }

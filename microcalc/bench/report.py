@@ -18,7 +18,15 @@ from microcalc.atomic import write_text_atomic
 
 SCHEMA = "microcalc-bench"
 VERSION = 1
-RUN_KEYS = ("backend", "precision", "batch_size", "patches_per_s", "latency_ms", "speedup_vs_baseline", "parity")
+RUN_KEYS = (
+    "backend",
+    "precision",
+    "batch_size",
+    "patches_per_s",
+    "latency_ms",
+    "speedup_vs_baseline",
+    "parity",
+)
 LATENCY_KEYS = ("p50", "p90", "p99")
 PARITY_KEYS = ("max_abs_diff", "mean_abs_diff", "label_agreement", "auc", "delta_auc", "passed")
 SCAN_KEYS = ("tiles", "wall_ms", "stages_ms", "model_only_ms", "efficiency")
@@ -31,7 +39,9 @@ def structure_errors(report: dict[str, Any]) -> list[str]:
         errors.append("baseline.patches_per_s")
     for i, run in enumerate(report.get("runs") or []):
         errors += [f"runs[{i}].{k}" for k in RUN_KEYS if k not in run]
-        errors += [f"runs[{i}].latency_ms.{k}" for k in LATENCY_KEYS if k not in (run.get("latency_ms") or {})]
+        errors += [
+            f"runs[{i}].latency_ms.{k}" for k in LATENCY_KEYS if k not in (run.get("latency_ms") or {})
+        ]
         if run.get("parity") is not None:
             errors += [f"runs[{i}].parity.{k}" for k in PARITY_KEYS if k not in run["parity"]]
     if report.get("scan") is not None:

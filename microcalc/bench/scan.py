@@ -26,9 +26,18 @@ from microcalc.engine.tiler import fill_batch
 STAGES = ("decode", "resample", "tiling", "inference", "stitching")
 
 
-def measure_scan(bundle: Any, *, backend: str, precision: str, batch_size: int, mammogram: Path,
-                 stream: int = 3, warmup: int = 1, worklist: list[Path] | None = None,
-                 decode_workers: int = 0) -> dict[str, Any]:
+def measure_scan(
+    bundle: Any,
+    *,
+    backend: str,
+    precision: str,
+    batch_size: int,
+    mammogram: Path,
+    stream: int = 3,
+    warmup: int = 1,
+    worklist: list[Path] | None = None,
+    decode_workers: int = 0,
+) -> dict[str, Any]:
     """The report's ``scan`` object for one mammogram with one variant.
 
     The image is scanned alone (``wall_ms``, ``stages_ms`` and ``efficiency`` are this single
@@ -46,8 +55,9 @@ def measure_scan(bundle: Any, *, backend: str, precision: str, batch_size: int, 
     from microcalc.imaging import read_mammogram
 
     p, path = bundle.config.patch_size, Path(mammogram)
-    settings = ScanSettings(threshold=bundle.threshold, batch_size=batch_size,
-                            model_spacing_mm=bundle.config.pixel_spacing_mm)
+    settings = ScanSettings(
+        threshold=bundle.threshold, batch_size=batch_size, model_spacing_mm=bundle.config.pixel_spacing_mm
+    )
     reader = partial(read_mammogram, min_side=p)
     started = time.perf_counter()
     with FirstDecode(path, reader=reader, settings=settings, patch_size=p) as first:
@@ -62,8 +72,9 @@ def measure_scan(bundle: Any, *, backend: str, precision: str, batch_size: int, 
             (result,), wall_ms = _timed_scan(scanner, [path], first=first)
             _, front_ms = _timed_scan(scanner, [path])
             paths = [Path(m) for m in worklist] if worklist else [path] * stream
-            stream_results, stream_ms = (_timed_scan(scanner, paths, decode_workers=decode_workers)
-                                         if len(paths) > 1 else ([], 0.0))
+            stream_results, stream_ms = (
+                _timed_scan(scanner, paths, decode_workers=decode_workers) if len(paths) > 1 else ([], 0.0)
+            )
             grid, pixels = result.grid, result.image.pixels
             buffers = []
             for start in range(0, len(grid), batch_size):
@@ -75,23 +86,40 @@ def measure_scan(bundle: Any, *, backend: str, precision: str, batch_size: int, 
             model_only_ms = (time.perf_counter() - t) * 1e3
         finally:
             runner.deactivate()
-    out = {"backend": backend, "precision": precision, "batch_size": batch_size, "mammogram": str(mammogram),
-           "shape": list(pixels.shape), "tiles": len(grid), "batches": math.ceil(len(grid) / batch_size),
-           "wall_ms": wall_ms, "stages_ms": {k: float(result.times_ms.get(k, 0.0)) for k in STAGES},
-           "backend_ms": dict(result.backend_ms), "model_only_ms": model_only_ms,
-           "efficiency": model_only_ms / wall_ms, "startup_ms": startup_ms,
-           "decode_in_front": {"wall_ms": front_ms, "efficiency": model_only_ms / front_ms}, "stream": None}
+    out = {
+        "backend": backend,
+        "precision": precision,
+        "batch_size": batch_size,
+        "mammogram": str(mammogram),
+        "shape": list(pixels.shape),
+        "tiles": len(grid),
+        "batches": math.ceil(len(grid) / batch_size),
+        "wall_ms": wall_ms,
+        "stages_ms": {k: float(result.times_ms.get(k, 0.0)) for k in STAGES},
+        "backend_ms": dict(result.backend_ms),
+        "model_only_ms": model_only_ms,
+        "efficiency": model_only_ms / wall_ms,
+        "startup_ms": startup_ms,
+        "decode_in_front": {"wall_ms": front_ms, "efficiency": model_only_ms / front_ms},
+        "stream": None,
+    }
     if stream_results:
         per_image = stream_ms / len(stream_results)
         tiles = sum(len(r.grid) for r in stream_results)
-        out["stream"] = {"images": len(stream_results), "tiles": tiles, "wall_ms_per_image": per_image,
-                         "images_per_s": len(stream_results) / (stream_ms / 1e3), "decode_workers": decode_workers,
-                         "efficiency": model_only_ms / len(grid) * tiles / stream_ms}
+        out["stream"] = {
+            "images": len(stream_results),
+            "tiles": tiles,
+            "wall_ms_per_image": per_image,
+            "images_per_s": len(stream_results) / (stream_ms / 1e3),
+            "decode_workers": decode_workers,
+            "efficiency": model_only_ms / len(grid) * tiles / stream_ms,
+        }
     return out
 
 
-def _timed_scan(scanner: Any, paths: list[Path], *, decode_workers: int = 0,
-                first: Any = None) -> tuple[list[Any], float]:
+def _timed_scan(
+    scanner: Any, paths: list[Path], *, decode_workers: int = 0, first: Any = None
+) -> tuple[list[Any], float]:
     """Scan ``paths`` through one pipeline run; the results and the wall time in ms.
 
     With ``decode_workers`` the inputs are prepared in that many processes, started before the clock;
@@ -105,8 +133,14 @@ def _timed_scan(scanner: Any, paths: list[Path], *, decode_workers: int = 0,
 
     with decode_pool(decode_workers) as pool:
         start = time.perf_counter()
-        prepared = prepared_in_processes(pool, paths, reader=scanner.reader, settings=scanner.settings,
-                                         patch_size=scanner.patch_size, workers=decode_workers)
+        prepared = prepared_in_processes(
+            pool,
+            paths,
+            reader=scanner.reader,
+            settings=scanner.settings,
+            patch_size=scanner.patch_size,
+            workers=decode_workers,
+        )
         results = list(scanner.scan_prepared(prepared))
         wall_ms = (time.perf_counter() - start) * 1e3
     return _checked(results), wall_ms

@@ -46,5 +46,7 @@ def stage_medians(samples: Sequence[dict[str, float]], *, q: float = 50) -> dict
     Stages missing from some samples are summarised over the samples that have them.
     """
     keys = sorted({k for s in samples for k in s})
-    return {k: float(np.percentile(np.asarray([s[k] for s in samples if k in s], dtype=np.float64), q))
-            for k in keys}
+    return {
+        k: float(np.percentile(np.asarray([s[k] for s in samples if k in s], dtype=np.float64), q))
+        for k in keys
+    }

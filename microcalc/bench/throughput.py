@@ -31,8 +31,15 @@ def fill_batch(buffer: np.ndarray, tiles: np.ndarray, *, start: int = 0) -> None
         buffer[i] = tiles[(start + i) % len(tiles)]
 
 
-def measure_batches(backend: Any, tiles: np.ndarray, *, batch_size: int, repeats: int, warmup: int,
-                    on_step: Callable[[], None] | None = None) -> dict[str, Any]:
+def measure_batches(
+    backend: Any,
+    tiles: np.ndarray,
+    *,
+    batch_size: int,
+    repeats: int,
+    warmup: int,
+    on_step: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """``patches_per_s``, ``latency_ms`` (p50/p90/p99/mean per batch) and ``stages_ms`` for one batch size.
 
     ``backend`` must be active and accept ``batch_size``.
@@ -52,12 +59,20 @@ def measure_batches(backend: Any, tiles: np.ndarray, *, batch_size: int, repeats
             stages.append(dict(result.timings_ms))
         if on_step is not None:
             on_step()
-    return {"patches_per_s": batch_size / (median(latencies) / 1e3), "latency_ms": latency_summary(latencies),
-            "stages_ms": stage_medians(stages) if stages else None}
+    return {
+        "patches_per_s": batch_size / (median(latencies) / 1e3),
+        "latency_ms": latency_summary(latencies),
+        "stages_ms": stage_medians(stages) if stages else None,
+    }
 
 
-def _drive(backend: Any, buffers: list[np.ndarray], *, seconds: float,
-           on_result: Callable[[float, dict[str, float]], None]) -> tuple[int, float]:
+def _drive(
+    backend: Any,
+    buffers: list[np.ndarray],
+    *,
+    seconds: float,
+    on_result: Callable[[float, dict[str, float]], None],
+) -> tuple[int, float]:
     """Keep every buffer submitted until ``seconds`` have passed; ``(batches completed, elapsed s)``.
 
     Each completed batch is resubmitted from the same buffer at once, so ``len(buffers)`` batches
@@ -78,8 +93,9 @@ def _drive(backend: Any, buffers: list[np.ndarray], *, seconds: float,
     return completed, time.perf_counter() - start
 
 
-def measure_in_flight(backend: Any, tiles: np.ndarray, *, batch_size: int, in_flight: int, warmup_ms: float,
-                      duration_s: float) -> dict[str, Any]:
+def measure_in_flight(
+    backend: Any, tiles: np.ndarray, *, batch_size: int, in_flight: int, warmup_ms: float, duration_s: float
+) -> dict[str, Any]:
     """trtexec's method for one batch size: time-based warm-up, then ``duration_s`` with batches in flight.
 
     Returns ``patches_per_s`` (completed tiles over the window), ``latency_ms`` (submit to result,
@@ -87,8 +103,10 @@ def measure_in_flight(backend: Any, tiles: np.ndarray, *, batch_size: int, in_fl
     times, ``batches``, ``seconds`` and ``in_flight``.
     """
     if in_flight < 1 or duration_s <= 0 or warmup_ms < 0:
-        raise ValueError(f"need in_flight >= 1, duration_s > 0 and warmup_ms >= 0, got {in_flight}, "
-                         f"{duration_s}, {warmup_ms}")
+        raise ValueError(
+            f"need in_flight >= 1, duration_s > 0 and warmup_ms >= 0, got {in_flight}, "
+            f"{duration_s}, {warmup_ms}"
+        )
     buffers = [backend.host_buffer(batch_size) for _ in range(in_flight)]
     for i, buf in enumerate(buffers):
         fill_batch(buf, tiles, start=i * batch_size)  # different tiles in each buffer: no cache-only timing
@@ -103,10 +121,15 @@ def measure_in_flight(backend: Any, tiles: np.ndarray, *, batch_size: int, in_fl
             stages.append(timings)
 
     batches, seconds = _drive(backend, buffers, seconds=duration_s, on_result=record)
-    return {"patches_per_s": batches * batch_size / seconds, "latency_ms": latency_summary(latencies),
-            "stages_ms": stage_medians(stages) if stages else None,
-            "stages_p99_ms": stage_medians(stages, q=99) if stages else None,
-            "batches": batches, "seconds": seconds, "in_flight": in_flight}
+    return {
+        "patches_per_s": batches * batch_size / seconds,
+        "latency_ms": latency_summary(latencies),
+        "stages_ms": stage_medians(stages) if stages else None,
+        "stages_p99_ms": stage_medians(stages, q=99) if stages else None,
+        "batches": batches,
+        "seconds": seconds,
+        "in_flight": in_flight,
+    }
 
 
 def backend_scores(backend: Any, tiles: np.ndarray, *, batch_size: int) -> np.ndarray:
@@ -114,7 +137,7 @@ def backend_scores(backend: Any, tiles: np.ndarray, *, batch_size: int) -> np.nd
     buffer = backend.host_buffer(batch_size)
     out = []
     for i in range(0, len(tiles), batch_size):
-        chunk = tiles[i:i + batch_size]
-        buffer[:len(chunk)] = chunk
+        chunk = tiles[i : i + batch_size]
+        buffer[: len(chunk)] = chunk
         out.append(np.array(backend.submit(buffer, len(chunk)).result().p_cluster, dtype=np.float32))
     return np.concatenate(out)

@@ -32,8 +32,10 @@ def start_backend(spec: str, bundle: Any, *, precision: str, max_batch: int) -> 
     name, device = parse_backend(spec)
     status = {n: (ok, reason) for n, ok, reason in availability.backend_status()}
     if name not in status or device not in ("cpu", "cuda"):
-        raise MicrocalcError(f"unknown backend {spec!r}; expected one of {', '.join(status)} "
-                             "(add -cuda for onnxruntime or torch on a GPU)")
+        raise MicrocalcError(
+            f"unknown backend {spec!r}; expected one of {', '.join(status)} "
+            "(add -cuda for onnxruntime or torch on a GPU)"
+        )
     ok, reason = status[name]
     if not ok:
         raise MicrocalcError(reason)

@@ -35,8 +35,9 @@ def _import_engine() -> None:
     import microcalc.engine.pipeline  # noqa: F401 - warm the import in a worker before timing
 
 
-def prepared_in_processes(pool: ProcessPoolExecutor, paths: list[Path], *, reader: Any, settings: Any,
-                          patch_size: int, workers: int) -> Iterator[Any]:
+def prepared_in_processes(
+    pool: ProcessPoolExecutor, paths: list[Path], *, reader: Any, settings: Any, patch_size: int, workers: int
+) -> Iterator[Any]:
     """``prepare(i, path)`` for each path in ``pool``, yielded in order, at most ``2 * workers`` ahead."""
     from microcalc.engine.pipeline import prepare
 

@@ -65,8 +65,10 @@ def connect(ray: Any, address: str) -> None:
         else:
             ray.init(address=address, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise MicrocalcError(f"cannot join the Ray cluster at {address} ({one_line(exc)}); check the address, and for "
-                             "a cluster with token authentication set RAY_AUTH_MODE=token and its token") from exc
+        raise MicrocalcError(
+            f"cannot join the Ray cluster at {address} ({one_line(exc)}); check the address, and for "
+            "a cluster with token authentication set RAY_AUTH_MODE=token and its token"
+        ) from exc
 
 
 def plan_actors(resources: dict[str, float], actors: int | None) -> tuple[int, float]:
@@ -79,12 +81,21 @@ def plan_actors(resources: dict[str, float], actors: int | None) -> tuple[int, f
     if n < 1:
         raise MicrocalcError(f"--actors must be at least 1, got {n}")
     if not gpus and n >= cpus:
-        raise MicrocalcError(f"--actors {n} would hold all {cpus} CPUs of the Ray cluster; decoding needs one more")
+        raise MicrocalcError(
+            f"--actors {n} would hold all {cpus} CPUs of the Ray cluster; decoding needs one more"
+        )
     return n, 1.0 if gpus else 0.0
 
 
-def build_dataset(ray: Any, items: list[dict[str, Any]], *, spec: ScanSpec, ledger: Ledger, actors: int,
-                  gpus_per_actor: float) -> Any:
+def build_dataset(
+    ray: Any,
+    items: list[dict[str, Any]],
+    *,
+    spec: ScanSpec,
+    ledger: Ledger,
+    actors: int,
+    gpus_per_actor: float,
+) -> Any:
     """The stream: inputs -> prepare (CPU tasks) -> model (actor pool) -> write (CPU tasks)."""
     import ray.data
 
@@ -95,37 +106,71 @@ def build_dataset(ray: Any, items: list[dict[str, Any]], *, spec: ScanSpec, ledg
     # Ray Data spreads the decode tasks over the nodes. Their memory request, which the actors do
     # not make, also keeps Ray Data from fusing them into the actors (decoding behind inference).
     ds = ds.map(prepare_row, fn_kwargs={"spec": spec, "done": ledger.load()}, memory=DECODE_MEMORY)
-    ds = ds.map_batches(ModelActor, fn_constructor_kwargs={"spec": spec}, batch_size=IMAGES_PER_CALL,
-                        batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
-                        num_gpus=gpus_per_actor or None, num_cpus=1)
+    ds = ds.map_batches(
+        ModelActor,
+        fn_constructor_kwargs={"spec": spec},
+        batch_size=IMAGES_PER_CALL,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_gpus=gpus_per_actor or None,
+        num_cpus=1,
+    )
     return ds.map(write_row, fn_kwargs={"spec": spec})
 
 
-def scan_on_ray(inputs: list[str], *, address: str, bundle: Any, settings: ScanSettings, backend: str,
-                precision: str, out_dir: Path, force: bool, sr: bool, isolation: str, actors: int | None,
-                console: Console) -> Tally:
+def scan_on_ray(
+    inputs: list[str],
+    *,
+    address: str,
+    bundle: Any,
+    settings: ScanSettings,
+    backend: str,
+    precision: str,
+    out_dir: Path,
+    force: bool,
+    sr: bool,
+    isolation: str,
+    actors: int | None,
+    console: Console,
+) -> Tally:
     """Scan ``inputs`` (files, folders, globs, manifests) on the cluster; see the module docstring."""
     ray = require_ray()
     paths = scan_inputs(inputs)
-    spec = ScanSpec(bundle=str(Path(bundle.path).resolve()), backend=backend, precision=precision, settings=settings,
-                    patch_size=bundle.config.patch_size, force=force, out_dir=str(out_dir.resolve()), sr=sr,
-                    isolation=isolation)
-    items = [{"index": i, "path": str(p.resolve() if p.exists() else p), "stem": stem}
-             for i, (p, stem) in enumerate(zip(paths, unique_stems(paths)))]
+    spec = ScanSpec(
+        bundle=str(Path(bundle.path).resolve()),
+        backend=backend,
+        precision=precision,
+        settings=settings,
+        patch_size=bundle.config.patch_size,
+        force=force,
+        out_dir=str(out_dir.resolve()),
+        sr=sr,
+        isolation=isolation,
+    )
+    items = [
+        {"index": i, "path": str(p.resolve() if p.exists() else p), "stem": stem}
+        for i, (p, stem) in enumerate(zip(paths, unique_stems(paths)))
+    ]
     connect(ray, address)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # our progress and summary replace its lines
     n_actors, gpus_per_actor = plan_actors(ray.cluster_resources(), actors)
     say = _printer(console)
-    say(f"mc-scan: {len(items)} input(s) on Ray {ray.__version__}, {n_actors} model actor(s)"
-        f"{' with a GPU each' if gpus_per_actor else ' on CPUs'}")
+    say(
+        f"mc-scan: {len(items)} input(s) on Ray {ray.__version__}, {n_actors} model actor(s)"
+        f"{' with a GPU each' if gpus_per_actor else ' on CPUs'}"
+    )
     ledger = Ledger(out_dir)
     ds = build_dataset(ray, items, spec=spec, ledger=ledger, actors=n_actors, gpus_per_actor=gpus_per_actor)
     tally = _stream(ray, ds, ledger, total=len(items), console=console)
     findings_rows, error_rows = ledger.compile()
-    say(f"mc-scan: {tally.done} done, {tally.skipped} skipped (done before), {tally.failed} failed, "
-        f"{tally.findings} finding(s); {tally.wall_s:.1f} s, {tally.rate:.2f} images/s")
-    say(f"mc-scan: {out_dir / FINDINGS_FILE} ({findings_rows} findings), {out_dir / ERRORS_FILE} "
-        f"({error_rows} failed inputs), over every run into {out_dir}")
+    say(
+        f"mc-scan: {tally.done} done, {tally.skipped} skipped (done before), {tally.failed} failed, "
+        f"{tally.findings} finding(s); {tally.wall_s:.1f} s, {tally.rate:.2f} images/s"
+    )
+    say(
+        f"mc-scan: {out_dir / FINDINGS_FILE} ({findings_rows} findings), {out_dir / ERRORS_FILE} "
+        f"({error_rows} failed inputs), over every run into {out_dir}"
+    )
     return tally
 
 
@@ -134,8 +179,15 @@ def _stream(ray: Any, ds: Any, ledger: Ledger, *, total: int, console: Console) 
     tally, pending, chosen = Tally(), [], None
     say = _printer(console)
     counts = Counter()
-    progress = Progress(TextColumn("scanning on Ray"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                        TimeRemainingColumn(), console=console, transient=True)
+    progress = Progress(
+        TextColumn("scanning on Ray"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
     start = last_flush = time.perf_counter()
     try:
         with progress:
@@ -155,10 +207,15 @@ def _stream(ray: Any, ds: Any, ledger: Ledger, *, total: int, console: Console) 
                 if len(pending) >= FLUSH_ROWS or time.perf_counter() - last_flush > FLUSH_S:
                     ledger.append(pending)
                     pending, last_flush = [], time.perf_counter()
-                progress.update(task, advance=1, description=f"{counts[DONE]} done, {counts[SKIPPED]} skipped, "
-                                                              f"{counts[FAILED]} failed")
+                progress.update(
+                    task,
+                    advance=1,
+                    description=f"{counts[DONE]} done, {counts[SKIPPED]} skipped, {counts[FAILED]} failed",
+                )
     except ray.exceptions.RayError as exc:
-        raise MicrocalcError(f"the Ray scan stopped ({one_line(exc)}); rerun the same command to go on") from exc
+        raise MicrocalcError(
+            f"the Ray scan stopped ({one_line(exc)}); rerun the same command to go on"
+        ) from exc
     finally:
         ledger.append(pending)
         tally.wall_s = time.perf_counter() - start
@@ -176,8 +233,15 @@ def _text(value: Any) -> str | None:
 
 
 def _ledger_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {"key": _text(row["key"]) or "", "sop_instance_uid": _text(row["uid"]), "input": row["path"], "status": row["status"],
-            "reason": _text(row["reason"]), "report": _text(row["report"]), "findings": _text(row["findings"])}
+    return {
+        "key": _text(row["key"]) or "",
+        "sop_instance_uid": _text(row["uid"]),
+        "input": row["path"],
+        "status": row["status"],
+        "reason": _text(row["reason"]),
+        "report": _text(row["report"]),
+        "findings": _text(row["findings"]),
+    }
 
 
 def _printer(console: Console) -> Any:

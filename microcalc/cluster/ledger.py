@@ -70,8 +70,10 @@ class Ledger:
 
     def load(self) -> DoneIndex:
         done = [r for r in self.rows() if r["status"] == DONE]
-        return DoneIndex(keys=frozenset(r["key"] for r in done),
-                         uids=frozenset(r["sop_instance_uid"] for r in done if r["sop_instance_uid"]))
+        return DoneIndex(
+            keys=frozenset(r["key"] for r in done),
+            uids=frozenset(r["sop_instance_uid"] for r in done if r["sop_instance_uid"]),
+        )
 
     def append(self, rows: list[dict[str, Any]]) -> None:
         """Add finished inputs as one new part (atomic: the part is there whole or not at all)."""
@@ -80,12 +82,15 @@ class Ledger:
         if not rows:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pylist([{c: row.get(c) for c in LEDGER_COLUMNS} for row in rows],
-                                     schema=pa.schema([(c, pa.string()) for c in LEDGER_COLUMNS]))
+        table = pa.Table.from_pylist(
+            [{c: row.get(c) for c in LEDGER_COLUMNS} for row in rows],
+            schema=pa.schema([(c, pa.string()) for c in LEDGER_COLUMNS]),
+        )
         _write_parquet_atomic(table, self.dir / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet")
 
     def compile(self) -> tuple[int, int]:
-        """Write ``findings.parquet`` and ``errors.parquet`` from the whole ledger; returns their row counts."""
+        """Write ``findings.parquet`` and ``errors.parquet`` from the whole ledger; returns their row
+        counts."""
         import pyarrow as pa
 
         done: dict[str, dict[str, Any]] = {}
@@ -96,12 +101,20 @@ class Ledger:
             else:
                 failed[row["input"]] = row  # the latest failure of an input
         done_inputs = {row["input"] for row in done.values()}
-        findings = [finding_row(row, rank, f) for row in done.values()
-                    for rank, f in enumerate(json.loads(row["findings"] or "[]"))]
-        errors = [{"input": r["input"], "key": r["key"], "reason": r["reason"]} for path, r in failed.items()
-                  if path not in done_inputs and r["key"] not in done]
+        findings = [
+            finding_row(row, rank, f)
+            for row in done.values()
+            for rank, f in enumerate(json.loads(row["findings"] or "[]"))
+        ]
+        errors = [
+            {"input": r["input"], "key": r["key"], "reason": r["reason"]}
+            for path, r in failed.items()
+            if path not in done_inputs and r["key"] not in done
+        ]
         findings_schema, errors_schema = _schemas()
-        _write_parquet_atomic(pa.Table.from_pylist(findings, schema=findings_schema), self.out_dir / FINDINGS_FILE)
+        _write_parquet_atomic(
+            pa.Table.from_pylist(findings, schema=findings_schema), self.out_dir / FINDINGS_FILE
+        )
         _write_parquet_atomic(pa.Table.from_pylist(errors, schema=errors_schema), self.out_dir / ERRORS_FILE)
         return len(findings), len(errors)
 
@@ -109,18 +122,34 @@ class Ledger:
 def finding_row(image: dict[str, Any], rank: int, finding: dict[str, Any]) -> dict[str, Any]:
     """One row of ``findings.parquet`` from a ledger row and one finding of its JSON report."""
     px, mm = finding["bbox_px"], finding.get("bbox_mm") or {}
-    return {"input": image["input"], "report": image["report"], "key": image["key"],
-            "sop_instance_uid": image["sop_instance_uid"], "rank": rank, "score": float(finding["score"]),
-            "tiles": int(finding["tiles"]), **{f"{k}_px": int(px[k]) for k in _BOX},
-            **{f"{k}_mm": (float(mm[k]) if k in mm else None) for k in _BOX}}
+    return {
+        "input": image["input"],
+        "report": image["report"],
+        "key": image["key"],
+        "sop_instance_uid": image["sop_instance_uid"],
+        "rank": rank,
+        "score": float(finding["score"]),
+        "tiles": int(finding["tiles"]),
+        **{f"{k}_px": int(px[k]) for k in _BOX},
+        **{f"{k}_mm": (float(mm[k]) if k in mm else None) for k in _BOX},
+    }
 
 
 def _schemas() -> tuple[Any, Any]:
     import pyarrow as pa
 
-    findings = pa.schema([("input", pa.string()), ("report", pa.string()), ("key", pa.string()),
-                          ("sop_instance_uid", pa.string()), ("rank", pa.int32()), ("score", pa.float64()),
-                          ("tiles", pa.int32()), *[(f"{k}_px", pa.int64()) for k in _BOX],
-                          *[(f"{k}_mm", pa.float64()) for k in _BOX]])
+    findings = pa.schema(
+        [
+            ("input", pa.string()),
+            ("report", pa.string()),
+            ("key", pa.string()),
+            ("sop_instance_uid", pa.string()),
+            ("rank", pa.int32()),
+            ("score", pa.float64()),
+            ("tiles", pa.int32()),
+            *[(f"{k}_px", pa.int64()) for k in _BOX],
+            *[(f"{k}_mm", pa.float64()) for k in _BOX],
+        ]
+    )
     errors = pa.schema([("input", pa.string()), ("key", pa.string()), ("reason", pa.string())])
     return findings, errors

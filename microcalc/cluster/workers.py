@@ -78,8 +78,13 @@ def prepare_row(row: dict[str, Any], *, spec: ScanSpec, done: DoneIndex) -> dict
         pass  # unreadable: prepare() below gives the reader's one-line reason
     if out["key"] in done.keys:
         return {**out, "status": SKIPPED}
-    job = prepare(int(row["index"]), path, reader=decode_reader(spec), settings=spec.settings,
-                  patch_size=spec.patch_size)
+    job = prepare(
+        int(row["index"]),
+        path,
+        reader=decode_reader(spec),
+        settings=spec.settings,
+        patch_size=spec.patch_size,
+    )
     if job.error is not None:
         return {**out, "status": FAILED, "reason": str(job.error)}
     out["uid"] = job.image.meta.sop_instance_uid
@@ -94,8 +99,9 @@ class ModelActor:
     def __init__(self, *, spec: ScanSpec) -> None:
         from microcalc.engine.cli import open_run
 
-        self.backend, self.run, self.chosen = open_run(Bundle.load(spec.bundle), backend=spec.backend,
-                                                       precision=spec.precision, settings=spec.settings)
+        self.backend, self.run, self.chosen = open_run(
+            Bundle.load(spec.bundle), backend=spec.backend, precision=spec.precision, settings=spec.settings
+        )
         self.backend.activate()
         self.scanner = Scanner(self.backend, reader=spec.reader(), settings=spec.settings)
 
@@ -122,8 +128,11 @@ def write_row(row: dict[str, Any], *, spec: ScanSpec) -> dict[str, Any]:
     try:
         json_path, _ = write_outputs(job, report, out_dir=out_dir, stem=row["stem"])
     except OSError as exc:
-        return {**out, "status": FAILED,
-                "reason": f"{out_dir / row['stem']}.json: cannot write the report ({exc.strerror or exc})"}
+        return {
+            **out,
+            "status": FAILED,
+            "reason": f"{out_dir / row['stem']}.json: cannot write the report ({exc.strerror or exc})",
+        }
     if spec.sr:  # as mc-scan --sr: the CAD SR beside the report, or the input fails
         try:
             write_scan_sr(job.path, report, out_dir / f"{row['stem']}.sr.dcm")

@@ -56,47 +56,90 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     except OSError as exc:
         raise InputError(f"{config.out}: cannot create the output folder ({exc.strerror or exc})") from exc
     bundle = Bundle.load(config.model or default_bundle())
-    point = choose(bundle.operating_points, name=config.operating_point, threshold=config.threshold,
-                   fallback=bundle.threshold)
-    settings = ScanSettings(threshold=point.threshold, overlap=config.overlap, min_breast=config.min_breast,
-                            batch_size=config.batch_size, decode_timeout_s=config.decode_timeout,
-                            model_spacing_mm=bundle.config.pixel_spacing_mm)
-    runner, run, chosen = open_run(bundle, backend=config.backend, precision=config.precision, settings=settings,
-                                   point=point)
+    point = choose(
+        bundle.operating_points,
+        name=config.operating_point,
+        threshold=config.threshold,
+        fallback=bundle.threshold,
+    )
+    settings = ScanSettings(
+        threshold=point.threshold,
+        overlap=config.overlap,
+        min_breast=config.min_breast,
+        batch_size=config.batch_size,
+        decode_timeout_s=config.decode_timeout,
+        model_spacing_mm=bundle.config.pixel_spacing_mm,
+    )
+    runner, run, chosen = open_run(
+        bundle, backend=config.backend, precision=config.precision, settings=settings, point=point
+    )
     log.info("backend %s; %s", chosen, point.describe())
     sr_ready = threading.Event()
-    # images from the network are untrusted: decode them in a worker process that a hang or crash cannot outlive
-    isolated = IsolatedReader(partial(read_mammogram, min_side=bundle.config.patch_size), timeout_s=config.decode_timeout)
+    # images from the network are untrusted: decode them in a worker process that a hang or crash cannot
+    # outlive
+    isolated = IsolatedReader(
+        partial(read_mammogram, min_side=bundle.config.patch_size), timeout_s=config.decode_timeout
+    )
     with runner, isolated as reader:
         scanner = Scanner(runner, reader=reader, settings=settings)
-        worker = ScanWorker(spool=spool, scanner=scanner, run=run, out_dir=config.out, stop=stop, sr_ready=sr_ready,
-                            send_overview=config.send_overview)
-        sender = Sender(spool=spool, dest=dest, ae_title=config.ae_title, stop=stop, wake=sr_ready,
-                        max_backoff_s=config.max_backoff)
+        worker = ScanWorker(
+            spool=spool,
+            scanner=scanner,
+            run=run,
+            out_dir=config.out,
+            stop=stop,
+            sr_ready=sr_ready,
+            send_overview=config.send_overview,
+        )
+        sender = Sender(
+            spool=spool,
+            dest=dest,
+            ae_title=config.ae_title,
+            stop=stop,
+            wake=sr_ready,
+            max_backoff_s=config.max_backoff,
+        )
         resumed = spool.recover()
         for uid in resumed:
             worker.submit(uid)
-        threads = [threading.Thread(target=worker.run, name="mc-serve-scan"),
-                   threading.Thread(target=sender.run, name="mc-serve-send")]
+        threads = [
+            threading.Thread(target=worker.run, name="mc-serve-scan"),
+            threading.Thread(target=sender.run, name="mc-serve-send"),
+        ]
         for thread in threads:
             thread.start()
         try:
-            server = start_scp(ae_title=config.ae_title, host=config.host, port=config.port, spool=spool,
-                               on_received=worker.submit)
+            server = start_scp(
+                ae_title=config.ae_title,
+                host=config.host,
+                port=config.port,
+                spool=spool,
+                on_received=worker.submit,
+            )
         except BaseException:
             stop.set()
             for thread in threads:
                 thread.join()
             raise
-        log.info("listening as %s on %s:%d; SRs go to %s; resumed %d spooled image(s), %d SR(s) to send",
-                 config.ae_title, config.host, config.port, dest, len(resumed), len(spool.outbox()))
+        log.info(
+            "listening as %s on %s:%d; SRs go to %s; resumed %d spooled image(s), %d SR(s) to send",
+            config.ae_title,
+            config.host,
+            config.port,
+            dest,
+            len(resumed),
+            len(spool.outbox()),
+        )
         stop.wait()
         log.info("stopping: no new associations; finishing the current image and send")
         server.shutdown()
         for thread in threads:
             thread.join()
-    log.info("stopped; %d image(s) and %d SR(s) stay spooled for the next start", len(spool.incoming()),
-             len(spool.outbox()))
+    log.info(
+        "stopped; %d image(s) and %d SR(s) stay spooled for the next start",
+        len(spool.incoming()),
+        len(spool.outbox()),
+    )
     return 1 if worker.failure is not None else 0
 
 
@@ -105,20 +148,45 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
 @click.option("--port", type=int, default=None, help="TCP port to listen on for C-STORE and C-ECHO.")
 @click.option("--host", default=None, help="Address to listen on [default: 0.0.0.0, all].")
 @click.option("--dest", default=None, help="Where SRs go: AE@HOST:PORT of the PACS.")
-@click.option("--model", type=click.Path(path_type=Path), default=None,
-              help="Model bundle folder from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].")
-@click.option("--spool", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Durable spool folder: received images and unsent SRs survive a restart here.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the JSON reports and PNG overviews, named <SOP Instance UID>.json/.png.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="TOML file with any of these settings (the command line wins).")
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model bundle folder from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].",
+)
+@click.option(
+    "--spool",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Durable spool folder: received images and unsent SRs survive a restart here.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the JSON reports and PNG overviews, named <SOP Instance UID>.json/.png.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file with any of these settings (the command line wins).",
+)
 @scan_options
 @threshold_options
-@click.option("--max-backoff", type=float, default=None,
-              help="Longest wait in seconds between retries while the destination is down [default: 30].")
-@click.option("--send-overview", is_flag=True, default=None,
-              help="Also send the PNG overview as a DICOM Secondary Capture, for viewers that do not show SR.")
+@click.option(
+    "--max-backoff",
+    type=float,
+    default=None,
+    help="Longest wait in seconds between retries while the destination is down [default: 30].",
+)
+@click.option(
+    "--send-overview",
+    is_flag=True,
+    default=None,
+    help="Also send the PNG overview as a DICOM Secondary Capture, for viewers that do not show SR.",
+)
 def cli(config_file: Path | None, **options: Any) -> None:
     """Receive mammograms over DICOM, scan them, and send a Mammography CAD SR per image to a PACS.
 
@@ -130,12 +198,16 @@ def cli(config_file: Path | None, **options: Any) -> None:
     is down. A restart resumes the spool and never reports an image twice. SIGTERM stops cleanly.
     Logs carry SOP Instance UIDs, never patient names or IDs.
 
-    Example: mc-serve --ae-title MICROCALC --port 11112 --dest ORTHANC@127.0.0.1:4242 --model bundle --spool spool --out reports
+    Example: mc-serve --ae-title MICROCALC --port 11112 --dest ORTHANC@127.0.0.1:4242 --model bundle
+    --spool spool --out reports
     """
     _setup_logging()
     ctx = click.get_current_context()
-    given = {name: value for name, value in options.items()  # a default must not hide the TOML file's value
-             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
+    given = {
+        name: value
+        for name, value in options.items()  # a default must not hide the TOML file's value
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+    }
     config = load_config(config_file, given)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -72,12 +72,16 @@ def load_config(config_file: Path | None, options: dict[str, Any]) -> ServeConfi
         for key, value in _read_toml(config_file).items():
             name = key.replace("-", "_")
             if name not in known:
-                raise InputError(f"{config_file}: unknown setting {key!r}; expected one of {', '.join(sorted(known))}")
+                raise InputError(
+                    f"{config_file}: unknown setting {key!r}; expected one of {', '.join(sorted(known))}"
+                )
             merged[name] = value
     merged.update({k: v for k, v in options.items() if v is not None})
     missing = [name for name in ("port", "dest", "spool", "out") if name not in merged]
     if missing:
-        raise MicrocalcError(f"missing {', '.join('--' + m for m in missing)} (on the command line or in --config)")
+        raise MicrocalcError(
+            f"missing {', '.join('--' + m for m in missing)} (on the command line or in --config)"
+        )
     for name in ("spool", "out", "model"):
         if merged.get(name) is not None:
             merged[name] = Path(merged[name])

@@ -34,8 +34,12 @@ def handle_store(event: Any, *, spool: Spool, on_received: Callable[[str], None]
         log.warning("refused an object without a valid SOP Instance UID (%s)", type(exc).__name__)
         return CANNOT_UNDERSTAND
     if not is_mammogram(ds):
-        log.warning("refused %s: not a mammogram (Modality %s, SOP Class %s)", uid,
-                    ds.get("Modality", "absent"), ds.get("SOPClassUID", "absent"))
+        log.warning(
+            "refused %s: not a mammogram (Modality %s, SOP Class %s)",
+            uid,
+            ds.get("Modality", "absent"),
+            ds.get("SOPClassUID", "absent"),
+        )
         return REFUSED_SOP_CLASS
     try:
         spool.receive(uid, lambda f: f.write(event.encoded_dataset(include_meta=True)))
@@ -52,7 +56,9 @@ def handle_echo(event: Any) -> int:
     return SUCCESS
 
 
-def start_scp(*, ae_title: str, host: str, port: int, spool: Spool, on_received: Callable[[str], None]) -> Any:
+def start_scp(
+    *, ae_title: str, host: str, port: int, spool: Spool, on_received: Callable[[str], None]
+) -> Any:
     """Start the SCP in background threads; returns pynetdicom's server (``shutdown()`` stops it)."""
     from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
     from pynetdicom.sop_class import Verification
@@ -61,9 +67,13 @@ def start_scp(*, ae_title: str, host: str, port: int, spool: Spool, on_received:
     for context in AllStoragePresentationContexts:
         ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)
-    handlers = [(evt.EVT_C_STORE, lambda event: handle_store(event, spool=spool, on_received=on_received)),
-                (evt.EVT_C_ECHO, handle_echo)]
+    handlers = [
+        (evt.EVT_C_STORE, lambda event: handle_store(event, spool=spool, on_received=on_received)),
+        (evt.EVT_C_ECHO, handle_echo),
+    ]
     try:
         return ae.start_server((host, port), block=False, evt_handlers=handlers)
     except OSError as exc:
-        raise InputError(f"port {port}: cannot listen for DICOM associations ({exc.strerror or exc})") from exc
+        raise InputError(
+            f"port {port}: cannot listen for DICOM associations ({exc.strerror or exc})"
+        ) from exc

@@ -51,8 +51,17 @@ class _DestinationDown(Exception):
 class Sender:
     """Sends the outbox until ``stop`` is set; ``wake`` is set when a new SR is queued."""
 
-    def __init__(self, *, spool: Spool, dest: Destination, ae_title: str, stop: threading.Event,
-                 wake: threading.Event, first_backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        spool: Spool,
+        dest: Destination,
+        ae_title: str,
+        stop: threading.Event,
+        wake: threading.Event,
+        first_backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+    ) -> None:
         self.spool, self.dest, self.ae_title = spool, dest, ae_title
         self.stop, self.wake = stop, wake
         self.first_backoff_s, self.max_backoff_s = first_backoff_s, max_backoff_s
@@ -69,8 +78,13 @@ class Sender:
                 self._send(pending)
                 backoff = self.first_backoff_s
             except _DestinationDown as exc:
-                log.warning("destination %s: %s; %d SR(s) wait, retry in %.1f s", self.dest, exc, len(pending),
-                            backoff)
+                log.warning(
+                    "destination %s: %s; %d SR(s) wait, retry in %.1f s",
+                    self.dest,
+                    exc,
+                    len(pending),
+                    backoff,
+                )
                 self.stop.wait(backoff)
                 backoff = min(2 * backoff, self.max_backoff_s)
 
@@ -104,11 +118,17 @@ class Sender:
         if code is None:
             raise _DestinationDown("the association was lost")
         if code != 0x0000 and not 0xB000 <= code <= 0xBFFF:
-            raise _DestinationDown(f"{_kind(document)} {document.SOPInstanceUID} for {key} refused with status "
-                                   f"0x{code:04X}")
+            raise _DestinationDown(
+                f"{_kind(document)} {document.SOPInstanceUID} for {key} refused with status 0x{code:04X}"
+            )
         self.spool.mark_sent(key)
-        log.info("sent %s %s for %s to %s", _kind(document), document.SOPInstanceUID, key.split(".overview")[0],
-                 self.dest)
+        log.info(
+            "sent %s %s for %s to %s",
+            _kind(document),
+            document.SOPInstanceUID,
+            key.split(".overview")[0],
+            self.dest,
+        )
 
 
 def _kind(document: pydicom.Dataset) -> str:

@@ -85,8 +85,9 @@ class Spool:
 
     def fail(self, uid: str, reason: str) -> None:
         """Move an image that cannot be scanned to ``failed`` with a line saying why."""
-        write_atomic(self.root / "failed" / f"{uid}.txt", lambda f: f.write((reason + "\n").encode()),
-                     durable=True)
+        write_atomic(
+            self.root / "failed" / f"{uid}.txt", lambda f: f.write((reason + "\n").encode()), durable=True
+        )
         os.replace(self.path("incoming", uid), self.path("failed", uid))
         fsync_dir(self.root / "incoming")
 
@@ -103,8 +104,12 @@ class Spool:
                 self.discard(uid)
             else:
                 todo.append(uid)
-        for tmp in (self.root / state / name for state in STATES for name in os.listdir(self.root / state)
-                    if name.startswith(".") and name.endswith(".tmp")):
+        for tmp in (
+            self.root / state / name
+            for state in STATES
+            for name in os.listdir(self.root / state)
+            if name.startswith(".") and name.endswith(".tmp")
+        ):
             tmp.unlink(missing_ok=True)  # a write the crash interrupted: never acknowledged
         return todo
 

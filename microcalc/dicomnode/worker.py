@@ -38,8 +38,17 @@ def _save(ds: pydicom.Dataset, f: BinaryIO) -> None:
 class ScanWorker:
     """Scans what :meth:`submit` queues until ``stop`` is set; sets ``sr_ready`` for each SR staged."""
 
-    def __init__(self, *, spool: Spool, scanner: Scanner, run: RunInfo, out_dir: Path, stop: threading.Event,
-                 sr_ready: threading.Event, send_overview: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        spool: Spool,
+        scanner: Scanner,
+        run: RunInfo,
+        out_dir: Path,
+        stop: threading.Event,
+        sr_ready: threading.Event,
+        send_overview: bool = False,
+    ) -> None:
         self.spool, self.scanner, self.run_info, self.out_dir = spool, scanner, run, out_dir
         self.send_overview = send_overview
         self.stop, self.sr_ready = stop, sr_ready
@@ -50,7 +59,8 @@ class ScanWorker:
         self.queue.put(uid)
 
     def run(self) -> None:
-        """The worker thread: on an unexpected error (a bug, a lost device) stop the node; images stay spooled."""
+        """The worker thread: on an unexpected error (a bug, a lost device) stop the node; images stay
+        spooled."""
         try:
             while not self.stop.is_set():
                 uids = self._next_stream()
@@ -58,7 +68,9 @@ class ScanWorker:
                     paths = [self.spool.path("incoming", uid) for uid in uids]
                     for result in self.scanner.scan(paths):
                         self._finish(uids[result.index], result)
-                        if self.stop.is_set():  # SIGTERM: the rest of the stream stays spooled for the next start
+                        if (
+                            self.stop.is_set()
+                        ):  # SIGTERM: the rest of the stream stays spooled for the next start
                             break
         except Exception as exc:  # noqa: BLE001 - reported by the CLI, which exits non-zero
             self.failure = exc
@@ -106,5 +118,7 @@ class ScanWorker:
         except OSError as exc:  # a full disk: the image stays in incoming and is scanned again on restart
             log.error("cannot write the results of %s (%s); it stays spooled", uid, exc.strerror or exc)
             return
-        log.info("scanned %s: %d finding(s); SR %s queued", uid, len(result.findings), document.SOPInstanceUID)
+        log.info(
+            "scanned %s: %d finding(s); SR %s queued", uid, len(result.findings), document.SOPInstanceUID
+        )
         self.sr_ready.set()

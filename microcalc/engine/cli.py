@@ -30,7 +30,9 @@ from microcalc.report_sr.document import highdicom, write_scan_sr
 ISOLATION_CHOICES = ("process", "none")
 
 
-def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> tuple[Any, dict[str, str], str]:
+def open_backend(
+    name: str, precision: str, bundle: Any, *, max_batch: int
+) -> tuple[Any, dict[str, str], str]:
     """Resolve ``auto`` choices (:mod:`~microcalc.engine.backends.selection`), create the backend (inactive).
 
     Returns the backend, the identity of the model file it runs (name, precision, SHA-256) and
@@ -39,30 +41,44 @@ def open_backend(name: str, precision: str, bundle: Any, *, max_batch: int) -> t
     from microcalc.engine.backends import registry, selection
 
     choice = selection.resolve(name, precision, bundle=bundle)
-    backend = registry.create_backend(choice.backend, bundle, precision=choice.precision, max_batch=max_batch,
-                                      device=choice.device)
+    backend = registry.create_backend(
+        choice.backend, bundle, precision=choice.precision, max_batch=max_batch, device=choice.device
+    )
     if choice.backend == "torch":
         model = {"name": "checkpoint", "precision": choice.precision, "sha256": bundle.source_sha256 or ""}
     else:
-        variant = bundle.variant(precision=choice.precision, fmt="tensorrt" if choice.backend == "tensorrt" else "onnx")
+        variant = bundle.variant(
+            precision=choice.precision, fmt="tensorrt" if choice.backend == "tensorrt" else "onnx"
+        )
         model = {"name": variant.name, "precision": variant.precision, "sha256": variant.sha256}
     return backend, model, f"{choice.backend} {choice.precision} on {choice.device} ({choice.reason})"
 
 
-def open_run(bundle: Any, *, backend: str, precision: str, settings: ScanSettings,
-             point: ChosenPoint | None = None) -> tuple[Any, RunInfo, str]:
-    """The backend (not yet active), the :class:`RunInfo` its reports share, and the line saying what was chosen.
+def open_run(
+    bundle: Any, *, backend: str, precision: str, settings: ScanSettings, point: ChosenPoint | None = None
+) -> tuple[Any, RunInfo, str]:
+    """The backend (not yet active), the :class:`RunInfo` its reports share, and the line saying what was
+    chosen.
 
     One function for ``mc-scan`` and for each model actor of ``mc-scan --ray``. ``point`` is the
     operating point the threshold came from; without it, it is identified from the bundle's points.
     """
     point = point or identify(bundle.operating_points, settings.threshold, fallback=bundle.threshold)
     runner, model_file, chosen = open_backend(backend, precision, bundle, max_batch=settings.batch_size)
-    run = RunInfo(bundle=str(bundle.path), model_sha256=model_file["sha256"], arch=bundle.config.arch,
-                  patch_size=bundle.config.patch_size, variant=model_file["name"], backend=runner.name,
-                  precision=model_file["precision"], threshold=settings.threshold, overlap=settings.overlap,
-                  min_breast=settings.min_breast, batch_size=settings.batch_size,
-                  operating_point=point.to_dict())
+    run = RunInfo(
+        bundle=str(bundle.path),
+        model_sha256=model_file["sha256"],
+        arch=bundle.config.arch,
+        patch_size=bundle.config.patch_size,
+        variant=model_file["name"],
+        backend=runner.name,
+        precision=model_file["precision"],
+        threshold=settings.threshold,
+        overlap=settings.overlap,
+        min_breast=settings.min_breast,
+        batch_size=settings.batch_size,
+        operating_point=point.to_dict(),
+    )
     return runner, run, chosen
 
 
@@ -80,47 +96,108 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
     for column in ("input", "lat/view", "mm/px", "tiles", "findings", "max score", "suspicious", "ms"):
         table.add_column(column, justify="left" if column in ("input", "lat/view", "mm/px") else "right")
     for r in rows:
-        table.add_row(Path(r["input"]).name, f"{r['laterality'] or '-'}/{r['view'] or '-'}",
-                      _spacing_cell(r["resampling"]),
-                      f"{r['tiles_scanned']}/{r['tiles_total']}", str(len(r["findings"])), f"{r['max_score']:.3f}",
-                      "[bold red]yes[/]" if r["suspicious"] else "no", f"{r['times_ms'].get('wall', 0):.0f}")
+        table.add_row(
+            Path(r["input"]).name,
+            f"{r['laterality'] or '-'}/{r['view'] or '-'}",
+            _spacing_cell(r["resampling"]),
+            f"{r['tiles_scanned']}/{r['tiles_total']}",
+            str(len(r["findings"])),
+            f"{r['max_score']:.3f}",
+            "[bold red]yes[/]" if r["suspicious"] else "no",
+            f"{r['times_ms'].get('wall', 0):.0f}",
+        )
     return table
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--model", "model", type=click.Path(path_type=Path), default=None,
-              help="Model bundle folder from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].")
+@click.option(
+    "--model",
+    "model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model bundle folder from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].",
+)
 @scan_options
 @threshold_options
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("scans"),
-              show_default=True, help="Folder for <input stem>.json and <input stem>.png.")
-@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON instead of the summary table.")
-@click.option("--force", is_flag=True, help="Scan DICOM images whose Modality is not MG and whose SOP class is not mammography.")
-@click.option("--decode-timeout", type=float, default=30.0, show_default=True,
-              help="Seconds one input may take to read and decode before it is refused and abandoned.")
-@click.option("--isolation", type=click.Choice(ISOLATION_CHOICES), default="process", show_default=True,
-              help="process: decode in a worker process that is killed on a hang or crash; none: in this "
-                   "process (a hung decoder is abandoned but keeps running, a crashing one ends the scan).")
-@click.option("--sr", is_flag=True,
-              help='Also write OUT/<stem>.sr.dcm, a DICOM Mammography CAD SR (needs pip install "microcalc[dicom]").')
-@click.option("--ray", "ray_address", metavar="auto|ADDRESS", default=None,
-              help="Scan on a Ray cluster (auto: join the running one or start a local one); resumable, "
-                   "adds OUT/findings.parquet and OUT/errors.parquet; INPUT may be a .csv/.parquet manifest "
-                   "with a path column. Needs pip install \"microcalc[cluster]\".")
-@click.option("--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1].")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("scans"),
+    show_default=True,
+    help="Folder for <input stem>.json and <input stem>.png.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the reports as JSON instead of the summary table."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Scan DICOM images whose Modality is not MG and whose SOP class is not mammography.",
+)
+@click.option(
+    "--decode-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds one input may take to read and decode before it is refused and abandoned.",
+)
+@click.option(
+    "--isolation",
+    type=click.Choice(ISOLATION_CHOICES),
+    default="process",
+    show_default=True,
+    help="process: decode in a worker process that is killed on a hang or crash; none: in this "
+    "process (a hung decoder is abandoned but keeps running, a crashing one ends the scan).",
+)
+@click.option(
+    "--sr",
+    is_flag=True,
+    help='Also write OUT/<stem>.sr.dcm, a DICOM Mammography CAD SR (needs pip install "microcalc[dicom]").',
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="auto|ADDRESS",
+    default=None,
+    help="Scan on a Ray cluster (auto: join the running one or start a local one); resumable, "
+    "adds OUT/findings.parquet and OUT/errors.parquet; INPUT may be a .csv/.parquet manifest "
+    'with a path column. Needs pip install "microcalc[cluster]".',
+)
+@click.option(
+    "--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1]."
+)
 @spacing_options
-def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision: str, overlap: float,
-        batch_size: int, operating_point: str | None, threshold: float | None, min_breast: float,
-        out_dir: Path,
-        as_json: bool, force: bool, decode_timeout: float, isolation: str, sr: bool, ray_address: str | None,
-        actors: int | None, spacing: float | None, native_grid: bool) -> None:
+def cli(
+    inputs: tuple[str, ...],
+    *,
+    model: Path | None,
+    backend: str,
+    precision: str,
+    overlap: float,
+    batch_size: int,
+    operating_point: str | None,
+    threshold: float | None,
+    min_breast: float,
+    out_dir: Path,
+    as_json: bool,
+    force: bool,
+    decode_timeout: float,
+    isolation: str,
+    sr: bool,
+    ray_address: str | None,
+    actors: int | None,
+    spacing: float | None,
+    native_grid: bool,
+) -> None:
     """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
 
     Each image is first resampled to the model's pixel spacing (from its DICOM header, or
     --spacing for PNG/TIFF), then cut into model-sized tiles over the breast, streamed through
     one loaded model, and reported as OUT/<stem>.json (findings with boxes in pixels and mm,
-    scores, timings) and OUT/<stem>.png (overview with heatmap and boxes); with --sr also OUT/<stem>.sr.dcm, a DICOM
+    scores, timings) and OUT/<stem>.png (overview with heatmap and boxes); with --sr also
+    OUT/<stem>.sr.dcm, a DICOM
     Mammography CAD SR filed with the image's study. Every input is accounted for: each one
     refused gets a line naming the file and the reason, and the last line counts the inputs
     given, scanned and refused. Exits with status 1 if any input was refused.
@@ -140,12 +217,19 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
         highdicom()  # one line naming the extra before any work, not one per image
     bundle = Bundle.load(model or default_bundle())
     patch = bundle.config.patch_size
-    chosen_point = choose(bundle.operating_points, name=operating_point, threshold=threshold,
-                          fallback=bundle.threshold)
-    settings = ScanSettings(threshold=chosen_point.threshold, overlap=overlap, min_breast=min_breast,
-                            batch_size=batch_size, decode_timeout_s=decode_timeout,
-                            model_spacing_mm=bundle.config.pixel_spacing_mm, input_spacing_mm=spacing,
-                            native_grid=native_grid)
+    chosen_point = choose(
+        bundle.operating_points, name=operating_point, threshold=threshold, fallback=bundle.threshold
+    )
+    settings = ScanSettings(
+        threshold=chosen_point.threshold,
+        overlap=overlap,
+        min_breast=min_breast,
+        batch_size=batch_size,
+        decode_timeout_s=decode_timeout,
+        model_spacing_mm=bundle.config.pixel_spacing_mm,
+        input_spacing_mm=spacing,
+        native_grid=native_grid,
+    )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -155,26 +239,48 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
             raise click.UsageError("--json is not available with --ray: read OUT/findings.parquet")
         from microcalc.cluster.driver import scan_on_ray
 
-        tally = scan_on_ray(list(inputs), address=ray_address, bundle=bundle, settings=settings, backend=backend,
-                            precision=precision, out_dir=out_dir, force=force, sr=sr, isolation=isolation,
-                            actors=actors, console=console)
+        tally = scan_on_ray(
+            list(inputs),
+            address=ray_address,
+            bundle=bundle,
+            settings=settings,
+            backend=backend,
+            precision=precision,
+            out_dir=out_dir,
+            force=force,
+            sr=sr,
+            isolation=isolation,
+            actors=actors,
+            console=console,
+        )
         sys.exit(1 if tally.failed else 0)
     paths = expand_inputs(list(inputs))
-    runner, run, chosen = open_run(bundle, backend=backend, precision=precision, settings=settings,
-                                   point=chosen_point)
+    runner, run, chosen = open_run(
+        bundle, backend=backend, precision=precision, settings=settings, point=chosen_point
+    )
     console.print(f"mc-scan: backend {chosen}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"mc-scan: {chosen_point.describe()}", highlight=False, markup=False, soft_wrap=True)
     reports, failed = [], []
     stems = unique_stems(paths)
     start = time.perf_counter()
-    progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=console, transient=True)
+    progress = Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
     read = partial(read_mammogram, force=force, min_side=patch)
     isolated = IsolatedReader(read, timeout_s=decode_timeout) if isolation == "process" else nullcontext(read)
     # the first image decodes while the backend loads (or compiles) its model
     early = partial(FirstDecode, settings=settings, patch_size=patch)
-    with isolated as reader, (early(paths[0], reader=reader) if paths else nullcontext()) as first, \
-            runner, (progress if len(paths) > 1 else nullcontext()):
+    with (
+        isolated as reader,
+        early(paths[0], reader=reader) if paths else nullcontext() as first,
+        runner,
+        progress if len(paths) > 1 else nullcontext(),
+    ):
         task = progress.add_task("scan", total=len(paths))
         scanner = Scanner(runner, reader=reader, settings=settings)
         done: set[int] = set()
@@ -193,16 +299,32 @@ def cli(inputs: tuple[str, ...], *, model: Path | None, backend: str, precision:
         Console().print(_summary(reports, failed, wall_s))
         for r in reports:
             at = point_label(r["operating_point"])
-            click.echo(f"{r['input']}: {len(r['findings'])} finding(s) at {at} -> "
-                       f"{r['outputs']['json']} {r['outputs']['png']}")
-    console.print(f"mc-scan: {len(paths)} input(s): {len(reports)} scanned, {len(failed)} refused "
-                  f"(each named above), {wall_s:.1f} s", highlight=False, markup=False, soft_wrap=True)
+            click.echo(
+                f"{r['input']}: {len(r['findings'])} finding(s) at {at} -> "
+                f"{r['outputs']['json']} {r['outputs']['png']}"
+            )
+    console.print(
+        f"mc-scan: {len(paths)} input(s): {len(reports)} scanned, {len(failed)} refused "
+        f"(each named above), {wall_s:.1f} s",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     if failed:
         sys.exit(1)
 
 
-def _finish(result: ScanResult, run: RunInfo, out_dir: Path, stem: str, reports: list, failed: list,
-            console: Console, *, sr: bool = False) -> None:
+def _finish(
+    result: ScanResult,
+    run: RunInfo,
+    out_dir: Path,
+    stem: str,
+    reports: list,
+    failed: list,
+    console: Console,
+    *,
+    sr: bool = False,
+) -> None:
     """Write one input's outputs, or print its one-line error."""
     if result.error is not None:
         _refuse(console, failed, result.path, str(result.error))
@@ -211,8 +333,12 @@ def _finish(result: ScanResult, run: RunInfo, out_dir: Path, stem: str, reports:
     try:
         json_path, png_path = write_outputs(result, report, out_dir=out_dir, stem=stem)
     except OSError as exc:
-        _refuse(console, failed, result.path,
-                f"{out_dir / stem}.json: cannot write the report for {result.path} ({exc.strerror or exc})")
+        _refuse(
+            console,
+            failed,
+            result.path,
+            f"{out_dir / stem}.json: cannot write the report for {result.path} ({exc.strerror or exc})",
+        )
         return
     report["outputs"] = {"json": str(json_path), "png": str(png_path)}
     if sr:

@@ -13,8 +13,17 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
-                     "amx_tile", "amx_int8", "amx_bf16")
+FLAGS_OF_INTEREST = (
+    "avx2",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+)
 CPUINFO = Path("/proc/cpuinfo")
 
 
@@ -79,8 +88,12 @@ def parse_cpuinfo(text: str, *, allowed: set[int] | None = None) -> CpuInfo:
             flags = frozenset(fields["flags"].split()) & set(FLAGS_OF_INTEREST)
         cores.add((fields.get("physical id", "0"), fields.get("core id", fields["processor"])))
     logical = logical or (os.cpu_count() or 1)
-    return CpuInfo(model=model or platform.processor() or "unknown CPU", flags=flags,
-                   logical_cores=logical, physical_cores=max(1, len(cores)) if cores else logical)
+    return CpuInfo(
+        model=model or platform.processor() or "unknown CPU",
+        flags=flags,
+        logical_cores=logical,
+        physical_cores=max(1, len(cores)) if cores else logical,
+    )
 
 
 def cpu_info() -> CpuInfo:

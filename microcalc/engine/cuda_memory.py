@@ -84,17 +84,23 @@ def require_device(device: int = 0) -> None:
     """Raise a one-line error unless CUDA device ``device`` exists."""
     count = device_count()
     if count <= device:
-        raise MicrocalcError(f"no CUDA device {device} is available (found {count}): "
-                             "use a CPU backend (onnxruntime or openvino)")
+        raise MicrocalcError(
+            f"no CUDA device {device} is available (found {count}): "
+            "use a CPU backend (onnxruntime or openvino)"
+        )
 
 
 def compute_capability(device: int = 0) -> str:
     """``"major.minor"`` of a CUDA device, e.g. ``"9.0"`` for an H100."""
     rt = cuda_runtime()
-    major = check_cuda(rt.cudaDeviceGetAttribute(rt.cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor, device),
-                       "cudaDeviceGetAttribute(major)")
-    minor = check_cuda(rt.cudaDeviceGetAttribute(rt.cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor, device),
-                       "cudaDeviceGetAttribute(minor)")
+    major = check_cuda(
+        rt.cudaDeviceGetAttribute(rt.cudaDeviceAttr.cudaDevAttrComputeCapabilityMajor, device),
+        "cudaDeviceGetAttribute(major)",
+    )
+    minor = check_cuda(
+        rt.cudaDeviceGetAttribute(rt.cudaDeviceAttr.cudaDevAttrComputeCapabilityMinor, device),
+        "cudaDeviceGetAttribute(minor)",
+    )
     return f"{major}.{minor}"
 
 
@@ -110,7 +116,9 @@ class Stream:
         rt = cuda_runtime()
         use_device(device)
         self.device, self.marks = device, tuple(marks)
-        self.handle = check_cuda(rt.cudaStreamCreateWithFlags(rt.cudaStreamNonBlocking), "cudaStreamCreateWithFlags")
+        self.handle = check_cuda(
+            rt.cudaStreamCreateWithFlags(rt.cudaStreamNonBlocking), "cudaStreamCreateWithFlags"
+        )
         self.events = {m: check_cuda(rt.cudaEventCreate(), "cudaEventCreate") for m in self.marks}
 
     def record(self, mark: str) -> None:
@@ -119,12 +127,17 @@ class Stream:
         check_cuda(cuda_runtime().cudaEventRecord(self.events[mark], self.handle), f"cudaEventRecord({mark})")
 
     def stage_times(self) -> dict[str, float]:
-        """Block until the last mark; ``{mark: ms since the previous mark}`` for every mark after the first."""
+        """Block until the last mark; ``{mark: ms since the previous mark}`` for every mark after the
+        first."""
         rt = cuda_runtime()
         use_device(self.device)
         check_cuda(rt.cudaEventSynchronize(self.events[self.marks[-1]]), "cudaEventSynchronize")
-        return {b: float(check_cuda(rt.cudaEventElapsedTime(self.events[a], self.events[b]), "cudaEventElapsedTime"))
-                for a, b in itertools.pairwise(self.marks)}
+        return {
+            b: float(
+                check_cuda(rt.cudaEventElapsedTime(self.events[a], self.events[b]), "cudaEventElapsedTime")
+            )
+            for a, b in itertools.pairwise(self.marks)
+        }
 
     def free(self) -> None:
         rt = cuda_runtime()
@@ -157,16 +170,31 @@ class HostDeviceMem:
         """Queue a host -> device copy of the first ``nbytes`` (from ``src_ptr``, default ``host``)."""
         rt = cuda_runtime()
         use_device(self.device)
-        check_cuda(rt.cudaMemcpyAsync(self.device_ptr, self.host_ptr if src_ptr is None else src_ptr,
-                                      self.nbytes if nbytes is None else nbytes,
-                                      rt.cudaMemcpyKind.cudaMemcpyHostToDevice, stream.handle), "cudaMemcpyAsync(H2D)")
+        check_cuda(
+            rt.cudaMemcpyAsync(
+                self.device_ptr,
+                self.host_ptr if src_ptr is None else src_ptr,
+                self.nbytes if nbytes is None else nbytes,
+                rt.cudaMemcpyKind.cudaMemcpyHostToDevice,
+                stream.handle,
+            ),
+            "cudaMemcpyAsync(H2D)",
+        )
 
     def to_host(self, stream: Stream, nbytes: int | None = None) -> None:
         """Queue a device -> host copy of the first ``nbytes`` into ``host``."""
         rt = cuda_runtime()
         use_device(self.device)
-        check_cuda(rt.cudaMemcpyAsync(self.host_ptr, self.device_ptr, self.nbytes if nbytes is None else nbytes,
-                                      rt.cudaMemcpyKind.cudaMemcpyDeviceToHost, stream.handle), "cudaMemcpyAsync(D2H)")
+        check_cuda(
+            rt.cudaMemcpyAsync(
+                self.host_ptr,
+                self.device_ptr,
+                self.nbytes if nbytes is None else nbytes,
+                rt.cudaMemcpyKind.cudaMemcpyDeviceToHost,
+                stream.handle,
+            ),
+            "cudaMemcpyAsync(D2H)",
+        )
 
     def free(self) -> None:
         rt = cuda_runtime()
@@ -185,7 +213,8 @@ def pinned_array(ptr: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarra
 
 
 def alloc_pinned(shape: tuple[int, ...], dtype: np.dtype, *, device: int = 0) -> tuple[int, np.ndarray]:
-    """Page-locked host memory as ``(pointer, array)``, from ``device``'s context; free with :func:`free_pinned`."""
+    """Page-locked host memory as ``(pointer, array)``, from ``device``'s context; free with
+    :func:`free_pinned`."""
     rt = cuda_runtime()
     use_device(device)
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize

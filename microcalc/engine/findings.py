@@ -54,14 +54,23 @@ class Finding:
     def to_dict(self, *, spacing_mm: tuple[float, float] | None) -> dict[str, Any]:
         cx, cy = self.bbox.centre
         out: dict[str, Any] = {
-            "frame_px": self.frame.to_dict(), "bbox_px": self.bbox.to_dict(),
-            "centre_px": {"x": cx, "y": cy}, "score": self.score, "tiles": self.tiles,
-            "bbox_mm": None, "centre_mm": None,
+            "frame_px": self.frame.to_dict(),
+            "bbox_px": self.bbox.to_dict(),
+            "centre_px": {"x": cx, "y": cy},
+            "score": self.score,
+            "tiles": self.tiles,
+            "bbox_mm": None,
+            "centre_mm": None,
         }
         if spacing_mm is not None:
             row_mm, col_mm = spacing_mm
             b = self.bbox
-            out["bbox_mm"] = {"x0": b.x0 * col_mm, "y0": b.y0 * row_mm, "x1": b.x1 * col_mm, "y1": b.y1 * row_mm}
+            out["bbox_mm"] = {
+                "x0": b.x0 * col_mm,
+                "y0": b.y0 * row_mm,
+                "x1": b.x1 * col_mm,
+                "y1": b.y1 * row_mm,
+            }
             out["centre_mm"] = {"x": cx * col_mm, "y": cy * row_mm}
         return out
 
@@ -78,15 +87,19 @@ def _locate(grid: TileGrid, members: np.ndarray, cams: np.ndarray, frame: Box, c
     p = grid.size
     cell = max(1, p // (2 * max(cams.shape[1:])))
     tile_cells = -(-p // cell)
-    canvas = np.full((-(-(frame.y1 - frame.y0) // cell) + 1, -(-(frame.x1 - frame.x0) // cell) + 1),
-                     -np.inf, dtype=np.float32)
+    canvas = np.full(
+        (-(-(frame.y1 - frame.y0) // cell) + 1, -(-(frame.x1 - frame.x0) // cell) + 1),
+        -np.inf,
+        dtype=np.float32,
+    )
     for k in members:
-        up = resize(cams[k].astype(np.float32), (tile_cells, tile_cells), order=1, mode="edge",
-                    anti_aliasing=False)
+        up = resize(
+            cams[k].astype(np.float32), (tile_cells, tile_cells), order=1, mode="edge", anti_aliasing=False
+        )
         r = (int(grid.ys[k]) - frame.y0) // cell
         c = (int(grid.xs[k]) - frame.x0) // cell
-        view = canvas[r:r + tile_cells, c:c + tile_cells]
-        np.maximum(view, up[:view.shape[0], :view.shape[1]], out=view)
+        view = canvas[r : r + tile_cells, c : c + tile_cells]
+        np.maximum(view, up[: view.shape[0], : view.shape[1]], out=view)
     valid = np.isfinite(canvas)
     low, peak = float(canvas[valid].min()), float(canvas[valid].max())
     if peak <= low:
@@ -94,13 +107,17 @@ def _locate(grid: TileGrid, members: np.ndarray, cams: np.ndarray, frame: Box, c
     hot = valid & ((canvas - low) >= cam_fraction * (peak - low))
     rows = np.flatnonzero(hot.any(axis=1))
     cols = np.flatnonzero(hot.any(axis=0))
-    return Box(x0=frame.x0 + int(cols[0]) * cell, y0=frame.y0 + int(rows[0]) * cell,
-               x1=min(frame.x1, frame.x0 + int(cols[-1] + 1) * cell),
-               y1=min(frame.y1, frame.y0 + int(rows[-1] + 1) * cell))
+    return Box(
+        x0=frame.x0 + int(cols[0]) * cell,
+        y0=frame.y0 + int(rows[0]) * cell,
+        x1=min(frame.x1, frame.x0 + int(cols[-1] + 1) * cell),
+        y1=min(frame.y1, frame.y0 + int(rows[-1] + 1) * cell),
+    )
 
 
-def find_clusters(grid: TileGrid, scores: np.ndarray, cams: np.ndarray, *, threshold: float,
-                  cam_fraction: float = 0.5) -> list[Finding]:
+def find_clusters(
+    grid: TileGrid, scores: np.ndarray, cams: np.ndarray, *, threshold: float, cam_fraction: float = 0.5
+) -> list[Finding]:
     """Findings of one image, highest score first.
 
     Args:
@@ -121,8 +138,18 @@ def find_clusters(grid: TileGrid, scores: np.ndarray, cams: np.ndarray, *, thres
     findings = []
     for label in range(1, count + 1):
         members = np.flatnonzero(tile_labels == label)
-        frame = Box(x0=int(grid.xs[members].min()), y0=int(grid.ys[members].min()),
-                    x1=int(grid.xs[members].max()) + grid.size, y1=int(grid.ys[members].max()) + grid.size)
-        findings.append(Finding(frame=frame, bbox=_locate(grid, members, cams, frame, cam_fraction),
-                                score=float(scores[members].max()), tiles=int(members.size)))
+        frame = Box(
+            x0=int(grid.xs[members].min()),
+            y0=int(grid.ys[members].min()),
+            x1=int(grid.xs[members].max()) + grid.size,
+            y1=int(grid.ys[members].max()) + grid.size,
+        )
+        findings.append(
+            Finding(
+                frame=frame,
+                bbox=_locate(grid, members, cams, frame, cam_fraction),
+                score=float(scores[members].max()),
+                tiles=int(members.size),
+            )
+        )
     return sorted(findings, key=lambda f: -f.score)

@@ -47,7 +47,8 @@ class FirstDecode:
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mc-scan-first-decode")
         self._future: Future[ScanResult] = self._pool.submit(
-            prepare, 0, self.path, reader=reader, settings=settings, patch_size=patch_size, stop=self._stop)
+            prepare, 0, self.path, reader=reader, settings=settings, patch_size=patch_size, stop=self._stop
+        )
 
     def jobs(self, path: Path, stop: threading.Event) -> Iterator[Job]:
         """The prepared first input as the scanner's one :class:`Job` (none if ``stop`` is set first).

@@ -24,8 +24,14 @@ def expand_inputs(args: list[str]) -> list[Path]:
     for arg in args:
         path = Path(arg).expanduser()
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if _is_candidate(p)
-                              and not any(part.startswith(".") for part in p.relative_to(path).parts)))
+            out.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if _is_candidate(p)
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            )
         elif not path.exists() and glob.has_magic(arg):
             matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
             found = [m for m in matches if _is_candidate(m)]

@@ -45,8 +45,12 @@ class BreastMask:
         rows = np.flatnonzero(self.mask.any(axis=1))
         cols = np.flatnonzero(self.mask.any(axis=0))
         f = self.factor
-        return (int(rows[0]) * f, int(cols[0]) * f,
-                min(int(rows[-1] + 1) * f, self.shape[0]), min(int(cols[-1] + 1) * f, self.shape[1]))
+        return (
+            int(rows[0]) * f,
+            int(cols[0]) * f,
+            min(int(rows[-1] + 1) * f, self.shape[0]),
+            min(int(cols[-1] + 1) * f, self.shape[1]),
+        )
 
     def fractions(self, ys: np.ndarray, xs: np.ndarray, size: int) -> np.ndarray:
         """Tissue fraction of each ``size``-pixel square tile with top-left corners ``(ys[i], xs[i])``."""

@@ -77,8 +77,15 @@ class ScanResult:
     error: MicrocalcError | InternalError | None = None
 
 
-def prepare(index: int, path: Path, *, reader: Reader, settings: ScanSettings, patch_size: int,
-            stop: threading.Event | None = None) -> ScanResult:
+def prepare(
+    index: int,
+    path: Path,
+    *,
+    reader: Reader,
+    settings: ScanSettings,
+    patch_size: int,
+    stop: threading.Event | None = None,
+) -> ScanResult:
     """Read one input, resample it to the model's spacing, mask the breast, lay the tile grid (the
     CPU work before inference); a refused input comes back with ``error`` set, never raised. Run on
     mc-scan's decode thread, or in Ray tasks.
@@ -86,17 +93,24 @@ def prepare(index: int, path: Path, *, reader: Reader, settings: ScanSettings, p
     result = ScanResult(index=index, path=path)
     started = time.perf_counter()
     try:
-        result.image = read_checked(reader, path, patch_size=patch_size, timeout_s=settings.decode_timeout_s,
-                                    stop=stop)
+        result.image = read_checked(
+            reader, path, patch_size=patch_size, timeout_s=settings.decode_timeout_s, stop=stop
+        )
         result.times_ms["decode"] = (time.perf_counter() - started) * 1e3
         t = time.perf_counter()
-        result.image, result.geometry = to_model_grid(result.image, model_spacing_mm=settings.model_spacing_mm,
-                                                      input_spacing_mm=settings.input_spacing_mm,
-                                                      native_grid=settings.native_grid, min_side=patch_size)
+        result.image, result.geometry = to_model_grid(
+            result.image,
+            model_spacing_mm=settings.model_spacing_mm,
+            input_spacing_mm=settings.input_spacing_mm,
+            native_grid=settings.native_grid,
+            min_side=patch_size,
+        )
         result.times_ms["resample"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
         mask = breast_mask(result.image.pixels, factor=settings.mask_factor)
-        result.grid = plan_tiles(mask, size=patch_size, overlap=settings.overlap, min_breast=settings.min_breast)
+        result.grid = plan_tiles(
+            mask, size=patch_size, overlap=settings.overlap, min_breast=settings.min_breast
+        )
         result.times_ms["tiling"] = (time.perf_counter() - t) * 1e3
     except (MicrocalcError, InternalError) as exc:
         result.image = None
@@ -133,14 +147,24 @@ class Scanner:
                     yield from first.jobs(Path(path), stop)
                     continue
                 started = time.perf_counter()
-                yield Job(result=prepare(index, Path(path), reader=self.reader, settings=self.settings,
-                                         patch_size=self.patch_size, stop=stop), started=started)
+                yield Job(
+                    result=prepare(
+                        index,
+                        Path(path),
+                        reader=self.reader,
+                        settings=self.settings,
+                        patch_size=self.patch_size,
+                        stop=stop,
+                    ),
+                    started=started,
+                )
 
         return self._run(jobs(), stop)
 
     def scan_prepared(self, results: Iterable[ScanResult]) -> Iterator[ScanResult]:
         """:meth:`scan` for inputs already through :func:`prepare` elsewhere (``mc-scan --ray``'s
         Ray tasks); their wall time counts decode and tiling plus their time in this scanner."""
+
         def jobs() -> Iterator[Job]:
             for result in results:
                 spent_s = sum(result.times_ms.get(k, 0.0) for k in ("decode", "resample", "tiling")) / 1e3
@@ -152,11 +176,17 @@ class Scanner:
         jobs: queue.Queue = queue.Queue(maxsize=1)
         ready: queue.Queue = queue.Queue(maxsize=self.settings.depth)
         done: queue.Queue = queue.Queue(maxsize=2)
-        bodies = (("decode", lambda: self._decode(prepared, jobs, stop), jobs),
-                  ("fill", lambda: self._fill(jobs, ready, stop), ready),
-                  ("infer", lambda: self._infer(ready, done, stop), done))
-        workers = [threading.Thread(target=stages.run_stage, args=(name, body, out, stop), daemon=True,
-                                    name=f"mc-scan-{name}") for name, body, out in bodies]
+        bodies = (
+            ("decode", lambda: self._decode(prepared, jobs, stop), jobs),
+            ("fill", lambda: self._fill(jobs, ready, stop), ready),
+            ("infer", lambda: self._infer(ready, done, stop), done),
+        )
+        workers = [
+            threading.Thread(
+                target=stages.run_stage, args=(name, body, out, stop), daemon=True, name=f"mc-scan-{name}"
+            )
+            for name, body, out in bodies
+        ]
         for worker in workers:
             worker.start()
         try:
@@ -225,12 +255,18 @@ class Scanner:
                 return
             if isinstance(item, TileBatch):
                 t = time.perf_counter()
-                inflight.append(InFlight(batch=item, pending=self.backend.submit(self.ring.buffers[item.slot], item.n),
-                                         submitted=t))
+                inflight.append(
+                    InFlight(
+                        batch=item,
+                        pending=self.backend.submit(self.ring.buffers[item.slot], item.n),
+                        submitted=t,
+                    )
+                )
             else:
                 inflight.append(item)
-            while sum(isinstance(entry, InFlight) for entry in inflight) > max_inflight or \
-                    (inflight and isinstance(inflight[0], ImageDone)):
+            while sum(isinstance(entry, InFlight) for entry in inflight) > max_inflight or (
+                inflight and isinstance(inflight[0], ImageDone)
+            ):
                 if not self._collect(inflight.popleft(), done, stop):
                     return
 
@@ -242,11 +278,11 @@ class Scanner:
         result = entry.pending.result()
         self.ring.release(batch.slot)
         scan = job.result
-        scan.scores[first:first + n] = result.p_cluster[:n]
+        scan.scores[first : first + n] = result.p_cluster[:n]
         cam = np.asarray(result.cam[:n], dtype=np.float32)
         if scan.cams is None:
             scan.cams = np.empty((scan.scores.shape[0], *cam.shape[1:]), dtype=np.float32)
-        scan.cams[first:first + n] = cam
+        scan.cams[first : first + n] = cam
         # batches overlap on asynchronous backends: count the time any batch of this image was in flight
         end = time.perf_counter()
         busy = end - max(entry.submitted, job.busy_until)
@@ -265,9 +301,13 @@ class Scanner:
         if result.cams is None:
             result.cams = np.zeros((0, 1, 1), dtype=np.float32)
         result.heat = score_grid(result.grid, result.scores)
-        result.scan_findings = find_clusters(result.grid, result.scores, result.cams,
-                                             threshold=self.settings.threshold,
-                                             cam_fraction=self.settings.cam_fraction)
+        result.scan_findings = find_clusters(
+            result.grid,
+            result.scores,
+            result.cams,
+            threshold=self.settings.threshold,
+            cam_fraction=self.settings.cam_fraction,
+        )
         result.findings = result.geometry.to_original(result.scan_findings)
         now = time.perf_counter()
         result.times_ms["stitching"] = (now - t) * 1e3

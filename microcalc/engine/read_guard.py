@@ -29,8 +29,9 @@ Reader = Callable[[Path], Any]
 _POLL_S = 0.1
 
 
-def read_checked(reader: Reader, path: Path, *, patch_size: int, timeout_s: float,
-                 stop: threading.Event | None = None) -> Any:
+def read_checked(
+    reader: Reader, path: Path, *, patch_size: int, timeout_s: float, stop: threading.Event | None = None
+) -> Any:
     """Read one input within ``timeout_s`` and check it holds at least one tile.
 
     Raises :class:`InputError` or :class:`InternalError` (one line naming the file) for every
@@ -50,11 +51,15 @@ def read_checked(reader: Reader, path: Path, *, patch_size: int, timeout_s: floa
         raise error from exc
     pixels = getattr(image, "pixels", None)
     if not isinstance(pixels, np.ndarray) or pixels.ndim != 2 or pixels.dtype != np.uint8:
-        raise InternalError(f"{path}: internal error: the reader returned {type(image).__name__} "
-                            "instead of an image with uint8 [rows, cols] pixels; this is a bug in microcalc")
+        raise InternalError(
+            f"{path}: internal error: the reader returned {type(image).__name__} "
+            "instead of an image with uint8 [rows, cols] pixels; this is a bug in microcalc"
+        )
     rows, cols = pixels.shape
     if rows < patch_size or cols < patch_size:
-        raise InputError(f"{path}: the image ({rows}x{cols}) is smaller than one {patch_size}x{patch_size} tile")
+        raise InputError(
+            f"{path}: the image ({rows}x{cols}) is smaller than one {patch_size}x{patch_size} tile"
+        )
     return image
 
 
@@ -83,8 +88,9 @@ def _call_with_deadline(reader: Reader, path: Path, *, timeout_s: float, stop: t
         if stop is not None and stop.is_set():
             raise InputError(f"{path}: not read: the scan was stopped")
         if time.monotonic() >= deadline:
-            raise InputError(f"{path}: reading took longer than {timeout_s:g} s and was abandoned "
-                             "(the decode timeout)")
+            raise InputError(
+                f"{path}: reading took longer than {timeout_s:g} s and was abandoned (the decode timeout)"
+            )
     if call.exc is not None:
         raise call.exc
     return call.value

@@ -17,8 +17,15 @@ from microcalc.engine.tiler import TileGrid
 VEIL = np.array([255.0, 32.0, 0.0], dtype=np.float32)
 
 
-def overview(pixels: np.ndarray, grid: TileGrid, scores: np.ndarray, findings: list[Finding], *,
-             max_side: int = 1024, opacity: float = 0.6) -> Image.Image:
+def overview(
+    pixels: np.ndarray,
+    grid: TileGrid,
+    scores: np.ndarray,
+    findings: list[Finding],
+    *,
+    max_side: int = 1024,
+    opacity: float = 0.6,
+) -> Image.Image:
     """An RGB overview of one scan (see the module docstring); coordinates stay in the original grid."""
     rows, cols = pixels.shape
     scale = min(1.0, max_side / max(rows, cols))
@@ -28,7 +35,7 @@ def overview(pixels: np.ndarray, grid: TileGrid, scores: np.ndarray, findings: l
     p = grid.size
     for y, x, s in zip(grid.ys, grid.xs, scores):
         y0, x0 = int(y * scale), int(x * scale)
-        region = heat[y0:int((y + p) * scale), x0:int((x + p) * scale)]
+        region = heat[y0 : int((y + p) * scale), x0 : int((x + p) * scale)]
         np.maximum(region, float(s), out=region)
     alpha = (np.clip(heat, 0.0, 1.0) * opacity)[..., None]
     rgb = gray[..., None] * (1.0 - alpha) + VEIL * alpha
@@ -36,8 +43,11 @@ def overview(pixels: np.ndarray, grid: TileGrid, scores: np.ndarray, findings: l
     draw = ImageDraw.Draw(image)
     for f in findings:
         fr, bb = f.frame, f.bbox
-        draw.rectangle([fr.x0 * scale, fr.y0 * scale, fr.x1 * scale - 1, fr.y1 * scale - 1], outline=(255, 220, 0))
-        draw.rectangle([bb.x0 * scale, bb.y0 * scale, bb.x1 * scale - 1, bb.y1 * scale - 1], outline=(255, 0, 0),
-                       width=2)
+        draw.rectangle(
+            [fr.x0 * scale, fr.y0 * scale, fr.x1 * scale - 1, fr.y1 * scale - 1], outline=(255, 220, 0)
+        )
+        draw.rectangle(
+            [bb.x0 * scale, bb.y0 * scale, bb.x1 * scale - 1, bb.y1 * scale - 1], outline=(255, 0, 0), width=2
+        )
         draw.text((fr.x0 * scale + 3, fr.y0 * scale + 2), f"{f.score:.2f}", fill=(255, 220, 0))
     return image

@@ -57,11 +57,20 @@ def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
         "pixel_spacing_mm": list(spacing) if spacing else None,
         "resampling": geometry.to_dict(),
         "model_sha256": run.model_sha256,
-        "model": {"bundle": run.bundle, "arch": run.arch, "patch_size": run.patch_size, "variant": run.variant},
+        "model": {
+            "bundle": run.bundle,
+            "arch": run.arch,
+            "patch_size": run.patch_size,
+            "variant": run.variant,
+        },
         "backend": run.backend,
         "precision": run.precision,
-        "settings": {"threshold": run.threshold, "overlap": run.overlap, "min_breast": run.min_breast,
-                     "batch_size": run.batch_size},
+        "settings": {
+            "threshold": run.threshold,
+            "overlap": run.overlap,
+            "min_breast": run.min_breast,
+            "batch_size": run.batch_size,
+        },
         "operating_point": run.operating_point or {"name": None, "threshold": run.threshold},
         "tiles_scanned": len(result.grid),
         "tiles_total": int(result.grid.total),
@@ -73,7 +82,9 @@ def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
     }
 
 
-def write_outputs(result: ScanResult, report: dict[str, Any], *, out_dir: Path, stem: str) -> tuple[Path, Path]:
+def write_outputs(
+    result: ScanResult, report: dict[str, Any], *, out_dir: Path, stem: str
+) -> tuple[Path, Path]:
     """Write ``<stem>.png`` and ``<stem>.json`` into ``out_dir``; returns their paths.
 
     Both are written to temporary names first and renamed only when both are complete (the JSON
@@ -81,7 +92,9 @@ def write_outputs(result: ScanResult, report: dict[str, Any], *, out_dir: Path, 
     """
     json_path, png_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
     with atomic_path(json_path) as json_tmp, atomic_path(png_path) as png_tmp:
-        overview(result.image.pixels, result.grid, result.scores, result.scan_findings).save(png_tmp, format="PNG")
+        overview(result.image.pixels, result.grid, result.scores, result.scan_findings).save(
+            png_tmp, format="PNG"
+        )
         json_tmp.write_text(json.dumps(report, indent=2) + "\n")
     return json_path, png_path
 

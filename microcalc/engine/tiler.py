@@ -83,8 +83,17 @@ def plan_tiles(mask: BreastMask, *, size: int, overlap: float, min_breast: float
     ii, jj = ii.ravel(), jj.ravel()
     ys, xs = row_starts[ii], col_starts[jj]
     keep = mask.fractions(ys, xs, size) >= min_breast if min_breast > 0 else np.ones(ys.shape, dtype=bool)
-    return TileGrid(size, ys[keep], xs[keep], ii[keep], jj[keep], (row_starts.size, col_starts.size),
-                    int(ys.size), row_starts, col_starts)
+    return TileGrid(
+        size,
+        ys[keep],
+        xs[keep],
+        ii[keep],
+        jj[keep],
+        (row_starts.size, col_starts.size),
+        int(ys.size),
+        row_starts,
+        col_starts,
+    )
 
 
 def fill_batch(pixels: np.ndarray, grid: TileGrid, first: int, buffer: np.ndarray) -> int:
@@ -98,5 +107,5 @@ def fill_batch(pixels: np.ndarray, grid: TileGrid, first: int, buffer: np.ndarra
     n = min(buffer.shape[0], len(grid) - first)
     for k in range(n):
         y, x = int(grid.ys[first + k]), int(grid.xs[first + k])
-        buffer[k, 0] = pixels[y:y + p, x:x + p]
+        buffer[k, 0] = pixels[y : y + p, x : x + p]
     return n

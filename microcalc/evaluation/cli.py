@@ -44,17 +44,32 @@ from microcalc.errors import InputError
     "and make fp0.25 its default.",
 )
 @click.option("--force", is_flag=True, help="Scan DICOM images whose Modality is not MG.")
-def cli(bundle_dir: Path, cases: tuple[str, ...], *, out_dir: Path, truth_csv: Path | None, backend: str,
-        precision: str, overlap: float, batch_size: int, min_breast: float, spacing: float | None,
-        native_grid: bool, operating_point: str | None, threshold: float | None, calibrate: bool,
-        force: bool) -> None:
+def cli(
+    bundle_dir: Path,
+    cases: tuple[str, ...],
+    *,
+    out_dir: Path,
+    truth_csv: Path | None,
+    backend: str,
+    precision: str,
+    overlap: float,
+    batch_size: int,
+    min_breast: float,
+    spacing: float | None,
+    native_grid: bool,
+    operating_point: str | None,
+    threshold: float | None,
+    calibrate: bool,
+    force: bool,
+) -> None:
     """Measure cluster sensitivity against false positives per image on mammograms with ground truth.
 
     Each CASE (files, folders or globs) is scanned once through the same Scanner as mc-scan; the
     findings mc-scan would report are then judged at every threshold. A cluster is detected when
     a finding's box contains its centre or the box's centre lies within its radius (one hit per
     cluster); every other finding is a false positive. Images are resampled to the model's pixel
-    spacing as mc-scan does (--native-grid: not, to measure what that is worth). Writes OUT/froc.csv, OUT/froc.json
+    spacing as mc-scan does (--native-grid: not, to measure what that is worth). Writes OUT/froc.csv,
+    OUT/froc.json
     (sensitivity at 0.1, 0.25, 0.5, 1 and 2 FP/image, image-level AUC, per-image results at the
     operating point) and OUT/froc.png. With --calibrate the bundle gains the image-level operating
     points fp0.1..fp1 and fp0.25 becomes its default (bundle.json only; every file's SHA-256 stays valid).
@@ -82,13 +97,22 @@ def cli(bundle_dir: Path, cases: tuple[str, ...], *, out_dir: Path, truth_csv: P
     paths = expand_inputs(list(cases))
     table = read_truth_csv(truth_csv) if truth_csv is not None else None
     truths = [truth_for(p, table) for p in paths]  # every truth is checked before the slow scan
-    chosen = choose(bundle.operating_points, name=operating_point, threshold=threshold,
-                          fallback=bundle.threshold)
+    chosen = choose(
+        bundle.operating_points, name=operating_point, threshold=threshold, fallback=bundle.threshold
+    )
     if calibrate and native_grid:
-        raise click.UsageError("--calibrate with --native-grid would calibrate a scan that mc-scan does not run")
-    settings = ScanSettings(threshold=chosen.threshold, overlap=overlap, min_breast=min_breast, batch_size=batch_size,
-                            model_spacing_mm=bundle.config.pixel_spacing_mm, input_spacing_mm=spacing,
-                            native_grid=native_grid)
+        raise click.UsageError(
+            "--calibrate with --native-grid would calibrate a scan that mc-scan does not run"
+        )
+    settings = ScanSettings(
+        threshold=chosen.threshold,
+        overlap=overlap,
+        min_breast=min_breast,
+        batch_size=batch_size,
+        model_spacing_mm=bundle.config.pixel_spacing_mm,
+        input_spacing_mm=spacing,
+        native_grid=native_grid,
+    )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -117,8 +141,12 @@ def cli(bundle_dir: Path, cases: tuple[str, ...], *, out_dir: Path, truth_csv: P
     curve = froc_curve(scanned, extra_thresholds=[chosen.threshold])
     label = point_label(chosen.to_dict())
     at_point = {**curve.at_threshold(chosen.threshold), "label": label}
-    scan_record = {"overlap": overlap, "min_breast": min_breast, "model_spacing_mm": bundle.config.pixel_spacing_mm,
-                   "native_grid": native_grid}
+    scan_record = {
+        "overlap": overlap,
+        "min_breast": min_breast,
+        "model_spacing_mm": bundle.config.pixel_spacing_mm,
+        "native_grid": native_grid,
+    }
     report = {
         "format": "microcalc-froc",
         "bundle": str(bundle.path),

@@ -43,7 +43,9 @@ class ScannedCase:
 
     def findings(self, threshold: float) -> list[Finding]:
         """What ``mc-scan`` would report for this image at ``threshold`` (in the original pixel grid)."""
-        found = find_clusters(self.grid, self.scores, self.cams, threshold=threshold, cam_fraction=self.cam_fraction)
+        found = find_clusters(
+            self.grid, self.scores, self.cams, threshold=threshold, cam_fraction=self.cam_fraction
+        )
         return self.geometry.to_original(found)
 
     def judge(self, threshold: float) -> tuple[list[Finding], ImageMatch]:
@@ -70,9 +72,17 @@ def scan_cases(
         if result.error is not None:
             on_done(result.path, str(result.error))
             continue
-        cases.append(ScannedCase(path=result.path, clusters=clusters, grid=result.grid, scores=result.scores,
-                                 cams=result.cams, cam_fraction=scanner.settings.cam_fraction,
-                                 geometry=result.geometry))
+        cases.append(
+            ScannedCase(
+                path=result.path,
+                clusters=clusters,
+                grid=result.grid,
+                scores=result.scores,
+                cams=result.cams,
+                cam_fraction=scanner.settings.cam_fraction,
+                geometry=result.geometry,
+            )
+        )
         on_done(result.path, None)
     return cases
 

@@ -14,34 +14,75 @@ PATH = click.Path(path_type=Path)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--checkpoint", type=PATH, default=None,
-              help="Checkpoint to export (ours, published Microcalc-Detect .tar, or torchvision). "
-                   "[default: $MICROCALC_CHECKPOINT or ~/.microcalc/checkpoint.pt]")
-@click.option("--out", type=PATH, default=None,
-              help="Bundle folder to write. [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle, what mc-scan reads]")
+@click.option(
+    "--checkpoint",
+    type=PATH,
+    default=None,
+    help="Checkpoint to export (ours, published Microcalc-Detect .tar, or torchvision). "
+    "[default: $MICROCALC_CHECKPOINT or ~/.microcalc/checkpoint.pt]",
+)
+@click.option(
+    "--out",
+    type=PATH,
+    default=None,
+    help="Bundle folder to write. [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle, what mc-scan reads]",
+)
 @click.option("--fp16", is_flag=True, help="Add model.fp16.onnx (uint8 in, float32 out, FP16 inside).")
 @click.option("--int8", is_flag=True, help="Add model.int8.onnx with Q/DQ nodes calibrated on --calib.")
-@click.option("--calib", type=PATH, default=None,
-              help="Folder of real patches (PNG/PGM/TIFF/DICOM; a few hundred recommended) for INT8 "
-                   "calibration and parity; sub-folders name the class.")
+@click.option(
+    "--calib",
+    type=PATH,
+    default=None,
+    help="Folder of real patches (PNG/PGM/TIFF/DICOM; a few hundred recommended) for INT8 "
+    "calibration and parity; sub-folders name the class.",
+)
 @click.option("--calib-method", type=click.Choice(CALIB_METHODS), default="minmax", show_default=True)
-@click.option("--calib-size", type=click.IntRange(min=1), default=512, show_default=True,
-              help="Use at most this many calibration patches (a seeded random subset).")
-@click.option("--trt", is_flag=True, help="Also build a TensorRT engine per precision (tensorrt or tensorrt_rtx).")
+@click.option(
+    "--calib-size",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    help="Use at most this many calibration patches (a seeded random subset).",
+)
+@click.option(
+    "--trt", is_flag=True, help="Also build a TensorRT engine per precision (tensorrt or tensorrt_rtx)."
+)
 @click.option("--min-batch", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--opt-batch", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--max-batch", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--opset", type=click.IntRange(min=13), default=17, show_default=True)
-@click.option("--no-parity", is_flag=True,
-              help="Skip the parity check against PyTorch (not recommended): the variants are recorded "
-                   "as unchecked and --precision auto never picks fp16 or int8.")
-@click.option("--model-spacing", type=float, default=None,
-              help="Pixel spacing in mm the model was trained at, for checkpoints that record none (published, "
-                   "torchvision). Without one, mc-scan scans every image at its native grid.")
+@click.option(
+    "--no-parity",
+    is_flag=True,
+    help="Skip the parity check against PyTorch (not recommended): the variants are recorded "
+    "as unchecked and --precision auto never picks fp16 or int8.",
+)
+@click.option(
+    "--model-spacing",
+    type=float,
+    default=None,
+    help="Pixel spacing in mm the model was trained at, for checkpoints that record none (published, "
+    "torchvision). Without one, mc-scan scans every image at its native grid.",
+)
 @seed_option()
-def cli(*, checkpoint: Path | None, out: Path | None, fp16: bool, int8: bool, calib: Path | None, calib_method: str,
-        calib_size: int, trt: bool, min_batch: int, opt_batch: int, max_batch: int, opset: int, no_parity: bool,
-        model_spacing: float | None, seed: int) -> None:
+def cli(
+    *,
+    checkpoint: Path | None,
+    out: Path | None,
+    fp16: bool,
+    int8: bool,
+    calib: Path | None,
+    calib_method: str,
+    calib_size: int,
+    trt: bool,
+    min_batch: int,
+    opt_batch: int,
+    max_batch: int,
+    opset: int,
+    no_parity: bool,
+    model_spacing: float | None,
+    seed: int,
+) -> None:
     """Export a checkpoint to a model bundle, proving parity with PyTorch.
 
     FP32 ONNX is always written; the graph takes raw uint8 tiles [N,1,P,P] and returns p_cluster [N]
@@ -68,9 +109,19 @@ def cli(*, checkpoint: Path | None, out: Path | None, fp16: bool, int8: bool, ca
         raise click.UsageError(str(exc)) from exc
     checkpoint = checkpoint or defaults.default_checkpoint()
     out = out or defaults.default_bundle()
-    options = ExportOptions(fp16=fp16, int8=int8, calib=calib, calib_method=calib_method, calib_size=calib_size,
-                            trt=trt, profile=profile, opset=opset, check_parity=not no_parity, seed=seed,
-                            model_spacing_mm=model_spacing)
+    options = ExportOptions(
+        fp16=fp16,
+        int8=int8,
+        calib=calib,
+        calib_method=calib_method,
+        calib_size=calib_size,
+        trt=trt,
+        profile=profile,
+        opset=opset,
+        check_parity=not no_parity,
+        seed=seed,
+        model_spacing_mm=model_spacing,
+    )
     manifest = export_bundle(checkpoint, out, options=options, log=lambda line: click.echo(line, err=True))
     names = ", ".join(v["name"] for v in manifest["variants"])
     click.echo(f"{out}: {names} ({manifest['export_timings_s']['total_s']:.1f} s)")

@@ -35,7 +35,10 @@ def convert_fp16(src: str | Path, dst: str | Path) -> None:
 
     model = onnx.load(str(src))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # one warning per weight flushed to FP16's smallest normal; parity checks it
-        half = float16.convert_float_to_float16(model, keep_io_types=True,
-                                                node_block_list=preprocessing_and_head_nodes(model))
+        warnings.simplefilter(
+            "ignore"
+        )  # one warning per weight flushed to FP16's smallest normal; parity checks it
+        half = float16.convert_float_to_float16(
+            model, keep_io_types=True, node_block_list=preprocessing_and_head_nodes(model)
+        )
     onnx.save(half, str(dst))

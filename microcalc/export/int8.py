@@ -36,7 +36,9 @@ class TileReader:
     """``CalibrationDataReader`` over uint8 tiles ``[N, 1, P, P]``, in batches."""
 
     def __init__(self, tiles: np.ndarray, *, input_name: str = INPUT, batch: int = 8) -> None:
-        self._batches: Iterator[np.ndarray] = iter([tiles[i:i + batch] for i in range(0, len(tiles), batch)])
+        self._batches: Iterator[np.ndarray] = iter(
+            [tiles[i : i + batch] for i in range(0, len(tiles), batch)]
+        )
         self._name = input_name
 
     def get_next(self) -> dict[str, np.ndarray] | None:
@@ -44,8 +46,9 @@ class TileReader:
         return None if batch is None else {self._name: np.ascontiguousarray(batch)}
 
 
-def quantize_int8(src: str | Path, dst: str | Path, *, tiles: np.ndarray, method: str = "minmax",
-                  batch: int = 8) -> None:
+def quantize_int8(
+    src: str | Path, dst: str | Path, *, tiles: np.ndarray, method: str = "minmax", batch: int = 8
+) -> None:
     """Write a Q/DQ INT8 model of ``src`` calibrated on ``tiles``.
 
     Raises:
@@ -59,8 +62,11 @@ def quantize_int8(src: str | Path, dst: str | Path, *, tiles: np.ndarray, method
         quantize_static,
     )
 
-    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-               "percentile": CalibrationMethod.Percentile}
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
     if method not in methods:
         raise ValueError(f"unknown calibration method {method!r}; choose one of {', '.join(CALIB_METHODS)}")
     if len(tiles) == 0:
@@ -69,17 +75,32 @@ def quantize_int8(src: str | Path, dst: str | Path, *, tiles: np.ndarray, method
     class Reader(TileReader, CalibrationDataReader):
         pass
 
-    convs = [node.name for node in onnx.load(str(src), load_external_data=False).graph.node
-             if node.op_type == "Conv"]
+    convs = [
+        node.name
+        for node in onnx.load(str(src), load_external_data=False).graph.node
+        if node.op_type == "Conv"
+    ]
 
     # ORT logs "consider pre-processing" at WARNING on every call; the graph is already folded and inferred.
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quantize_static(
-            str(src), str(dst), Reader(tiles, batch=batch), quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=["Conv"], per_channel=True, activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8, calibrate_method=methods[method], nodes_to_exclude=convs[:1],
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
-                           "CalibMovingAverage": method == "minmax", "CalibPercentile": 99.99},
+            str(src),
+            str(dst),
+            Reader(tiles, batch=batch),
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=["Conv"],
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=methods[method],
+            nodes_to_exclude=convs[:1],
+            extra_options={
+                "ActivationSymmetric": True,
+                "WeightSymmetric": True,
+                "QuantizeBias": False,
+                "CalibMovingAverage": method == "minmax",
+                "CalibPercentile": 99.99,
+            },
         )

@@ -18,7 +18,9 @@ DEFAULT_OPSET = 17
 MIN_OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear
 
 
-def export_onnx(model: torch.nn.Module, path: str | Path, *, patch_size: int, opset: int = DEFAULT_OPSET) -> None:
+def export_onnx(
+    model: torch.nn.Module, path: str | Path, *, patch_size: int, opset: int = DEFAULT_OPSET
+) -> None:
     """Write ``model`` (uint8 ``[N,1,P,P]`` -> ``p_cluster [N]``, ``cam [N,h,w]``) with a dynamic batch axis.
 
     Raises:
@@ -30,8 +32,13 @@ def export_onnx(model: torch.nn.Module, path: str | Path, *, patch_size: int, op
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic; the graph is checked below
         torch.onnx.export(
-            model.eval(), (example,), str(path), dynamo=False, opset_version=opset,
-            input_names=[INPUT], output_names=list(OUTPUTS),
+            model.eval(),
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT],
+            output_names=list(OUTPUTS),
             dynamic_axes={name: {0: "N"} for name in (INPUT, *OUTPUTS)},
             do_constant_folding=True,
         )
@@ -63,5 +70,7 @@ def output_spec(path: str | Path) -> tuple[dict, list[dict]]:
         return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
 
     inp = model.graph.input[0]
-    return ({"name": inp.name, "dtype": "uint8", "shape": dims(inp)},
-            [{"name": o.name, "dtype": "float32", "shape": dims(o)} for o in model.graph.output])
+    return (
+        {"name": inp.name, "dtype": "uint8", "shape": dims(inp)},
+        [{"name": o.name, "dtype": "float32", "shape": dims(o)} for o in model.graph.output],
+    )

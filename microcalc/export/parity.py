@@ -22,8 +22,11 @@ class ParityError(MicrocalcError):
 
 def batched(fn: Callable[[np.ndarray], np.ndarray], tiles: np.ndarray, *, batch: int = 16) -> np.ndarray:
     """Apply ``fn`` to ``tiles`` in batches and concatenate (bounded memory at 674 px)."""
-    return np.concatenate([fn(tiles[i:i + batch]) for i in range(0, len(tiles), batch)]) if len(tiles) else \
-        np.zeros(0, np.float32)
+    return (
+        np.concatenate([fn(tiles[i : i + batch]) for i in range(0, len(tiles), batch)])
+        if len(tiles)
+        else np.zeros(0, np.float32)
+    )
 
 
 def torch_reference(checkpoint: Any) -> Callable[[np.ndarray], np.ndarray]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -64,11 +66,16 @@ def synthetic_patches(n: int, size: int, *, seed: int = 0) -> PatchSet:
 
     kinds = ["cluster", "normal"] * (n // 2)
     seeds = np.random.SeedSequence(seed).spawn((len(kinds) + 3) // 4)
-    cut = [patch for k, seq in enumerate(seeds)
-           for patch, _ in phantom_patches(kinds[4 * k: 4 * k + 4], patch_size=size, seed_seq=seq)]
+    cut = [
+        patch
+        for k, seq in enumerate(seeds)
+        for patch, _ in phantom_patches(kinds[4 * k : 4 * k + 4], patch_size=size, seed_seq=seq)
+    ]
     tiles = np.stack([*cut, np.zeros((size, size), np.uint8)])[:, None]
     labels = np.array([int(kind == "cluster") for kind in kinds] + [0])
-    return PatchSet(tiles, labels, [Path(f"synthetic-{kind}-{i}") for i, kind in enumerate([*kinds, "empty"])])
+    return PatchSet(
+        tiles, labels, [Path(f"synthetic-{kind}-{i}") for i, kind in enumerate([*kinds, "empty"])]
+    )
 
 
 def parity_set(calib: PatchSet | None, config: Any, *, seed: int) -> PatchSet:
@@ -77,8 +84,9 @@ def parity_set(calib: PatchSet | None, config: Any, *, seed: int) -> PatchSet:
         return calib
     patches = synthetic_patches(16, config.patch_size, seed=seed)
     if REAL_PATCHES.is_dir():
-        patches = patches.concat(load_patch_set(REAL_PATCHES, size=config.patch_size, rule=_rule(config),
-                                                skip_other_sizes=True))
+        patches = patches.concat(
+            load_patch_set(REAL_PATCHES, size=config.patch_size, rule=_rule(config), skip_other_sizes=True)
+        )
     return patches
 
 
@@ -98,19 +106,27 @@ def _load_model(checkpoint_path: Path) -> tuple[Any, Any]:
 
 
 def model_spacing(config: Any, value: float | None, checkpoint_path: Path) -> Any:
-    """``config`` with ``--model-spacing`` applied: sets it where the checkpoint has none, refuses a contradiction."""
+    """``config`` with ``--model-spacing`` applied: sets it where the checkpoint has none, refuses a
+    contradiction."""
     if value is None:
         return config
     value = check_spacing_mm(value, what="--model-spacing")
     recorded = config.pixel_spacing_mm
     if recorded is not None and not same_spacing(recorded, value):
-        raise InputError(f"{checkpoint_path}: the checkpoint was trained at {recorded:g} mm; "
-                         f"--model-spacing {value:g} contradicts it")
+        raise InputError(
+            f"{checkpoint_path}: the checkpoint was trained at {recorded:g} mm; "
+            f"--model-spacing {value:g} contradicts it"
+        )
     return dataclasses.replace(config, pixel_spacing_mm=recorded if recorded is not None else value)
 
 
-def export_bundle(checkpoint_path: str | Path, out: str | Path, *, options: ExportOptions,
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
+def export_bundle(
+    checkpoint_path: str | Path,
+    out: str | Path,
+    *,
+    options: ExportOptions,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Export ``checkpoint_path`` to the bundle folder ``out``; returns the manifest.
 
     Raises:
@@ -131,20 +147,32 @@ def export_bundle(checkpoint_path: str | Path, out: str | Path, *, options: Expo
     checkpoint, tile_model = _load_model(checkpoint_path)
     checkpoint.config = model_spacing(checkpoint.config, options.model_spacing_mm, checkpoint_path)
     config = checkpoint.config
-    log(f"model pixel spacing: {config.pixel_spacing_mm:g} mm" if config.pixel_spacing_mm else
-        "model pixel spacing: none recorded (--model-spacing sets it); mc-scan will scan at each image's native grid")
+    log(
+        f"model pixel spacing: {config.pixel_spacing_mm:g} mm"
+        if config.pixel_spacing_mm
+        else "model pixel spacing: none recorded (--model-spacing sets it); mc-scan will scan at each "
+        "image's native grid"
+    )
     calib = None
     if options.calib is not None:
-        calib = load_patch_set(options.calib, size=config.patch_size, rule=_rule(config),
-                               limit=options.calib_size, seed=options.seed)
+        calib = load_patch_set(
+            options.calib,
+            size=config.patch_size,
+            rule=_rule(config),
+            limit=options.calib_size,
+            seed=options.seed,
+        )
         if len(calib) < 300:
-            log(f"note: {len(calib)} calibration patches from {options.calib}; a few hundred or more are "
-                "recommended for INT8")
+            log(
+                f"note: {len(calib)} calibration patches from {options.calib}; a few hundred or more are "
+                "recommended for INT8"
+            )
     patches = parity_set(calib, config, seed=options.seed)
     staging = staging_dir(out)
     try:
-        manifest = _build(staging, checkpoint_path, checkpoint, tile_model, calib, patches, trt_lib, options,
-                          timings, log)
+        manifest = _build(
+            staging, checkpoint_path, checkpoint, tile_model, calib, patches, trt_lib, options, timings, log
+        )
         timings["total_s"] = time.perf_counter() - t0
         manifest["export_timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         write_json_atomic(staging / MANIFEST, manifest)
@@ -162,9 +190,18 @@ def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
     return result
 
 
-def _build(staging: Path, checkpoint_path: Path, checkpoint: Any, tile_model: Any, calib: PatchSet | None,
-           patches: PatchSet, trt_lib: str | None, options: ExportOptions, timings: dict[str, float],
-           log: Callable[[str], None]) -> dict[str, Any]:
+def _build(
+    staging: Path,
+    checkpoint_path: Path,
+    checkpoint: Any,
+    tile_model: Any,
+    calib: PatchSet | None,
+    patches: PatchSet,
+    trt_lib: str | None,
+    options: ExportOptions,
+    timings: dict[str, float],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     from microcalc.export.fp16 import convert_fp16
     from microcalc.export.int8 import quantize_int8
     from microcalc.export.onnx_graph import export_onnx, output_spec
@@ -172,71 +209,148 @@ def _build(staging: Path, checkpoint_path: Path, checkpoint: Any, tile_model: An
     config = checkpoint.config
     precisions = ["fp32"] + (["fp16"] if options.fp16 else []) + (["int8"] if options.int8 else [])
     fp32 = staging / ONNX_FILES["fp32"]
-    _timed(timings, "fp32_s", lambda: export_onnx(tile_model, fp32, patch_size=config.patch_size,
-                                                  opset=options.opset))
+    _timed(
+        timings,
+        "fp32_s",
+        lambda: export_onnx(tile_model, fp32, patch_size=config.patch_size, opset=options.opset),
+    )
     if options.fp16:
         _timed(timings, "fp16_s", lambda: convert_fp16(fp32, staging / ONNX_FILES["fp16"]))
     if options.int8:
-        _timed(timings, "int8_s", lambda: quantize_int8(fp32, staging / ONNX_FILES["int8"], tiles=calib.tiles,
-                                                        method=options.calib_method))
-    reference = parity.batched(parity.torch_reference(checkpoint), patches.tiles) if options.check_parity else None
+        _timed(
+            timings,
+            "int8_s",
+            lambda: quantize_int8(
+                fp32, staging / ONNX_FILES["int8"], tiles=calib.tiles, method=options.calib_method
+            ),
+        )
+    reference = (
+        parity.batched(parity.torch_reference(checkpoint), patches.tiles) if options.check_parity else None
+    )
     variants: list[Variant] = []
     report: dict[str, Any] = {"patches": len(patches), "labelled": patches.labelled, "variants": {}}
     for precision in precisions:
         path = staging / ONNX_FILES[precision]
-        record = not_checked("mc-export --no-parity") if reference is None else \
-            _verdict(precision, reference, path, patches, config.threshold, options.bounds[precision], log)
+        record = (
+            not_checked("mc-export --no-parity")
+            if reference is None
+            else _verdict(
+                precision, reference, path, patches, config.threshold, options.bounds[precision], log
+            )
+        )
         report["variants"][precision] = record
-        variants.append(Variant(name=precision, format="onnx", precision=precision, file=path.name,
-                                sha256=file_sha256(path), parity=record))
+        variants.append(
+            Variant(
+                name=precision,
+                format="onnx",
+                precision=precision,
+                file=path.name,
+                sha256=file_sha256(path),
+                parity=record,
+            )
+        )
     if trt_lib is not None:
         variants += _engines(staging, variants, trt_lib, config.patch_size, options.profile, timings, log)
     write_json_atomic(staging / "parity.json", report)
     input_spec, outputs = output_spec(fp32)
     return write_manifest(
-        staging, config=config, input_spec=input_spec, outputs=outputs, variants=variants,
-        source_checkpoint={"path": str(checkpoint_path.resolve()), "sha256": file_sha256(checkpoint_path),
-                           "weights_sha256": checkpoint.weights_sha256, "source": checkpoint.source},
+        staging,
+        config=config,
+        input_spec=input_spec,
+        outputs=outputs,
+        variants=variants,
+        source_checkpoint={
+            "path": str(checkpoint_path.resolve()),
+            "sha256": file_sha256(checkpoint_path),
+            "weights_sha256": checkpoint.weights_sha256,
+            "source": checkpoint.source,
+        },
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         microcalc_version=microcalc.__version__,
-        operating_points=checkpoint.operating_points)
+        operating_points=checkpoint.operating_points,
+    )
 
 
-def _verdict(precision: str, reference: np.ndarray, path: Path, patches: PatchSet, threshold: float,
-             bounds: ParityBounds, log: Callable[[str], None]) -> dict[str, Any]:
+def _verdict(
+    precision: str,
+    reference: np.ndarray,
+    path: Path,
+    patches: PatchSet,
+    threshold: float,
+    bounds: ParityBounds,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     """The parity record of one ONNX variant.
 
     Raises:
         parity.ParityError: the variant breaks a bound (the caller then writes nothing).
     """
     candidate = parity.batched(parity.onnx_runner(str(path)), patches.tiles)
-    verdict = compare(reference=reference, candidate=candidate, threshold=threshold, bounds=bounds,
-                      labels=patches.labels)
+    verdict = compare(
+        reference=reference, candidate=candidate, threshold=threshold, bounds=bounds, labels=patches.labels
+    )
     if not verdict.passed:
-        advice = ("; try --calib-method percentile or more labelled calibration patches"
-                  if precision == "int8" else "")
-        raise parity.ParityError(f"{precision}: parity with PyTorch failed on {verdict.patches} patches "
-                                 f"({'; '.join(verdict.failures)}){advice}; nothing was written")
-    log(f"{precision}: max |dp| {verdict.max_abs_diff:.2e}, agreement {verdict.label_agreement:.2%}"
-        + (f", delta AUC {verdict.delta_auc:+.4f}" if verdict.delta_auc is not None else ""))
+        advice = (
+            "; try --calib-method percentile or more labelled calibration patches"
+            if precision == "int8"
+            else ""
+        )
+        raise parity.ParityError(
+            f"{precision}: parity with PyTorch failed on {verdict.patches} patches "
+            f"({'; '.join(verdict.failures)}){advice}; nothing was written"
+        )
+    log(
+        f"{precision}: max |dp| {verdict.max_abs_diff:.2e}, agreement {verdict.label_agreement:.2%}"
+        + (f", delta AUC {verdict.delta_auc:+.4f}" if verdict.delta_auc is not None else "")
+    )
     return verdict.to_dict()
 
 
-def _engines(staging: Path, onnx_variants: list[Variant], library: str, patch_size: int, profile: Profile,
-             timings: dict[str, float], log: Callable[[str], None]) -> list[Variant]:
+def _engines(
+    staging: Path,
+    onnx_variants: list[Variant],
+    library: str,
+    patch_size: int,
+    profile: Profile,
+    timings: dict[str, float],
+    log: Callable[[str], None],
+) -> list[Variant]:
     """One TensorRT engine per ONNX variant. Parity of engines needs a GPU and is left to mc-bench/mc-eval."""
     from microcalc.export.tensorrt_build import build_engine, engine_names
 
     engines = []
     for source in onnx_variants:
         engine, sidecar = engine_names(source.precision, library)
-        info = _timed(timings, f"{source.precision}_{library}_s", lambda: build_engine(
-            staging / source.file, staging / engine, staging / sidecar, precision=source.precision,
-            patch_size=patch_size, profile=profile, library=library))
-        log(f"{source.precision}: {library} {info['version']} engine for compute capabilities "
-            f"{', '.join(info['compute_capabilities'])}")
-        engines.append(Variant(name=f"{source.precision}.{library}", format="tensorrt", precision=source.precision,
-                               file=engine, sha256=file_sha256(staging / engine), library=library, sidecar=sidecar,
-                               onnx_sha256=source.sha256, extra={"profile": info["profile"]},
-                               parity=not_checked("a TensorRT engine needs a GPU: mc-bench measures it")))
+        info = _timed(
+            timings,
+            f"{source.precision}_{library}_s",
+            partial(
+                build_engine,
+                staging / source.file,
+                staging / engine,
+                staging / sidecar,
+                precision=source.precision,
+                patch_size=patch_size,
+                profile=profile,
+                library=library,
+            ),
+        )
+        log(
+            f"{source.precision}: {library} {info['version']} engine for compute capabilities "
+            f"{', '.join(info['compute_capabilities'])}"
+        )
+        engines.append(
+            Variant(
+                name=f"{source.precision}.{library}",
+                format="tensorrt",
+                precision=source.precision,
+                file=engine,
+                sha256=file_sha256(staging / engine),
+                library=library,
+                sidecar=sidecar,
+                onnx_sha256=source.sha256,
+                extra={"profile": info["profile"]},
+                parity=not_checked("a TensorRT engine needs a GPU: mc-bench measures it"),
+            )
+        )
     return engines

@@ -37,8 +37,10 @@ class Profile:
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
-            raise ValueError(f"need 1 <= min-batch <= opt-batch <= max-batch, got "
-                             f"{self.min_batch}/{self.opt_batch}/{self.max_batch}")
+            raise ValueError(
+                f"need 1 <= min-batch <= opt-batch <= max-batch, got "
+                f"{self.min_batch}/{self.opt_batch}/{self.max_batch}"
+            )
 
 
 def import_tensorrt(prefer: str | None = None) -> tuple[ModuleType, str]:
@@ -47,13 +49,16 @@ def import_tensorrt(prefer: str | None = None) -> tuple[ModuleType, str]:
     Raises:
         MissingDependencyError: neither is installed (names the pip extra).
     """
-    for name in ([prefer] if prefer else LIBRARIES):
+    for name in [prefer] if prefer else LIBRARIES:
         try:
             return importlib.import_module(name), name
         except ImportError:
             continue
-    raise MissingDependencyError(prefer or "tensorrt_rtx", "rtx" if prefer != "tensorrt" else "tensorrt",
-                                 "--trt (building a TensorRT engine; or pip install \"microcalc[tensorrt]\")")
+    raise MissingDependencyError(
+        prefer or "tensorrt_rtx",
+        "rtx" if prefer != "tensorrt" else "tensorrt",
+        '--trt (building a TensorRT engine; or pip install "microcalc[tensorrt]")',
+    )
 
 
 def engine_names(precision: str, library: str) -> tuple[str, str]:
@@ -81,8 +86,16 @@ def _capabilities(trt: ModuleType, library: str, config: Any) -> list[str]:
     return caps or RTX_DEFAULT_CAPABILITIES
 
 
-def build_engine(onnx_path: str | Path, engine_path: str | Path, sidecar_path: str | Path, *, precision: str,
-                 patch_size: int, profile: Profile, library: str | None = None) -> dict[str, Any]:
+def build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path,
+    sidecar_path: str | Path,
+    *,
+    precision: str,
+    patch_size: int,
+    profile: Profile,
+    library: str | None = None,
+) -> dict[str, Any]:
     """Parse ``onnx_path`` strongly typed, build for ``profile``, write the engine and its sidecar.
 
     Returns the sidecar (library, version, compute capabilities, profile, ONNX SHA-256, precision).
@@ -96,8 +109,10 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, sidecar_path: s
     try:
         builder = trt.Builder(logger)
     except (RuntimeError, TypeError) as exc:
-        raise EngineBuildError(f"{library} cannot create a builder here ({exc}); TensorRT needs an NVIDIA GPU, "
-                               "TensorRT-RTX builds without one: pip install \"microcalc[rtx]\"") from exc
+        raise EngineBuildError(
+            f"{library} cannot create a builder here ({exc}); TensorRT needs an NVIDIA GPU, "
+            'TensorRT-RTX builds without one: pip install "microcalc[rtx]"'
+        ) from exc
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
@@ -106,19 +121,27 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, sidecar_path: s
     config = builder.create_builder_config()
     shape = (1, patch_size, patch_size)
     opt_profile = builder.create_optimization_profile()
-    opt_profile.set_shape(INPUT, (profile.min_batch, *shape), (profile.opt_batch, *shape),
-                          (profile.max_batch, *shape))
+    opt_profile.set_shape(
+        INPUT, (profile.min_batch, *shape), (profile.opt_batch, *shape), (profile.max_batch, *shape)
+    )
     config.add_optimization_profile(opt_profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise EngineBuildError(f"{onnx_path}: {library} failed to build a {precision} engine")
     Path(engine_path).write_bytes(memoryview(serialized))
     sidecar = {
-        "library": library, "version": trt.__version__, "precision": precision,
+        "library": library,
+        "version": trt.__version__,
+        "precision": precision,
         "compute_capabilities": _capabilities(trt, library, config),
-        "profile": {"input": INPUT, "min": [profile.min_batch, *shape], "opt": [profile.opt_batch, *shape],
-                    "max": [profile.max_batch, *shape]},
-        "onnx_file": Path(onnx_path).name, "onnx_sha256": file_sha256(onnx_path),
+        "profile": {
+            "input": INPUT,
+            "min": [profile.min_batch, *shape],
+            "opt": [profile.opt_batch, *shape],
+            "max": [profile.max_batch, *shape],
+        },
+        "onnx_file": Path(onnx_path).name,
+        "onnx_sha256": file_sha256(onnx_path),
     }
     Path(sidecar_path).write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar

@@ -9,5 +9,12 @@ from microcalc.imaging.reader import MAMMOGRAPHY_SOP_CLASSES, is_mammogram, read
 from microcalc.imaging.transforms import present, to_uint8
 from microcalc.imaging.types import ImageMeta, Mammogram
 
-__all__ = ["MAMMOGRAPHY_SOP_CLASSES", "ImageMeta", "Mammogram", "is_mammogram", "present", "read_mammogram",
-           "to_uint8"]
+__all__ = [
+    "MAMMOGRAPHY_SOP_CLASSES",
+    "ImageMeta",
+    "Mammogram",
+    "is_mammogram",
+    "present",
+    "read_mammogram",
+    "to_uint8",
+]

@@ -68,8 +68,12 @@ def _ok(image: Any, seq: int) -> tuple:
     ``/dev/shm`` or room in it, the socket carries the image.
     """
     pixels = getattr(image, "pixels", None)
-    if not (dataclasses.is_dataclass(image) and isinstance(pixels, np.ndarray) and pixels.nbytes >= SHM_MIN_BYTES
-            and os.path.isdir(SHM_DIR)):
+    if not (
+        dataclasses.is_dataclass(image)
+        and isinstance(pixels, np.ndarray)
+        and pixels.nbytes >= SHM_MIN_BYTES
+        and os.path.isdir(SHM_DIR)
+    ):
         return ("ok", image)
     name = os.path.join(SHM_DIR, f"{SHM_PREFIX}{os.getpid()}-{seq}")
     try:

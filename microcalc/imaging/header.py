@@ -90,11 +90,14 @@ def checked_header(path: Path, ds: Dataset) -> Header:
         for keyword in _MULTI:  # half a window is no window (PS3.3 C.11.2.1.2: both or neither)
             if keyword in ds:
                 del ds[keyword]
-    return Header(rows=int(values["Rows"] or 0), cols=int(values["Columns"] or 0),
-                  samples_per_pixel=int(1 if values["SamplesPerPixel"] is None else values["SamplesPerPixel"]),
-                  frames=int(1 if values["NumberOfFrames"] is None else values["NumberOfFrames"]),
-                  bits_allocated=int(16 if values["BitsAllocated"] is None else values["BitsAllocated"]),
-                  spacing=dicom_spacing(ds))
+    return Header(
+        rows=int(values["Rows"] or 0),
+        cols=int(values["Columns"] or 0),
+        samples_per_pixel=int(1 if values["SamplesPerPixel"] is None else values["SamplesPerPixel"]),
+        frames=int(1 if values["NumberOfFrames"] is None else values["NumberOfFrames"]),
+        bits_allocated=int(16 if values["BitsAllocated"] is None else values["BitsAllocated"]),
+        spacing=dicom_spacing(ds),
+    )
 
 
 def _count(value: object) -> int:
@@ -152,4 +155,6 @@ def check_codestream_size(path: Path, ds: Dataset, *, rows: int, cols: int) -> N
     x_size, y_size, x_offset, y_offset = struct.unpack_from(">IIII", data, at + 8)
     width, height = x_size - x_offset, y_size - y_offset
     if (height, width) != (rows, cols):
-        raise InputError(f"{path}: the JPEG 2000 codestream is {height}x{width}, but Rows x Columns say {rows}x{cols}")
+        raise InputError(
+            f"{path}: the JPEG 2000 codestream is {height}x{width}, but Rows x Columns say {rows}x{cols}"
+        )

@@ -42,8 +42,12 @@ from microcalc.imaging.decode_worker import SHM_DIR, SHM_PREFIX
 START_TIMEOUT_S = 120.0
 """How long a fresh worker may take to import numpy and pydicom (generous: a loaded machine)."""
 
-_WORKER_ENV = {"RUST_BACKTRACE": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "PYTHONWARNINGS": "ignore"}
+_WORKER_ENV = {
+    "RUST_BACKTRACE": "0",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "PYTHONWARNINGS": "ignore",
+}
 
 
 class IsolatedReader:
@@ -89,7 +93,7 @@ class IsolatedReader:
             worker.stop()
         self._launcher.shutdown(wait=False)
 
-    def __enter__(self) -> IsolatedReader:
+    def __enter__(self) -> IsolatedReader:  # noqa: PYI034 (typing.Self needs Python 3.11)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -126,8 +130,10 @@ class _Worker:
             conn.send(str(path))
             if not conn.poll(timeout_s):
                 self.stop()
-                raise InputError(f"{path}: decoding took longer than {timeout_s:g} s and was abandoned "
-                                 "(the decoder process was killed; see --decode-timeout)")
+                raise InputError(
+                    f"{path}: decoding took longer than {timeout_s:g} s and was abandoned "
+                    "(the decoder process was killed; see --decode-timeout)"
+                )
             kind, value = conn.recv()
         except (EOFError, OSError) as exc:
             how = self._death()
@@ -147,8 +153,13 @@ class _Worker:
         with ours, theirs:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "microcalc.imaging.decode_worker", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=self._stderr, env=env, start_new_session=True)
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+                env=env,
+                start_new_session=True,
+            )
             self._conn = Connection(os.dup(ours.fileno()))
         self._ready = False
         try:
@@ -179,8 +190,11 @@ class _Worker:
         tail = ""
         if self._stderr is not None:
             self._stderr.seek(0)
-            lines = [line.strip() for line in self._stderr.read().decode(errors="replace").splitlines()
-                     if line.strip() and not line.startswith(("note:", "stack backtrace"))]
+            lines = [
+                line.strip()
+                for line in self._stderr.read().decode(errors="replace").splitlines()
+                if line.strip() and not line.startswith(("note:", "stack backtrace"))
+            ]
             tail = f": {lines[-1][:200]}" if lines else ""
             self._stderr.close()
             self._stderr = None
@@ -195,7 +209,9 @@ class _Worker:
             if self._proc.poll() is None:
                 self._proc.kill()
             self._last_code = self._proc.wait()
-            for left in glob.glob(os.path.join(SHM_DIR, f"{SHM_PREFIX}{self._proc.pid}-*")):  # killed mid-reply
+            for left in glob.glob(
+                os.path.join(SHM_DIR, f"{SHM_PREFIX}{self._proc.pid}-*")
+            ):  # killed mid-reply
                 with contextlib.suppress(OSError):
                     os.unlink(left)
             self._proc = None

@@ -77,8 +77,11 @@ class PatchSet:
         return bool(len(self) and (self.labels >= 0).all() and len(set(self.labels.tolist())) == 2)
 
     def concat(self, other: PatchSet) -> PatchSet:
-        return PatchSet(np.concatenate([self.tiles, other.tiles]),
-                        np.concatenate([self.labels, other.labels]), self.paths + other.paths)
+        return PatchSet(
+            np.concatenate([self.tiles, other.tiles]),
+            np.concatenate([self.labels, other.labels]),
+            self.paths + other.paths,
+        )
 
     @classmethod
     def empty(cls, size: int) -> PatchSet:
@@ -94,11 +97,16 @@ def list_labelled(root: str | Path, *, rule: LabelRule = LabelRule()) -> list[tu
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: no such patch folder")
-    paths = sorted(p for p in root.rglob("*") if is_patch_file(p)
-                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    paths = sorted(
+        p
+        for p in root.rglob("*")
+        if is_patch_file(p) and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
     if not paths:
-        raise InputError(f"{root}: no patches found (expected PNG, PGM, TIFF or DICOM files, in class "
-                         "folders such as cluster/ and normal/)")
+        raise InputError(
+            f"{root}: no patches found (expected PNG, PGM, TIFF or DICOM files, in class "
+            "folders such as cluster/ and normal/)"
+        )
     return [(p, rule.label_of(p, root)) for p in paths]
 
 
@@ -112,8 +120,16 @@ def balanced_subset(items: list[tuple[Path, int]], limit: int, *, seed: int) -> 
     return sorted(interleaved[:limit])
 
 
-def load_patch_set(root: str | Path, *, size: int, rule: LabelRule = LabelRule(), fit: str = "error",
-                   skip_other_sizes: bool = False, limit: int | None = None, seed: int = 0) -> PatchSet:
+def load_patch_set(
+    root: str | Path,
+    *,
+    size: int,
+    rule: LabelRule = LabelRule(),
+    fit: str = "error",
+    skip_other_sizes: bool = False,
+    limit: int | None = None,
+    seed: int = 0,
+) -> PatchSet:
     """Read the patches under ``root`` as a :class:`PatchSet` of ``size`` x ``size`` tiles.
 
     Args:
@@ -135,8 +151,9 @@ def load_patch_set(root: str | Path, *, size: int, rule: LabelRule = LabelRule()
             if skip_other_sizes:
                 continue
             if fit == "error":  # fit_patch's message names mc-train's --fit, which the callers here lack
-                raise InputError(f"{path}: patch is {pixels.shape[1]}x{pixels.shape[0]}, the model takes "
-                                 f"{size}x{size}")
+                raise InputError(
+                    f"{path}: patch is {pixels.shape[1]}x{pixels.shape[0]}, the model takes {size}x{size}"
+                )
         tiles.append(fit_patch(pixels, size=size, policy=fit, path=path))
         labels.append(label)
         kept.append(path)

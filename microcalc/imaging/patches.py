@@ -71,8 +71,10 @@ def fit_patch(img: np.ndarray, *, size: int, policy: str, path: Path) -> np.ndar
     if (h, w) == (size, size):
         return img
     if policy == "error":
-        raise InputError(f"{path}: patch is {w}x{h} but the patch size is {size}x{size} "
-                         "(--fit crop-pad or --fit resize adapts it)")
+        raise InputError(
+            f"{path}: patch is {w}x{h} but the patch size is {size}x{size} "
+            "(--fit crop-pad or --fit resize adapts it)"
+        )
     if policy == "resize":
         from PIL import Image
 
@@ -81,5 +83,5 @@ def fit_patch(img: np.ndarray, *, size: int, policy: str, path: Path) -> np.ndar
     sh, sw = min(h, size), min(w, size)
     y0, x0 = (h - sh) // 2, (w - sw) // 2
     oy, ox = (size - sh) // 2, (size - sw) // 2
-    out[oy:oy + sh, ox:ox + sw] = img[y0:y0 + sh, x0:x0 + sw]
+    out[oy : oy + sh, ox : ox + sw] = img[y0 : y0 + sh, x0 : x0 + sw]
     return out

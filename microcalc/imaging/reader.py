@@ -36,11 +36,13 @@ MAMMOGRAPHY_SOP_CLASSES = {
 }
 
 # PS3.4 B.5 "For Processing" classes: images before the vendor's presentation processing.
-FOR_PROCESSING_SOP_CLASSES = frozenset({
-    "1.2.840.10008.5.1.4.1.1.1.1.1",   # Digital X-Ray Image Storage - For Processing
-    "1.2.840.10008.5.1.4.1.1.1.2.1",   # Digital Mammography X-Ray Image Storage - For Processing
-    "1.2.840.10008.5.1.4.1.1.13.1.5",  # Breast Projection X-Ray Image Storage - For Processing
-})
+FOR_PROCESSING_SOP_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.1.1.1",  # Digital X-Ray Image Storage - For Processing
+        "1.2.840.10008.5.1.4.1.1.1.2.1",  # Digital Mammography X-Ray Image Storage - For Processing
+        "1.2.840.10008.5.1.4.1.1.13.1.5",  # Breast Projection X-Ray Image Storage - For Processing
+    }
+)
 
 # Transfer syntax name fragment -> the pip package whose pydicom plugin decodes it.
 _DECODER_PACKAGES = (
@@ -80,8 +82,10 @@ def read_mammogram(path: str | Path, *, force: bool = False, min_side: int = 0) 
 
 def _check_size(path: Path, rows: int, cols: int, *, min_side: int) -> None:
     if rows <= 0 or cols <= 0 or rows > MAX_SIDE or cols > MAX_SIDE or rows * cols > MAX_PIXELS:
-        raise InputError(f"{path}: absurd image dimensions {rows}x{cols} "
-                         f"(at most {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} Mpixel)")
+        raise InputError(
+            f"{path}: absurd image dimensions {rows}x{cols} "
+            f"(at most {MAX_SIDE} px a side and {MAX_PIXELS // 1_000_000} Mpixel)"
+        )
     if min(rows, cols) < min_side:
         raise InputError(f"{path}: image {rows}x{cols} is smaller than the minimum side of {min_side} px")
 
@@ -102,9 +106,18 @@ def _read_raster(path: Path, *, min_side: int) -> Mammogram:
         raise InputError(f"{path}: expected a single-channel image, got shape {arr.shape}")
     rows, cols = arr.shape
     _check_size(path, rows, cols, min_side=min_side)
-    meta = ImageMeta(path=str(path), sop_instance_uid=None, modality=None, laterality=None, view=None,
-                     rows=rows, cols=cols, pixel_spacing_mm=None, photometric="MONOCHROME2",
-                     transfer_syntax=kind)
+    meta = ImageMeta(
+        path=str(path),
+        sop_instance_uid=None,
+        modality=None,
+        laterality=None,
+        view=None,
+        rows=rows,
+        cols=cols,
+        pixel_spacing_mm=None,
+        photometric="MONOCHROME2",
+        transfer_syntax=kind,
+    )
     return Mammogram(pixels=to_uint8(arr), meta=meta)
 
 
@@ -123,8 +136,10 @@ def _read_dicom(path: Path, *, force: bool, min_side: int) -> Mammogram:
     rows, cols = header.rows, header.cols
     _check_size(path, rows, cols, min_side=min_side)
     if header.samples_per_pixel != 1 or header.frames != 1:
-        raise InputError(f"{path}: only single-frame grayscale images are supported "
-                         f"(Samples per Pixel {header.samples_per_pixel}, Number of Frames {header.frames})")
+        raise InputError(
+            f"{path}: only single-frame grayscale images are supported "
+            f"(Samples per Pixel {header.samples_per_pixel}, Number of Frames {header.frames})"
+        )
     ts = _transfer_syntax(path, ds)
     if ts.is_compressed:
         _check_decoder(path, ts)
@@ -134,7 +149,9 @@ def _read_dicom(path: Path, *, force: bool, min_side: int) -> Mammogram:
         _check_length(path, ds, rows, cols, bits=header.bits_allocated)
     stored = _decode(path, ds, ts)
     if stored.shape != (rows, cols):
-        raise InputError(f"{path}: the decoded pixel data has shape {stored.shape}, not the header's {rows}x{cols}")
+        raise InputError(
+            f"{path}: the decoded pixel data has shape {stored.shape}, not the header's {rows}x{cols}"
+        )
     return Mammogram(pixels=present(stored, ds), meta=_meta(path, ds, header, ts))
 
 
@@ -191,8 +208,10 @@ def _check_kind(path: Path, ds: Dataset, *, force: bool) -> None:
         return
     modality = str(ds.get("Modality", "") or "")
     sop_class = str(ds.get("SOPClassUID", "") or "")
-    raise InputError(f"{path}: not a mammogram (Modality {modality or 'absent'!s}, SOP Class "
-                     f"{sop_class or 'absent'}); use --force to read it anyway")
+    raise InputError(
+        f"{path}: not a mammogram (Modality {modality or 'absent'!s}, SOP Class "
+        f"{sop_class or 'absent'}); use --force to read it anyway"
+    )
 
 
 def _check_intent(path: Path, ds: Dataset) -> None:
@@ -200,8 +219,10 @@ def _check_intent(path: Path, ds: Dataset) -> None:
     detector values have no VOI LUT and none of the vendor's processing the model was trained on."""
     intent = str(ds.get("PresentationIntentType", "") or "").strip().upper()
     if intent == "FOR PROCESSING" or str(ds.get("SOPClassUID", "") or "") in FOR_PROCESSING_SOP_CLASSES:
-        raise InputError(f"{path}: Presentation Intent Type (0008,0068) is FOR PROCESSING (raw detector data, "
-                         "not the vendor-processed image the model reads); scan the FOR PRESENTATION image")
+        raise InputError(
+            f"{path}: Presentation Intent Type (0008,0068) is FOR PROCESSING (raw detector data, "
+            "not the vendor-processed image the model reads); scan the FOR PRESENTATION image"
+        )
 
 
 def _check_decoder(path: Path, ts: pydicom.uid.UID) -> None:
@@ -220,8 +241,9 @@ def _check_length(path: Path, ds: Dataset, rows: int, cols: int, *, bits: int) -
     expected = (rows * cols * bits + 7) // 8
     got = len(ds.PixelData)
     if got < expected:
-        raise InputError(f"{path}: truncated pixel data ({got} bytes, {rows}x{cols} at {bits} bits "
-                         f"needs {expected})")
+        raise InputError(
+            f"{path}: truncated pixel data ({got} bytes, {rows}x{cols} at {bits} bits needs {expected})"
+        )
 
 
 def _meta(path: Path, ds: Dataset, header: Header, ts: pydicom.uid.UID) -> ImageMeta:
@@ -232,8 +254,10 @@ def _meta(path: Path, ds: Dataset, header: Header, ts: pydicom.uid.UID) -> Image
         modality=str(ds.Modality) if ds.get("Modality") else None,
         laterality=str(laterality) if laterality else None,
         view=str(ds.ViewPosition) if ds.get("ViewPosition") else None,
-        rows=header.rows, cols=header.cols,
+        rows=header.rows,
+        cols=header.cols,
         pixel_spacing_mm=header.spacing.pair if header.spacing is not None else None,
         photometric=str(ds.PhotometricInterpretation) if ds.get("PhotometricInterpretation") else None,
-        transfer_syntax=str(ts), spacing_source=header.spacing.source if header.spacing is not None else None,
+        transfer_syntax=str(ts),
+        spacing_source=header.spacing.source if header.spacing is not None else None,
     )

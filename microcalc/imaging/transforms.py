@@ -71,7 +71,9 @@ def voi_lut(arr: np.ndarray, ds: Dataset) -> np.ndarray:
     return apply_voi_lut(arr, ds, index=0, prefer_lut=True)
 
 
-def invert_monochrome1(arr: np.ndarray, ds: Dataset, *, value_range: tuple[float, float] | None) -> np.ndarray:
+def invert_monochrome1(
+    arr: np.ndarray, ds: Dataset, *, value_range: tuple[float, float] | None
+) -> np.ndarray:
     """PS3.3 C.7.6.3.1.2: for MONOCHROME1 (minimum = white) flip values so that bright = dense.
 
     Within ``value_range`` (the VOI output range) the flip is ``lo + hi - x``; without a VOI it

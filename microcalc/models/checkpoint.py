@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from microcalc.atomic import atomic_path
 from microcalc.errors import InputError
@@ -56,8 +56,9 @@ class Checkpoint:
 
     def build_model(self) -> nn.Module:
         """The model with these weights loaded strictly, in eval mode, on the CPU."""
-        model = create_model(self.config.arch, num_classes=self.config.num_classes,
-                             in_chans=self.config.preprocessing.channels)
+        model = create_model(
+            self.config.arch, num_classes=self.config.num_classes, in_chans=self.config.preprocessing.channels
+        )
         model.load_state_dict(self.state_dict, strict=True)
         return model.eval()
 
@@ -75,16 +76,26 @@ def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike, *, state_dict: dict[str, torch.Tensor], config: ModelConfig,
-                    metrics: dict[str, Any] | None = None, training_state: dict[str, Any] | None = None,
-                    operating_points: OperatingPoints | None = None) -> str:
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    state_dict: dict[str, torch.Tensor],
+    config: ModelConfig,
+    metrics: dict[str, Any] | None = None,
+    training_state: dict[str, Any] | None = None,
+    operating_points: OperatingPoints | None = None,
+) -> str:
     """Write our format atomically (temporary file, then rename); returns the weights digest."""
     path = Path(path)
     weights = {k: v.detach().cpu() for k, v in state_dict.items()}
     digest = weights_digest(weights)
     payload: dict[str, Any] = {
-        "format": FORMAT, "version": VERSION, "config": config.to_dict(), "state_dict": weights,
-        "weights_sha256": digest, "metrics": metrics or {},
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config.to_dict(),
+        "state_dict": weights,
+        "weights_sha256": digest,
+        "metrics": metrics or {},
     }
     if operating_points:
         payload["operating_points"] = operating_points.to_dict()
@@ -101,7 +112,7 @@ def _strip_prefix(state_dict: dict[str, Any]) -> dict[str, torch.Tensor]:
     for key, value in state_dict.items():
         if not isinstance(value, torch.Tensor):
             raise InputError(f"state dict entry {key!r} is a {type(value).__name__}, not a tensor")
-        out[key[7:] if key.startswith("module.") else key] = value
+        out[key.removeprefix("module.")] = value
     return out
 
 
@@ -182,9 +193,15 @@ def _from_payload(raw: dict, path: Path, positive_index: int | None) -> Checkpoi
             raise InputError("weights do not match their recorded SHA-256 (corrupt or altered file)")
         if positive_index is not None and positive_index != config.positive_index:
             config = ModelConfig.from_dict({**config.to_dict(), "positive_index": positive_index})
-        return Checkpoint(config=config, state_dict=state_dict, source="microcalc", path=path,
-                          metrics=dict(raw.get("metrics", {})), training_state=raw.get("training_state"),
-                          operating_points=points)
+        return Checkpoint(
+            config=config,
+            state_dict=state_dict,
+            source="microcalc",
+            path=path,
+            metrics=dict(raw.get("metrics", {})),
+            training_state=raw.get("training_state"),
+            operating_points=points,
+        )
     if isinstance(raw.get("state_dict"), dict):
         state_dict = _strip_prefix(raw["state_dict"])
         arch, num_classes, in_chans = infer_architecture(state_dict)
@@ -198,14 +215,30 @@ def _from_payload(raw: dict, path: Path, positive_index: int | None) -> Checkpoi
         state_dict = _strip_prefix(raw)
         arch, num_classes, in_chans = infer_architecture(state_dict)
         return _foreign(state_dict, arch, num_classes, in_chans, path, positive_index, source="torchvision")
-    raise InputError("unrecognised checkpoint layout (expected a microcalc checkpoint, a dict with "
-                     "'state_dict', or a torchvision state dict)")
+    raise InputError(
+        "unrecognised checkpoint layout (expected a microcalc checkpoint, a dict with "
+        "'state_dict', or a torchvision state dict)"
+    )
 
 
-def _foreign(state_dict: dict[str, torch.Tensor], arch: str, num_classes: int, in_chans: int, path: Path,
-             positive_index: int | None, *, source: str) -> Checkpoint:
-    classes = ("cluster", "no_cluster") if num_classes == 2 else tuple(f"class_{i}" for i in range(num_classes))
-    config = ModelConfig(arch=arch, classes=classes, positive_index=positive_index or 0,
-                         patch_size=published_config().patch_size,
-                         preprocessing=type(PUBLISHED)(scaling=PUBLISHED.scaling, channels=in_chans))
+def _foreign(
+    state_dict: dict[str, torch.Tensor],
+    arch: str,
+    num_classes: int,
+    in_chans: int,
+    path: Path,
+    positive_index: int | None,
+    *,
+    source: str,
+) -> Checkpoint:
+    classes = (
+        ("cluster", "no_cluster") if num_classes == 2 else tuple(f"class_{i}" for i in range(num_classes))
+    )
+    config = ModelConfig(
+        arch=arch,
+        classes=classes,
+        positive_index=positive_index or 0,
+        patch_size=published_config().patch_size,
+        preprocessing=type(PUBLISHED)(scaling=PUBLISHED.scaling, channels=in_chans),
+    )
     return Checkpoint(config=config, state_dict=state_dict, source=source, path=path)

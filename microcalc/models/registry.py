@@ -6,9 +6,9 @@ torchvision weight files load with ``strict=True`` ("weight compat requires it")
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-import torch.nn as nn
+from torch import nn
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
@@ -33,7 +33,9 @@ def create_model(name: str, *, num_classes: int = 2, **kwargs) -> nn.Module:
     try:
         builder = _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown architecture {name!r}; choose one of: {', '.join(list_models())}") from None
+        raise ValueError(
+            f"unknown architecture {name!r}; choose one of: {', '.join(list_models())}"
+        ) from None
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
     return builder(num_classes=num_classes, **kwargs)

@@ -8,7 +8,7 @@ feature map so the exporter can compute class activation maps in the same pass.
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from microcalc.models.base import PatchClassifier
 from microcalc.models.registry import register_model
@@ -25,8 +25,15 @@ def _conv1x1(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 groups: int = 1, base_width: int = 64) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+    ) -> None:
         super().__init__()
         if groups != 1 or base_width != 64:
             raise ValueError("BasicBlock supports only groups=1 and base_width=64")
@@ -49,8 +56,15 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 groups: int = 1, base_width: int = 64) -> None:
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+    ) -> None:
         super().__init__()
         width = int(planes * (base_width / 64.0)) * groups
         self.conv1 = _conv1x1(inplanes, width)
@@ -73,8 +87,16 @@ class Bottleneck(nn.Module):
 class ResNet(PatchClassifier):
     """ResNet/ResNeXt classifier; ``in_chans`` other than 3 is for models trained on one channel."""
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: list[int], *, num_classes: int = 1000,
-                 groups: int = 1, width_per_group: int = 64, in_chans: int = 3) -> None:
+    def __init__(
+        self,
+        block: type[BasicBlock | Bottleneck],
+        layers: list[int],
+        *,
+        num_classes: int = 1000,
+        groups: int = 1,
+        width_per_group: int = 64,
+        in_chans: int = 3,
+    ) -> None:
         super().__init__()
         self.inplanes = 64
         self.groups = groups
@@ -97,16 +119,21 @@ class ResNet(PatchClassifier):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def _make_layer(self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int,
-                    stride: int = 1) -> nn.Sequential:
+    def _make_layer(
+        self, block: type[BasicBlock | Bottleneck], planes: int, blocks: int, stride: int = 1
+    ) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(_conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       nn.BatchNorm2d(planes * block.expansion))
+            downsample = nn.Sequential(
+                _conv1x1(self.inplanes, planes * block.expansion, stride),
+                nn.BatchNorm2d(planes * block.expansion),
+            )
         layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width)]
         self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes, groups=self.groups, base_width=self.base_width)
-                   for _ in range(1, blocks)]
+        layers += [
+            block(self.inplanes, planes, groups=self.groups, base_width=self.base_width)
+            for _ in range(1, blocks)
+        ]
         return nn.Sequential(*layers)
 
     def stem_modules(self) -> list[nn.Module]:
@@ -120,7 +147,6 @@ class ResNet(PatchClassifier):
         """Input ``[N, C, H, W]`` -> last feature map ``[N, num_features, H/32, W/32]``."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
-
 
 
 @register_model

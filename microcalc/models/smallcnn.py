@@ -8,34 +8,47 @@ fast test models (e.g. 128x128) and 60x60 patches alike.
 
 from __future__ import annotations
 
-import torch.nn as nn
+from torch import nn
 
 from microcalc.models.base import PatchClassifier
 from microcalc.models.registry import register_model
 
 
 class SmallCNN(PatchClassifier):
-    def __init__(self, *, num_classes: int = 2, in_chans: int = 3, widths: tuple[int, ...] = (32, 64, 128, 128),
-                 dropout: float = 0.3) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int = 2,
+        in_chans: int = 3,
+        widths: tuple[int, ...] = (32, 64, 128, 128),
+        dropout: float = 0.3,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = in_chans
         for w in widths:
-            layers += [nn.Conv2d(channels, w, kernel_size=3, padding=1), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(channels, w, kernel_size=3, padding=1),
+                nn.BatchNorm2d(w),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
             channels = w
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((3, 3))
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(channels * 9, 256), nn.ReLU(inplace=True),
-            nn.Dropout(dropout), nn.Linear(256, 128), nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(channels * 9, 256),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(256, 128),
+            nn.ReLU(inplace=True),
             nn.Linear(128, num_classes),
         )
         self.num_features = channels
 
     def stem_modules(self) -> list[nn.Module]:
         return [self.features[i] for i in range(8)]
-
 
 
 @register_model

@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn as nn
+from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from microcalc.models.checkpoint import Checkpoint
@@ -69,7 +69,9 @@ def fold_gray_replication(model: nn.Module, channels: int) -> nn.Module:
     """
     first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     if first.in_channels != channels:
-        raise ValueError(f"first convolution takes {first.in_channels} channels, preprocessing gives {channels}")
+        raise ValueError(
+            f"first convolution takes {first.in_channels} channels, preprocessing gives {channels}"
+        )
     if channels == 1:
         return model
     with torch.no_grad():
@@ -83,8 +85,10 @@ def _head_layers(model: nn.Module) -> list[nn.Module]:
     layers = list(head) if isinstance(head, nn.Sequential) else [head]
     for layer in layers:
         if not isinstance(layer, (nn.Linear, nn.ReLU, nn.Dropout)):
-            raise NotImplementedError(f"class activation maps need a head of Linear/ReLU/Dropout layers, "
-                                      f"found {type(layer).__name__}")
+            raise NotImplementedError(
+                f"class activation maps need a head of Linear/ReLU/Dropout layers, "
+                f"found {type(layer).__name__}"
+            )
     if not isinstance(layers[-1], nn.Linear):
         raise NotImplementedError("the classifier head must end in a Linear layer")
     return layers
@@ -104,7 +108,9 @@ def pooling_matrix(feature_hw: tuple[int, int], output_size: tuple[int, int]) ->
 def _output_size(model: nn.Module) -> tuple[int, int]:
     pool = model.avgpool
     if not isinstance(pool, nn.AdaptiveAvgPool2d):
-        raise NotImplementedError(f"expected an adaptive average pool before the head, found {type(pool).__name__}")
+        raise NotImplementedError(
+            f"expected an adaptive average pool before the head, found {type(pool).__name__}"
+        )
     size = pool.output_size
     h, w = (size, size) if isinstance(size, int) else size
     return int(h), int(w)
@@ -133,14 +139,17 @@ class TileClassifier(nn.Module):
         self.register_buffer("pool", pooling_matrix(self.feature_hw, out_size), persistent=False)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint) -> "TileClassifier":
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> TileClassifier:
         """The checkpoint's network with BatchNorm and gray replication folded in (weights copied)."""
         network = copy.deepcopy(checkpoint.build_model()).eval()
         fold_batchnorm(network)
         fold_gray_replication(network, checkpoint.config.preprocessing.channels)
-        return cls(network, positive_index=checkpoint.config.positive_index,
-                   scaling=checkpoint.config.preprocessing.scaling,
-                   patch_size=checkpoint.config.patch_size).eval()
+        return cls(
+            network,
+            positive_index=checkpoint.config.positive_index,
+            scaling=checkpoint.config.preprocessing.scaling,
+            patch_size=checkpoint.config.patch_size,
+        ).eval()
 
     def scale(self, tiles: torch.Tensor) -> torch.Tensor:
         """uint8 ``[N, 1, P, P]`` -> float32 in [0, 1], as ``Preprocessing.scale``."""

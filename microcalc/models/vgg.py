@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import torch.nn as nn
+from torch import nn
 
 from microcalc.models.base import PatchClassifier
 from microcalc.models.registry import register_model
@@ -13,7 +13,9 @@ _CFG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 51
 class VGG(PatchClassifier):
     """torchvision's VGG: conv features, 7x7 adaptive pooling, three-layer classifier."""
 
-    def __init__(self, cfg: list, *, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5) -> None:
+    def __init__(
+        self, cfg: list, *, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = in_chans
@@ -21,13 +23,21 @@ class VGG(PatchClassifier):
             if v == "M":
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             else:
-                layers += [nn.Conv2d(channels, v, kernel_size=3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                layers += [
+                    nn.Conv2d(channels, v, kernel_size=3, padding=1),
+                    nn.BatchNorm2d(v),
+                    nn.ReLU(inplace=True),
+                ]
                 channels = v
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
-            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),
         )
         self.num_features = 512
@@ -42,7 +52,6 @@ class VGG(PatchClassifier):
     def stem_modules(self) -> list[nn.Module]:
         """The first two conv blocks (through the second max-pool): frozen by ``--freeze partial``."""
         return [self.features[i] for i in range(14)]
-
 
 
 @register_model

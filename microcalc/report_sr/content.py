@@ -63,10 +63,14 @@ def _sr(hd: Any) -> Any:
 
 def _algorithm_items(hd: Any, algorithm: Algorithm, relationship: str) -> list[Any]:
     sr = _sr(hd)
-    items = [sr.TextContentItem(name=c.ALGORITHM_NAME, value=algorithm.name, relationship_type=relationship),
-             sr.TextContentItem(name=c.ALGORITHM_VERSION, value=algorithm.version, relationship_type=relationship)]
-    items += [sr.TextContentItem(name=c.ALGORITHM_PARAMETERS, value=p, relationship_type=relationship)
-              for p in algorithm.parameters]
+    items = [
+        sr.TextContentItem(name=c.ALGORITHM_NAME, value=algorithm.name, relationship_type=relationship),
+        sr.TextContentItem(name=c.ALGORITHM_VERSION, value=algorithm.version, relationship_type=relationship),
+    ]
+    items += [
+        sr.TextContentItem(name=c.ALGORITHM_PARAMETERS, value=p, relationship_type=relationship)
+        for p in algorithm.parameters
+    ]
     return items
 
 
@@ -74,22 +78,37 @@ def _library_entry(hd: Any, source: Dataset) -> Any:
     """TID 4020: the scanned image with the acquisition context its header holds (MC rows: if present)."""
     sr = _sr(hd)
     ctx = "HAS ACQ CONTEXT"
-    image = sr.ImageContentItem(name=c.SOURCE, referenced_sop_class_uid=source.SOPClassUID,
-                                referenced_sop_instance_uid=source.SOPInstanceUID, relationship_type="CONTAINS")
+    image = sr.ImageContentItem(
+        name=c.SOURCE,
+        referenced_sop_class_uid=source.SOPClassUID,
+        referenced_sop_instance_uid=source.SOPInstanceUID,
+        relationship_type="CONTAINS",
+    )
     items = []
     laterality = str(source.get("ImageLaterality", "") or source.get("Laterality", "") or "").upper()
     if laterality in c.LATERALITY:
-        items.append(sr.CodeContentItem(name=c.IMAGE_LATERALITY, value=c.LATERALITY[laterality], relationship_type=ctx))
+        items.append(
+            sr.CodeContentItem(name=c.IMAGE_LATERALITY, value=c.LATERALITY[laterality], relationship_type=ctx)
+        )
     view = str(source.get("ViewPosition", "") or "").upper()
     if view in c.VIEW:
         items.append(sr.CodeContentItem(name=c.IMAGE_VIEW, value=c.VIEW[view], relationship_type=ctx))
     orientation = list(source.get("PatientOrientation", []) or [])
     if len(orientation) == 2:
-        items += [sr.TextContentItem(name=c.PATIENT_ORIENTATION_ROW, value=str(orientation[0]), relationship_type=ctx),
-                  sr.TextContentItem(name=c.PATIENT_ORIENTATION_COLUMN, value=str(orientation[1]),
-                                     relationship_type=ctx)]
-    for keyword, name, kind in (("StudyDate", c.STUDY_DATE, "date"), ("StudyTime", c.STUDY_TIME, "time"),
-                                ("ContentDate", c.CONTENT_DATE, "date"), ("ContentTime", c.CONTENT_TIME, "time")):
+        items += [
+            sr.TextContentItem(
+                name=c.PATIENT_ORIENTATION_ROW, value=str(orientation[0]), relationship_type=ctx
+            ),
+            sr.TextContentItem(
+                name=c.PATIENT_ORIENTATION_COLUMN, value=str(orientation[1]), relationship_type=ctx
+            ),
+        ]
+    for keyword, name, kind in (
+        ("StudyDate", c.STUDY_DATE, "date"),
+        ("StudyTime", c.STUDY_TIME, "time"),
+        ("ContentDate", c.CONTENT_DATE, "date"),
+        ("ContentTime", c.CONTENT_TIME, "time"),
+    ):
         value = source.get(keyword)
         if value:
             cls = sr.DateContentItem if kind == "date" else sr.TimeContentItem
@@ -97,10 +116,14 @@ def _library_entry(hd: Any, source: Dataset) -> Any:
     spacing = source.get("ImagerPixelSpacing") or source.get("PixelSpacing")
     if spacing is not None and len(spacing) == 2:
         row_mm, col_mm = (float(v) for v in spacing)
-        items += [sr.NumContentItem(name=c.HORIZONTAL_PIXEL_SPACING, value=col_mm, unit=c.MILLIMETER,
-                                    relationship_type=ctx),
-                  sr.NumContentItem(name=c.VERTICAL_PIXEL_SPACING, value=row_mm, unit=c.MILLIMETER,
-                                    relationship_type=ctx)]
+        items += [
+            sr.NumContentItem(
+                name=c.HORIZONTAL_PIXEL_SPACING, value=col_mm, unit=c.MILLIMETER, relationship_type=ctx
+            ),
+            sr.NumContentItem(
+                name=c.VERTICAL_PIXEL_SPACING, value=row_mm, unit=c.MILLIMETER, relationship_type=ctx
+            ),
+        ]
     if items:
         image.ContentSequence = items
     return image
@@ -111,20 +134,35 @@ def _finding(hd: Any, finding: SRFinding, algorithm: Algorithm) -> Any:
     sr = _sr(hd)
     x0, y0, x1, y1 = finding.box
     outline = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], dtype=np.float32)
-    single = sr.CodeContentItem(name=c.SINGLE_IMAGE_FINDING, value=c.CALCIFICATION_CLUSTER, relationship_type="CONTAINS")
+    single = sr.CodeContentItem(
+        name=c.SINGLE_IMAGE_FINDING, value=c.CALCIFICATION_CLUSTER, relationship_type="CONTAINS"
+    )
     single.ContentSequence = [
-        sr.CodeContentItem(name=c.RENDERING_INTENT, value=c.PRESENTATION_REQUIRED, relationship_type="HAS CONCEPT MOD"),
+        sr.CodeContentItem(
+            name=c.RENDERING_INTENT, value=c.PRESENTATION_REQUIRED, relationship_type="HAS CONCEPT MOD"
+        ),
         *_algorithm_items(hd, algorithm, "HAS CONCEPT MOD"),
-        sr.NumContentItem(name=c.CERTAINTY_OF_FINDING, value=round(100.0 * float(finding.score), 2), unit=c.PERCENT,
-                          relationship_type="HAS PROPERTIES"),
-        sr.ScoordContentItem(name=c.CENTER, graphic_type="POINT", graphic_data=np.array([finding.centre], np.float32),
-                             relationship_type="HAS PROPERTIES"),
-        sr.ScoordContentItem(name=c.OUTLINE, graphic_type="POLYLINE", graphic_data=outline,
-                             relationship_type="HAS PROPERTIES"),
+        sr.NumContentItem(
+            name=c.CERTAINTY_OF_FINDING,
+            value=round(100.0 * float(finding.score), 2),
+            unit=c.PERCENT,
+            relationship_type="HAS PROPERTIES",
+        ),
+        sr.ScoordContentItem(
+            name=c.CENTER,
+            graphic_type="POINT",
+            graphic_data=np.array([finding.centre], np.float32),
+            relationship_type="HAS PROPERTIES",
+        ),
+        sr.ScoordContentItem(
+            name=c.OUTLINE, graphic_type="POLYLINE", graphic_data=outline, relationship_type="HAS PROPERTIES"
+        ),
     ]
     impression = sr.ContainerContentItem(name=c.INDIVIDUAL_IMPRESSION, relationship_type="INFERRED FROM")
     impression.ContentSequence = [
-        sr.CodeContentItem(name=c.RENDERING_INTENT, value=c.PRESENTATION_REQUIRED, relationship_type="HAS CONCEPT MOD"),
+        sr.CodeContentItem(
+            name=c.RENDERING_INTENT, value=c.PRESENTATION_REQUIRED, relationship_type="HAS CONCEPT MOD"
+        ),
         single,
     ]
     return impression
@@ -135,19 +173,32 @@ def cad_report_content(hd: Any, source: Dataset, findings: list[SRFinding], algo
     sr = _sr(hd)
     library = sr.ContainerContentItem(name=c.IMAGE_LIBRARY, relationship_type="CONTAINS")
     library.ContentSequence = [_library_entry(hd, source)]
-    summary = sr.CodeContentItem(name=c.FINDINGS_SUMMARY, value=c.WITH_FINDINGS if findings else c.WITHOUT_FINDINGS,
-                                 relationship_type="CONTAINS")
+    summary = sr.CodeContentItem(
+        name=c.FINDINGS_SUMMARY,
+        value=c.WITH_FINDINGS if findings else c.WITHOUT_FINDINGS,
+        relationship_type="CONTAINS",
+    )
     if findings:
         summary.ContentSequence = [_finding(hd, f, algorithm) for f in findings]
-    performed = sr.CodeContentItem(name=c.DETECTION_PERFORMED, value=c.CALCIFICATION_CLUSTER,
-                                   relationship_type="CONTAINS")
+    performed = sr.CodeContentItem(
+        name=c.DETECTION_PERFORMED, value=c.CALCIFICATION_CLUSTER, relationship_type="CONTAINS"
+    )
     performed.ContentSequence = _algorithm_items(hd, algorithm, "HAS CONCEPT MOD")
     successful = sr.ContainerContentItem(name=c.SUCCESSFUL_DETECTIONS, relationship_type="INFERRED FROM")
     successful.ContentSequence = [performed]
-    detections = sr.CodeContentItem(name=c.SUMMARY_OF_DETECTIONS, value=c.SUCCEEDED, relationship_type="CONTAINS")
+    detections = sr.CodeContentItem(
+        name=c.SUMMARY_OF_DETECTIONS, value=c.SUCCEEDED, relationship_type="CONTAINS"
+    )
     detections.ContentSequence = [successful]
-    analyses = sr.CodeContentItem(name=c.SUMMARY_OF_ANALYSES, value=c.NOT_ATTEMPTED, relationship_type="CONTAINS")
+    analyses = sr.CodeContentItem(
+        name=c.SUMMARY_OF_ANALYSES, value=c.NOT_ATTEMPTED, relationship_type="CONTAINS"
+    )
     root = sr.ContainerContentItem(name=c.REPORT, template_id="4000")
-    root.ContentSequence = [*hd.sr.LanguageOfContentItemAndDescendants(hd.sr.CodedConcept.from_code(c.ENGLISH)),
-                            library, summary, detections, analyses]
+    root.ContentSequence = [
+        *hd.sr.LanguageOfContentItemAndDescendants(hd.sr.CodedConcept.from_code(c.ENGLISH)),
+        library,
+        summary,
+        detections,
+        analyses,
+    ]
     return root

@@ -33,8 +33,17 @@ from microcalc.report_sr.content import LIBRARY_IMAGE_ID, Algorithm, SRFinding, 
 
 ALGORITHM_NAME = "microcalc microcalcification cluster detection"
 # Type 2 attributes of the Patient and General Study modules: empty when the source lacks them.
-_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-          "ReferringPhysicianName", "StudyID", "AccessionNumber")
+_TYPE2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+)
 _CONTENT_SEQUENCE = 0x0040A730
 
 
@@ -44,25 +53,36 @@ def highdicom() -> Any:
 
 
 def _operating_point(report: dict[str, Any]) -> str:
-    """The report's operating point in one line: its name and what it was chosen for, or that there was none."""
+    """The report's operating point in one line: its name and what it was chosen for, or that there was
+    none."""
     point = report.get("operating_point") or report.get("settings", {}).get("operating_point")
     if isinstance(point, dict):
         if not point.get("name"):
             return "operating point none (fixed threshold)"
-        detail = f" ({point['level']} level: {point['criterion']})" if point.get("level") and point.get("criterion") else ""
+        detail = (
+            f" ({point['level']} level: {point['criterion']})"
+            if point.get("level") and point.get("criterion")
+            else ""
+        )
         return f"operating point {point['name']}{detail}"
     return f"operating point {point}" if point else "operating point none (fixed threshold)"
 
 
 def algorithm_from_report(report: dict[str, Any]) -> Algorithm:
-    """TID 4019 identification from a scan report: microcalc's version, the model's SHA-256, the operating point."""
+    """TID 4019 identification from a scan report: microcalc's version, the model's SHA-256, the operating
+    point."""
     settings = report.get("settings", {})
-    params = [f"model sha256 {report['model_sha256']}", _operating_point(report),
-              f"threshold {settings.get('threshold')}"]
+    params = [
+        f"model sha256 {report['model_sha256']}",
+        _operating_point(report),
+        f"threshold {settings.get('threshold')}",
+    ]
     model = report.get("model", {})
     if model:
-        params.append(f"model {model.get('arch')} {model.get('variant')} on {report.get('backend')} "
-                      f"{report.get('precision')}")
+        params.append(
+            f"model {model.get('arch')} {model.get('variant')} on {report.get('backend')} "
+            f"{report.get('precision')}"
+        )
     return Algorithm(name=ALGORITHM_NAME, version=__version__, parameters=tuple(params))
 
 
@@ -71,9 +91,13 @@ def findings_from_report(report: dict[str, Any]) -> list[SRFinding]:
     out = []
     for f in report["findings"]:
         b, ctr = f["bbox_px"], f["centre_px"]
-        out.append(SRFinding(centre=(float(ctr["x"]), float(ctr["y"])),
-                             box=(float(b["x0"]), float(b["y0"]), float(b["x1"]), float(b["y1"])),
-                             score=float(f["score"])))
+        out.append(
+            SRFinding(
+                centre=(float(ctr["x"]), float(ctr["y"])),
+                box=(float(b["x0"]), float(b["y0"]), float(b["x1"]), float(b["y1"])),
+                score=float(f["score"]),
+            )
+        )
     return out
 
 
@@ -86,7 +110,9 @@ def header_errors(path: str, what: str) -> Iterator[None]:
     try:
         yield
     except ValueError as exc:
-        raise InputError(f"{path}: cannot build the {what} from its header ({type(exc).__name__}: {exc})") from exc
+        raise InputError(
+            f"{path}: cannot build the {what} from its header ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def derived_uids(source: Dataset, report: dict[str, Any], *, kind: str) -> tuple[str, str]:
@@ -119,9 +145,17 @@ def _walk(items: Any):
 
 def _add_library_references(document: Dataset) -> None:
     """By-reference links to the Image Library entry: SCOORD SELECTED FROM it, detection INFERRED FROM it."""
-    names = {c.CENTER.value: "SELECTED FROM", c.OUTLINE.value: "SELECTED FROM", c.DETECTION_PERFORMED.value: "INFERRED FROM"}
+    names = {
+        c.CENTER.value: "SELECTED FROM",
+        c.OUTLINE.value: "SELECTED FROM",
+        c.DETECTION_PERFORMED.value: "INFERRED FROM",
+    }
     for item in _walk(document.ContentSequence):
-        relation = names.get(item.ConceptNameCodeSequence[0].CodeValue) if "ConceptNameCodeSequence" in item else None
+        relation = (
+            names.get(item.ConceptNameCodeSequence[0].CodeValue)
+            if "ConceptNameCodeSequence" in item
+            else None
+        )
         if relation is None:
             continue
         ref = Dataset()
@@ -147,15 +181,25 @@ def build_cad_sr(source: Dataset, report: dict[str, Any], *, path: str = "") -> 
     with header_errors(path, "CAD SR"):
         source_copy = evidence(source, path)
         if report.get("sop_instance_uid") not in (None, str(source.SOPInstanceUID)):
-            raise InputError(f"{path}: the scan report is for SOP Instance {report['sop_instance_uid']}, "
-                             f"not {source.SOPInstanceUID}")
+            raise InputError(
+                f"{path}: the scan report is for SOP Instance {report['sop_instance_uid']}, "
+                f"not {source.SOPInstanceUID}"
+            )
         series_uid, sop_uid = derived_uids(source, report, kind="cad-sr")
         content = cad_report_content(hd, source, findings_from_report(report), algorithm_from_report(report))
         document = hd.sr.sop._SR(
-            evidence=[source_copy], content=content, series_instance_uid=series_uid, series_number=9001,
-            sop_instance_uid=sop_uid, sop_class_uid=c.MAMMOGRAPHY_CAD_SR_STORAGE, instance_number=1,
-            manufacturer="microcalc", is_complete=True, software_versions=__version__,
-            series_description="microcalc CAD")
+            evidence=[source_copy],
+            content=content,
+            series_instance_uid=series_uid,
+            series_number=9001,
+            sop_instance_uid=sop_uid,
+            sop_class_uid=c.MAMMOGRAPHY_CAD_SR_STORAGE,
+            instance_number=1,
+            manufacturer="microcalc",
+            is_complete=True,
+            software_versions=__version__,
+            series_description="microcalc CAD",
+        )
         _add_library_references(document)
     return document
 

@@ -31,13 +31,26 @@ def build_overview_sc(source: Dataset, png: str | Path, report: dict[str, Any], 
         series_uid, sop_uid = derived_uids(source, report, kind="overview")
         laterality = str(source.get("ImageLaterality", "") or source.get("Laterality", "") or "").upper()
         image = hd.sc.SCImage.from_ref_dataset(
-            ref_dataset=ref, pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
-            coordinate_system="PATIENT", series_instance_uid=series_uid, series_number=9002,
-            sop_instance_uid=sop_uid, instance_number=1, manufacturer="microcalc", patient_orientation=("A", "R"),
-            laterality=laterality if laterality in ("L", "R") else None, transfer_syntax_uid=ExplicitVRLittleEndian,
-            software_versions=__version__, series_description="microcalc CAD overview")
-        # highdicom takes single-letter directions only; mammograms use pairs such as "FL" (PS3.3 C.7.6.1.1.1):
-        # the overview keeps the source's orientation as it is (not flipped), or none when the source has none.
+            ref_dataset=ref,
+            pixel_array=pixels,
+            photometric_interpretation="RGB",
+            bits_allocated=8,
+            coordinate_system="PATIENT",
+            series_instance_uid=series_uid,
+            series_number=9002,
+            sop_instance_uid=sop_uid,
+            instance_number=1,
+            manufacturer="microcalc",
+            patient_orientation=("A", "R"),
+            laterality=laterality if laterality in ("L", "R") else None,
+            transfer_syntax_uid=ExplicitVRLittleEndian,
+            software_versions=__version__,
+            series_description="microcalc CAD overview",
+        )
+        # highdicom takes single-letter directions only; mammograms use pairs such as "FL" (PS3.3
+        # C.7.6.1.1.1):
+        # the overview keeps the source's orientation as it is (not flipped), or none when the source has
+        # none.
         image.PatientOrientation = list(source.get("PatientOrientation", []) or [])
         image.BurnedInAnnotation = "NO"  # boxes and heatmap only, no text
     return image

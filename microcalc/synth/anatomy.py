@@ -70,8 +70,9 @@ def _outline(shape: tuple[int, int], view: str, rng: np.random.Generator) -> np.
     return u < x_edge[:, None]
 
 
-def _vessels(shape: tuple[int, int], mask: np.ndarray, px_mm: float, rng: np.random.Generator,
-             count: int) -> tuple[np.ndarray, list[dict]]:
+def _vessels(
+    shape: tuple[int, int], mask: np.ndarray, px_mm: float, rng: np.random.Generator, count: int
+) -> tuple[np.ndarray, list[dict]]:
     """Smoothly curving bright vessels running from the chest wall towards the nipple.
 
     Returns the attenuation layer and each vessel's width and path (low-res pixels, every 8th
@@ -100,8 +101,9 @@ def _vessels(shape: tuple[int, int], mask: np.ndarray, px_mm: float, rng: np.ran
         blurred = ndimage.gaussian_filter(line, sigma)
         layer += blurred * np.float32(np.sqrt(2 * np.pi) * sigma * rng.uniform(0.05, 0.11))
         if ok.any():
-            paths.append({"width_mm": round(width_mm, 2),
-                          "path_px": np.stack([rr[ok][::8], cc[ok][::8]], axis=1)})
+            paths.append(
+                {"width_mm": round(width_mm, 2), "path_px": np.stack([rr[ok][::8], cc[ok][::8]], axis=1)}
+            )
     return layer * mask, paths
 
 
@@ -121,7 +123,9 @@ def _upsample(arr: np.ndarray, shape: tuple[int, int], order: int = 1) -> np.nda
     return ndimage.zoom(arr, zoom, order=order, grid_mode=True, mode="nearest")[: shape[0], : shape[1]]
 
 
-def _parenchyma(shape: tuple[int, int], density: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _parenchyma(
+    shape: tuple[int, int], density: str, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Fibroglandular fraction (soft-thresholded duct-oriented 1/f^3 noise) and fine 1/f^2.5 texture."""
     structure = power_law_noise(shape, beta=rng.uniform(2.8, 3.2), rng=rng, stretch=1.8)
     texture = power_law_noise(shape, beta=rng.uniform(2.5, 2.8), rng=rng)
@@ -129,14 +133,22 @@ def _parenchyma(shape: tuple[int, int], density: str, rng: np.random.Generator) 
     return gland.astype(np.float32), texture
 
 
-def breast_anatomy(*, rows: int, cols: int, spacing_mm: float, view: str, laterality: str, density: str,
-                   rng: np.random.Generator) -> Anatomy:
+def breast_anatomy(
+    *,
+    rows: int,
+    cols: int,
+    spacing_mm: float,
+    view: str,
+    laterality: str,
+    density: str,
+    rng: np.random.Generator,
+) -> Anatomy:
     """A whole compressed breast: outline with skin line and edge fall-off, air, pectoral on MLO."""
     low = (-(-rows // LOWRES), -(-cols // LOWRES))
     px_mm = spacing_mm * LOWRES
     mask = _outline(low, view, rng)
     padded = np.pad(mask, ((1 if view == "MLO" else 0, 0), (1, 0)), constant_values=True)
-    dist = ndimage.distance_transform_edt(padded)[1 if view == "MLO" else 0:, 1:] * px_mm
+    dist = ndimage.distance_transform_edt(padded)[1 if view == "MLO" else 0 :, 1:] * px_mm
     dist = dist.astype(np.float32)
     thickness = np.sqrt(np.clip(1.0 - (1.0 - np.clip(dist / 9.0, 0, 1)) ** 2, 0, 1)) * mask
     skin = np.exp(-0.5 * ((dist - 0.9) / 0.5) ** 2) * mask * np.float32(0.10)
@@ -147,7 +159,7 @@ def breast_anatomy(*, rows: int, cols: int, spacing_mm: float, view: str, latera
     pectoral = np.zeros(low, dtype=np.float32)
     if view == "MLO":
         top, side = rng.uniform(0.28, 0.4) * low[1], rng.uniform(0.35, 0.5) * low[0]
-        yy, xx = np.mgrid[0: low[0], 0: low[1]].astype(np.float32)
+        yy, xx = np.mgrid[0 : low[0], 0 : low[1]].astype(np.float32)
         reach = (xx / top) ** 0.9 + (yy / side) ** 1.1  # slightly convex boundary
         pectoral = (1.0 - _smoothstep(reach, 0.97, 1.03)) * mask
         tissue = tissue * (1 - pectoral) + (PECTORAL + 0.06 * texture) * pectoral
@@ -158,13 +170,21 @@ def breast_anatomy(*, rows: int, cols: int, spacing_mm: float, view: str, latera
         attenuation, mask, placeable = attenuation[:, ::-1], mask[:, ::-1], placeable[:, ::-1]
     full = _upsample(np.ascontiguousarray(attenuation, dtype=np.float32), (rows, cols))
     full_mask = _upsample(np.ascontiguousarray(mask, dtype=np.uint8), (rows, cols), order=0).astype(bool)
-    full_place = _upsample(np.ascontiguousarray(placeable, dtype=np.uint8), (rows, cols), order=0).astype(bool)
+    full_place = _upsample(np.ascontiguousarray(placeable, dtype=np.uint8), (rows, cols), order=0).astype(
+        bool
+    )
     full += rng.standard_normal((rows, cols), dtype=np.float32) * quantum_noise_std(spacing_mm)
-    return Anatomy(attenuation=full, mask=full_mask, placeable=full_place,
-                   vessels=_full_res_paths(paths, cols=cols, mirror=laterality == "R"))
+    return Anatomy(
+        attenuation=full,
+        mask=full_mask,
+        placeable=full_place,
+        vessels=_full_res_paths(paths, cols=cols, mirror=laterality == "R"),
+    )
 
 
-def tissue_field(*, rows: int, cols: int, spacing_mm: float, density: str, rng: np.random.Generator) -> Anatomy:
+def tissue_field(
+    *, rows: int, cols: int, spacing_mm: float, density: str, rng: np.random.Generator
+) -> Anatomy:
     """Breast interior only (no outline): the region patches are cut from, with vessels."""
     low = (-(-rows // LOWRES), -(-cols // LOWRES))
     px_mm = spacing_mm * LOWRES
@@ -178,5 +198,6 @@ def tissue_field(*, rows: int, cols: int, spacing_mm: float, density: str, rng: 
     full = _upsample(np.ascontiguousarray(attenuation, dtype=np.float32), (rows, cols))
     full += rng.standard_normal((rows, cols), dtype=np.float32) * quantum_noise_std(spacing_mm)
     ones = np.ones((rows, cols), dtype=bool)
-    return Anatomy(attenuation=full, mask=ones, placeable=ones,
-                   vessels=_full_res_paths(paths, cols=cols, mirror=False))
+    return Anatomy(
+        attenuation=full, mask=ones, placeable=ones, vessels=_full_res_paths(paths, cols=cols, mirror=False)
+    )

@@ -54,10 +54,15 @@ def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float
 
 def draw_appearance(rng: np.random.Generator) -> Appearance:
     """A random rendering within the ranges above."""
-    return Appearance(tissue_contrast=_log_uniform(rng, TISSUE_CONTRAST), fine_texture=_log_uniform(rng, FINE_TEXTURE),
-                      blur_mm=float(rng.uniform(*BLUR_MM)), noise=_log_uniform(rng, NOISE),
-                      grain_px=float(rng.uniform(*GRAIN_PX)), window_width=_log_uniform(rng, WINDOW_WIDTH),
-                      level_shift=float(rng.uniform(*LEVEL_SHIFT)))
+    return Appearance(
+        tissue_contrast=_log_uniform(rng, TISSUE_CONTRAST),
+        fine_texture=_log_uniform(rng, FINE_TEXTURE),
+        blur_mm=float(rng.uniform(*BLUR_MM)),
+        noise=_log_uniform(rng, NOISE),
+        grain_px=float(rng.uniform(*GRAIN_PX)),
+        window_width=_log_uniform(rng, WINDOW_WIDTH),
+        level_shift=float(rng.uniform(*LEVEL_SHIFT)),
+    )
 
 
 def render_tissue(attenuation: np.ndarray, look: Appearance, *, rng: np.random.Generator) -> np.ndarray:
@@ -70,8 +75,9 @@ def render_tissue(attenuation: np.ndarray, look: Appearance, *, rng: np.random.G
     return (mean + np.float32(look.tissue_contrast) * (attenuation - mean) + fine).astype(np.float32)
 
 
-def render_detector(attenuation: np.ndarray, look: Appearance, *, spacing_mm: float,
-                    rng: np.random.Generator) -> np.ndarray:
+def render_detector(
+    attenuation: np.ndarray, look: Appearance, *, spacing_mm: float, rng: np.random.Generator
+) -> np.ndarray:
     """The image the detector (or film and digitiser) records: MTF blur, then noise or grain."""
     blurred = ndimage.gaussian_filter(attenuation, look.blur_mm / spacing_mm, mode="reflect")
     noise = rng.standard_normal(attenuation.shape, dtype=np.float32)

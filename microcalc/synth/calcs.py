@@ -37,20 +37,29 @@ class Speck:
         return self.diameter_px / 2.0 * (np.sqrt(self.aspect) + 0.85)
 
     def truth(self, spacing_mm: float) -> dict:
-        return {"row": round(self.row, 2), "col": round(self.col, 2),
-                "diameter_px": round(self.diameter_px, 2),
-                "diameter_mm": round(self.diameter_px * spacing_mm, 3),
-                "contrast": round(self.contrast, 4)}
+        return {
+            "row": round(self.row, 2),
+            "col": round(self.col, 2),
+            "diameter_px": round(self.diameter_px, 2),
+            "diameter_mm": round(self.diameter_px * spacing_mm, 3),
+            "contrast": round(self.contrast, 4),
+        }
 
 
-def random_speck(row: float, col: float, *, diameter_mm: float, spacing_mm: float,
-                 rng: np.random.Generator, faint: bool) -> Speck:
+def random_speck(
+    row: float, col: float, *, diameter_mm: float, spacing_mm: float, rng: np.random.Generator, faint: bool
+) -> Speck:
     """A speck whose contrast grows with its size; ``faint`` ones sit near the noise level."""
     base = rng.uniform(0.025, 0.04) if faint else rng.uniform(0.05, 0.12)
-    return Speck(row=row, col=col, diameter_px=diameter_mm / spacing_mm,
-                 contrast=float(base + 0.12 * diameter_mm * rng.uniform(0.5, 1.5)),
-                 aspect=float(rng.uniform(1.0, 2.2)), angle=float(rng.uniform(0, np.pi)),
-                 lobes=int(rng.choice([1, 1, 2, 3])))
+    return Speck(
+        row=row,
+        col=col,
+        diameter_px=diameter_mm / spacing_mm,
+        contrast=float(base + 0.12 * diameter_mm * rng.uniform(0.5, 1.5)),
+        aspect=float(rng.uniform(1.0, 2.2)),
+        angle=float(rng.uniform(0, np.pi)),
+        lobes=int(rng.choice([1, 1, 2, 3])),
+    )
 
 
 def _diameters_mm(n: int, *, max_mm: float, rng: np.random.Generator) -> np.ndarray:
@@ -60,8 +69,9 @@ def _diameters_mm(n: int, *, max_mm: float, rng: np.random.Generator) -> np.ndar
     return np.clip(diam, 0.1, max(max_mm, 0.1))
 
 
-def filling_specks(*, top: float, left: float, size: int, spacing_mm: float,
-                   rng: np.random.Generator) -> list[Speck]:
+def filling_specks(
+    *, top: float, left: float, size: int, spacing_mm: float, rng: np.random.Generator
+) -> list[Speck]:
     """5-30 cluster specks scattered over a whole ``size`` px square: a patch cut inside a
     cluster larger than itself, as real 60 px (5 mm) patch sets are, rather than around one."""
     n = int(rng.integers(CLUSTER_SIZE[0], CLUSTER_SIZE[1] + 1))
@@ -70,12 +80,22 @@ def filling_specks(*, top: float, left: float, size: int, spacing_mm: float,
     rows = top + margin + rng.random(n) * (size - 2 * margin)
     cols = left + margin + rng.random(n) * (size - 2 * margin)
     faint = rng.random(n) < 0.3
-    return [random_speck(float(rows[i]), float(cols[i]), diameter_mm=float(diam[i]), spacing_mm=spacing_mm,
-                         rng=rng, faint=bool(faint[i])) for i in range(n)]
+    return [
+        random_speck(
+            float(rows[i]),
+            float(cols[i]),
+            diameter_mm=float(diam[i]),
+            spacing_mm=spacing_mm,
+            rng=rng,
+            faint=bool(faint[i]),
+        )
+        for i in range(n)
+    ]
 
 
-def cluster_specks(*, row: float, col: float, extent_px: float, spacing_mm: float,
-                   rng: np.random.Generator) -> list[Speck]:
+def cluster_specks(
+    *, row: float, col: float, extent_px: float, spacing_mm: float, rng: np.random.Generator
+) -> list[Speck]:
     """5-30 specks scattered in an ellipse of diameter ``extent_px`` around (row, col)."""
     n = int(rng.integers(CLUSTER_SIZE[0], CLUSTER_SIZE[1] + 1))
     diam = _diameters_mm(n, max_mm=min(1.0, extent_px * spacing_mm / 5.0), rng=rng)
@@ -87,8 +107,17 @@ def cluster_specks(*, row: float, col: float, extent_px: float, spacing_mm: floa
     drow = du * np.sin(theta) + dv * np.cos(theta)
     dcol = du * np.cos(theta) - dv * np.sin(theta)
     faint = rng.random(n) < 0.3
-    return [random_speck(row + float(drow[i]), col + float(dcol[i]), diameter_mm=float(diam[i]),
-                         spacing_mm=spacing_mm, rng=rng, faint=bool(faint[i])) for i in range(n)]
+    return [
+        random_speck(
+            row + float(drow[i]),
+            col + float(dcol[i]),
+            diameter_mm=float(diam[i]),
+            spacing_mm=spacing_mm,
+            rng=rng,
+            faint=bool(faint[i]),
+        )
+        for i in range(n)
+    ]
 
 
 def _render(speck: Speck, rng_offsets: np.ndarray) -> tuple[int, int, np.ndarray]:
@@ -124,7 +153,7 @@ def draw_specks(image: np.ndarray, specks: list[Speck], *, rng: np.random.Genera
         rs, cs = max(r0, 0), max(c0, 0)
         re, ce = min(r0 + block.shape[0], rows), min(c0 + block.shape[1], cols)
         if rs < re and cs < ce:
-            image[rs:re, cs:ce] += block[rs - r0: re - r0, cs - c0: ce - c0]
+            image[rs:re, cs:ce] += block[rs - r0 : re - r0, cs - c0 : ce - c0]
 
 
 def cluster_truth(specks: list[Speck], *, spacing_mm: float, index: int) -> dict:
@@ -132,9 +161,16 @@ def cluster_truth(specks: list[Speck], *, spacing_mm: float, index: int) -> dict
     rows = np.array([s.row for s in specks])
     cols = np.array([s.col for s in specks])
     rad = np.array([s.reach_px for s in specks])
-    bbox = [int(np.floor((rows - rad).min())), int(np.floor((cols - rad).min())),
-            int(np.ceil((rows + rad).max())) + 1, int(np.ceil((cols + rad).max())) + 1]
-    return {"id": index, "center_px": [round(float(rows.mean()), 2), round(float(cols.mean()), 2)],
-            "bbox_px": bbox, "n_calcifications": len(specks),
-            "calcifications": [s.truth(spacing_mm) for s in specks]}
-
+    bbox = [
+        int(np.floor((rows - rad).min())),
+        int(np.floor((cols - rad).min())),
+        int(np.ceil((rows + rad).max())) + 1,
+        int(np.ceil((cols + rad).max())) + 1,
+    ]
+    return {
+        "id": index,
+        "center_px": [round(float(rows.mean()), 2), round(float(cols.mean()), 2)],
+        "bbox_px": bbox,
+        "n_calcifications": len(specks),
+        "calcifications": [s.truth(spacing_mm) for s in specks],
+    }

@@ -32,28 +32,75 @@ def cli() -> None:
 @cli.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @seed_option()
-@click.option("--clusters", type=click.IntRange(0, 20), default=2, show_default=True,
-              help="Microcalcification clusters to place.")
-@click.option("--isolated", type=click.IntRange(0, 100), default=6, show_default=True,
-              help="Isolated single specks (hard negatives).")
+@click.option(
+    "--clusters",
+    type=click.IntRange(0, 20),
+    default=2,
+    show_default=True,
+    help="Microcalcification clusters to place.",
+)
+@click.option(
+    "--isolated",
+    type=click.IntRange(0, 100),
+    default=6,
+    show_default=True,
+    help="Isolated single specks (hard negatives).",
+)
 @click.option("--view", type=click.Choice(["CC", "MLO"]), default="CC", show_default=True)
 @click.option("--laterality", type=click.Choice(["L", "R"]), default="L", show_default=True)
 @click.option("--rows", type=int, default=DEFAULT_ROWS, show_default=True)
 @click.option("--cols", type=int, default=DEFAULT_COLS, show_default=True)
-@click.option("--spacing", type=float, default=DEFAULT_SPACING_MM, show_default=True, help="Pixel spacing in mm.")
-@click.option("--density", type=click.Choice(DENSITIES), default="scattered", show_default=True,
-              help="BI-RADS breast density: fatty (a), scattered (b), hetero (c), dense (d).")
+@click.option(
+    "--spacing", type=float, default=DEFAULT_SPACING_MM, show_default=True, help="Pixel spacing in mm."
+)
+@click.option(
+    "--density",
+    type=click.Choice(DENSITIES),
+    default="scattered",
+    show_default=True,
+    help="BI-RADS breast density: fatty (a), scattered (b), hetero (c), dense (d).",
+)
 @click.option("--photometric", type=click.Choice(PHOTOMETRICS), default="MONOCHROME2", show_default=True)
-@click.option("--voi-function", type=click.Choice(VOI_FUNCTIONS), default="LINEAR", show_default=True,
-              help="VOI LUT Function written with the window.")
+@click.option(
+    "--voi-function",
+    type=click.Choice(VOI_FUNCTIONS),
+    default="LINEAR",
+    show_default=True,
+    help="VOI LUT Function written with the window.",
+)
 @click.option("--bits-stored", type=click.IntRange(12, 16), default=12, show_default=True)
-@click.option("--transfer-syntax", type=click.Choice(list(TRANSFER_SYNTAXES)), default="explicit",
-              show_default=True, help="explicit VR little endian, RLE lossless or JPEG 2000 lossless.")
-@click.option("--intent", type=click.Choice(list(INTENTS)), default="presentation", show_default=True,
-              help="DM For Presentation, or For Processing (same pixels; for testing that readers refuse it).")
-def mammogram(out: Path, *, seed: int, clusters: int, isolated: int, view: str, laterality: str, rows: int,
-              cols: int, spacing: float, density: str, photometric: str, voi_function: str, bits_stored: int,
-              transfer_syntax: str, intent: str) -> None:
+@click.option(
+    "--transfer-syntax",
+    type=click.Choice(list(TRANSFER_SYNTAXES)),
+    default="explicit",
+    show_default=True,
+    help="explicit VR little endian, RLE lossless or JPEG 2000 lossless.",
+)
+@click.option(
+    "--intent",
+    type=click.Choice(list(INTENTS)),
+    default="presentation",
+    show_default=True,
+    help="DM For Presentation, or For Processing (same pixels; for testing that readers refuse it).",
+)
+def mammogram(
+    out: Path,
+    *,
+    seed: int,
+    clusters: int,
+    isolated: int,
+    view: str,
+    laterality: str,
+    rows: int,
+    cols: int,
+    spacing: float,
+    density: str,
+    photometric: str,
+    voi_function: str,
+    bits_stored: int,
+    transfer_syntax: str,
+    intent: str,
+) -> None:
     """Write a DM "For Presentation" MG DICOM to OUT and its ground truth to OUT with suffix .json.
 
     The truth lists each cluster's centre and bbox ([row, col], half-open [row0, col0, row1,
@@ -64,34 +111,77 @@ def mammogram(out: Path, *, seed: int, clusters: int, isolated: int, view: str, 
     Example: mc-synth mammogram m.dcm --spacing 0.05 --rows 2867 --cols 2330 --bits-stored 14
     """
     _writable_dir(out.parent if str(out.parent) else Path("."))
-    case = Case(name=out.name, seed=seed, rows=rows, cols=cols, spacing_mm=spacing, bits_stored=bits_stored,
-                photometric=photometric, voi_function=voi_function, view=view, laterality=laterality,
-                density=density, clusters=clusters, isolated=isolated, transfer_syntax=transfer_syntax,
-                intent=intent)
+    case = Case(
+        name=out.name,
+        seed=seed,
+        rows=rows,
+        cols=cols,
+        spacing_mm=spacing,
+        bits_stored=bits_stored,
+        photometric=photometric,
+        voi_function=voi_function,
+        view=view,
+        laterality=laterality,
+        density=density,
+        clusters=clusters,
+        isolated=isolated,
+        transfer_syntax=transfer_syntax,
+        intent=intent,
+    )
     try:
         truth = write_case(out, case)
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     except OSError as e:
         raise MicrocalcError(f"{out}: cannot write ({e.strerror or e})") from e
-    click.echo(f"wrote {out} ({rows}x{cols}, {len(truth['clusters'])} clusters) and {out.with_suffix('.json').name}")
+    click.echo(
+        f"wrote {out} ({rows}x{cols}, {len(truth['clusters'])} clusters) and {out.with_suffix('.json').name}"
+    )
 
 
 @cli.command()
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--breasts", type=click.IntRange(1, 1000), default=4, show_default=True,
-              help="Breasts, each seen by a detector of every spacing.")
-@click.option("--spacings", default=",".join(f"{s:g}" for s in VENDOR_SPACINGS_MM), show_default=True,
-              help="Comma-separated detector pixel spacings in mm.")
-@click.option("--height-mm", type=click.FloatRange(min=20.0), default=143.36, show_default=True,
-              help="Field of view height (rows) in mm, the same at every spacing.")
-@click.option("--width-mm", type=click.FloatRange(min=20.0), default=116.48, show_default=True,
-              help="Field of view width (columns) in mm.")
+@click.option(
+    "--breasts",
+    type=click.IntRange(1, 1000),
+    default=4,
+    show_default=True,
+    help="Breasts, each seen by a detector of every spacing.",
+)
+@click.option(
+    "--spacings",
+    default=",".join(f"{s:g}" for s in VENDOR_SPACINGS_MM),
+    show_default=True,
+    help="Comma-separated detector pixel spacings in mm.",
+)
+@click.option(
+    "--height-mm",
+    type=click.FloatRange(min=20.0),
+    default=143.36,
+    show_default=True,
+    help="Field of view height (rows) in mm, the same at every spacing.",
+)
+@click.option(
+    "--width-mm",
+    type=click.FloatRange(min=20.0),
+    default=116.48,
+    show_default=True,
+    help="Field of view width (columns) in mm.",
+)
 @click.option("--clusters", type=click.IntRange(0, 20), default=2, show_default=True)
 @click.option("--isolated", type=click.IntRange(0, 100), default=6, show_default=True)
 @seed_option()
-def vendors(outdir: Path, *, breasts: int, spacings: str, height_mm: float, width_mm: float, clusters: int,
-            isolated: int, seed: int) -> None:
+def vendors(
+    outdir: Path,
+    *,
+    breasts: int,
+    spacings: str,
+    height_mm: float,
+    width_mm: float,
+    clusters: int,
+    isolated: int,
+    seed: int,
+) -> None:
     """Write the same breasts as detectors of several spacings store them: OUTDIR/s<MM>/case_NNN.dcm.
 
     Each breast is rendered once at 0.035 mm and sampled by each detector (area integration,
@@ -106,8 +196,17 @@ def vendors(outdir: Path, *, breasts: int, spacings: str, height_mm: float, widt
     except ValueError as e:
         raise click.UsageError(f"--spacings: expected comma-separated numbers, got {spacings!r}") from e
     try:
-        manifest = write_vendor_set(outdir, breasts=breasts, spacings=values, height_mm=height_mm, width_mm=width_mm,
-                                    seed=seed, clusters=clusters, isolated=isolated, progress=breasts > 1)
+        manifest = write_vendor_set(
+            outdir,
+            breasts=breasts,
+            spacings=values,
+            height_mm=height_mm,
+            width_mm=width_mm,
+            seed=seed,
+            clusters=clusters,
+            isolated=isolated,
+            progress=breasts > 1,
+        )
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     except OSError as e:
@@ -117,24 +216,69 @@ def vendors(outdir: Path, *, breasts: int, spacings: str, height_mm: float, widt
 
 @cli.command()
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--n", "n", type=click.IntRange(min=2), default=1000, show_default=True,
-              help="Patches in all, half cluster/ and half normal/.")
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(min=2),
+    default=1000,
+    show_default=True,
+    help="Patches in all, half cluster/ and half normal/.",
+)
 @click.option("--patch-size", type=click.IntRange(32, 1024), default=674, show_default=True)
-@click.option("--spacing", type=float, default=DEFAULT_SPACING_MM, show_default=True,
-              help="Pixel spacing in mm (calcification sizes stay in mm): match the data set's pixel size.")
-@click.option("--framing", type=click.Choice(FRAMINGS), default="whole", show_default=True,
-              help="whole: one whole cluster per cluster patch; inside: the patch cut inside a larger cluster.")
-@click.option("--randomise/--no-randomise", default=False, show_default=True,
-              help="Domain randomisation per phantom: tissue contrast, fine texture, detector blur, noise, window.")
-@click.option("--density", type=click.Choice(DENSITIES), default=None,
-              help="Fix the BI-RADS density [default: drawn per phantom].")
-@click.option("--noise", type=click.FloatRange(0, 50), default=0.0, show_default=True,
-              help="Extra detector noise, in grey levels of the displayed 8-bit image.")
-@click.option("--photometric", type=click.Choice(PHOTOMETRICS), default="MONOCHROME2", show_default=True,
-              help="Store the phantoms as MONOCHROME1 (inverted) and read them back as the scanner does.")
+@click.option(
+    "--spacing",
+    type=float,
+    default=DEFAULT_SPACING_MM,
+    show_default=True,
+    help="Pixel spacing in mm (calcification sizes stay in mm): match the data set's pixel size.",
+)
+@click.option(
+    "--framing",
+    type=click.Choice(FRAMINGS),
+    default="whole",
+    show_default=True,
+    help="whole: one whole cluster per cluster patch; inside: the patch cut inside a larger cluster.",
+)
+@click.option(
+    "--randomise/--no-randomise",
+    default=False,
+    show_default=True,
+    help="Domain randomisation per phantom: tissue contrast, fine texture, detector blur, noise, window.",
+)
+@click.option(
+    "--density",
+    type=click.Choice(DENSITIES),
+    default=None,
+    help="Fix the BI-RADS density [default: drawn per phantom].",
+)
+@click.option(
+    "--noise",
+    type=click.FloatRange(0, 50),
+    default=0.0,
+    show_default=True,
+    help="Extra detector noise, in grey levels of the displayed 8-bit image.",
+)
+@click.option(
+    "--photometric",
+    type=click.Choice(PHOTOMETRICS),
+    default="MONOCHROME2",
+    show_default=True,
+    help="Store the phantoms as MONOCHROME1 (inverted) and read them back as the scanner does.",
+)
 @seed_option()
-def patches(outdir: Path, *, n: int, patch_size: int, spacing: float, framing: str, randomise: bool,
-            density: str | None, noise: float, photometric: str, seed: int) -> None:
+def patches(
+    outdir: Path,
+    *,
+    n: int,
+    patch_size: int,
+    spacing: float,
+    framing: str,
+    randomise: bool,
+    density: str | None,
+    noise: float,
+    photometric: str,
+    seed: int,
+) -> None:
     """Write OUTDIR/cluster/*.png (clusters) and OUTDIR/normal/*.png (none) with OUTDIR/truth.json.
 
     Patches are 8-bit grayscale, cut from tissue phantoms through the same DICOM window and
@@ -147,30 +291,60 @@ def patches(outdir: Path, *, n: int, patch_size: int, spacing: float, framing: s
     mc-synth patches val_dense --n 400 --patch-size 128 --seed 503 --density dense
     """
     try:
-        style = PatchStyle(spacing_mm=spacing, framing=framing, randomise=randomise, density=density,
-                           noise=noise, photometric=photometric)
-        counts = write_patch_set(outdir, n=n, patch_size=patch_size, seed=seed, style=style, progress=n >= 200)
+        style = PatchStyle(
+            spacing_mm=spacing,
+            framing=framing,
+            randomise=randomise,
+            density=density,
+            noise=noise,
+            photometric=photometric,
+        )
+        counts = write_patch_set(
+            outdir, n=n, patch_size=patch_size, seed=seed, style=style, progress=n >= 200
+        )
     except ValueError as e:
         raise click.UsageError(str(e)) from e
     except OSError as e:
         raise MicrocalcError(f"{outdir}: cannot write patches ({e.strerror or e})") from e
-    click.echo(f"wrote {counts['cluster']} cluster and {counts['normal']} normal patches "
-               f"of {patch_size}x{patch_size} to {outdir}")
+    click.echo(
+        f"wrote {counts['cluster']} cluster and {counts['normal']} normal patches "
+        f"of {patch_size}x{patch_size} to {outdir}"
+    )
 
 
 @cli.command()
 @click.argument("real", type=click.Path(exists=True, path_type=Path))
 @click.argument("synth", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("realism"),
-              show_default=True, help="Folder for report.md, report.json and the plots.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("realism"),
+    show_default=True,
+    help="Folder for report.md, report.json and the plots.",
+)
 @click.option("--real-positive", help="Cluster class of REAL (default: cluster if present, else 1).")
 @click.option("--synth-positive", help="Cluster class of SYNTH (default: cluster if present, else 1).")
-@click.option("--max-per-class", type=click.IntRange(min=1), default=400, show_default=True,
-              help="Patches measured per class and set (a seeded sample of larger sets).")
+@click.option(
+    "--max-per-class",
+    type=click.IntRange(min=1),
+    default=400,
+    show_default=True,
+    help="Patches measured per class and set (a seeded sample of larger sets).",
+)
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write the PNG plots (matplotlib).")
 @seed_option()
-def compare(real: Path, synth: Path, *, out: Path, real_positive: str | None, synth_positive: str | None,
-            max_per_class: int, plots: bool, seed: int) -> None:
+def compare(
+    real: Path,
+    synth: Path,
+    *,
+    out: Path,
+    real_positive: str | None,
+    synth_positive: str | None,
+    max_per_class: int,
+    plots: bool,
+    seed: int,
+) -> None:
     """Compare REAL and SYNTH patch sets statistic by statistic; largest difference first.
 
     Both are class-folder trees (cluster/normal, 1/0) or path,label manifests. Measured per class:
@@ -187,16 +361,27 @@ def compare(real: Path, synth: Path, *, out: Path, real_positive: str | None, sy
     synth_patches = load_classes(synth, positive=synth_positive, max_per_class=max_per_class, seed=seed)
     for name, group in (("REAL", real_patches), ("SYNTH", synth_patches)):
         if not all(group.values()):
-            raise MicrocalcError(f"{real if name == 'REAL' else synth}: {name} needs cluster and normal patches")
+            raise MicrocalcError(
+                f"{real if name == 'REAL' else synth}: {name} needs cluster and normal patches"
+            )
     real_stats, synth_stats = measure(real_patches), measure(synth_patches)
     rows = compare_sets(real_stats, synth_stats)
     table = markdown_table(rows)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out / "report.json", {"real": str(real), "synth": str(synth), "seed": seed,
-                                                "max_per_class": max_per_class, "rows": rows})
-        write_text_atomic(out / "report.md",
-                          f"# mc-synth compare\n\nreal: `{real}`  \nsynthetic: `{synth}`\n\n{table}")
+        write_json_atomic(
+            out / "report.json",
+            {
+                "real": str(real),
+                "synth": str(synth),
+                "seed": seed,
+                "max_per_class": max_per_class,
+                "rows": rows,
+            },
+        )
+        write_text_atomic(
+            out / "report.md", f"# mc-synth compare\n\nreal: `{real}`  \nsynthetic: `{synth}`\n\n{table}"
+        )
         if plots:
             plot(real_stats, synth_stats, real_patches, synth_patches, out)
     except OSError as e:

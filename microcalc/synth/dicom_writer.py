@@ -1,7 +1,8 @@
 """Write a synthetic image as a DM "For Presentation" DICOM, the way a real detector would.
 
 The header carries what readers rely on: SOP Class Digital Mammography X-Ray Image Storage -
-For Presentation (or For Processing, see below), Modality MG, pixel module (16 bits allocated, ``bits_stored`` stored,
+For Presentation (or For Processing, see below), Modality MG, pixel module (16 bits allocated,
+``bits_stored`` stored,
 unsigned), Pixel Spacing and Imager Pixel Spacing, Window Center/Width with VOI LUT Function,
 Image Laterality, View Position, Presentation Intent Type, and UIDs derived from the seed.
 Patient Name/ID are obviously synthetic.
@@ -9,7 +10,8 @@ Patient Name/ID are obviously synthetic.
 ``intent="processing"`` writes the same pixels as a "For Processing" image (SOP Class
 Digital Mammography X-Ray Image Storage - For Processing, Presentation Intent Type FOR
 PROCESSING, no VOI LUT module as PS3.3 A.27.2 requires). Its pixels are NOT a model of raw
-detector data: the file exists so that readers can be tested on refusing such images. RLE and JPEG 2000 lossless go through pydicom's
+detector data: the file exists so that readers can be tested on refusing such images. RLE and JPEG 2000
+lossless go through pydicom's
 ``Dataset.compress`` (pylibjpeg encoders), so they decode back to the same pixels.
 """
 
@@ -33,37 +35,58 @@ from microcalc.atomic import atomic_path
 DM_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.2")
 DM_FOR_PROCESSING = UID("1.2.840.10008.5.1.4.1.1.1.2.1")
 # --intent value -> (SOP Class UID, Presentation Intent Type (0008,0068)).
-INTENTS = {"presentation": (DM_FOR_PRESENTATION, "FOR PRESENTATION"),
-           "processing": (DM_FOR_PROCESSING, "FOR PROCESSING")}
+INTENTS = {
+    "presentation": (DM_FOR_PRESENTATION, "FOR PRESENTATION"),
+    "processing": (DM_FOR_PROCESSING, "FOR PROCESSING"),
+}
 TRANSFER_SYNTAXES = {"explicit": ExplicitVRLittleEndian, "rle": RLELossless, "jpeg2000": JPEG2000Lossless}
 PHOTOMETRICS = ("MONOCHROME2", "MONOCHROME1")
 VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 SYNTHETIC_PATIENT_NAME = "SYNTHETIC^PHANTOM"
 SYNTHETIC_PATIENT_ID = "MICROCALC-SYNTH"
 # DICOM Patient Orientation (row direction, column direction) per laterality and view.
-_ORIENTATION = {("L", "CC"): ["A", "R"], ("L", "MLO"): ["A", "FR"],
-                ("R", "CC"): ["P", "L"], ("R", "MLO"): ["P", "FL"]}
+_ORIENTATION = {
+    ("L", "CC"): ["A", "R"],
+    ("L", "MLO"): ["A", "FR"],
+    ("R", "CC"): ["P", "L"],
+    ("R", "MLO"): ["P", "FL"],
+}
 
 
 def _uid(seed: int, what: str) -> UID:
     return generate_uid(entropy_srcs=[f"microcalc-synth:{seed}:{what}"])
 
 
-def build_header(*, rows: int, cols: int, seed: int, spacing_mm: float, view: str, laterality: str,
-                 bits_stored: int, window: tuple[float, float], photometric: str = "MONOCHROME2",
-                 voi_function: str = "LINEAR", transfer_syntax: str = "explicit",
-                 intent: str = "presentation") -> Dataset:
+def build_header(
+    *,
+    rows: int,
+    cols: int,
+    seed: int,
+    spacing_mm: float,
+    view: str,
+    laterality: str,
+    bits_stored: int,
+    window: tuple[float, float],
+    photometric: str = "MONOCHROME2",
+    voi_function: str = "LINEAR",
+    transfer_syntax: str = "explicit",
+    intent: str = "presentation",
+) -> Dataset:
     """The full header (no Pixel Data) for MONOCHROME2 ``window=(center, width)``.
 
     For MONOCHROME1 the stored values are inverted (``2**bits - 1 - v``) by the writer and the
     window center moves to ``2**bits - center`` so that the displayed image is identical.
     """
     if photometric not in PHOTOMETRICS:
-        raise ValueError(f"unknown photometric interpretation {photometric!r}; expected {', '.join(PHOTOMETRICS)}")
+        raise ValueError(
+            f"unknown photometric interpretation {photometric!r}; expected {', '.join(PHOTOMETRICS)}"
+        )
     if voi_function not in VOI_FUNCTIONS:
         raise ValueError(f"unknown VOI LUT function {voi_function!r}; expected {', '.join(VOI_FUNCTIONS)}")
     if transfer_syntax not in TRANSFER_SYNTAXES:
-        raise ValueError(f"unknown transfer syntax {transfer_syntax!r}; expected {', '.join(TRANSFER_SYNTAXES)}")
+        raise ValueError(
+            f"unknown transfer syntax {transfer_syntax!r}; expected {', '.join(TRANSFER_SYNTAXES)}"
+        )
     if intent not in INTENTS:
         raise ValueError(f"unknown presentation intent {intent!r}; expected {', '.join(INTENTS)}")
     sop_class, intent_type = INTENTS[intent]
@@ -114,17 +137,39 @@ def stored_for(pixels: np.ndarray, *, bits_stored: int, photometric: str) -> np.
     return pixels
 
 
-def write_mammogram_dicom(path: str | Path, pixels: np.ndarray, *, seed: int, spacing_mm: float, view: str,
-                          laterality: str, bits_stored: int, window: tuple[float, float],
-                          photometric: str = "MONOCHROME2", voi_function: str = "LINEAR",
-                          transfer_syntax: str = "explicit", intent: str = "presentation") -> Path:
+def write_mammogram_dicom(
+    path: str | Path,
+    pixels: np.ndarray,
+    *,
+    seed: int,
+    spacing_mm: float,
+    view: str,
+    laterality: str,
+    bits_stored: int,
+    window: tuple[float, float],
+    photometric: str = "MONOCHROME2",
+    voi_function: str = "LINEAR",
+    transfer_syntax: str = "explicit",
+    intent: str = "presentation",
+) -> Path:
     """Write MONOCHROME2 stored ``pixels`` (uint16 ``[rows, cols]``) as an MG DICOM, atomically."""
     path = Path(path)
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
         raise ValueError(f"pixels must be a 2-D uint16 array, got {pixels.dtype} {pixels.shape}")
-    ds = build_header(rows=pixels.shape[0], cols=pixels.shape[1], seed=seed, spacing_mm=spacing_mm, view=view,
-                      laterality=laterality, bits_stored=bits_stored, window=window, photometric=photometric,
-                      voi_function=voi_function, transfer_syntax=transfer_syntax, intent=intent)
+    ds = build_header(
+        rows=pixels.shape[0],
+        cols=pixels.shape[1],
+        seed=seed,
+        spacing_mm=spacing_mm,
+        view=view,
+        laterality=laterality,
+        bits_stored=bits_stored,
+        window=window,
+        photometric=photometric,
+        voi_function=voi_function,
+        transfer_syntax=transfer_syntax,
+        intent=intent,
+    )
     data = np.ascontiguousarray(stored_for(pixels, bits_stored=bits_stored, photometric=photometric))
     ds.PixelData = data.tobytes()
     syntax = TRANSFER_SYNTAXES[transfer_syntax]

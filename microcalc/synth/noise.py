@@ -11,8 +11,9 @@ import numpy as np
 from scipy import fft
 
 
-def power_law_noise(shape: tuple[int, int], *, beta: float, rng: np.random.Generator,
-                    stretch: float = 1.0) -> np.ndarray:
+def power_law_noise(
+    shape: tuple[int, int], *, beta: float, rng: np.random.Generator, stretch: float = 1.0
+) -> np.ndarray:
     """Zero-mean, unit-std float32 noise of ``shape`` whose power spectrum falls as ``1/f**beta``.
 
     ``stretch > 1`` makes structures elongated along the column axis (x): frequencies along x

@@ -74,12 +74,15 @@ class PatchStyle:
         if self.density is not None and self.density not in DENSITIES:
             raise ValueError(f"unknown density {self.density!r}; expected one of {', '.join(DENSITIES)}")
         if self.photometric not in PHOTOMETRICS or not 0.0 <= self.noise <= 50.0:
-            raise ValueError(f"photometric must be one of {PHOTOMETRICS} and noise in 0..50, got "
-                             f"{self.photometric!r} and {self.noise}")
+            raise ValueError(
+                f"photometric must be one of {PHOTOMETRICS} and noise in 0..50, got "
+                f"{self.photometric!r} and {self.noise}"
+            )
 
 
-def _cell_specks(kind: str, *, top: int, left: int, patch_size: int, style: PatchStyle,
-                 rng: np.random.Generator) -> list[Speck]:
+def _cell_specks(
+    kind: str, *, top: int, left: int, patch_size: int, style: PatchStyle, rng: np.random.Generator
+) -> list[Speck]:
     spacing_mm = style.spacing_mm
     if kind == "cluster" and style.framing == "inside":
         return filling_specks(top=top, left=left, size=patch_size, spacing_mm=spacing_mm, rng=rng)
@@ -90,13 +93,22 @@ def _cell_specks(kind: str, *, top: int, left: int, patch_size: int, style: Patc
         return cluster_specks(row=row, col=col, extent_px=extent, spacing_mm=spacing_mm, rng=rng)
     singles = int(rng.choice([0, 1, 1, 2, 3]))
     margin = 6.0
-    return [random_speck(top + rng.uniform(margin, patch_size - margin), left + rng.uniform(margin, patch_size - margin),
-                         diameter_mm=float(rng.uniform(*ISOLATED_DIAMETER_MM)), spacing_mm=spacing_mm, rng=rng,
-                         faint=bool(rng.random() < 0.3)) for _ in range(singles)]
+    return [
+        random_speck(
+            top + rng.uniform(margin, patch_size - margin),
+            left + rng.uniform(margin, patch_size - margin),
+            diameter_mm=float(rng.uniform(*ISOLATED_DIAMETER_MM)),
+            spacing_mm=spacing_mm,
+            rng=rng,
+            faint=bool(rng.random() < 0.3),
+        )
+        for _ in range(singles)
+    ]
 
 
-def phantom_patches(kinds: list[str], *, patch_size: int, seed_seq: np.random.SeedSequence,
-                    style: PatchStyle = PatchStyle()) -> list[tuple[np.ndarray, dict]]:
+def phantom_patches(
+    kinds: list[str], *, patch_size: int, seed_seq: np.random.SeedSequence, style: PatchStyle = PatchStyle()
+) -> list[tuple[np.ndarray, dict]]:
     """One tissue phantom cut into ``len(kinds)`` uint8 patches, cell ``i`` of kind ``kinds[i]``.
 
     Each patch comes with its ground truth in patch coordinates: the cluster (``cluster_truth``)
@@ -116,22 +128,42 @@ def phantom_patches(kinds: list[str], *, patch_size: int, seed_seq: np.random.Se
         specks = _cell_specks(kind, top=top, left=left, patch_size=patch_size, style=style, rng=rng)
         draw_specks(attenuation, specks, rng=rng)
         local = [replace(s, row=s.row - top, col=s.col - left) for s in specks]
-        truths.append({"label": kind,
-                       "cluster": cluster_truth(local, spacing_mm=spacing_mm, index=0) if kind == "cluster" else None,
-                       "isolated_calcifications": [] if kind == "cluster" else [s.truth(spacing_mm) for s in local]})
+        truths.append(
+            {
+                "label": kind,
+                "cluster": cluster_truth(local, spacing_mm=spacing_mm, index=0)
+                if kind == "cluster"
+                else None,
+                "isolated_calcifications": [] if kind == "cluster" else [s.truth(spacing_mm) for s in local],
+            }
+        )
     if look:
         attenuation = render_detector(attenuation, look, spacing_mm=spacing_mm, rng=rng)
     stored = to_stored(attenuation, bits_stored=BITS_STORED)
-    window = (appearance_window(attenuation, look, bits_stored=BITS_STORED) if look
-              else presentation_window(stored, field.mask))
+    window = (
+        appearance_window(attenuation, look, bits_stored=BITS_STORED)
+        if look
+        else presentation_window(stored, field.mask)
+    )
     if style.noise > 0:
         noisy = stored + rng.normal(0.0, style.noise * window[1] / 255.0, size=stored.shape)
         stored = np.clip(np.rint(noisy), 0, 2**BITS_STORED - 1).astype(np.uint16)
-    header = build_header(rows=side, cols=side, seed=0, spacing_mm=spacing_mm, view="CC", laterality="L",
-                          bits_stored=BITS_STORED, window=window, photometric=style.photometric)
+    header = build_header(
+        rows=side,
+        cols=side,
+        seed=0,
+        spacing_mm=spacing_mm,
+        view="CC",
+        laterality="L",
+        bits_stored=BITS_STORED,
+        window=window,
+        photometric=style.photometric,
+    )
     image = present(stored_for(stored, bits_stored=BITS_STORED, photometric=style.photometric), header)
-    return [(np.ascontiguousarray(image[t: t + patch_size, c: c + patch_size]), truth)
-            for (t, c), truth in zip(cells, truths)]
+    return [
+        (np.ascontiguousarray(image[t : t + patch_size, c : c + patch_size]), truth)
+        for (t, c), truth in zip(cells, truths)
+    ]
 
 
 def _save_png(path: Path, patch: np.ndarray) -> None:
@@ -139,13 +171,21 @@ def _save_png(path: Path, patch: np.ndarray) -> None:
         Image.fromarray(patch, mode="L").save(tmp, format="PNG")
 
 
-def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int = 0,
-                    style: PatchStyle = PatchStyle(), progress: bool = False) -> dict[str, int]:
+def write_patch_set(
+    out_dir: str | Path,
+    *,
+    n: int,
+    patch_size: int,
+    seed: int = 0,
+    style: PatchStyle = PatchStyle(),
+    progress: bool = False,
+) -> dict[str, int]:
     """Write ``n`` patches (half ``cluster/``, half ``normal/``) of ``patch_size`` px; return counts.
 
     ``OUT/truth.json`` maps each patch's relative path to its ground truth in patch pixels
     (the cluster's centre, bbox ``[row0, col0, row1, col1)`` and specks, or the isolated specks of
-    a normal patch), for localisation checks such as CAM peaks. Deterministic for a seed. Raises ``ValueError`` for out-of-range ``n`` or ``patch_size``.
+    a normal patch), for localisation checks such as CAM peaks. Deterministic for a seed. Raises
+    ``ValueError`` for out-of-range ``n`` or ``patch_size``.
     """
     if n < 2:
         raise ValueError(f"--n must be at least 2, got {n}")
@@ -158,7 +198,7 @@ def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int =
     kinds = ["cluster"] * n_pos + ["normal"] * (n - n_pos)
     np.random.default_rng(seed).shuffle(kinds)
     per_phantom = _grid(patch_size) ** 2
-    chunks = [kinds[i: i + per_phantom] for i in range(0, n, per_phantom)]
+    chunks = [kinds[i : i + per_phantom] for i in range(0, n, per_phantom)]
     seeds = np.random.SeedSequence(seed).spawn(len(chunks))
     counts = {"cluster": 0, "normal": 0}
     truths: dict[str, dict] = {}
@@ -167,14 +207,24 @@ def write_patch_set(out_dir: str | Path, *, n: int, patch_size: int, seed: int =
     with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task("synthesising patches", total=n)
         for chunk, seq in zip(chunks, seeds):
-            for kind, (patch, truth) in zip(chunk, phantom_patches(chunk, patch_size=patch_size, seed_seq=seq, style=style)):
+            for kind, (patch, truth) in zip(
+                chunk, phantom_patches(chunk, patch_size=patch_size, seed_seq=seq, style=style)
+            ):
                 name = f"{kind}/{kind}_{counts[kind]:05d}.png"
                 _save_png(out / name, patch)
                 truths[name] = truth
                 counts[kind] += 1
             bar.advance(task, len(chunk))
-    truth = {"patch_size": patch_size, "spacing_mm": style.spacing_mm, "seed": seed, "framing": style.framing,
-             "randomised": style.randomise, "density": style.density, "noise": style.noise,
-             "photometric": style.photometric, "patches": truths}
+    truth = {
+        "patch_size": patch_size,
+        "spacing_mm": style.spacing_mm,
+        "seed": seed,
+        "framing": style.framing,
+        "randomised": style.randomise,
+        "density": style.density,
+        "noise": style.noise,
+        "photometric": style.photometric,
+        "patches": truths,
+    }
     write_json_atomic(out / "truth.json", truth, indent=1)
     return counts

@@ -30,15 +30,21 @@ AIR_LEVEL = 0.02  # fraction of full scale where air sits after processing
 TISSUE_SCALE = 0.72  # full-scale fraction per attenuation unit
 
 
-def check_geometry(*, rows: int, cols: int, spacing_mm: float, view: str, laterality: str,
-                   density: str, bits_stored: int) -> None:
+def check_geometry(
+    *, rows: int, cols: int, spacing_mm: float, view: str, laterality: str, density: str, bits_stored: int
+) -> None:
     """Validate phantom parameters in one place, quoting the bad value (``ValueError``)."""
     if not (MIN_SIDE <= rows <= MAX_SIDE and MIN_SIDE <= cols <= MAX_SIDE):
-        raise ValueError(f"image size {rows}x{cols} out of range: each side must be {MIN_SIDE}..{MAX_SIDE} px")
+        raise ValueError(
+            f"image size {rows}x{cols} out of range: each side must be {MIN_SIDE}..{MAX_SIDE} px"
+        )
     if not 0.02 <= spacing_mm <= 0.5:
         raise ValueError(f"pixel spacing {spacing_mm} mm out of range 0.02..0.5 mm")
-    for name, value, allowed in (("view", view, VIEWS), ("laterality", laterality, LATERALITIES),
-                                 ("density", density, DENSITIES)):
+    for name, value, allowed in (
+        ("view", view, VIEWS),
+        ("laterality", laterality, LATERALITIES),
+        ("density", density, DENSITIES),
+    ):
         if value not in allowed:
             raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
     if not 10 <= bits_stored <= 16:
@@ -64,8 +70,9 @@ def presentation_window(stored: np.ndarray, mask: np.ndarray) -> tuple[float, fl
     return float(round((lo + hi) / 2.0)), float(round(width))
 
 
-def place_clusters(anatomy: Anatomy, *, count: int, extent_px: float, spacing_mm: float,
-                   rng: np.random.Generator) -> list[list[Speck]]:
+def place_clusters(
+    anatomy: Anatomy, *, count: int, extent_px: float, spacing_mm: float, rng: np.random.Generator
+) -> list[list[Speck]]:
     """Clusters at random placeable points, at least 1.5 extents apart from each other."""
     rows_idx, cols_idx = np.nonzero(anatomy.placeable[::8, ::8])
     clusters: list[list[Speck]] = []
@@ -83,8 +90,15 @@ def place_clusters(anatomy: Anatomy, *, count: int, extent_px: float, spacing_mm
     return clusters
 
 
-def isolated_specks(anatomy: Anatomy, *, count: int, avoid: list[tuple[float, float]], min_gap_px: float,
-                    spacing_mm: float, rng: np.random.Generator) -> list[Speck]:
+def isolated_specks(
+    anatomy: Anatomy,
+    *,
+    count: int,
+    avoid: list[tuple[float, float]],
+    min_gap_px: float,
+    spacing_mm: float,
+    rng: np.random.Generator,
+) -> list[Speck]:
     """Single benign-looking specks (hard negatives) far from every cluster and from each other."""
     rows_idx, cols_idx = np.nonzero(anatomy.placeable[::8, ::8])
     specks: list[Speck] = []
@@ -96,8 +110,16 @@ def isolated_specks(anatomy: Anatomy, *, count: int, avoid: list[tuple[float, fl
         r, c = rows_idx[k] * 8.0 + rng.uniform(0, 8), cols_idx[k] * 8.0 + rng.uniform(0, 8)
         if all(np.hypot(r - r2, c - c2) > min_gap_px for r2, c2 in taken):
             taken.append((r, c))
-            specks.append(random_speck(r, c, diameter_mm=float(rng.uniform(*ISOLATED_DIAMETER_MM)), spacing_mm=spacing_mm,
-                                       rng=rng, faint=bool(rng.random() < 0.3)))
+            specks.append(
+                random_speck(
+                    r,
+                    c,
+                    diameter_mm=float(rng.uniform(*ISOLATED_DIAMETER_MM)),
+                    spacing_mm=spacing_mm,
+                    rng=rng,
+                    faint=bool(rng.random() < 0.3),
+                )
+            )
     return specks
 
 
@@ -116,28 +138,52 @@ def make_mammogram(**kwargs) -> tuple[np.ndarray, dict]:
     return phantom.stored, phantom.truth
 
 
-def make_phantom(*, seed: int = 0, rows: int = DEFAULT_ROWS, cols: int = DEFAULT_COLS,
-                 spacing_mm: float = DEFAULT_SPACING_MM, view: str = "CC", laterality: str = "L",
-                 density: str = "scattered", clusters: int = 2, isolated: int = 6,
-                 bits_stored: int = 12) -> Phantom:
+def make_phantom(
+    *,
+    seed: int = 0,
+    rows: int = DEFAULT_ROWS,
+    cols: int = DEFAULT_COLS,
+    spacing_mm: float = DEFAULT_SPACING_MM,
+    view: str = "CC",
+    laterality: str = "L",
+    density: str = "scattered",
+    clusters: int = 2,
+    isolated: int = 6,
+    bits_stored: int = 12,
+) -> Phantom:
     """A whole synthetic mammogram: MONOCHROME2 stored values (uint16 ``[rows, cols]``) and truth.
 
     The same arguments always give the same pixels. ``truth`` holds the image size, spacing,
     view, laterality, density, breast-mask bbox, window, clusters and hard negatives (isolated
     specks). Raises ``ValueError`` for out-of-range arguments or when clusters do not fit.
     """
-    check_geometry(rows=rows, cols=cols, spacing_mm=spacing_mm, view=view, laterality=laterality,
-                   density=density, bits_stored=bits_stored)
+    check_geometry(
+        rows=rows,
+        cols=cols,
+        spacing_mm=spacing_mm,
+        view=view,
+        laterality=laterality,
+        density=density,
+        bits_stored=bits_stored,
+    )
     if not 0 <= clusters <= 20 or not 0 <= isolated <= 100:
         raise ValueError(f"clusters must be 0..20 and isolated specks 0..100, got {clusters} and {isolated}")
     rng = np.random.default_rng(seed)
-    anatomy = breast_anatomy(rows=rows, cols=cols, spacing_mm=spacing_mm, view=view, laterality=laterality,
-                             density=density, rng=rng)
+    anatomy = breast_anatomy(
+        rows=rows,
+        cols=cols,
+        spacing_mm=spacing_mm,
+        view=view,
+        laterality=laterality,
+        density=density,
+        rng=rng,
+    )
     extent_px = CLUSTER_EXTENT_MM / spacing_mm * rng.uniform(0.6, 1.0)
     groups = place_clusters(anatomy, count=clusters, extent_px=extent_px, spacing_mm=spacing_mm, rng=rng)
     centres = [(float(np.mean([s.row for s in g])), float(np.mean([s.col for s in g]))) for g in groups]
-    singles = isolated_specks(anatomy, count=isolated, avoid=centres, min_gap_px=2.0 * extent_px,
-                              spacing_mm=spacing_mm, rng=rng)
+    singles = isolated_specks(
+        anatomy, count=isolated, avoid=centres, min_gap_px=2.0 * extent_px, spacing_mm=spacing_mm, rng=rng
+    )
     for group in groups:
         draw_specks(anatomy.attenuation, group, rng=rng)
     draw_specks(anatomy.attenuation, singles, rng=rng)
@@ -145,13 +191,23 @@ def make_phantom(*, seed: int = 0, rows: int = DEFAULT_ROWS, cols: int = DEFAULT
     center, width = presentation_window(stored, anatomy.mask)
     mr, mc = np.nonzero(anatomy.mask.any(axis=1))[0], np.nonzero(anatomy.mask.any(axis=0))[0]
     truth = {
-        "format": "microcalc-synth-truth", "version": 1, "seed": seed,
-        "rows": rows, "cols": cols, "pixel_spacing_mm": spacing_mm, "view": view, "laterality": laterality,
-        "density": density, "bits_stored": bits_stored, "window": {"center": center, "width": width},
+        "format": "microcalc-synth-truth",
+        "version": 1,
+        "seed": seed,
+        "rows": rows,
+        "cols": cols,
+        "pixel_spacing_mm": spacing_mm,
+        "view": view,
+        "laterality": laterality,
+        "density": density,
+        "bits_stored": bits_stored,
+        "window": {"center": center, "width": width},
         "coordinates": "pixels of the written image: [row, col]; bbox [row0, col0, row1, col1) half-open",
         "breast_bbox_px": [int(mr.min()), int(mc.min()), int(mr.max()) + 1, int(mc.max()) + 1],
         "clusters": [cluster_truth(g, spacing_mm=spacing_mm, index=i) for i, g in enumerate(groups)],
-        "hard_negatives": {"isolated_calcifications": [s.truth(spacing_mm) for s in singles],
-                           "vessels": anatomy.vessels},
+        "hard_negatives": {
+            "isolated_calcifications": [s.truth(spacing_mm) for s in singles],
+            "vessels": anatomy.vessels,
+        },
     }
     return Phantom(stored=stored, truth=truth, mask=anatomy.mask)

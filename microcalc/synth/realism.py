@@ -105,8 +105,9 @@ def _log_peaks(img: np.ndarray, sigmas: np.ndarray, threshold: float) -> np.ndar
     return np.stack([r, c, sigmas[stack.argmax(axis=0)[r, c]]], axis=1).astype(np.float64)
 
 
-def bright_specks(patch: np.ndarray, *, sigmas: tuple[float, float] = SPECK_SIGMAS,
-                  min_contrast: float = MIN_SPECK_CONTRAST) -> list[Speck]:
+def bright_specks(
+    patch: np.ndarray, *, sigmas: tuple[float, float] = SPECK_SIGMAS, min_contrast: float = MIN_SPECK_CONTRAST
+) -> list[Speck]:
     """Bright blobs (Laplacian-of-Gaussian scale space) standing ``min_contrast`` above their surround.
 
     The contrast is the blob's peak (lightly smoothed) minus the median of a ring from 2 to 3
@@ -121,7 +122,7 @@ def bright_specks(patch: np.ndarray, *, sigmas: tuple[float, float] = SPECK_SIGM
         radius = np.sqrt(2.0) * s
         reach = int(np.ceil(3.0 * radius + 2.0))
         r0, c0 = max(int(r) - reach, 0), max(int(c) - reach, 0)
-        window = img[r0: int(r) + reach + 1, c0: int(c) + reach + 1]
+        window = img[r0 : int(r) + reach + 1, c0 : int(c) + reach + 1]
         yy, xx = np.indices(window.shape)
         d = np.hypot(yy + r0 - r, xx + c0 - c)
         ring = window[(d >= 2.0 * radius + 1.0) & (d <= 3.0 * radius + 2.0)]
@@ -140,9 +141,14 @@ def patch_statistics(patch: np.ndarray, specks: list[Speck]) -> dict[str, float]
     count here and the per-speck distributions.
     """
     img = np.asarray(patch, dtype=np.float64)
-    return {"mean_grey": float(img.mean()), "std_grey": float(img.std()),
-            "nps_beta": spectral_slope(patch), "noise_log10_power": noise_level(patch),
-            "local_contrast": local_contrast(patch), "speck_count": float(len(specks))}
+    return {
+        "mean_grey": float(img.mean()),
+        "std_grey": float(img.std()),
+        "nps_beta": spectral_slope(patch),
+        "noise_log10_power": noise_level(patch),
+        "local_contrast": local_contrast(patch),
+        "speck_count": float(len(specks)),
+    }
 
 
 def distances(real: np.ndarray, synth: np.ndarray) -> dict[str, float]:
@@ -156,5 +162,7 @@ def distances(real: np.ndarray, synth: np.ndarray) -> dict[str, float]:
     real, synth = real[np.isfinite(real)], synth[np.isfinite(synth)]
     if real.size == 0 or synth.size == 0:
         return {"wasserstein": float("nan"), "ks": float("nan")}
-    return {"wasserstein": float(stats.wasserstein_distance(real, synth)),
-            "ks": float(stats.ks_2samp(real, synth).statistic)}
+    return {
+        "wasserstein": float(stats.wasserstein_distance(real, synth)),
+        "ks": float(stats.ks_2samp(real, synth).statistic),
+    }

@@ -19,11 +19,14 @@ from microcalc.synth.realism import bright_specks, distances, patch_statistics, 
 CLASSES = ("cluster", "normal")
 
 
-def load_classes(source: Path, *, positive: str | None, max_per_class: int, seed: int) -> dict[str, list[np.ndarray]]:
+def load_classes(
+    source: Path, *, positive: str | None, max_per_class: int, seed: int
+) -> dict[str, list[np.ndarray]]:
     """``{"cluster": [...], "normal": [...]}`` uint8 patches of a class-folder tree or manifest.
 
     The positive class is ``positive`` or, by default, ``cluster`` if that folder exists, else
-    ``1``; every other class counts as normal. At most ``max_per_class`` patches per class, a seeded random sample.
+    ``1``; every other class counts as normal. At most ``max_per_class`` patches per class, a seeded random
+    sample.
     """
     from microcalc.imaging.patches import read_patch
     from microcalc.trainer.data import discover
@@ -49,7 +52,9 @@ def measure(patches: dict[str, list[np.ndarray]]) -> dict[str, dict[str, np.ndar
         rows = [patch_statistics(p, f) for p, f in zip(items, found)]
         specks = [s for f in found for s in f]
         cols = {k: np.array([r[k] for r in rows]) for k in (rows[0] if rows else {})}
-        cols["grey_level"] = np.concatenate([p.ravel() for p in items]).astype(np.float64) if items else np.array([])
+        cols["grey_level"] = (
+            np.concatenate([p.ravel() for p in items]).astype(np.float64) if items else np.array([])
+        )
         cols["speck_diameter_px"] = np.array([s.diameter_px for s in specks])
         cols["speck_contrast"] = np.array([s.contrast for s in specks])
         result[cls] = cols
@@ -67,18 +72,31 @@ def compare(real: dict[str, dict[str, np.ndarray]], synth: dict[str, dict[str, n
     for cls in CLASSES:
         for name in real[cls]:
             r, s = real[cls][name], synth[cls].get(name, np.array([]))
-            rows.append({"statistic": name, "class": cls,
-                         "real_median": _median(r), "synth_median": _median(s),
-                         "n_real": int(r.size), "n_synth": int(s.size), **distances(r, s)})
+            rows.append(
+                {
+                    "statistic": name,
+                    "class": cls,
+                    "real_median": _median(r),
+                    "synth_median": _median(s),
+                    "n_real": int(r.size),
+                    "n_synth": int(s.size),
+                    **distances(r, s),
+                }
+            )
     return sorted(rows, key=lambda row: -np.nan_to_num(row["ks"], nan=-1.0))
 
 
 def markdown_table(rows: list[dict]) -> str:
     """The comparison as a Markdown table (the form recorded in docs/)."""
-    lines = ["| statistic | class | real median | synthetic median | Wasserstein | KS |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['statistic']} | {r['class']} | {r['real_median']:.3g} | {r['synth_median']:.3g} | "
-              f"{r['wasserstein']:.3g} | {r['ks']:.3f} |" for r in rows]
+    lines = [
+        "| statistic | class | real median | synthetic median | Wasserstein | KS |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r['statistic']} | {r['class']} | {r['real_median']:.3g} | {r['synth_median']:.3g} | "
+        f"{r['wasserstein']:.3g} | {r['ks']:.3f} |"
+        for r in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -101,8 +119,13 @@ def plot(real: dict, synth: dict, real_patches: dict, synth_patches: dict, out: 
             bins = np.linspace(lo, max(hi, lo + 1e-6), 41)
             for values, label in ((r, "real"), (s, "synthetic")):
                 if values.size:
-                    ax.hist(values, bins=bins, alpha=0.55, label=label,
-                            weights=np.full(values.size, 1.0 / values.size))
+                    ax.hist(
+                        values,
+                        bins=bins,
+                        alpha=0.55,
+                        label=label,
+                        weights=np.full(values.size, 1.0 / values.size),
+                    )
             ax.set_title(f"{name} ({cls})", fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=7)
@@ -124,8 +147,9 @@ def plot(real: dict, synth: dict, real_patches: dict, synth_patches: dict, out: 
     fig.savefig(paths[1], dpi=80)
     plt.close(fig)
     fig, axes = plt.subplots(4, 8, figsize=(10, 5.4))
-    for row, (label, group, cls) in enumerate([("real", real_patches, c) for c in CLASSES]
-                                              + [("synthetic", synth_patches, c) for c in CLASSES]):
+    for row, (label, group, cls) in enumerate(
+        [("real", real_patches, c) for c in CLASSES] + [("synthetic", synth_patches, c) for c in CLASSES]
+    ):
         for k, ax in enumerate(axes[row]):
             ax.axis("off")
             if k < len(group[cls]):

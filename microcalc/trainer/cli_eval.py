@@ -30,21 +30,44 @@ def write_predictions(path: Path | None, rows: list[tuple[str, str, float]]) -> 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime", "openvino", "tensorrt"]),
-              help="Inference backend (default: torch for a checkpoint, auto for a bundle).")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "torch", "onnxruntime", "openvino", "tensorrt"]),
+    help="Inference backend (default: torch for a checkpoint, auto for a bundle).",
+)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
 @click.option("--positive-class", help="Class folder holding clusters (default: the model's positive class).")
-@click.option("--out", "out", type=click.Path(path_type=Path),
-              help="Predictions CSV (path,label,p_cluster); stdout when there are no labels and no --out.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    help="Predictions CSV (path,label,p_cluster); stdout when there are no labels and no --out.",
+)
 @click.option("--metrics", "metrics_file", type=click.Path(path_type=Path), help="Write metrics as JSON.")
-@click.option("--fit", "fit_policy", type=click.Choice(FIT_POLICIES), default="error", show_default=True,
-              help="Patches of another size than the model's: refuse, centre crop/zero pad, or resize.")
+@click.option(
+    "--fit",
+    "fit_policy",
+    type=click.Choice(FIT_POLICIES),
+    default="error",
+    show_default=True,
+    help="Patches of another size than the model's: refuse, centre crop/zero pad, or resize.",
+)
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
-def cli(model: Path, paths: tuple[Path, ...], backend: str | None, precision: str, positive_class: str | None,
-        out: Path | None, metrics_file: Path | None, fit_policy: str, batch_size: int, device: str,
-        quiet: bool) -> None:
+def cli(
+    model: Path,
+    paths: tuple[Path, ...],
+    backend: str | None,
+    precision: str,
+    positive_class: str | None,
+    out: Path | None,
+    metrics_file: Path | None,
+    fit_policy: str,
+    batch_size: int,
+    device: str,
+    quiet: bool,
+) -> None:
     """Score patches PATH... with MODEL and report the paper's metrics.
 
     MODEL is a checkpoint (checkpoint.pt from mc-train, the published .tar, a torchvision state
@@ -62,8 +85,16 @@ def cli(model: Path, paths: tuple[Path, ...], backend: str | None, precision: st
     if not model.exists():
         raise InputError(f"{model}: no such checkpoint file or bundle folder")
     items = collect(list(paths))
-    config, scores = evaluate(model, items, backend=backend, precision=precision, batch=batch_size,
-                              policy=fit_policy, device=device, progress=not quiet)
+    config, scores = evaluate(
+        model,
+        items,
+        backend=backend,
+        precision=precision,
+        batch=batch_size,
+        policy=fit_policy,
+        device=device,
+        progress=not quiet,
+    )
     if out or not any(i.label for i in items):
         write_predictions(out, [(str(i.path), i.label or "", float(s)) for i, s in zip(items, scores)])
     labelled = [k for k, i in enumerate(items) if i.label is not None]
@@ -72,12 +103,19 @@ def cli(model: Path, paths: tuple[Path, ...], backend: str | None, precision: st
     positive = positive_class or config.positive_class
     names = sorted({items[k].label for k in labelled})
     if positive not in names:
-        raise InputError(f"{', '.join(map(str, paths))}: no class folder named '{positive}' among "
-                         f"{', '.join(names)}; name the cluster folder with --positive-class")
+        raise InputError(
+            f"{', '.join(map(str, paths))}: no class folder named '{positive}' among "
+            f"{', '.join(names)}; name the cluster folder with --positive-class"
+        )
     is_pos = [items[k].label == positive for k in labelled]
-    metrics = {**binary_metrics(is_pos, scores[labelled], threshold=config.threshold),
-               "positive_class": positive, "classes": names, "model": str(model),
-               "backend": backend or ("auto" if model.is_dir() else "torch"), "precision": precision}
+    metrics = {
+        **binary_metrics(is_pos, scores[labelled], threshold=config.threshold),
+        "positive_class": positive,
+        "classes": names,
+        "model": str(model),
+        "backend": backend or ("auto" if model.is_dir() else "torch"),
+        "precision": precision,
+    }
     if metrics_file:
         metrics_file.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(metrics_file, metrics)

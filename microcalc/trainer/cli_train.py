@@ -26,62 +26,150 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run folder to write.")
 @click.option("--val-dir", type=click.Path(path_type=Path), help="Validation patches (same layout as DATA).")
-@click.option("--val-fraction", default=0.2, show_default=True, help="Stratified validation share without --val-dir.")
-@click.option("--positive-class", default="cluster", show_default=True, help="Class folder/label of clusters.")
+@click.option(
+    "--val-fraction", default=0.2, show_default=True, help="Stratified validation share without --val-dir."
+)
+@click.option(
+    "--positive-class", default="cluster", show_default=True, help="Class folder/label of clusters."
+)
 @click.option("--patch-size", default=674, show_default=True, help="Model input side in pixels.")
-@click.option("--fit", "fit_policy", type=click.Choice(FIT_POLICIES), default="error", show_default=True,
-              help="Patches of another size: refuse, centre crop/zero pad, or resize.")
-@click.option("--spacing-mm", type=float, default=None,
-              help="Pixel spacing of the patches in mm [default: from DICOM headers or mc-synth's truth.json]; "
-                   "recorded in the checkpoint, the scanner resamples every mammogram to it.")
-@click.option("--scaling", type=click.Choice(SCALINGS), default="per_tile_max", show_default=True,
-              help="Intensity scaling recorded in the checkpoint (published: per_tile_max).")
+@click.option(
+    "--fit",
+    "fit_policy",
+    type=click.Choice(FIT_POLICIES),
+    default="error",
+    show_default=True,
+    help="Patches of another size: refuse, centre crop/zero pad, or resize.",
+)
+@click.option(
+    "--spacing-mm",
+    type=float,
+    default=None,
+    help="Pixel spacing of the patches in mm [default: from DICOM headers or mc-synth's truth.json]; "
+    "recorded in the checkpoint, the scanner resamples every mammogram to it.",
+)
+@click.option(
+    "--scaling",
+    type=click.Choice(SCALINGS),
+    default="per_tile_max",
+    show_default=True,
+    help="Intensity scaling recorded in the checkpoint (published: per_tile_max).",
+)
 @click.option("--arch", default="resnet101", show_default=True, help="Architecture of the model zoo.")
-@click.option("--init", "init", type=click.Path(path_type=Path),
-              help="Start weights: torchvision (ImageNet) state dict or a microcalc checkpoint.")
-@click.option("--freeze", type=click.Choice(["none", "partial", "head"]), default="none", show_default=True,
-              help="none: fine-tune all; partial: freeze stem and early stages; head: train the classifier only.")
+@click.option(
+    "--init",
+    "init",
+    type=click.Path(path_type=Path),
+    help="Start weights: torchvision (ImageNet) state dict or a microcalc checkpoint.",
+)
+@click.option(
+    "--freeze",
+    type=click.Choice(["none", "partial", "head"]),
+    default="none",
+    show_default=True,
+    help="none: fine-tune all; partial: freeze stem and early stages; head: train the classifier only.",
+)
 @click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default="adam", show_default=True)
 @click.option("--lr", default=5e-6, show_default=True, help="Learning rate.")
 @click.option("--weight-decay", default=1e-3, show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--epochs", default=30, show_default=True)
-@click.option("--schedule", type=click.Choice(["cosine", "step", "constant"]), default="cosine", show_default=True,
-              help="Learning-rate schedule (per step, after --warmup-epochs of linear warm-up).")
+@click.option(
+    "--schedule",
+    type=click.Choice(["cosine", "step", "constant"]),
+    default="cosine",
+    show_default=True,
+    help="Learning-rate schedule (per step, after --warmup-epochs of linear warm-up).",
+)
 @click.option("--warmup-epochs", default=0, show_default=True)
-@click.option("--patience", default=10, show_default=True,
-              help="Stop after this many epochs without a better validation AUC (0: never).")
+@click.option(
+    "--patience",
+    default=10,
+    show_default=True,
+    help="Stop after this many epochs without a better validation AUC (0: never).",
+)
 @click.option("--balanced/--no-balanced", default=True, show_default=True, help="Class-balanced sampling.")
-@click.option("--augment/--no-augment", default=True, show_default=True,
-              help="Flips and 90-degree rotations (exact for a patch).")
-@click.option("--photometric/--no-photometric", default=False, show_default=True,
-              help="Also gamma/intensity jitter and Gaussian noise (off by default: they biased models "
-                   "toward "
-                   "'cluster' on shifted sets; see benchmarks/AUGMENTATION.md).")
+@click.option(
+    "--augment/--no-augment",
+    default=True,
+    show_default=True,
+    help="Flips and 90-degree rotations (exact for a patch).",
+)
+@click.option(
+    "--photometric/--no-photometric",
+    default=False,
+    show_default=True,
+    help="Also gamma/intensity jitter and Gaussian noise (off by default: they biased models "
+    "toward "
+    "'cluster' on shifted sets; see benchmarks/AUGMENTATION.md).",
+)
 @click.option("--hard-negatives", default=0, show_default=True, help="Rounds of hard negative mining.")
-@click.option("--negative-pool", type=click.Path(path_type=Path),
-              help="Negatives to mine (with --hard-negatives): patches and/or whole normal mammograms "
-                   "(DICOM), "
-                   "which are cut into the scanner's breast tiles.")
-@click.option("--per-round", default=0, show_default=True, help="Most negatives added per round (0: all FPs).")
+@click.option(
+    "--negative-pool",
+    type=click.Path(path_type=Path),
+    help="Negatives to mine (with --hard-negatives): patches and/or whole normal mammograms "
+    "(DICOM), "
+    "which are cut into the scanner's breast tiles.",
+)
+@click.option(
+    "--per-round", default=0, show_default=True, help="Most negatives added per round (0: all FPs)."
+)
 @click.option("--folds", default=0, show_default=True, help="Stratified K-fold cross-validation (0: off).")
 @click.option("--sweep-lr", help="Comma-separated learning rates to grid-search.")
 @click.option("--sweep-wd", help="Comma-separated weight decays to grid-search.")
-@click.option("--amp", type=click.Choice(["auto", "off", "bf16", "fp16"]), default="auto", show_default=True,
-              help="Mixed precision: auto = bf16/fp16 on a GPU, off on CPU.")
-@click.option("--channels-last/--no-channels-last", default=None, help="Memory format (default: on for GPUs).")
+@click.option(
+    "--amp",
+    type=click.Choice(["auto", "off", "bf16", "fp16"]),
+    default="auto",
+    show_default=True,
+    help="Mixed precision: auto = bf16/fp16 on a GPU, off on CPU.",
+)
+@click.option(
+    "--channels-last/--no-channels-last", default=None, help="Memory format (default: on for GPUs)."
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--workers", default=0, show_default=True, help="DataLoader worker processes.")
 @click.option("--resume", is_flag=True, help="Continue from RUN/last.pt (give the same options).")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
 @seed_option()
-def cli(data: Path, out: Path, val_dir: Path | None, val_fraction: float, positive_class: str, patch_size: int,
-        fit_policy: str, spacing_mm: float | None, scaling: str, arch: str, init: Path | None, freeze: str, optimizer: str, lr: float,
-        weight_decay: float, batch_size: int, epochs: int, schedule: str, warmup_epochs: int, patience: int,
-        balanced: bool, augment: bool, photometric: bool, hard_negatives: int, negative_pool: Path | None,
-        per_round: int,
-        folds: int, sweep_lr: str | None, sweep_wd: str | None, amp: str, channels_last: bool | None,
-        device: str, workers: int, resume: bool, quiet: bool, seed: int) -> None:
+def cli(
+    data: Path,
+    out: Path,
+    val_dir: Path | None,
+    val_fraction: float,
+    positive_class: str,
+    patch_size: int,
+    fit_policy: str,
+    spacing_mm: float | None,
+    scaling: str,
+    arch: str,
+    init: Path | None,
+    freeze: str,
+    optimizer: str,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    epochs: int,
+    schedule: str,
+    warmup_epochs: int,
+    patience: int,
+    balanced: bool,
+    augment: bool,
+    photometric: bool,
+    hard_negatives: int,
+    negative_pool: Path | None,
+    per_round: int,
+    folds: int,
+    sweep_lr: str | None,
+    sweep_wd: str | None,
+    amp: str,
+    channels_last: bool | None,
+    device: str,
+    workers: int,
+    resume: bool,
+    quiet: bool,
+    seed: int,
+) -> None:
     """Train a cluster/no-cluster patch classifier on DATA.
 
     DATA is a folder with one subfolder per class (PNG, PGM, TIFF or DICOM patches) or a CSV
@@ -100,33 +188,71 @@ def cli(data: Path, out: Path, val_dir: Path | None, val_fraction: float, positi
     from microcalc.trainer.fit import TrainOptions
     from microcalc.trainer.spacing import training_spacing
 
-    for name, value, low in (("--patch-size", patch_size, 8), ("--batch-size", batch_size, 1),
-                             ("--epochs", epochs, 1)):
+    for name, value, low in (
+        ("--patch-size", patch_size, 8),
+        ("--batch-size", batch_size, 1),
+        ("--epochs", epochs, 1),
+    ):
         if value < low:
             raise InputError(f"{name} must be at least {low}, got {value}")
     if lr <= 0 or weight_decay < 0:
-        raise InputError(f"--lr must be positive and --weight-decay non-negative, got {lr} and {weight_decay}")
+        raise InputError(
+            f"--lr must be positive and --weight-decay non-negative, got {lr} and {weight_decay}"
+        )
     if folds == 1 or folds < 0:
         raise InputError(f"--folds must be 0 (off) or at least 2, got {folds}")
     if init is not None and not init.is_file():
         raise InputError(f"{init}: --init file not found")
-    if resume and not (out / "last.pt").is_file() and not folds and not (sweep_lr or sweep_wd) and not hard_negatives:
+    if (
+        resume
+        and not (out / "last.pt").is_file()
+        and not folds
+        and not (sweep_lr or sweep_wd)
+        and not hard_negatives
+    ):
         raise InputError(f"{out / 'last.pt'}: nothing to resume")
-    opts = TrainOptions(arch=arch, patch_size=patch_size, fit=fit_policy,
-                        preprocessing=Preprocessing(scaling=scaling, channels=3),
-                        init=str(init) if init else None, freeze=freeze, optimizer=optimizer, lr=lr,
-                        weight_decay=weight_decay, batch_size=batch_size, epochs=epochs, schedule=schedule,
-                        warmup_epochs=warmup_epochs, patience=patience, balanced=balanced, augment=augment,
-                        photometric=photometric,
-                        seed=seed, amp=amp, device=device, channels_last=channels_last, workers=workers,
-                        progress=not quiet)
-    plan = experiments.Plan(val_fraction=val_fraction, folds=folds, sweep_lr=_floats(sweep_lr, "--sweep-lr"),
-                            sweep_wd=_floats(sweep_wd, "--sweep-wd"), hard_negatives=hard_negatives,
-                            negative_pool=negative_pool, per_round=per_round, resume=resume)
+    opts = TrainOptions(
+        arch=arch,
+        patch_size=patch_size,
+        fit=fit_policy,
+        preprocessing=Preprocessing(scaling=scaling, channels=3),
+        init=str(init) if init else None,
+        freeze=freeze,
+        optimizer=optimizer,
+        lr=lr,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        epochs=epochs,
+        schedule=schedule,
+        warmup_epochs=warmup_epochs,
+        patience=patience,
+        balanced=balanced,
+        augment=augment,
+        photometric=photometric,
+        seed=seed,
+        amp=amp,
+        device=device,
+        channels_last=channels_last,
+        workers=workers,
+        progress=not quiet,
+    )
+    plan = experiments.Plan(
+        val_fraction=val_fraction,
+        folds=folds,
+        sweep_lr=_floats(sweep_lr, "--sweep-lr"),
+        sweep_wd=_floats(sweep_wd, "--sweep-wd"),
+        hard_negatives=hard_negatives,
+        negative_pool=negative_pool,
+        per_round=per_round,
+        resume=resume,
+    )
     train_set = discover(data, positive_class=positive_class)
     val_set = discover(val_dir, positive_class=positive_class, classes=train_set.classes) if val_dir else None
-    spacing = training_spacing([s for s in (train_set, val_set) if s is not None],
-                               [p for p in (data, val_dir) if p is not None], override=spacing_mm)
+    spacing = training_spacing(
+        [s for s in (train_set, val_set) if s is not None],
+        [p for p in (data, val_dir) if p is not None],
+        override=spacing_mm,
+    )
     opts = replace(opts, pixel_spacing_mm=spacing)
     if not quiet:
         said = f"{spacing:g} mm" if spacing else "unknown: scans will run at each image's native grid"

@@ -55,7 +55,9 @@ def list_images(folder: Path) -> list[Path]:
 def _from_folders(root: Path) -> tuple[list[tuple[Path, str]], list[str]]:
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subdirs:
-        raise InputError(f"{root}: no class subfolders (expected one folder per class, e.g. cluster/ and normal/)")
+        raise InputError(
+            f"{root}: no class subfolders (expected one folder per class, e.g. cluster/ and normal/)"
+        )
     pairs: list[tuple[Path, str]] = []
     for sub in subdirs:
         files = list_images(sub)
@@ -97,16 +99,19 @@ def _loose_patches(root: Path, *, classes: tuple[str, ...], positive_class: str)
         elif label == 0 and len(others) == 1:
             pairs.append((path, others[0]))
         else:
-            raise InputError(f"{path}: its name does not say its class ({', '.join(classes)}); "
-                             "move it into a class folder")
+            raise InputError(
+                f"{path}: its name does not say its class ({', '.join(classes)}); move it into a class folder"
+            )
     return pairs
 
 
 def order_classes(names: list[str], positive_class: str) -> tuple[str, ...]:
     """Class names in logit order: the positive class first (the published model's class 0)."""
     if positive_class not in names:
-        raise InputError(f"positive class '{positive_class}' is not among the classes found "
-                         f"({', '.join(names)}); pick one with --positive-class")
+        raise InputError(
+            f"positive class '{positive_class}' is not among the classes found "
+            f"({', '.join(names)}); pick one with --positive-class"
+        )
     return (positive_class, *[n for n in names if n != positive_class])
 
 
@@ -130,11 +135,15 @@ def discover(source: str | Path, *, positive_class: str, classes: tuple[str, ...
         raise InputError(f"{source}: not a folder of class subfolders nor a .csv manifest")
     if classes is None:
         if len(names) < 2:
-            raise InputError(f"{source}: only one class found ({', '.join(names)}); training needs at least two")
+            raise InputError(
+                f"{source}: only one class found ({', '.join(names)}); training needs at least two"
+            )
         classes = order_classes(names, positive_class)
     unknown = sorted(set(names) - set(classes))
     if unknown:
-        raise InputError(f"{source}: classes {', '.join(unknown)} are not among the model's ({', '.join(classes)})")
+        raise InputError(
+            f"{source}: classes {', '.join(unknown)} are not among the model's ({', '.join(classes)})"
+        )
     if source.is_dir():
         pairs += _loose_patches(source, classes=classes, positive_class=positive_class)
     index = {c: i for i, c in enumerate(classes)}
@@ -159,7 +168,9 @@ def stratified_split(labels: np.ndarray, *, fraction: float, seed: int) -> tuple
         raise InputError(f"--val-fraction must lie in (0, 1), got {fraction}")
     counts = np.bincount(labels)
     if counts.min() < 2:
-        raise InputError(f"a stratified validation split needs at least 2 patches per class, got {counts.tolist()}")
+        raise InputError(
+            f"a stratified validation split needs at least 2 patches per class, got {counts.tolist()}"
+        )
     idx = np.arange(len(labels))
     n_val = max(round(fraction * len(labels)), len(counts))
     train, val = train_test_split(idx, test_size=n_val, stratify=labels, random_state=seed)

@@ -67,8 +67,16 @@ class Augment:
 class PatchDataset(Dataset):
     """``(input [C, P, P] float32, label)`` pairs; small sets are preloaded, large ones read lazily."""
 
-    def __init__(self, patch_set: PatchSet, *, size: int, policy: str, preprocessing: Preprocessing,
-                 augment: Augment | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        patch_set: PatchSet,
+        *,
+        size: int,
+        policy: str,
+        preprocessing: Preprocessing,
+        augment: Augment | None = None,
+        seed: int = 0,
+    ) -> None:
         self.patch_set = patch_set
         self.size = size
         self.policy = policy
@@ -108,7 +116,9 @@ class BalancedSampler(Sampler[int]):
     ``rank``, which gives disjoint shards without communication (what DistributedSampler does).
     """
 
-    def __init__(self, labels: np.ndarray, *, seed: int, balanced: bool = True, rank: int = 0, world: int = 1) -> None:
+    def __init__(
+        self, labels: np.ndarray, *, seed: int, balanced: bool = True, rank: int = 0, world: int = 1
+    ) -> None:
         self.labels = np.asarray(labels)
         self.seed, self.balanced, self.rank, self.world = seed, balanced, rank, world
         self.epoch = 0
@@ -129,4 +139,4 @@ class BalancedSampler(Sampler[int]):
             order = rng.choice(len(self.labels), size=n, replace=True, p=weights / weights.sum())
         else:
             order = np.resize(rng.permutation(len(self.labels)), n)
-        return iter(order[self.rank::self.world].tolist())
+        return iter(order[self.rank :: self.world].tolist())

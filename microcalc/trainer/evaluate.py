@@ -52,7 +52,7 @@ def collect(paths: list[Path]) -> list[Item]:
 def batches(items: list[Item], *, size: int, policy: str, batch: int) -> Iterator[np.ndarray]:
     """uint8 ``[n, 1, P, P]`` batches in item order, read lazily (any number of patches)."""
     for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
+        chunk = items[start : start + batch]
         out = np.empty((len(chunk), 1, size, size), dtype=np.uint8)
         for i, item in enumerate(chunk):
             out[i, 0] = fit_patch(read_patch(item.path), size=size, policy=policy, path=item.path)
@@ -88,8 +88,9 @@ def checkpoint_scorer(path: Path, *, precision: str, device: str) -> tuple[Model
     return config, score, lambda: None
 
 
-def bundle_scorer(path: Path, *, backend: str, precision: str, max_batch: int,
-                  device: str) -> tuple[ModelConfig, Callable, Callable]:
+def bundle_scorer(
+    path: Path, *, backend: str, precision: str, max_batch: int, device: str
+) -> tuple[ModelConfig, Callable, Callable]:
     """``(config, score, close)`` running a bundle through ``microcalc.engine`` backends."""
     from microcalc.bundle import Bundle
     from microcalc.engine.backends.registry import create_backend
@@ -105,26 +106,42 @@ def bundle_scorer(path: Path, *, backend: str, precision: str, max_batch: int,
     return config, score, engine.deactivate
 
 
-def open_model(model: Path, *, backend: str | None, precision: str, batch: int,
-               device: str) -> tuple[ModelConfig, Callable, Callable]:
+def open_model(
+    model: Path, *, backend: str | None, precision: str, batch: int, device: str
+) -> tuple[ModelConfig, Callable, Callable]:
     """A checkpoint file (torch backend) or a bundle folder (any backend)."""
     if model.is_dir():
-        return bundle_scorer(model, backend=backend or "auto", precision=precision, max_batch=batch, device=device)
+        return bundle_scorer(
+            model, backend=backend or "auto", precision=precision, max_batch=batch, device=device
+        )
     if backend not in (None, "torch"):
-        raise InputError(f"{model}: a checkpoint runs on the torch backend only; export a bundle for "
-                         f"--backend {backend}: mc-export --checkpoint {model} --out BUNDLE")
+        raise InputError(
+            f"{model}: a checkpoint runs on the torch backend only; export a bundle for "
+            f"--backend {backend}: mc-export --checkpoint {model} --out BUNDLE"
+        )
     return checkpoint_scorer(model, precision=precision, device=device)
 
 
-def evaluate(model: Path, items: list[Item], *, backend: str | None, precision: str, batch: int, policy: str,
-             device: str = "auto", progress: bool = True) -> tuple[ModelConfig, np.ndarray]:
+def evaluate(
+    model: Path,
+    items: list[Item],
+    *,
+    backend: str | None,
+    precision: str,
+    batch: int,
+    policy: str,
+    device: str = "auto",
+    progress: bool = True,
+) -> tuple[ModelConfig, np.ndarray]:
     """``p_cluster`` for every item, in order."""
     from tqdm.auto import tqdm
 
     config, score, close = open_model(model, backend=backend, precision=precision, batch=batch, device=device)
     scores = []
     try:
-        with tqdm(total=len(items), desc="evaluating", unit="patch", leave=False, disable=not progress) as bar:
+        with tqdm(
+            total=len(items), desc="evaluating", unit="patch", leave=False, disable=not progress
+        ) as bar:
             for tiles in batches(items, size=config.patch_size, policy=policy, batch=batch):
                 scores.append(score(tiles))
                 bar.update(len(tiles))

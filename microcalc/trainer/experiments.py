@@ -57,9 +57,17 @@ def _single(train: PatchSet, val: PatchSet, opts: TrainOptions, out: Path, plan:
         return fit(train, val, opts, out, dist=dist, resume=plan.resume)[0]
     if plan.negative_pool is None:
         raise InputError("--hard-negatives needs --negative-pool DIR")
-    metrics, last_dir = fit_with_hard_negatives(train, val, opts, out, rounds=plan.hard_negatives,
-                                                pool_dir=plan.negative_pool, per_round=plan.per_round,
-                                                dist=dist, resume=plan.resume)
+    metrics, last_dir = fit_with_hard_negatives(
+        train,
+        val,
+        opts,
+        out,
+        rounds=plan.hard_negatives,
+        pool_dir=plan.negative_pool,
+        per_round=plan.per_round,
+        dist=dist,
+        resume=plan.resume,
+    )
     promote(last_dir, out, metrics, dist)
     return metrics
 
@@ -70,26 +78,38 @@ def _folds(data: PatchSet, opts: TrainOptions, out: Path, plan: Plan, dist: Dist
 
     labels = data.labels
     if np.bincount(labels).min() < plan.folds:
-        raise InputError(f"--folds {plan.folds} needs at least {plan.folds} patches per class, "
-                         f"got {np.bincount(labels).tolist()}")
+        raise InputError(
+            f"--folds {plan.folds} needs at least {plan.folds} patches per class, "
+            f"got {np.bincount(labels).tolist()}"
+        )
     splitter = StratifiedKFold(n_splits=plan.folds, shuffle=True, random_state=opts.seed)
     runs = []
     for k, (tr, va) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
         runs.append(_single(data.subset(tr), data.subset(va), opts, out / f"fold_{k}", plan, dist))
     mean, std = summarise(runs)
     best = int(np.argmax([r.get("auc") or r["accuracy"] for r in runs]))
-    metrics = {**mean, "std": std, "confusion_matrix": np.sum([r["confusion_matrix"] for r in runs], axis=0).tolist(),
-               "threshold": opts.threshold, "folds": plan.folds, "best_fold": best,
-               "per_fold": [{k: r.get(k) for k in (*METRIC_KEYS, "best_epoch", "n_train", "n_val")} for r in runs],
-               "options": opts.record()}
+    metrics = {
+        **mean,
+        "std": std,
+        "confusion_matrix": np.sum([r["confusion_matrix"] for r in runs], axis=0).tolist(),
+        "threshold": opts.threshold,
+        "folds": plan.folds,
+        "best_fold": best,
+        "per_fold": [{k: r.get(k) for k in (*METRIC_KEYS, "best_epoch", "n_train", "n_val")} for r in runs],
+        "options": opts.record(),
+    }
     promote(out / f"fold_{best}", out, metrics, dist)
     return metrics
 
 
-def _once(data: PatchSet, val: PatchSet | None, opts: TrainOptions, out: Path, plan: Plan, dist: Dist) -> dict:
+def _once(
+    data: PatchSet, val: PatchSet | None, opts: TrainOptions, out: Path, plan: Plan, dist: Dist
+) -> dict:
     if plan.folds:
         if val is not None:
-            raise InputError("--folds and --val-dir exclude each other (folds make their own validation sets)")
+            raise InputError(
+                "--folds and --val-dir exclude each other (folds make their own validation sets)"
+            )
         return _folds(data, opts, out, plan, dist)
     if val is None:
         tr, va = stratified_split(data.labels, fraction=plan.val_fraction, seed=opts.seed)
@@ -97,8 +117,9 @@ def _once(data: PatchSet, val: PatchSet | None, opts: TrainOptions, out: Path, p
     return _single(data, val, opts, out, plan, dist)
 
 
-def run(data: PatchSet, val: PatchSet | None, opts: TrainOptions, out: Path, plan: Plan,
-        dist: Dist | None = None) -> dict[str, Any]:
+def run(
+    data: PatchSet, val: PatchSet | None, opts: TrainOptions, out: Path, plan: Plan, dist: Dist | None = None
+) -> dict[str, Any]:
     """Train as ``plan`` says; returns the metrics written to ``out/metrics.json``."""
     dist = dist or Dist()
     if not (plan.sweep_lr or plan.sweep_wd):
@@ -108,9 +129,18 @@ def run(data: PatchSet, val: PatchSet | None, opts: TrainOptions, out: Path, pla
         for wd in plan.sweep_wd or (opts.weight_decay,):
             cell = out / f"lr{lr:g}_wd{wd:g}"
             m = _once(data, val, replace(opts, lr=lr, weight_decay=wd), cell, plan, dist)
-            rows.append({"lr": lr, "weight_decay": wd, **{k: m.get(k) for k in METRIC_KEYS},
-                         "best_epoch": m.get("best_epoch"), "run": cell.name})
-    best = max(range(len(rows)), key=lambda i: rows[i]["auc"] if rows[i]["auc"] is not None else rows[i]["accuracy"])
+            rows.append(
+                {
+                    "lr": lr,
+                    "weight_decay": wd,
+                    **{k: m.get(k) for k in METRIC_KEYS},
+                    "best_epoch": m.get("best_epoch"),
+                    "run": cell.name,
+                }
+            )
+    best = max(
+        range(len(rows)), key=lambda i: rows[i]["auc"] if rows[i]["auc"] is not None else rows[i]["accuracy"]
+    )
     if dist.main:
         write_table(out, rows)
     best_metrics = json.loads((out / rows[best]["run"] / "metrics.json").read_text())
@@ -128,8 +158,15 @@ def write_table(out: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
     def cell(v: Any) -> str:
-        return "" if v is None else f"{v:.4f}" if isinstance(v, float) and v >= 1e-2 else f"{v:g}" \
-            if isinstance(v, float) else str(v)
+        return (
+            ""
+            if v is None
+            else f"{v:.4f}"
+            if isinstance(v, float) and v >= 1e-2
+            else f"{v:g}"
+            if isinstance(v, float)
+            else str(v)
+        )
 
     lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
     lines += ["| " + " | ".join(cell(r[k]) for k in fields) + " |" for r in rows]

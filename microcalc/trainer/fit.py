@@ -88,7 +88,9 @@ def make_optimizer(params: list, opts: TrainOptions) -> torch.optim.Optimizer:
     if opts.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
     if opts.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=opts.lr, weight_decay=opts.weight_decay, momentum=0.9, nesterov=True)
+        return torch.optim.SGD(
+            params, lr=opts.lr, weight_decay=opts.weight_decay, momentum=0.9, nesterov=True
+        )
     raise InputError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {opts.optimizer!r}")
 
 
@@ -124,9 +126,17 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="patch", leave=False, disable=not enabled, dynamic_ncols=True)
 
 
-def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *, dist: Dist | None = None,
-        resume: bool = False, start_weights: dict[str, torch.Tensor] | None = None,
-        extra_metrics: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def fit(
+    train_set: PatchSet,
+    val_set: PatchSet,
+    opts: TrainOptions,
+    out: Path,
+    *,
+    dist: Dist | None = None,
+    resume: bool = False,
+    start_weights: dict[str, torch.Tensor] | None = None,
+    extra_metrics: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Train on ``train_set``, select by AUC on ``val_set``; returns (metrics, best weights).
 
     ``start_weights`` continues from given weights (hard-negative rounds) instead of ``--init``.
@@ -134,22 +144,44 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
     dist = dist or Dist()
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(opts.seed)
-    config = ModelConfig(arch=opts.arch, classes=train_set.classes, positive_index=0, patch_size=opts.patch_size,
-                         preprocessing=opts.preprocessing, threshold=opts.threshold,
-                         pixel_spacing_mm=opts.pixel_spacing_mm)
-    runtime = make_runtime(device=opts.device, amp=opts.amp, channels_last=opts.channels_last,
-                           local_rank=dist.local_rank)
-    train_ds = PatchDataset(train_set, size=opts.patch_size, policy=opts.fit, preprocessing=opts.preprocessing,
-                            augment=_augment(opts), seed=opts.seed)
+    config = ModelConfig(
+        arch=opts.arch,
+        classes=train_set.classes,
+        positive_index=0,
+        patch_size=opts.patch_size,
+        preprocessing=opts.preprocessing,
+        threshold=opts.threshold,
+        pixel_spacing_mm=opts.pixel_spacing_mm,
+    )
+    runtime = make_runtime(
+        device=opts.device, amp=opts.amp, channels_last=opts.channels_last, local_rank=dist.local_rank
+    )
+    train_ds = PatchDataset(
+        train_set,
+        size=opts.patch_size,
+        policy=opts.fit,
+        preprocessing=opts.preprocessing,
+        augment=_augment(opts),
+        seed=opts.seed,
+    )
     val_ds = PatchDataset(val_set, size=opts.patch_size, policy=opts.fit, preprocessing=opts.preprocessing)
-    sampler = BalancedSampler(train_ds.labels, seed=opts.seed, balanced=opts.balanced, rank=dist.rank,
-                              world=dist.world)
+    sampler = BalancedSampler(
+        train_ds.labels, seed=opts.seed, balanced=opts.balanced, rank=dist.rank, world=dist.world
+    )
     pin = runtime.device.type == "cuda"
-    train_loader = DataLoader(train_ds, batch_size=opts.batch_size, sampler=sampler, num_workers=opts.workers,
-                              drop_last=len(sampler) > opts.batch_size, pin_memory=pin)
+    train_loader = DataLoader(
+        train_ds,
+        batch_size=opts.batch_size,
+        sampler=sampler,
+        num_workers=opts.workers,
+        drop_last=len(sampler) > opts.batch_size,
+        pin_memory=pin,
+    )
     val_loader = DataLoader(val_ds, batch_size=opts.batch_size, num_workers=opts.workers, pin_memory=pin)
 
-    model = model_setup.build_model(opts.arch, num_classes=config.num_classes, in_chans=config.preprocessing.channels)
+    model = model_setup.build_model(
+        opts.arch, num_classes=config.num_classes, in_chans=config.preprocessing.channels
+    )
     init_record = None
     if start_weights is not None:
         model.load_state_dict(start_weights, strict=True)
@@ -162,8 +194,17 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
     optimizer = make_optimizer(model_setup.trainable_parameters(model), opts)
     scheduler = make_schedule(optimizer, opts, len(train_loader))
     scaler = runtime.grad_scaler()
-    state: dict[str, Any] = {"epoch": 0, "best_score": [-2.0, -1.0], "best_epoch": 0, "bad_epochs": 0, "history": [],
-                             "best_metrics": {}, "best_scores": [], "stopped": False, "init": init_record}
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "best_score": [-2.0, -1.0],
+        "best_epoch": 0,
+        "bad_epochs": 0,
+        "history": [],
+        "best_metrics": {},
+        "best_scores": [],
+        "stopped": False,
+        "init": init_record,
+    }
     best_weights = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
     if resume:
         best_weights = _restore(out, model, optimizer, scheduler, scaler, state, config)
@@ -180,24 +221,49 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
         net.train()
         model_setup.hold_frozen(frozen)
         with _progress(len(sampler), f"epoch {epoch}/{opts.epochs}", opts.progress and dist.main) as bar:
-            loss = train_epoch(net, train_loader, optimizer=optimizer, scaler=scaler, runtime=runtime,
-                               step_scheduler=scheduler, progress=bar)
+            loss = train_epoch(
+                net,
+                train_loader,
+                optimizer=optimizer,
+                scaler=scaler,
+                runtime=runtime,
+                step_scheduler=scheduler,
+                progress=bar,
+            )
         scores = predict(model, val_loader, runtime=runtime, positive_index=config.positive_index)
         m = binary_metrics(is_pos, scores, threshold=config.threshold)
         # AUC first; accuracy breaks ties (an easy set reaches AUC 1.0 before its threshold settles).
         score = [m["auc"] if m["auc"] is not None else -1.0, m["accuracy"]]
-        state["history"].append({
-            "epoch": epoch, "train_loss": round(loss, 6), "val_auc": m["auc"], "val_accuracy": m["accuracy"],
-            "val_f1": m["f1"], "val_mcc": m["mcc"], "lr": optimizer.param_groups[0]["lr"],
-            "seconds": round(time.perf_counter() - tick, 3)})
+        state["history"].append(
+            {
+                "epoch": epoch,
+                "train_loss": round(loss, 6),
+                "val_auc": m["auc"],
+                "val_accuracy": m["accuracy"],
+                "val_f1": m["f1"],
+                "val_mcc": m["mcc"],
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": round(time.perf_counter() - tick, 3),
+            }
+        )
         state["epoch"] = epoch
         if score > state["best_score"]:
-            state.update(best_score=score, best_epoch=epoch, bad_epochs=0, best_scores=scores.tolist(),
-                         best_metrics={**m, "epoch": epoch})
+            state.update(
+                best_score=score,
+                best_epoch=epoch,
+                bad_epochs=0,
+                best_scores=scores.tolist(),
+                best_metrics={**m, "epoch": epoch},
+            )
             best_weights = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
             if dist.main:
-                save_checkpoint(out / "checkpoint.pt", state_dict=best_weights, config=config,
-                                metrics={**m, "epoch": epoch}, operating_points=_points(is_pos, scores))
+                save_checkpoint(
+                    out / "checkpoint.pt",
+                    state_dict=best_weights,
+                    config=config,
+                    metrics={**m, "epoch": epoch},
+                    operating_points=_points(is_pos, scores),
+                )
         else:
             state["bad_epochs"] += 1
         state["stopped"] = bool(opts.patience and state["bad_epochs"] >= opts.patience)
@@ -206,19 +272,35 @@ def fit(train_set: PatchSet, val_set: PatchSet, opts: TrainOptions, out: Path, *
             _write_history(out / "history.csv", state["history"])
         if opts.progress and dist.main:
             auc = "n/a" if m["auc"] is None else f"{m['auc']:.4f}"
-            print(f"epoch {epoch}/{opts.epochs}  loss {loss:.4f}  val AUC {auc}  acc {m['accuracy']:.4f}"
-                  f"  ({state['history'][-1]['seconds']:.1f} s)", flush=True)
+            print(
+                f"epoch {epoch}/{opts.epochs}  loss {loss:.4f}  val AUC {auc}  acc {m['accuracy']:.4f}"
+                f"  ({state['history'][-1]['seconds']:.1f} s)",
+                flush=True,
+            )
 
-    metrics = {**state["best_metrics"], **_at_points(is_pos, np.array(state["best_scores"])),
-               "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
-               "early_stopped": state["stopped"], "classes": list(config.classes),
-               "positive_class": config.positive_class, "n_train": len(train_set), "n_val": len(val_set),
-               "train_seconds": round(time.perf_counter() - started, 3), "init": state["init"],
-               "options": opts.record(), **(extra_metrics or {})}
+    metrics = {
+        **state["best_metrics"],
+        **_at_points(is_pos, np.array(state["best_scores"])),
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["epoch"],
+        "early_stopped": state["stopped"],
+        "classes": list(config.classes),
+        "positive_class": config.positive_class,
+        "n_train": len(train_set),
+        "n_val": len(val_set),
+        "train_seconds": round(time.perf_counter() - started, 3),
+        "init": state["init"],
+        "options": opts.record(),
+        **(extra_metrics or {}),
+    }
     if dist.main:
         write_json_atomic(out / "metrics.json", metrics)
-        plot_roc(out / "roc.png", is_positive=is_pos, p_cluster=np.array(state["best_scores"]),
-                 title=f"{opts.arch}, epoch {state['best_epoch']}")
+        plot_roc(
+            out / "roc.png",
+            is_positive=is_pos,
+            p_cluster=np.array(state["best_scores"]),
+            title=f"{opts.arch}, epoch {state['best_epoch']}",
+        )
         plot_curves(out / "curves.png", state["history"])
     dist.barrier()
     return metrics, best_weights
@@ -239,19 +321,36 @@ def _at_points(is_pos: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     points = _points(is_pos, scores)
     if not points:
         return {}
-    at = {p.name: {**binary_metrics(is_pos, scores, threshold=p.threshold), "criterion": p.criterion}
-          for p in points.points}
-    return {**binary_metrics(is_pos, scores, threshold=points.get(points.default).threshold),
-            "operating_point": points.default, "operating_points": at,
-            "at_0.5": binary_metrics(is_pos, scores, threshold=0.5)}
+    at = {
+        p.name: {**binary_metrics(is_pos, scores, threshold=p.threshold), "criterion": p.criterion}
+        for p in points.points
+    }
+    return {
+        **binary_metrics(is_pos, scores, threshold=points.get(points.default).threshold),
+        "operating_point": points.default,
+        "operating_points": at,
+        "at_0.5": binary_metrics(is_pos, scores, threshold=0.5),
+    }
 
 
-def _save_last(out: Path, model, optimizer, scheduler, scaler, state: dict, config: ModelConfig,
-               opts: TrainOptions) -> None:
-    training_state = {**state, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                      "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state(), "options": opts.record()}
-    save_checkpoint(out / "last.pt", state_dict=unwrap(model).state_dict(), config=config,
-                    metrics=state["best_metrics"], training_state=training_state)
+def _save_last(
+    out: Path, model, optimizer, scheduler, scaler, state: dict, config: ModelConfig, opts: TrainOptions
+) -> None:
+    training_state = {
+        **state,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "options": opts.record(),
+    }
+    save_checkpoint(
+        out / "last.pt",
+        state_dict=unwrap(model).state_dict(),
+        config=config,
+        metrics=state["best_metrics"],
+        training_state=training_state,
+    )
 
 
 def _restore(out: Path, model, optimizer, scheduler, scaler, state: dict, config: ModelConfig) -> dict:
@@ -260,8 +359,10 @@ def _restore(out: Path, model, optimizer, scheduler, scaler, state: dict, config
     if last.training_state is None:
         raise InputError(f"{out / 'last.pt'}: holds no training state to resume from")
     if last.config.to_dict() != config.to_dict():
-        raise InputError(f"{out / 'last.pt'}: was trained as {last.config.arch} on classes "
-                         f"{list(last.config.classes)} at {last.config.patch_size} px; the options given differ")
+        raise InputError(
+            f"{out / 'last.pt'}: was trained as {last.config.arch} on classes "
+            f"{list(last.config.classes)} at {last.config.patch_size} px; the options given differ"
+        )
     ts = last.training_state
     model.load_state_dict(last.state_dict, strict=True)
     optimizer.load_state_dict(ts["optimizer"])

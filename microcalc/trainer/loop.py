@@ -47,8 +47,9 @@ def cpu_has_amx() -> bool:
     return bool(probe()) if probe is not None else False
 
 
-def make_runtime(*, device: str = "auto", amp: str = "auto", channels_last: bool | None = None,
-                 local_rank: int = 0) -> Runtime:
+def make_runtime(
+    *, device: str = "auto", amp: str = "auto", channels_last: bool | None = None, local_rank: int = 0
+) -> Runtime:
     """Resolve ``--device`` / ``--amp`` / ``--channels-last`` into a :class:`Runtime`."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -63,12 +64,23 @@ def make_runtime(*, device: str = "auto", amp: str = "auto", channels_last: bool
     dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
     if dtype is torch.float16 and dev.type != "cuda":
         raise ValueError("--amp fp16 needs a GPU; use --amp bf16 on a CPU")
-    return Runtime(device=dev, amp_dtype=dtype, channels_last=dev.type == "cuda" if channels_last is None
-                   else channels_last)
+    return Runtime(
+        device=dev,
+        amp_dtype=dtype,
+        channels_last=dev.type == "cuda" if channels_last is None else channels_last,
+    )
 
 
-def train_epoch(model: nn.Module, loader: DataLoader, *, optimizer: torch.optim.Optimizer,
-                scaler: torch.amp.GradScaler, runtime: Runtime, step_scheduler=None, progress=None) -> float:
+def train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    *,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    runtime: Runtime,
+    step_scheduler=None,
+    progress=None,
+) -> float:
     """One pass over ``loader``; returns the mean cross-entropy. ``progress`` is a tqdm-like bar."""
     loss_fn = nn.CrossEntropyLoss()
     total, count = 0.0, 0

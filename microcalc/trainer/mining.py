@@ -34,30 +34,53 @@ def negative_pool(folder: Path, *, negative_label: int, patch_size: int, cache: 
     mammograms become their breast tiles, cut into ``cache``."""
     if not folder.is_dir():
         raise InputError(f"{folder}: --negative-pool is not a folder")
-    files = list_images(folder) + [f for sub in sorted(folder.iterdir()) if sub.is_dir() for f in list_images(sub)]
+    files = list_images(folder) + [
+        f for sub in sorted(folder.iterdir()) if sub.is_dir() for f in list_images(sub)
+    ]
     if not files:
         raise InputError(f"{folder}: the negative pool holds no images")
     patches, _ = expand_pool(files, cache, patch_size=patch_size)
     return [Sample(path=f, label=negative_label) for f in patches]
 
 
-def score_pool(weights: dict[str, torch.Tensor], pool: list[Sample], classes: tuple[str, ...],
-               opts: TrainOptions, dist: Dist) -> np.ndarray:
+def score_pool(
+    weights: dict[str, torch.Tensor],
+    pool: list[Sample],
+    classes: tuple[str, ...],
+    opts: TrainOptions,
+    dist: Dist,
+) -> np.ndarray:
     """``p_cluster`` for every pool patch with ``weights``."""
-    runtime = make_runtime(device=opts.device, amp=opts.amp, channels_last=opts.channels_last,
-                           local_rank=dist.local_rank)
+    runtime = make_runtime(
+        device=opts.device, amp=opts.amp, channels_last=opts.channels_last, local_rank=dist.local_rank
+    )
     model = model_setup.build_model(opts.arch, num_classes=len(classes), in_chans=opts.preprocessing.channels)
     model.load_state_dict(weights, strict=True)
     model = model.to(runtime.device)
-    ds = PatchDataset(PatchSet(samples=tuple(pool), classes=classes), size=opts.patch_size, policy=opts.fit,
-                      preprocessing=opts.preprocessing)
+    ds = PatchDataset(
+        PatchSet(samples=tuple(pool), classes=classes),
+        size=opts.patch_size,
+        policy=opts.fit,
+        preprocessing=opts.preprocessing,
+    )
     loader = DataLoader(ds, batch_size=opts.batch_size, num_workers=opts.workers)
     return predict(model, loader, runtime=runtime, positive_index=0)
 
 
-def fit_with_hard_negatives(train: PatchSet, val: PatchSet, opts: TrainOptions, out: Path, *, rounds: int,
-                            pool_dir: Path, per_round: int, dist: Dist, resume: bool) -> tuple[dict, Path]:
-    """Round 0 plus ``rounds`` mining rounds, each in ``out/round_R``; returns (metrics, last round folder)."""
+def fit_with_hard_negatives(
+    train: PatchSet,
+    val: PatchSet,
+    opts: TrainOptions,
+    out: Path,
+    *,
+    rounds: int,
+    pool_dir: Path,
+    per_round: int,
+    dist: Dist,
+    resume: bool,
+) -> tuple[dict, Path]:
+    """Round 0 plus ``rounds`` mining rounds, each in ``out/round_R``; returns (metrics, last round
+    folder)."""
     pool = negative_pool(pool_dir, negative_label=1, patch_size=opts.patch_size, cache=out / "pool_tiles")
     metrics, weights = fit(train, val, opts, out / "round_0", dist=dist, resume=resume)
     log: list[dict[str, Any]] = []
@@ -65,17 +88,28 @@ def fit_with_hard_negatives(train: PatchSet, val: PatchSet, opts: TrainOptions, 
     current, last_dir = train, out / "round_0"
     for r in range(1, rounds + 1):
         scores = score_pool(weights, pool, train.classes, opts, dist)
-        order = [i for i in np.argsort(-scores, kind="stable") if scores[i] >= opts.threshold
-                 and pool[i].path not in used]
+        order = [
+            i
+            for i in np.argsort(-scores, kind="stable")
+            if scores[i] >= opts.threshold and pool[i].path not in used
+        ]
         chosen = order[:per_round] if per_round > 0 else order
-        log.append({"round": r, "pool": len(pool), "false_positives": int((scores >= opts.threshold).sum()),
-                    "added": len(chosen), "top_score": float(scores.max())})
+        log.append(
+            {
+                "round": r,
+                "pool": len(pool),
+                "false_positives": int((scores >= opts.threshold).sum()),
+                "added": len(chosen),
+                "top_score": float(scores.max()),
+            }
+        )
         if not chosen:
             break
         used.update(pool[i].path for i in chosen)
         current = PatchSet(samples=current.samples + tuple(pool[i] for i in chosen), classes=train.classes)
         last_dir = out / f"round_{r}"
-        metrics, weights = fit(current, val, replace(opts, init=None), last_dir, dist=dist, resume=resume,
-                               start_weights=weights)
+        metrics, weights = fit(
+            current, val, replace(opts, init=None), last_dir, dist=dist, resume=resume, start_weights=weights
+        )
     metrics = {**metrics, "hard_negative_rounds": log}
     return metrics, last_dir

@@ -50,8 +50,10 @@ def load_init(model: nn.Module, path: str | Path, *, arch: str) -> dict[str, str
     state = dict(ckpt.state_dict)
     mismatched = sorted(k for k in state if k in target and state[k].shape != target[k].shape)
     if mismatched and not set(mismatched) <= head:
-        raise InputError(f"{path}: tensor {mismatched[0]} has shape {tuple(state[mismatched[0]].shape)}, "
-                         f"the model needs {tuple(target[mismatched[0]].shape)}")
+        raise InputError(
+            f"{path}: tensor {mismatched[0]} has shape {tuple(state[mismatched[0]].shape)}, "
+            f"the model needs {tuple(target[mismatched[0]].shape)}"
+        )
     reinit = bool(mismatched)
     if reinit:
         state = {k: v for k, v in state.items() if k not in head}
@@ -59,8 +61,12 @@ def load_init(model: nn.Module, path: str | Path, *, arch: str) -> dict[str, str
     if unexpected or set(missing) - (head if reinit else set()):
         bad = (list(unexpected) or sorted(set(missing) - head))[0]
         raise InputError(f"{path}: weights do not match {arch} (first bad key: {bad})")
-    return {"path": str(path), "source": ckpt.source, "head": "reinitialised" if reinit else "loaded",
-            "weights_sha256": ckpt.weights_sha256}
+    return {
+        "path": str(path),
+        "source": ckpt.source,
+        "head": "reinitialised" if reinit else "loaded",
+        "weights_sha256": ckpt.weights_sha256,
+    }
 
 
 def frozen_modules(model: nn.Module, mode: str) -> list[nn.Module]:
@@ -76,7 +82,8 @@ def frozen_modules(model: nn.Module, mode: str) -> list[nn.Module]:
 
 
 def apply_freeze(model: nn.Module, mode: str) -> list[nn.Module]:
-    """Stop gradients through the frozen modules; returns them (call :func:`hold_frozen` after ``train()``)."""
+    """Stop gradients through the frozen modules; returns them (call :func:`hold_frozen` after
+    ``train()``)."""
     modules = frozen_modules(model, mode)
     for module in modules:
         for p in module.parameters():

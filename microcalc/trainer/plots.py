@@ -44,7 +44,9 @@ def plot_curves(path: Path, history: list[dict]) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     left.plot(epochs, [h["train_loss"] for h in history], marker="o")
     left.set(xlabel="epoch", ylabel="training loss")
-    right.plot(epochs, [np.nan if h["val_auc"] is None else h["val_auc"] for h in history], marker="o", label="AUC")
+    right.plot(
+        epochs, [np.nan if h["val_auc"] is None else h["val_auc"] for h in history], marker="o", label="AUC"
+    )
     right.plot(epochs, [h["val_accuracy"] for h in history], marker="s", label="accuracy")
     right.set(xlabel="epoch", ylabel="validation", ylim=(0, 1.02))
     right.legend(loc="lower right")

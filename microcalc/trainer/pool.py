@@ -55,7 +55,7 @@ def cut_tiles(path: Path, cache: Path, *, patch_size: int) -> list[Path]:
     tiles = []
     for y, x in zip(grid.ys.tolist(), grid.xs.tolist()):
         tile = folder / f"{path.stem}_y{y:05d}_x{x:05d}.png"
-        Image.fromarray(pixels[y:y + patch_size, x:x + patch_size], mode="L").save(tile, format="PNG")
+        Image.fromarray(pixels[y : y + patch_size, x : x + patch_size], mode="L").save(tile, format="PNG")
         tiles.append(tile)
     (folder / ".done").touch()
     return tiles

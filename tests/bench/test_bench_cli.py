@@ -41,11 +41,33 @@ def _bench(args: list[str]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def report(small_bundle: Path, synth_patches: Path, mammogram: Path, tmp_path_factory: pytest.TempPathFactory):
+def report(
+    small_bundle: Path, synth_patches: Path, mammogram: Path, tmp_path_factory: pytest.TempPathFactory
+):
     out = tmp_path_factory.mktemp("bench")
-    _bench(["--model", str(small_bundle), "--backends", "onnxruntime,no-such-backend", "--precisions", "fp32,int8",
-            "--batch-sizes", "1,4", "--patches", str(synth_patches), "--mammogram", str(mammogram),
-            "--scan-stream", "2", "--out", str(out / "r.json"), "--markdown", str(out / "r.md"), *FAST])
+    _bench(
+        [
+            "--model",
+            str(small_bundle),
+            "--backends",
+            "onnxruntime,no-such-backend",
+            "--precisions",
+            "fp32,int8",
+            "--batch-sizes",
+            "1,4",
+            "--patches",
+            str(synth_patches),
+            "--mammogram",
+            str(mammogram),
+            "--scan-stream",
+            "2",
+            "--out",
+            str(out / "r.json"),
+            "--markdown",
+            str(out / "r.md"),
+            *FAST,
+        ]
+    )
     return json.loads((out / "r.json").read_text()), (out / "r.md").read_text()
 
 
@@ -53,12 +75,18 @@ def test_report_keeps_its_stable_keys(report):
     data, _ = report
     assert structure_errors(data) == []
     # one run per precision x batch size, in order
-    assert [(r["precision"], r["batch_size"]) for r in data["runs"]] == [("fp32", 1), ("fp32", 4), ("int8", 1),
-                                                                         ("int8", 4)]
+    assert [(r["precision"], r["batch_size"]) for r in data["runs"]] == [
+        ("fp32", 1),
+        ("fp32", 4),
+        ("int8", 1),
+        ("int8", 4),
+    ]
     for run in data["runs"]:
         assert run["patches_per_s"] > 0
         assert run["latency_ms"]["p50"] <= run["latency_ms"]["p90"] <= run["latency_ms"]["p99"]
-        assert run["speedup_vs_baseline"] == pytest.approx(run["patches_per_s"] / data["baseline"]["patches_per_s"])
+        assert run["speedup_vs_baseline"] == pytest.approx(
+            run["patches_per_s"] / data["baseline"]["patches_per_s"]
+        )
 
 
 def test_parity_verdicts_are_computed(report):
@@ -92,7 +120,9 @@ def test_scan_uses_fastest_passing_variant(report):
     assert front["efficiency"] == pytest.approx(scan["model_only_ms"] / front["wall_ms"])
     assert scan["startup_ms"] > 0 and "decode in front" in text
     assert scan["stream"]["images"] == 2  # --scan-stream 2: the image scanned twice in one run
-    assert scan["stream"]["efficiency"] == pytest.approx(scan["model_only_ms"] / scan["stream"]["wall_ms_per_image"])
+    assert scan["stream"]["efficiency"] == pytest.approx(
+        scan["model_only_ms"] / scan["stream"]["wall_ms_per_image"]
+    )
     assert "#### End-to-end scan" in text and "| pytorch eager (baseline) | fp32 | 1 |" in text
 
 
@@ -119,8 +149,24 @@ def _perturbed_copy(bundle: Path, dst: Path, scale: float) -> Path:
 
 def test_perturbed_model_fails_parity(small_bundle: Path, synth_patches: Path, tmp_path: Path):
     bundle = _perturbed_copy(small_bundle, tmp_path / "perturbed", scale=1.5)
-    _bench(["--model", str(bundle), "--backends", "onnxruntime", "--precisions", "fp32", "--batch-sizes", "2",
-            "--patches", str(synth_patches), "--no-scan", "--out", str(tmp_path / "r.json"), *FAST])
+    _bench(
+        [
+            "--model",
+            str(bundle),
+            "--backends",
+            "onnxruntime",
+            "--precisions",
+            "fp32",
+            "--batch-sizes",
+            "2",
+            "--patches",
+            str(synth_patches),
+            "--no-scan",
+            "--out",
+            str(tmp_path / "r.json"),
+            *FAST,
+        ]
+    )
     data = json.loads((tmp_path / "r.json").read_text())
     parity = data["runs"][0]["parity"]
     assert parity["passed"] is False and parity["max_abs_diff"] > 1e-4
@@ -128,22 +174,63 @@ def test_perturbed_model_fails_parity(small_bundle: Path, synth_patches: Path, t
     assert data["scan"] is None
 
 
-def test_timed_method_and_worklist_decoded_in_processes(small_bundle: Path, synth_patches: Path, mammogram: Path,
-                                                       tmp_path: Path):
+def test_timed_method_and_worklist_decoded_in_processes(
+    small_bundle: Path, synth_patches: Path, mammogram: Path, tmp_path: Path
+):
     """--duration/--in-flight (trtexec's method) and a worklist prepared in a decoding process."""
     worklist = tmp_path / "worklist"
     worklist.mkdir()
     for name in ("a.png", "b.png", "c.png"):
         shutil.copy(mammogram, worklist / name)
     (worklist / "a.json").write_text("{}")  # ground truth beside an image is not an input
-    _bench(["--model", str(small_bundle), "--backends", "onnxruntime", "--precisions", "fp32", "--batch-sizes", "4",
-            "--patches", str(synth_patches), "--mammogram", str(mammogram), "--duration", "0.2", "--warmup-ms", "20",
-            "--in-flight", "2", "--worklist", str(worklist), "--decode-workers", "1", "--out", str(tmp_path / "r.json"),
-            "--markdown", str(tmp_path / "r.md"), "--baseline-tiles", "2", "--parity-limit", "20", "--repeats", "1"])
+    _bench(
+        [
+            "--model",
+            str(small_bundle),
+            "--backends",
+            "onnxruntime",
+            "--precisions",
+            "fp32",
+            "--batch-sizes",
+            "4",
+            "--patches",
+            str(synth_patches),
+            "--mammogram",
+            str(mammogram),
+            "--duration",
+            "0.2",
+            "--warmup-ms",
+            "20",
+            "--in-flight",
+            "2",
+            "--worklist",
+            str(worklist),
+            "--decode-workers",
+            "1",
+            "--out",
+            str(tmp_path / "r.json"),
+            "--markdown",
+            str(tmp_path / "r.md"),
+            "--baseline-tiles",
+            "2",
+            "--parity-limit",
+            "20",
+            "--repeats",
+            "1",
+        ]
+    )
     report = json.loads((tmp_path / "r.json").read_text())
     run, stream = report["runs"][0], report["scan"]["stream"]
     assert structure_errors(report) == []
-    assert run["in_flight"] == 2 and run["patches_per_s"] == pytest.approx(run["batches"] * 4 / run["seconds"])
-    assert report["settings"]["method"].startswith("timed: 20 ms warm-up, then >= 0.2 s with 2 batches in flight")
-    assert stream["images"] == 3 and stream["decode_workers"] == 1 and stream["tiles"] == 3 * report["scan"]["tiles"]
+    assert run["in_flight"] == 2 and run["patches_per_s"] == pytest.approx(
+        run["batches"] * 4 / run["seconds"]
+    )
+    assert report["settings"]["method"].startswith(
+        "timed: 20 ms warm-up, then >= 0.2 s with 2 batches in flight"
+    )
+    assert (
+        stream["images"] == 3
+        and stream["decode_workers"] == 1
+        and stream["tiles"] == 3 * report["scan"]["tiles"]
+    )
     assert "decoded in 1 processes" in (tmp_path / "r.md").read_text()

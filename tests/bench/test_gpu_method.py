@@ -39,8 +39,11 @@ class CountingBackend(Backend):
         def wait() -> BatchResult:
             self.in_flight -= 1
             k = self.submitted % 10  # stage times 1..10 ms, so p99 differs from the median
-            return BatchResult(np.zeros(n, np.float32), np.zeros((n, 1, 1), np.float32),
-                               {"h2d": 1.0 + k, "compute": 2.0, "d2h": 0.5})
+            return BatchResult(
+                np.zeros(n, np.float32),
+                np.zeros((n, 1, 1), np.float32),
+                {"h2d": 1.0 + k, "compute": 2.0, "d2h": 0.5},
+            )
 
         return PendingBatch(wait)
 
@@ -49,10 +52,10 @@ def test_in_flight_keeps_the_asked_number_submitted_and_reports_stage_percentile
     tiles = np.arange(12, dtype=np.uint8).reshape(12, 1, 1, 1).repeat(4, 2).repeat(4, 3)
     with CountingBackend() as backend:
         out = measure_in_flight(backend, tiles, batch_size=4, in_flight=3, warmup_ms=20, duration_s=0.05)
-    assert backend.most_in_flight == 3 and backend.in_flight == 0      # three submitted throughout, all drained
-    assert backend.submitted > out["batches"] >= 3                   # the warm-up batches are not counted
+    assert backend.most_in_flight == 3 and backend.in_flight == 0  # three submitted throughout, all drained
+    assert backend.submitted > out["batches"] >= 3  # the warm-up batches are not counted
     assert out["patches_per_s"] == pytest.approx(out["batches"] * 4 / out["seconds"])
-    assert sorted(set(backend.first_values)) == [0, 4, 8]             # each buffer holds different tiles
+    assert sorted(set(backend.first_values)) == [0, 4, 8]  # each buffer holds different tiles
     assert out["stages_ms"]["compute"] == 2.0 and out["stages_p99_ms"]["d2h"] == 0.5
     assert out["stages_p99_ms"]["h2d"] >= out["stages_ms"]["h2d"]
     assert set(out["latency_ms"]) == {"p50", "p90", "p99", "mean"} and out["in_flight"] == 3
@@ -60,30 +63,44 @@ def test_in_flight_keeps_the_asked_number_submitted_and_reports_stage_percentile
 
 def test_in_flight_refuses_bad_settings():
     with CountingBackend() as backend, pytest.raises(ValueError, match="duration_s > 0"):
-        measure_in_flight(backend, np.zeros((1, 1, 4, 4), np.uint8), batch_size=2, in_flight=2, warmup_ms=0,
-                          duration_s=0)
+        measure_in_flight(
+            backend, np.zeros((1, 1, 4, 4), np.uint8), batch_size=2, in_flight=2, warmup_ms=0, duration_s=0
+        )
 
 
 def _bundle(profile_max: int) -> SimpleNamespace:
     engine = SimpleNamespace(format="tensorrt", precision="fp16", file="model.fp16.engine")
     onnx = SimpleNamespace(format="onnx", precision="fp16", file="model.fp16.onnx")
-    return SimpleNamespace(variants=[onnx, engine],
-                           sidecar=lambda v: {"profile": {"max": [profile_max, 1, 8, 8]}} if v is engine else {},
-                           file=lambda v: Path("/b") / v.file)
+    return SimpleNamespace(
+        variants=[onnx, engine],
+        sidecar=lambda v: {"profile": {"max": [profile_max, 1, 8, 8]}} if v is engine else {},
+        file=lambda v: Path("/b") / v.file,
+    )
 
 
-@pytest.mark.parametrize("backends, batches, profile_max, refused", [
-    (("tensorrt",), (1, 8, 32, 64), 16, True),     # the desk-review defect: suite asks 32, engine stops at 16
-    (("tensorrt",), (1, 8, 32, 64), 64, False),    # exported with --max-batch covering the suite's batches
-    (("onnxruntime-cuda",), (64,), 16, False),     # no engine is used: ONNX has a dynamic batch axis
-])
+@pytest.mark.parametrize(
+    "backends, batches, profile_max, refused",
+    [
+        (
+            ("tensorrt",),
+            (1, 8, 32, 64),
+            16,
+            True,
+        ),  # the desk-review defect: suite asks 32, engine stops at 16
+        (("tensorrt",), (1, 8, 32, 64), 64, False),  # exported with --max-batch covering the suite's batches
+        (("onnxruntime-cuda",), (64,), 16, False),  # no engine is used: ONNX has a dynamic batch axis
+    ],
+)
 def test_batches_beyond_an_engine_profile_are_refused_up_front(backends, batches, profile_max, refused):
     settings = BenchSettings(bundle=Path("/b"), backends=backends, precisions=("fp16",), batch_sizes=batches)
     if not refused:
         check_engine_batches(_bundle(profile_max), settings)
         return
-    with pytest.raises(MicrocalcError, match="asks for 64, but the fp16 TensorRT engine /b/model.fp16.engine "
-                                             "takes batches up to 16: .* mc-export --max-batch 64") as info:
+    with pytest.raises(
+        MicrocalcError,
+        match="asks for 64, but the fp16 TensorRT engine /b/model.fp16.engine "
+        "takes batches up to 16: .* mc-export --max-batch 64",
+    ) as info:
         check_engine_batches(_bundle(profile_max), settings)
     assert "\n" not in str(info.value)
 
@@ -91,12 +108,20 @@ def test_batches_beyond_an_engine_profile_are_refused_up_front(backends, batches
 def test_tables_show_the_gpu_split_method_and_worklist():
     report = make_report()
     report["settings"] = {"method": "timed: 200 ms warm-up, then >= 3 s with 3 batches in flight"}
-    report["runs"][0].update(backend="tensorrt", stages_ms={"h2d": 0.5, "compute": 4.0, "d2h": 0.25},
-                             stages_p99_ms={"h2d": 0.75, "compute": 5.0, "d2h": 0.5})
+    report["runs"][0].update(
+        backend="tensorrt",
+        stages_ms={"h2d": 0.5, "compute": 4.0, "d2h": 0.25},
+        stages_p99_ms={"h2d": 0.75, "compute": 5.0, "d2h": 0.5},
+    )
     report["scan"]["stream"].update(images=50, tiles=2000, images_per_s=41.5, decode_workers=14)
     report["runs"][2].update(backend="torch-cuda", patches_per_s=2100.0, batch_size=64)  # fp16, passes parity
-    text = render(report, min_speedup=12, min_efficiency=0.9, min_patches_per_s={"fp16": 2000, "bf16": 2000},
-                  min_images_per_s=40)
+    text = render(
+        report,
+        min_speedup=12,
+        min_efficiency=0.9,
+        min_patches_per_s={"fp16": 2000, "bf16": 2000},
+        min_images_per_s=40,
+    )
     assert "- FP16 throughput: 2100 patches/s (torch-cuda batch 64) (target 2000): met." in text
     assert "- BF16 throughput: none passing parity (target 2000): MISSED." in text
     assert "- Worklist end to end: 41.5 mammograms/s (target 40): met." in text
@@ -113,8 +138,11 @@ def test_worklist_prepared_in_processes_matches_in_process(tmp_path):
     paths = [tmp_path / f"img-{k}.dcm" for k in range(5)]
     settings = ScanSettings(threshold=0.5, batch_size=4)
     with decode_pool(2) as pool:
-        got = list(prepared_in_processes(pool, paths, reader=read_phantom, settings=settings, patch_size=64,
-                                         workers=2))
+        got = list(
+            prepared_in_processes(
+                pool, paths, reader=read_phantom, settings=settings, patch_size=64, workers=2
+            )
+        )
     assert [r.index for r in got] == list(range(5)) and [r.path for r in got] == paths
     for result in got:
         here = prepare(result.index, result.path, reader=read_phantom, settings=settings, patch_size=64)

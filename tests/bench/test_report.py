@@ -9,27 +9,55 @@ from microcalc.bench.markdown import render, target_lines
 from microcalc.bench.report import best_run, structure_errors, write_json
 
 LAT = {"p50": 10.0, "p90": 12.0, "p99": 13.0, "mean": 10.5}
-PASS = {"max_abs_diff": 1e-5, "mean_abs_diff": 1e-6, "label_agreement": 1.0, "auc": 0.9, "delta_auc": 0.0,
-        "passed": True, "failures": []}
+PASS = {
+    "max_abs_diff": 1e-5,
+    "mean_abs_diff": 1e-6,
+    "label_agreement": 1.0,
+    "auc": 0.9,
+    "delta_auc": 0.0,
+    "passed": True,
+    "failures": [],
+}
 FAIL = {**PASS, "max_abs_diff": 0.3, "passed": False, "failures": ["max |dp| 0.3 > 0.0001"]}
 
 
 def make_report():
     def run(precision, batch, pps, parity):
-        return {"backend": "onnxruntime", "precision": precision, "batch_size": batch, "patches_per_s": pps,
-                "latency_ms": dict(LAT), "stages_ms": None, "speedup_vs_baseline": pps / 2.0, "parity": dict(parity)}
+        return {
+            "backend": "onnxruntime",
+            "precision": precision,
+            "batch_size": batch,
+            "patches_per_s": pps,
+            "latency_ms": dict(LAT),
+            "stages_ms": None,
+            "speedup_vs_baseline": pps / 2.0,
+            "parity": dict(parity),
+        }
+
     return {
-        "machine": {"cpu": {"summary": "Test CPU (2 cores)"}, "gpus": [], "os": "Linux", "python": "3.11",
-                    "libraries": {"numpy": "2"}},
+        "machine": {
+            "cpu": {"summary": "Test CPU (2 cores)"},
+            "gpus": [],
+            "os": "Linux",
+            "python": "3.11",
+            "libraries": {"numpy": "2"},
+        },
         "model": {"arch": "smallcnn", "patch_size": 128},
         "baseline": {"patches_per_s": 2.0, "latency_ms": dict(LAT)},
         "runs": [run("fp32", 8, 20.0, PASS), run("int8", 8, 50.0, FAIL), run("fp16", 8, 30.0, PASS)],
         "skipped": [{"backend": "tensorrt_rtx", "precision": "fp16", "reason": "no NVIDIA GPU"}],
-        "scan": {"backend": "onnxruntime", "precision": "fp16", "batch_size": 8, "shape": [4096, 3328], "tiles": 40,
-                 "wall_ms": 1000.0, "stages_ms": {"decode": 50.0, "tiling": 20.0, "inference": 900.0,
-                                                  "stitching": 5.0},
-                 "model_only_ms": 920.0, "efficiency": 0.92,
-                 "stream": {"images": 3, "wall_ms_per_image": 950.0, "efficiency": 920.0 / 950.0}},
+        "scan": {
+            "backend": "onnxruntime",
+            "precision": "fp16",
+            "batch_size": 8,
+            "shape": [4096, 3328],
+            "tiles": 40,
+            "wall_ms": 1000.0,
+            "stages_ms": {"decode": 50.0, "tiling": 20.0, "inference": 900.0, "stitching": 5.0},
+            "model_only_ms": 920.0,
+            "efficiency": 0.92,
+            "stream": {"images": 3, "wall_ms_per_image": 950.0, "efficiency": 920.0 / 950.0},
+        },
         "parity_set": {"patches": 6},
     }
 
@@ -38,13 +66,16 @@ def test_complete_report_has_no_structure_errors():
     assert structure_errors(make_report()) == []
 
 
-@pytest.mark.parametrize("damage, missing", [
-    (lambda r: r.pop("scan"), "scan"),                                   # top-level key gone
-    (lambda r: r["runs"][0].pop("speedup_vs_baseline"), "runs[0].speedup_vs_baseline"),  # run key gone
-    (lambda r: r["runs"][1]["latency_ms"].pop("p99"), "runs[1].latency_ms.p99"),        # percentile gone
-    (lambda r: r["runs"][2]["parity"].pop("delta_auc"), "runs[2].parity.delta_auc"),    # parity key gone
-    (lambda r: r["scan"].pop("efficiency"), "scan.efficiency"),          # scan key gone
-])
+@pytest.mark.parametrize(
+    "damage, missing",
+    [
+        (lambda r: r.pop("scan"), "scan"),  # top-level key gone
+        (lambda r: r["runs"][0].pop("speedup_vs_baseline"), "runs[0].speedup_vs_baseline"),  # run key gone
+        (lambda r: r["runs"][1]["latency_ms"].pop("p99"), "runs[1].latency_ms.p99"),  # percentile gone
+        (lambda r: r["runs"][2]["parity"].pop("delta_auc"), "runs[2].parity.delta_auc"),  # parity key gone
+        (lambda r: r["scan"].pop("efficiency"), "scan.efficiency"),  # scan key gone
+    ],
+)
 def test_structure_errors_name_the_missing_key(damage, missing):
     report = make_report()
     damage(report)
@@ -65,11 +96,14 @@ def test_json_writer_maps_nan_to_null(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left behind
 
 
-@pytest.mark.parametrize("min_speedup, min_efficiency, first, second", [
-    (12.0, 0.9, "met", "met"),        # 15x >= 12x, 0.92 >= 0.9
-    (20.0, 0.9, "MISSED", "met"),     # 15x < 20x
-    (12.0, 0.95, "met", "MISSED"),    # 0.92 < 0.95 (the GPU target)
-])
+@pytest.mark.parametrize(
+    "min_speedup, min_efficiency, first, second",
+    [
+        (12.0, 0.9, "met", "met"),  # 15x >= 12x, 0.92 >= 0.9
+        (20.0, 0.9, "MISSED", "met"),  # 15x < 20x
+        (12.0, 0.95, "met", "MISSED"),  # 0.92 < 0.95 (the GPU target)
+    ],
+)
 def test_target_verdicts(min_speedup, min_efficiency, first, second):
     lines = target_lines(make_report(), min_speedup=min_speedup, min_efficiency=min_efficiency)
     assert lines[0].endswith(f"{first}.") and lines[1].endswith(f"{second}.")
@@ -79,6 +113,6 @@ def test_target_verdicts(min_speedup, min_efficiency, first, second):
 def test_markdown_has_every_table():
     text = render(make_report(), min_speedup=12, min_efficiency=0.9)
     assert "| pytorch eager (baseline) | fp32 | 1 | 2.00 |" in text
-    assert "FAIL: max |dp| 0.3 > 0.0001" in text          # the failing variant says why
-    assert "tensorrt_rtx fp16: no NVIDIA GPU" in text      # unavailable backends are listed
-    assert "| 0.920 |" in text                             # scan efficiency
+    assert "FAIL: max |dp| 0.3 > 0.0001" in text  # the failing variant says why
+    assert "tensorrt_rtx fp16: no NVIDIA GPU" in text  # unavailable backends are listed
+    assert "| 0.920 |" in text  # scan efficiency

@@ -5,11 +5,14 @@ import pytest
 from microcalc.bench.stats import latency_summary, median, stage_medians, throughput
 
 
-@pytest.mark.parametrize("values, expected", [
-    ([3.0], 3.0),                 # one sample is its own median
-    ([1.0, 9.0, 2.0], 2.0),       # odd length: the middle value
-    ([1.0, 2.0, 3.0, 10.0], 2.5),  # even length: mean of the two middle values
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([3.0], 3.0),  # one sample is its own median
+        ([1.0, 9.0, 2.0], 2.0),  # odd length: the middle value
+        ([1.0, 2.0, 3.0, 10.0], 2.5),  # even length: mean of the two middle values
+    ],
+)
 def test_median(values, expected):
     assert median(values) == expected
 
@@ -28,9 +31,12 @@ def test_throughput_is_median_rate():
     assert throughput(8, [1.0, 2.0, 4.0]) == 4.0
 
 
-@pytest.mark.parametrize("bad", [
-    [],        # empty sample
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],  # empty sample
+    ],
+)
 def test_empty_samples_are_refused(bad):
     with pytest.raises(ValueError):
         median(bad)

@@ -18,6 +18,8 @@ print('loaded:', sorted({m.split('.')[0] for m in sys.modules} & {'ray', 'torch'
 
 
 def test_mc_scan_and_the_cluster_package_import_without_ray():
-    proc = subprocess.run([sys.executable, "-c", BLOCK], capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCK], capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "loaded: []" in proc.stdout

@@ -20,7 +20,9 @@ from microcalc.engine import cli as scan_cli
 from microcalc.errors import MissingDependencyError
 
 synth_cli = pytest.importorskip("microcalc.synth.cli", reason="mc-synth is needed for test mammograms")
-pq = pytest.importorskip("pyarrow.parquet", reason='pyarrow is not installed: pip install "microcalc[cluster]"')
+pq = pytest.importorskip(
+    "pyarrow.parquet", reason='pyarrow is not installed: pip install "microcalc[cluster]"'
+)
 pytestmark = pytest.mark.xdist_group("small_bundle")  # with the other users of the session bundle
 
 SETTINGS = ["--overlap", "0.5", "--backend", "onnxruntime", "--precision", "fp32", "--batch-size", "8"]
@@ -30,7 +32,9 @@ SETTINGS = ["--overlap", "0.5", "--backend", "onnxruntime", "--precision", "fp32
 def ray_cluster():
     """A new local Ray cluster for this module (never one already running here), shut down after it."""
     ray = pytest.importorskip("ray", reason='Ray is not installed: pip install "microcalc[cluster]"')
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING"
+    )
     yield ray
     ray.shutdown()
 
@@ -42,8 +46,21 @@ def images(tmp_path_factory) -> list[Path]:
     paths = []
     for seed, clusters in ((5, 2), (6, 0), (7, 1)):
         path = root / f"mammo{seed}.dcm"
-        result = CliRunner().invoke(synth_cli.cli, ["mammogram", str(path), "--rows", "1536", "--cols", "1280",
-                                                    "--clusters", str(clusters), "--seed", str(seed)])
+        result = CliRunner().invoke(
+            synth_cli.cli,
+            [
+                "mammogram",
+                str(path),
+                "--rows",
+                "1536",
+                "--cols",
+                "1280",
+                "--clusters",
+                str(clusters),
+                "--seed",
+                str(seed),
+            ],
+        )
         assert result.exit_code == 0, result.output
         path.with_suffix(".json").unlink()  # the ground truth is not an input
         paths.append(path)
@@ -68,12 +85,16 @@ def single_process(images, small_bundle, tmp_path_factory) -> dict[str, dict]:
     return reports(out)
 
 
-def test_ray_scan_gives_mc_scan_answers_and_error_rows(ray_cluster, images, small_bundle, single_process, tmp_path):
+def test_ray_scan_gives_mc_scan_answers_and_error_rows(
+    ray_cluster, images, small_bundle, single_process, tmp_path
+):
     manifest = tmp_path / "archive.csv"
     manifest.write_text("path\n" + "".join(f"{p}\n" for p in images))
     out = tmp_path / "out"
     pytest.importorskip("highdicom", reason='--sr needs pip install "microcalc[dicom]"')
-    result = scan([str(manifest), "--model", str(small_bundle), "--out", str(out), "--ray", "auto", "--sr", *SETTINGS])
+    result = scan(
+        [str(manifest), "--model", str(small_bundle), "--out", str(out), "--ray", "auto", "--sr", *SETTINGS]
+    )
     assert result.exit_code == 1, result.output  # one input failed
     assert "3 done, 0 skipped (done before), 1 failed" in result.output
     got = reports(out)
@@ -81,22 +102,36 @@ def test_ray_scan_gives_mc_scan_answers_and_error_rows(ray_cluster, images, smal
     assert sum(len(r["findings"]) for r in got.values()) >= 1  # the comparison is not vacuous
     for name, ref in single_process.items():
         ray_report = got[name]
-        for field in ("input", "sop_instance_uid", "rows", "cols", "model_sha256", "settings", "tiles_scanned",
-                      "max_score", "findings", "suspicious"):
+        for field in (
+            "input",
+            "sop_instance_uid",
+            "rows",
+            "cols",
+            "model_sha256",
+            "settings",
+            "tiles_scanned",
+            "max_score",
+            "findings",
+            "suspicious",
+        ):
             assert ray_report[field] == ref[field], (name, field)
         assert (out / name).with_suffix(".png").is_file()
         assert pydicom.dcmread(out / name.replace(".json", ".sr.dcm")).Modality == "SR"
     findings = pq.read_table(out / FINDINGS_FILE).to_pylist()
-    expected = sorted((r["input"], f["bbox_px"]["x0"], f["bbox_px"]["y0"], f["score"])
-                      for r in single_process.values() for f in r["findings"])
+    expected = sorted(
+        (r["input"], f["bbox_px"]["x0"], f["bbox_px"]["y0"], f["score"])
+        for r in single_process.values()
+        for f in r["findings"]
+    )
     assert sorted((f["input"], f["x0_px"], f["y0_px"], f["score"]) for f in findings) == expected
     errors = pq.read_table(out / ERRORS_FILE).to_pylist()
     assert [e["input"] for e in errors] == [str(images[3])] and "broken.dcm" in errors[0]["reason"]
     assert "\n" not in errors[0]["reason"]
 
 
-def test_killed_run_resumes_without_loss_or_duplicates(ray_cluster, images, small_bundle, single_process,
-                                                         tmp_path, monkeypatch):
+def test_killed_run_resumes_without_loss_or_duplicates(
+    ray_cluster, images, small_bundle, single_process, tmp_path, monkeypatch
+):
     """The driver dies after recording one image: the rerun skips it, does the rest, counts each once."""
     out = tmp_path / "out"
     recorded = []
@@ -110,7 +145,16 @@ def test_killed_run_resumes_without_loss_or_duplicates(ray_cluster, images, smal
     append_then_die.__wrapped__ = Ledger.append
     monkeypatch.setattr(driver, "FLUSH_ROWS", 1)
     monkeypatch.setattr(Ledger, "append", append_then_die)
-    args = [*map(str, images[:3]), "--model", str(small_bundle), "--out", str(out), "--ray", "auto", *SETTINGS]
+    args = [
+        *map(str, images[:3]),
+        "--model",
+        str(small_bundle),
+        "--out",
+        str(out),
+        "--ray",
+        "auto",
+        *SETTINGS,
+    ]
     with pytest.raises(click.exceptions.Abort):  # click's answer to KeyboardInterrupt
         CliRunner().invoke(scan_cli.cli, args, catch_exceptions=False, standalone_mode=False)
     monkeypatch.undo()

@@ -27,10 +27,21 @@ def orthanc(tmp_path: Path):
     root = tmp_path / "orthanc"
     (root / "db").mkdir(parents=True)
     dicom_port, http_port = free_port(), free_port()
-    config = {"Name": "microcalc-test", "StorageDirectory": str(root / "db"), "IndexDirectory": str(root / "db"),
-              "HttpPort": http_port, "DicomPort": dicom_port, "DicomAet": "ORTHANC", "RemoteAccessAllowed": False,
-              "AuthenticationEnabled": False, "Plugins": [], "DicomCheckCalledAet": False,
-              "StorageCompression": False, "OverwriteInstances": False, "ConcurrentJobs": 1}
+    config = {
+        "Name": "microcalc-test",
+        "StorageDirectory": str(root / "db"),
+        "IndexDirectory": str(root / "db"),
+        "HttpPort": http_port,
+        "DicomPort": dicom_port,
+        "DicomAet": "ORTHANC",
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "Plugins": [],
+        "DicomCheckCalledAet": False,
+        "StorageCompression": False,
+        "OverwriteInstances": False,
+        "ConcurrentJobs": 1,
+    }
     (root / "orthanc.json").write_text(json.dumps(config))
     log = (root / "orthanc.log").open("w")
     process = subprocess.Popen([binary, str(root / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
@@ -66,8 +77,24 @@ def mammograms(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     paths = []
     for seed, (view, side) in enumerate((("CC", "L"), ("MLO", "R"), ("CC", "R"), ("MLO", "L"))):
         path = root / f"m{seed}.dcm"
-        result = CliRunner().invoke(synth, ["mammogram", str(path), "--rows", "1024", "--cols", "832", "--seed",
-                                            str(seed), "--view", view, "--laterality", side], catch_exceptions=False)
+        result = CliRunner().invoke(
+            synth,
+            [
+                "mammogram",
+                str(path),
+                "--rows",
+                "1024",
+                "--cols",
+                "832",
+                "--seed",
+                str(seed),
+                "--view",
+                view,
+                "--laterality",
+                side,
+            ],
+            catch_exceptions=False,
+        )
         assert result.exit_code == 0, result.output
         paths.append(path)
     return paths

@@ -16,20 +16,25 @@ REQUIRED = {"port": 11112, "dest": "PACS@10.0.0.5:104", "spool": "spool", "out":
 
 def test_command_line_overrides_the_toml_file(tmp_path):
     toml = tmp_path / "node.toml"
-    toml.write_text('ae-title = "CADNODE"\nport = 4000\ndest = "PACS@pacs.local:104"\nspool = "/var/spool/mc"\n'
-                    'out = "/var/lib/mc"\nthreshold = 0.4\n')
+    toml.write_text(
+        'ae-title = "CADNODE"\nport = 4000\ndest = "PACS@pacs.local:104"\nspool = "/var/spool/mc"\n'
+        'out = "/var/lib/mc"\nthreshold = 0.4\n'
+    )
     config = load_config(toml, {"port": 5000, "threshold": None, "ae_title": None})
     assert (config.ae_title, config.port, config.threshold) == ("CADNODE", 5000, 0.4)
     assert str(config.spool) == "/var/spool/mc" and config.backend == "auto"  # default kept
 
 
-@pytest.mark.parametrize("options, toml, message", [
-    ({"port": 1, "dest": "A@h:1"}, None, "missing --spool, --out"),  # required settings absent
-    ({**REQUIRED, "port": 70000}, None, "port must lie in 1..65535"),
-    ({**REQUIRED, "ae_title": "X" * 17}, None, "AE title must have 1 to 16 characters"),
-    (REQUIRED, "colour = 1\n", "unknown setting 'colour'"),  # typo in the file
-    (REQUIRED, "port = [\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "options, toml, message",
+    [
+        ({"port": 1, "dest": "A@h:1"}, None, "missing --spool, --out"),  # required settings absent
+        ({**REQUIRED, "port": 70000}, None, "port must lie in 1..65535"),
+        ({**REQUIRED, "ae_title": "X" * 17}, None, "AE title must have 1 to 16 characters"),
+        (REQUIRED, "colour = 1\n", "unknown setting 'colour'"),  # typo in the file
+        (REQUIRED, "port = [\n", "not valid TOML"),
+    ],
+)
 def test_bad_settings_are_one_line(tmp_path, options, toml, message):
     path = None
     if toml is not None:
@@ -67,15 +72,27 @@ def test_config_defaults_are_the_scan_options_defaults():
     from microcalc.dicomnode.cli import cli
 
     config = load_config(None, dict(REQUIRED))
-    shown = {p.name: p.default for p in cli.params if p.name in ("backend", "precision", "overlap", "batch_size",
-                                                                  "min_breast", "operating_point", "threshold")}
+    shown = {
+        p.name: p.default
+        for p in cli.params
+        if p.name
+        in ("backend", "precision", "overlap", "batch_size", "min_breast", "operating_point", "threshold")
+    }
     assert shown == {name: getattr(config, name) for name in shown}
 
 
 def test_an_unknown_operating_point_is_one_line(tmp_path, small_bundle):
     from microcalc.dicomnode.cli import serve
 
-    config = load_config(None, {**REQUIRED, "spool": tmp_path / "s", "out": tmp_path / "o", "model": small_bundle,
-                                "operating_point": "no-such-point"})
+    config = load_config(
+        None,
+        {
+            **REQUIRED,
+            "spool": tmp_path / "s",
+            "out": tmp_path / "o",
+            "model": small_bundle,
+            "operating_point": "no-such-point",
+        },
+    )
     with pytest.raises(MicrocalcError, match="no-such-point"):
         serve(config)

@@ -43,7 +43,9 @@ class FakePacs:
             self.received.append(event.dataset)
             return 0x0000
 
-        self.server = ae.start_server(("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, store)])
+        self.server = ae.start_server(
+            ("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, store)]
+        )
         return self
 
     def stop(self) -> None:
@@ -108,9 +110,16 @@ def make_node(tmp_path, small_bundle):
     started: list[Node] = []
 
     def make(dest_port: int, **overrides) -> Node:
-        config = ServeConfig(port=free_port(), host="127.0.0.1", dest=f"PACS@127.0.0.1:{dest_port}",
-                             spool=tmp_path / "spool", out=tmp_path / "out", model=small_bundle, max_backoff=0.5,
-                             **overrides)
+        config = ServeConfig(
+            port=free_port(),
+            host="127.0.0.1",
+            dest=f"PACS@127.0.0.1:{dest_port}",
+            spool=tmp_path / "spool",
+            out=tmp_path / "out",
+            model=small_bundle,
+            max_backoff=0.5,
+            **overrides,
+        )
         node = Node(config).start()
         started.append(node)
         return node
@@ -127,8 +136,12 @@ def images(mammograms: list[Path], folder: Path, n: int) -> list[Path]:
 
 
 def referenced_image(sr: pydicom.Dataset) -> str:
-    return sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0] \
-        .ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+    return (
+        sr.CurrentRequestedProcedureEvidenceSequence[0]
+        .ReferencedSeriesSequence[0]
+        .ReferencedSOPSequence[0]
+        .ReferencedSOPInstanceUID
+    )
 
 
 def test_receives_mammograms_refuses_others_and_forwards_one_sr_each(tmp_path, mammograms, make_node, caplog):
@@ -183,7 +196,10 @@ def test_restart_resumes_the_spool_and_never_reports_an_image_twice(tmp_path, ma
     wait_for(lambda: list((first.config.spool / "outbox").iterdir()), what="an SR in the outbox")
     assert first.shutdown() == 0  # destination down: the SR stays in the outbox
     # an image acknowledged just before a crash, not yet scanned
-    shutil.copy(acknowledged[1], first.config.spool / "incoming" / f"{pydicom.dcmread(acknowledged[1]).SOPInstanceUID}.dcm")
+    shutil.copy(
+        acknowledged[1],
+        first.config.spool / "incoming" / f"{pydicom.dcmread(acknowledged[1]).SOPInstanceUID}.dcm",
+    )
 
     pacs = FakePacs(dest).start()
     second = make_node(dest)
@@ -214,12 +230,18 @@ def test_send_overview_adds_a_valid_secondary_capture_per_image(tmp_path, mammog
     assert all(sc.PhotometricInterpretation == "RGB" and sc.SamplesPerPixel == 3 for sc in overviews)
     path = tmp_path / "overview.dcm"
     overviews[0].save_as(path, enforce_file_format=True)
-    check = subprocess.run([need("dciodvfy", "dicom3tools"), str(path)], capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [need("dciodvfy", "dicom3tools"), str(path)], capture_output=True, text=True, check=False
+    )
     lines = (check.stdout + check.stderr).splitlines()
-    assert "SCImage" in [line.strip() for line in lines] and not [x for x in lines if x.startswith("Error")], lines
+    assert "SCImage" in [line.strip() for line in lines] and not [
+        x for x in lines if x.startswith("Error")
+    ], lines
 
 
-def test_an_image_that_cannot_be_scanned_moves_to_failed_and_the_node_goes_on(tmp_path, mammograms, make_node):
+def test_an_image_that_cannot_be_scanned_moves_to_failed_and_the_node_goes_on(
+    tmp_path, mammograms, make_node
+):
     pacs = FakePacs(free_port()).start()
     node = make_node(pacs.port)
     bad, good = images(mammograms, tmp_path / "in", 2)

@@ -38,10 +38,31 @@ class Serve:
         env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "microcalc.dicomnode.cli", "--port", str(self.port), "--host", "127.0.0.1",
-                 "--ae-title", "MICROCALC", "--dest", f"{orthanc.aet}@127.0.0.1:{orthanc.dicom_port}",
-                 "--model", str(bundle), "--spool", str(self.spool), "--out", str(self.out), "--max-backoff", "1"],
-                stdout=log, stderr=subprocess.STDOUT, env=env)
+                [
+                    sys.executable,
+                    "-m",
+                    "microcalc.dicomnode.cli",
+                    "--port",
+                    str(self.port),
+                    "--host",
+                    "127.0.0.1",
+                    "--ae-title",
+                    "MICROCALC",
+                    "--dest",
+                    f"{orthanc.aet}@127.0.0.1:{orthanc.dicom_port}",
+                    "--model",
+                    str(bundle),
+                    "--spool",
+                    str(self.spool),
+                    "--out",
+                    str(self.out),
+                    "--max-backoff",
+                    "1",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         deadline = time.monotonic() + 120
         while not self._echo():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -80,8 +101,21 @@ def start_serve(tmp_path, small_bundle, orthanc):
 
 
 def storescu(port: int, files: list[Path]) -> subprocess.Popen:
-    return subprocess.Popen([need("storescu", "dcmtk"), "-R", "-aet", "MODALITY", "-aec", "MICROCALC", "127.0.0.1",
-                             str(port), *map(str, files)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            need("storescu", "dcmtk"),
+            "-R",
+            "-aet",
+            "MODALITY",
+            "-aec",
+            "MICROCALC",
+            "127.0.0.1",
+            str(port),
+            *map(str, files),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def studies_of(files: list[Path]) -> dict[str, str]:
@@ -102,8 +136,12 @@ def wait_for_srs(orthanc, count: int, timeout: float = 600.0) -> float:
 
 
 def referenced(sr: pydicom.Dataset) -> str:
-    return sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0] \
-        .ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+    return (
+        sr.CurrentRequestedProcedureEvidenceSequence[0]
+        .ReferencedSeriesSequence[0]
+        .ReferencedSOPSequence[0]
+        .ReferencedSOPInstanceUID
+    )
 
 
 def assert_one_sr_per_study(orthanc, expected: dict[str, str]) -> None:
@@ -118,7 +156,9 @@ def assert_one_sr_per_study(orthanc, expected: dict[str, str]) -> None:
 
 def make_images(mammograms: list[Path], folder: Path, n: int) -> list[Path]:
     folder.mkdir()
-    return [clone_with_new_study(mammograms[k % len(mammograms)], folder / f"img{k:03d}.dcm") for k in range(n)]
+    return [
+        clone_with_new_study(mammograms[k % len(mammograms)], folder / f"img{k:03d}.dcm") for k in range(n)
+    ]
 
 
 def test_storescu_to_mc_serve_to_orthanc(tmp_path, mammograms, orthanc, start_serve):
@@ -137,8 +177,9 @@ def test_storescu_to_mc_serve_to_orthanc(tmp_path, mammograms, orthanc, start_se
     assert len(list(serve.out.glob("*.json"))) == len(files)
 
 
-def test_sigkill_mid_batch_then_restart_reports_every_acknowledged_image_once(tmp_path, mammograms, orthanc,
-                                                                              start_serve):
+def test_sigkill_mid_batch_then_restart_reports_every_acknowledged_image_once(
+    tmp_path, mammograms, orthanc, start_serve
+):
     files = make_images(mammograms, tmp_path / "in", 12)
     serve = start_serve("first")
     acknowledged: list[str] = []
@@ -165,7 +206,9 @@ def test_sigkill_mid_batch_then_restart_reports_every_acknowledged_image_once(tm
     sender.join(timeout=60)
     assert 5 <= len(acknowledged) < len(files), "the kill did not land in the middle of the batch"
     sent_before = {p.name for p in (serve.spool / "sent").iterdir()}
-    assert len(sent_before) < len(acknowledged), "every acknowledged image was already reported before the kill"
+    assert len(sent_before) < len(acknowledged), (
+        "every acknowledged image was already reported before the kill"
+    )
 
     restarted = start_serve("second")
     expected = {s: i for s, i in studies_of(files).items() if i in set(acknowledged)}
@@ -181,7 +224,9 @@ def test_sigkill_mid_batch_then_restart_reports_every_acknowledged_image_once(tm
 
 
 @pytest.mark.slow
-def test_load_100_images_over_4_associations(tmp_path, mammograms, orthanc, start_serve, capsys, record_property):
+def test_load_100_images_over_4_associations(
+    tmp_path, mammograms, orthanc, start_serve, capsys, record_property
+):
     need("storescu", "dcmtk")
     files = make_images(mammograms, tmp_path / "in", 100)
     serve = start_serve()
@@ -197,6 +242,8 @@ def test_load_100_images_over_4_associations(tmp_path, mammograms, orthanc, star
     assert len(list((serve.spool / "sent").iterdir())) == len(files)
     record_property("images_per_s", round(len(files) / (done - start), 3))  # in the JUnit XML under xdist
     with capsys.disabled():
-        print(f"\nmc-serve load: {len(files)} images over 4 storescu associations: all received in "
-              f"{received - start:.1f} s, all {len(files)} SRs in Orthanc after {done - start:.1f} s: "
-              f"{len(files) / (done - start):.2f} images/s end to end")
+        print(
+            f"\nmc-serve load: {len(files)} images over 4 storescu associations: all received in "
+            f"{received - start:.1f} s, all {len(files)} SRs in Orthanc after {done - start:.1f} s: "
+            f"{len(files) / (done - start):.2f} images/s end to end"
+        )

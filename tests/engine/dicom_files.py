@@ -12,8 +12,15 @@ DIGITAL_MG = "1.2.840.10008.5.1.4.1.1.1.2"
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 
-def write_dicom(path: Path, pixels: np.ndarray | None, *, modality: str = "MG", rows: int | None = None,
-                cols: int | None = None, syntax: str = ExplicitVRLittleEndian) -> Path:
+def write_dicom(
+    path: Path,
+    pixels: np.ndarray | None,
+    *,
+    modality: str = "MG",
+    rows: int | None = None,
+    cols: int | None = None,
+    syntax: str = ExplicitVRLittleEndian,
+) -> Path:
     """A 16-bit MONOCHROME2 image; ``pixels=None`` leaves out Pixel Data; rows/cols override the header."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = DIGITAL_MG if modality == "MG" else CT_IMAGE
@@ -35,6 +42,7 @@ def write_dicom(path: Path, pixels: np.ndarray | None, *, modality: str = "MG", 
         data = (pixels.astype(np.uint16) * 16).tobytes()
         if syntax == JPEGLSLossless:  # encapsulated junk: the decoder check comes before decoding
             from pydicom.encaps import encapsulate
+
             data = encapsulate([b"\xff\xd8junk\xff\xd9"])
         ds.PixelData = data
     ds.save_as(path, enforce_file_format=True)

@@ -50,30 +50,45 @@ class MeanBackend(Backend):
         self.seen.extend(t.copy() for t in batch[:n, 0])
         p = tiles.mean(axis=(1, 2)) / 255.0
         s = tiles.shape[-1] // CAM_BLOCK
-        cam = tiles[:, :s * CAM_BLOCK, :s * CAM_BLOCK].reshape(n, s, CAM_BLOCK, s, CAM_BLOCK).mean(axis=(2, 4))
+        cam = (
+            tiles[:, : s * CAM_BLOCK, : s * CAM_BLOCK]
+            .reshape(n, s, CAM_BLOCK, s, CAM_BLOCK)
+            .mean(axis=(2, 4))
+        )
         result = BatchResult(p.astype(np.float32), cam.astype(np.float32), {"compute": 0.0})
         return PendingBatch(lambda: result)
 
 
-def phantom(rows: int = 600, cols: int = 500, *, spots: tuple[tuple[int, int], ...] = ((300, 200),),
-            seed: int = 0) -> np.ndarray:
+def phantom(
+    rows: int = 600, cols: int = 500, *, spots: tuple[tuple[int, int], ...] = ((300, 200),), seed: int = 0
+) -> np.ndarray:
     """Dark air, a half-ellipse breast at grey 60 on the left edge, 24 px bright spots (255) at (y, x)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:rows, :cols]
     breast = ((yy - rows / 2) / (rows * 0.45)) ** 2 + (xx / (cols * 0.8)) ** 2 <= 1.0
     img = np.where(breast, 60, 0).astype(np.uint8) + rng.integers(0, 4, (rows, cols), dtype=np.uint8)
     for y, x in spots:
-        img[y - 12:y + 12, x - 12:x + 12] = 255
+        img[y - 12 : y + 12, x - 12 : x + 12] = 255
     return np.ascontiguousarray(img)
 
 
-def as_image(pixels: np.ndarray, name: str = "img", *,
-             spacing_mm: tuple[float, float] | None = (0.1, 0.1)) -> Mammogram:
+def as_image(
+    pixels: np.ndarray, name: str = "img", *, spacing_mm: tuple[float, float] | None = (0.1, 0.1)
+) -> Mammogram:
     """A :class:`microcalc.imaging.Mammogram` for tests that bypass DICOM."""
-    meta = ImageMeta(path=name, sop_instance_uid="1.2.3", modality="MG", laterality="L", view="CC",
-                     rows=pixels.shape[0], cols=pixels.shape[1], pixel_spacing_mm=spacing_mm,
-                     photometric="MONOCHROME2", transfer_syntax="1.2.840.10008.1.2.1",
-                     spacing_source="ImagerPixelSpacing" if spacing_mm else None)
+    meta = ImageMeta(
+        path=name,
+        sop_instance_uid="1.2.3",
+        modality="MG",
+        laterality="L",
+        view="CC",
+        rows=pixels.shape[0],
+        cols=pixels.shape[1],
+        pixel_spacing_mm=spacing_mm,
+        photometric="MONOCHROME2",
+        transfer_syntax="1.2.840.10008.1.2.1",
+        spacing_source="ImagerPixelSpacing" if spacing_mm else None,
+    )
     return Mammogram(pixels=pixels, meta=meta)
 
 
@@ -82,19 +97,37 @@ def write_tiny_bundle(root: Path, *, patch: int, threshold: float, spacing_mm: f
     run by MeanBackend."""
     root.mkdir(parents=True)
     (root / "model.onnx").write_bytes(b"placeholder")
-    variant = Variant(name="fp32", format="onnx", precision="fp32", file="model.onnx",
-                      sha256=file_sha256(root / "model.onnx"))
-    config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0,
-                         patch_size=patch, threshold=threshold, pixel_spacing_mm=spacing_mm)
-    write_manifest(root, config=config, source_checkpoint={"path": "x.pt", "sha256": "0"},
-                   input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, patch, patch]},
-                   outputs=[],
-                   variants=[variant], created="2024-01-01T00:00:00", microcalc_version="0.1.0")
+    variant = Variant(
+        name="fp32",
+        format="onnx",
+        precision="fp32",
+        file="model.onnx",
+        sha256=file_sha256(root / "model.onnx"),
+    )
+    config = ModelConfig(
+        arch="smallcnn",
+        classes=("cluster", "no_cluster"),
+        positive_index=0,
+        patch_size=patch,
+        threshold=threshold,
+        pixel_spacing_mm=spacing_mm,
+    )
+    write_manifest(
+        root,
+        config=config,
+        source_checkpoint={"path": "x.pt", "sha256": "0"},
+        input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, patch, patch]},
+        outputs=[],
+        variants=[variant],
+        created="2024-01-01T00:00:00",
+        microcalc_version="0.1.0",
+    )
     return root
 
 
 def mean_backend_opener(patch: int):
     """A stand-in for ``microcalc.engine.cli.open_backend`` that returns a MeanBackend."""
+
     def open_backend(name, precision, bundle, *, max_batch):
         variant = bundle.variant(precision="fp32")
         model = {"name": variant.name, "precision": "fp32", "sha256": variant.sha256}

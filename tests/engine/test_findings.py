@@ -23,14 +23,17 @@ def flat_cams(n: int) -> np.ndarray:
     return np.zeros((n, 8, 8), np.float32)
 
 
-@pytest.mark.parametrize("hot, expected_groups", [
-    ([], 0),                               # nothing above threshold
-    ([(0, 0)], 1),                         # one tile
-    ([(0, 0), (0, 1)], 1),                 # horizontal neighbours merge
-    ([(0, 0), (1, 1)], 1),                 # diagonal neighbours overlap, so they merge too
-    ([(0, 0), (0, 2)], 2),                 # a gap of one tile: two findings
-    ([(0, 0), (3, 3), (3, 2)], 2),         # two groups of different sizes
-])
+@pytest.mark.parametrize(
+    "hot, expected_groups",
+    [
+        ([], 0),  # nothing above threshold
+        ([(0, 0)], 1),  # one tile
+        ([(0, 0), (0, 1)], 1),  # horizontal neighbours merge
+        ([(0, 0), (1, 1)], 1),  # diagonal neighbours overlap, so they merge too
+        ([(0, 0), (0, 2)], 2),  # a gap of one tile: two findings
+        ([(0, 0), (3, 3), (3, 2)], 2),  # two groups of different sizes
+    ],
+)
 def test_groups_of_adjacent_tiles(hot, expected_groups):
     grid = grid_of(4, 4)
     scores = np.full(len(grid), 0.1, np.float32)
@@ -44,8 +47,8 @@ def test_groups_of_adjacent_tiles(hot, expected_groups):
 def test_frame_score_and_order():
     grid = grid_of(4, 4)
     scores = np.zeros(len(grid), np.float32)
-    scores[[0, 1]] = [0.7, 0.6]      # tiles (0,0), (0,1)
-    scores[15] = 0.95                # tile (3,3)
+    scores[[0, 1]] = [0.7, 0.6]  # tiles (0,0), (0,1)
+    scores[15] = 0.95  # tile (3,3)
     findings = find_clusters(grid, scores, flat_cams(len(grid)), threshold=0.5)
     assert [f.score for f in findings] == pytest.approx([0.95, 0.7])
     assert findings[0].frame == Box(96, 96, 96 + P, 96 + P)
@@ -57,7 +60,7 @@ def test_cam_locates_cluster_inside_frame():
     grid = grid_of(2, 2)
     scores = np.array([0.9, 0.9, 0.1, 0.1], np.float32)
     cams = flat_cams(4)
-    cams[1, 2, 3] = 5.0   # tile (0,1) starts at x=32; CAM cell (row 2, col 3) = pixels y 16..24, x 56..64
+    cams[1, 2, 3] = 5.0  # tile (0,1) starts at x=32; CAM cell (row 2, col 3) = pixels y 16..24, x 56..64
     (finding,) = find_clusters(grid, scores, cams, threshold=0.5, cam_fraction=0.5)
     assert finding.frame == Box(0, 0, 96, 64)
     b = finding.bbox
@@ -78,8 +81,17 @@ def test_coordinates_in_mm():
 def test_score_grid_marks_skipped_tiles_nan():
     full = grid_of(2, 2)
     keep = np.array([True, False, True, True])
-    grid = TileGrid(P, full.ys[keep], full.xs[keep], full.ii[keep], full.jj[keep], (2, 2), 4,
-                    full.row_starts, full.col_starts)
+    grid = TileGrid(
+        P,
+        full.ys[keep],
+        full.xs[keep],
+        full.ii[keep],
+        full.jj[keep],
+        (2, 2),
+        4,
+        full.row_starts,
+        full.col_starts,
+    )
     heat = score_grid(grid, np.array([0.1, 0.2, 0.3], np.float32))
     assert np.isnan(heat[0, 1]) and heat[1, 1] == pytest.approx(0.3)
 

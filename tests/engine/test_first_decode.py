@@ -41,8 +41,9 @@ def test_first_image_decodes_before_the_backend_is_active_and_only_once():
         assert reader.started.wait(10)  # decoding began with the backend still inactive
         assert not backend.is_active
         with backend:
-            results = list(Scanner(backend, reader=reader, settings=SETTINGS).scan([Path("a"), Path("b")],
-                                                                                 first=first))
+            results = list(
+                Scanner(backend, reader=reader, settings=SETTINGS).scan([Path("a"), Path("b")], first=first)
+            )
     assert reader.calls == ["a", "b"]  # the first path is not decoded a second time
     assert [r.path.name for r in results] == ["a", "b"] and all(r.error is None for r in results)
     assert results[0].times_ms["wall"] >= results[0].times_ms["decode"]  # wall counted from the early start
@@ -59,8 +60,9 @@ def test_a_refused_first_input_is_reported_and_the_rest_is_scanned(mean_backend)
     reader = CountingReader({"b": phantom(seed=3)})
     backend = mean_backend(P)
     with FirstDecode(Path("missing"), reader=reader, settings=SETTINGS, patch_size=P) as first:
-        results = list(Scanner(backend, reader=reader, settings=SETTINGS).scan([Path("missing"), Path("b")],
-                                                                               first=first))
+        results = list(
+            Scanner(backend, reader=reader, settings=SETTINGS).scan([Path("missing"), Path("b")], first=first)
+        )
     assert "missing: not a DICOM file" in str(results[0].error)
     assert results[1].error is None and len(results[1].grid) > 0
 
@@ -68,6 +70,8 @@ def test_a_refused_first_input_is_reported_and_the_rest_is_scanned(mean_backend)
 def test_a_first_decode_of_another_path_is_refused(mean_backend):
     reader = CountingReader({"a": phantom(seed=1)})
     scanner = Scanner(mean_backend(P), reader=reader, settings=SETTINGS)
-    with FirstDecode(Path("a"), reader=reader, settings=SETTINGS, patch_size=P) as first, \
-            pytest.raises(ValueError, match="first decode is of a"):
+    with (
+        FirstDecode(Path("a"), reader=reader, settings=SETTINGS, patch_size=P) as first,
+        pytest.raises(ValueError, match="first decode is of a"),
+    ):
         list(scanner.scan([Path("other"), Path("a")], first=first))

@@ -24,15 +24,18 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["a.dcm"], ["a.dcm"]),                                            # a file as given
-    (["."], ["a.dcm", "b.png", "sub/IM0001", "sub/c.dcm"]),            # folder: images, suffix-less, no hidden
-    (["*.dcm"], ["a.dcm"]),                                            # glob
-    (["**/*.dcm"], ["a.dcm", "sub/c.dcm"]),                            # recursive glob
-    (["a.dcm", ".", "a.dcm"], ["a.dcm", "b.png", "sub/IM0001", "sub/c.dcm"]),  # duplicates once
-    (["missing.dcm"], ["missing.dcm"]),                                # kept, so the scan reports it
-    (["nothing*.dcm"], ["nothing*.dcm"]),                              # unmatched glob kept likewise
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["a.dcm"], ["a.dcm"]),  # a file as given
+        (["."], ["a.dcm", "b.png", "sub/IM0001", "sub/c.dcm"]),  # folder: images, suffix-less, no hidden
+        (["*.dcm"], ["a.dcm"]),  # glob
+        (["**/*.dcm"], ["a.dcm", "sub/c.dcm"]),  # recursive glob
+        (["a.dcm", ".", "a.dcm"], ["a.dcm", "b.png", "sub/IM0001", "sub/c.dcm"]),  # duplicates once
+        (["missing.dcm"], ["missing.dcm"]),  # kept, so the scan reports it
+        (["nothing*.dcm"], ["nothing*.dcm"]),  # unmatched glob kept likewise
+    ],
+)
 def test_expand_inputs(tree, monkeypatch, args, expected):
     monkeypatch.chdir(tree)
     assert [p.as_posix() for p in expand_inputs(args)] == expected
@@ -47,8 +50,15 @@ def _scanned() -> ScanResult:
     grid = plan_tiles(breast_mask(img), size=64, overlap=0.25, min_breast=0.1)
     scores = (grid.ys % 3).astype("float32") / 3
     cams = scores[:, None, None].repeat(8, 1).repeat(8, 2)
-    return ScanResult(index=0, path=Path("a.dcm"), image=as_image(img), grid=grid, scores=scores, cams=cams,
-                      findings=find_clusters(grid, scores, cams, threshold=0.5))
+    return ScanResult(
+        index=0,
+        path=Path("a.dcm"),
+        image=as_image(img),
+        grid=grid,
+        scores=scores,
+        cams=cams,
+        findings=find_clusters(grid, scores, cams, threshold=0.5),
+    )
 
 
 def test_outputs_written_atomically(tmp_path):

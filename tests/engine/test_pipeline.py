@@ -17,7 +17,6 @@ P = 64
 # background tiles score ~0.24 (grey 60), tiles holding the 24-px white spot ~0.3-0.35
 
 
-
 def reader_for(images: dict[str, np.ndarray]):
     """A reader that serves arrays by file name and fails like a decoder on unknown names."""
 
@@ -32,15 +31,19 @@ def reader_for(images: dict[str, np.ndarray]):
 def test_scores_are_the_known_predictor_on_the_right_tiles(mean_backend):
     backend = mean_backend(P, max_batch=4)
     img = phantom(600, 500, spots=((300, 200),))
-    scanner = Scanner(backend, reader=reader_for({"a": img}), settings=ScanSettings(threshold=0.3, batch_size=4))
+    scanner = Scanner(
+        backend, reader=reader_for({"a": img}), settings=ScanSettings(threshold=0.3, batch_size=4)
+    )
     (result,) = scanner.scan([Path("a")])
     assert result.error is None
-    expected = np.array([img[y:y + P, x:x + P].mean() / 255 for y, x in zip(result.grid.ys, result.grid.xs)])
+    expected = np.array(
+        [img[y : y + P, x : x + P].mean() / 255 for y, x in zip(result.grid.ys, result.grid.xs)]
+    )
     np.testing.assert_allclose(result.scores, expected, rtol=1e-6)
     # tiles reached the backend bit-identical to the image region, in grid order
     assert len(backend.seen) == len(result.grid)
     for tile, y, x in zip(backend.seen, result.grid.ys, result.grid.xs):
-        np.testing.assert_array_equal(tile, img[y:y + P, x:x + P])
+        np.testing.assert_array_equal(tile, img[y : y + P, x : x + P])
     # the 24-px spot at (y=300, x=200) is the only finding and lies inside its box
     assert len(result.findings) == 1
     assert result.findings[0].frame.contains(200, 300)
@@ -51,7 +54,9 @@ def test_scores_are_the_known_predictor_on_the_right_tiles(mean_backend):
 def test_buffers_are_reused_not_allocated_per_tile(mean_backend):
     backend = mean_backend(P, max_batch=4)
     images = {f"i{k}": phantom(600, 500, seed=k) for k in range(3)}
-    scanner = Scanner(backend, reader=reader_for(images), settings=ScanSettings(threshold=0.3, batch_size=4, depth=3))
+    scanner = Scanner(
+        backend, reader=reader_for(images), settings=ScanSettings(threshold=0.3, batch_size=4, depth=3)
+    )
     results = list(scanner.scan([Path(n) for n in images]))
     tiles = sum(len(r.grid) for r in results)
     assert tiles > 3 * 4 * 3  # many more batches than buffers
@@ -73,10 +78,13 @@ def test_many_inputs_keep_order_and_bad_ones_do_not_stop_the_rest(mean_backend):
     assert len(results[0].findings) == 1 and results[3].findings == []
 
 
-@pytest.mark.parametrize("exc", [
-    ValueError("buffer is too small"),          # e.g. a truncated pixel data element
-    OSError("unexpected end of file"),          # a truncated file
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValueError("buffer is too small"),  # e.g. a truncated pixel data element
+        OSError("unexpected end of file"),  # a truncated file
+    ],
+)
 def test_decoder_exceptions_become_one_line_input_errors(mean_backend, exc):
     def read(path: Path):
         raise exc
@@ -113,22 +121,35 @@ def failing_on(bad: str, exc: BaseException | None, images: dict[str, np.ndarray
     return read
 
 
-@pytest.mark.parametrize("exc, kind, message", [
-    (Fatal("decoder state lost"), InternalError, "bug in microcalc"),       # a BaseException subclass
-    (AttributeError("'NoneType' has no attribute 'x'"), InternalError, "bug"),  # a reader bug, not the file's
-    (TypeError("unsupported operand"), InternalError, "bug"),                  # likewise
-    (PanicException("index out of bounds: the len is 1703936\nbut the index is 1703936"), InputError,
-     "the decoder panicked"),                                                  # Rust panic, multi-line
-    (None, InputError, "longer than 0.3 s"),                                   # a reader that never returns
-])
+@pytest.mark.parametrize(
+    "exc, kind, message",
+    [
+        (Fatal("decoder state lost"), InternalError, "bug in microcalc"),  # a BaseException subclass
+        (
+            AttributeError("'NoneType' has no attribute 'x'"),
+            InternalError,
+            "bug",
+        ),  # a reader bug, not the file's
+        (TypeError("unsupported operand"), InternalError, "bug"),  # likewise
+        (
+            PanicException("index out of bounds: the len is 1703936\nbut the index is 1703936"),
+            InputError,
+            "the decoder panicked",
+        ),  # Rust panic, multi-line
+        (None, InputError, "longer than 0.3 s"),  # a reader that never returns
+    ],
+)
 def test_reader_failures_cost_one_input_and_the_scan_goes_on(mean_backend, exc, kind, message):
     release = threading.Event()
     images = {"a": phantom(seed=1), "c": phantom(seed=2)}
     reader = failing_on("bad.dcm", exc, images, release)
     settings = ScanSettings(threshold=0.3, decode_timeout_s=0.3)
     try:
-        results = list(Scanner(mean_backend(P), reader=reader, settings=settings).scan(
-            [Path("a"), Path("bad.dcm"), Path("c")]))
+        results = list(
+            Scanner(mean_backend(P), reader=reader, settings=settings).scan(
+                [Path("a"), Path("bad.dcm"), Path("c")]
+            )
+        )
     finally:
         release.set()  # lets the abandoned reader thread end
     assert [r.path.name for r in results] == ["a", "bad.dcm", "c"]
@@ -164,8 +185,11 @@ def test_a_stage_dying_of_a_base_exception_reaches_the_caller(mean_backend, wher
 
 
 def test_blank_image_scans_zero_tiles(mean_backend):
-    scanner = Scanner(mean_backend(P), reader=reader_for({"b": np.zeros((300, 300), np.uint8)}),
-                      settings=ScanSettings(threshold=0.3))
+    scanner = Scanner(
+        mean_backend(P),
+        reader=reader_for({"b": np.zeros((300, 300), np.uint8)}),
+        settings=ScanSettings(threshold=0.3),
+    )
     (result,) = scanner.scan([Path("b")])
     assert result.error is None and len(result.grid) == 0 and result.findings == []
 
@@ -182,13 +206,16 @@ def test_backend_failure_propagates(mean_backend):
         list(scanner.scan([Path("a")]))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"threshold": 1.5}, "threshold"),                       # probability out of range
-    ({"threshold": 0.3, "overlap": 1.0}, "overlap"),         # stride would be zero
-    ({"threshold": 0.3, "min_breast": -0.1}, "min-breast"),  # negative fraction
-    ({"threshold": 0.3, "batch_size": 0}, "batch size"),     # empty batches
-    ({"threshold": 0.3, "decode_timeout_s": 0}, "timeout"),  # every input would time out
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"threshold": 1.5}, "threshold"),  # probability out of range
+        ({"threshold": 0.3, "overlap": 1.0}, "overlap"),  # stride would be zero
+        ({"threshold": 0.3, "min_breast": -0.1}, "min-breast"),  # negative fraction
+        ({"threshold": 0.3, "batch_size": 0}, "batch size"),  # empty batches
+        ({"threshold": 0.3, "decode_timeout_s": 0}, "timeout"),  # every input would time out
+    ],
+)
 def test_settings_are_validated(kwargs, message):
     with pytest.raises(MicrocalcError, match=message):
         ScanSettings(**kwargs)

@@ -54,9 +54,15 @@ def test_scan_resamples_to_the_model_spacing(tmp_path, fake_backend):
     result = scan([str(image), "--model", str(bundle), "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "o" / "g.json").read_text())
-    assert report["resampling"] == {"original_spacing_mm": [0.1, 0.1], "spacing_source": "ImagerPixelSpacing",
-                                    "model_spacing_mm": 0.05, "scale": [2.0, 2.0], "resampled": True,
-                                    "scanned_shape": [1200, 1000], "note": None}
+    assert report["resampling"] == {
+        "original_spacing_mm": [0.1, 0.1],
+        "spacing_source": "ImagerPixelSpacing",
+        "model_spacing_mm": 0.05,
+        "scale": [2.0, 2.0],
+        "resampled": True,
+        "scanned_shape": [1200, 1000],
+        "note": None,
+    }
     assert report["times_ms"]["resample"] > 0 and (report["rows"], report["cols"]) == (600, 500)
     (finding,) = report["findings"]
     box = finding["bbox_px"]
@@ -73,10 +79,18 @@ def test_native_grid_flag_scans_without_resampling(tmp_path, fake_backend):
     assert resampling["model_spacing_mm"] == 0.05 and "--native-grid" in resampling["note"]
 
 
-@pytest.mark.parametrize("extra, spacing, source, note", [
-    (["--spacing", "0.1"], [0.1, 0.1], "--spacing", None),
-    ([], [0.05, 0.05], "assumed: the model's spacing", "no --spacing was given: assumed the model's 0.05 mm"),
-])
+@pytest.mark.parametrize(
+    "extra, spacing, source, note",
+    [
+        (["--spacing", "0.1"], [0.1, 0.1], "--spacing", None),
+        (
+            [],
+            [0.05, 0.05],
+            "assumed: the model's spacing",
+            "no --spacing was given: assumed the model's 0.05 mm",
+        ),
+    ],
+)
 def test_png_spacing_given_or_assumed(tmp_path, fake_backend, extra, spacing, source, note):
     bundle = write_tiny_bundle(tmp_path / "b05", patch=P, threshold=TINY_THRESHOLD, spacing_mm=0.05)
     png = tmp_path / "film.png"
@@ -93,8 +107,12 @@ def test_png_spacing_given_or_assumed(tmp_path, fake_backend, extra, spacing, so
 
 def test_json_flag_prints_reports(tmp_path, tiny_bundle, fake_backend):
     spots = [(300, 200), (150, 100)]  # (y, x) of the white spot in im0, im1
-    images = [write_dicom(tmp_path / f"im{k}.dcm", phantom(seed=k, spots=(spot,))) for k, spot in enumerate(spots)]
-    result = scan([str(tmp_path / "im*.dcm"), "--model", str(tiny_bundle), "--out", str(tmp_path / "o"), "--json"])
+    images = [
+        write_dicom(tmp_path / f"im{k}.dcm", phantom(seed=k, spots=(spot,))) for k, spot in enumerate(spots)
+    ]
+    result = scan(
+        [str(tmp_path / "im*.dcm"), "--model", str(tiny_bundle), "--out", str(tmp_path / "o"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     reports = json.loads(result.stdout)
     assert [Path(r["input"]).name for r in reports] == [p.name for p in images]
@@ -115,6 +133,7 @@ def _no_pixels(d: Path) -> Path:
 
 def _missing_plugin(d: Path, monkeypatch) -> Path:
     from microcalc.imaging import reader
+
     monkeypatch.setattr(reader, "get_decoder", lambda ts: SimpleNamespace(is_available=False))
     return write_dicom(d / "jpegls.dcm", phantom(), syntax=JPEGLSLossless)
 
@@ -138,16 +157,21 @@ def _truncated(d: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make, message", [
-    (_not_dicom, "not a DICOM"),              # a text file with a .dcm name
-    (_no_pixels, "no Pixel Data"),            # header only
-    (_missing_plugin, "no decoder"),          # JPEG-LS with its pylibjpeg plugin absent
-    (_wrong_modality, "not a mammogram"),     # CT refused without --force
-    (_too_small, "smaller"),                  # 40 rows < one 64-px tile
-    (_absurd, "absurd"),                      # 65000 x 60000 (3.9 Gpixel) in the header
-    (_truncated, "truncated"),                # file cut in half
-])
-def test_bad_input_is_one_line_and_others_go_on(tmp_path, tiny_bundle, fake_backend, monkeypatch, make, message):
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (_not_dicom, "not a DICOM"),  # a text file with a .dcm name
+        (_no_pixels, "no Pixel Data"),  # header only
+        (_missing_plugin, "no decoder"),  # JPEG-LS with its pylibjpeg plugin absent
+        (_wrong_modality, "not a mammogram"),  # CT refused without --force
+        (_too_small, "smaller"),  # 40 rows < one 64-px tile
+        (_absurd, "absurd"),  # 65000 x 60000 (3.9 Gpixel) in the header
+        (_truncated, "truncated"),  # file cut in half
+    ],
+)
+def test_bad_input_is_one_line_and_others_go_on(
+    tmp_path, tiny_bundle, fake_backend, monkeypatch, make, message
+):
     inputs = tmp_path / "in"
     inputs.mkdir()
     bad = make(inputs, monkeypatch) if make is _missing_plugin else make(inputs)
@@ -155,7 +179,9 @@ def test_bad_input_is_one_line_and_others_go_on(tmp_path, tiny_bundle, fake_back
     out = tmp_path / "out"
     # in this process: the monkeypatched plugin lookup would not reach a decoder process, and the
     # decoder process is tested in test_every_input_is_scanned_or_refused_by_name and tests/imaging
-    result = scan([str(bad), str(good), "--model", str(tiny_bundle), "--out", str(out), "--isolation", "none"])
+    result = scan(
+        [str(bad), str(good), "--model", str(tiny_bundle), "--out", str(out), "--isolation", "none"]
+    )
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and str(bad) in errors[0] and message in errors[0]
@@ -194,7 +220,12 @@ def test_every_input_is_scanned_or_refused_by_name(tmp_path, tiny_bundle, fake_b
     refused = [line for line in lines if line.startswith("mc-scan: error: ")]
     assert len(refused) == len(bad) and all(str(path) in line for path, line in zip(bad, refused))
     assert lines[-1].startswith("mc-scan: 6 input(s): 2 scanned, 4 refused")
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["good0.json", "good0.png", "good1.json", "good1.png"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "good0.json",
+        "good0.png",
+        "good1.json",
+        "good1.png",
+    ]
 
 
 def test_a_scan_that_stops_names_the_inputs_it_did_not_get_to(tmp_path, tiny_bundle, monkeypatch):
@@ -209,8 +240,9 @@ def test_a_scan_that_stops_names_the_inputs_it_did_not_get_to(tmp_path, tiny_bun
 
     monkeypatch.setattr(scan_cli, "open_backend", open_backend)
     images = [write_dicom(tmp_path / f"i{k}.dcm", phantom(seed=k)) for k in range(3)]
-    result = CliRunner().invoke(scan_cli.cli, [*map(str, images), "--model", str(tiny_bundle), "--out",
-                                               str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        scan_cli.cli, [*map(str, images), "--model", str(tiny_bundle), "--out", str(tmp_path / "o")]
+    )
     assert isinstance(result.exception, RuntimeError)
     refused = [line for line in result.stderr.splitlines() if "not scanned: the scan stopped" in line]
     assert [line.split(": ")[2] for line in refused] == [str(p) for p in images]
@@ -228,18 +260,22 @@ def test_report_and_console_name_the_operating_point(tmp_path, tiny_bundle, fake
     assert "carries no operating points" in point["source"]
     assert "threshold 0.1 (uncalibrated)" in result.stdout and "carries no operating points" in result.stderr
 
-    write_points(Bundle.load(tiny_bundle), [OperatingPoint(name="fp0.25", threshold=0.12, level="image",
-                                                           criterion="test point")])
+    write_points(
+        Bundle.load(tiny_bundle),
+        [OperatingPoint(name="fp0.25", threshold=0.12, level="image", criterion="test point")],
+    )
     result = scan([str(image), "--model", str(tiny_bundle), "--out", str(tmp_path / "o2")])
     report = json.loads((tmp_path / "o2" / "a.json").read_text())
     assert report["operating_point"]["name"] == "fp0.25" and report["settings"]["threshold"] == 0.12
     assert "at fp0.25 (0.12)" in result.stdout and "operating point fp0.25" in result.stderr
 
-    result = scan([str(image), "--model", str(tiny_bundle), "--out", str(tmp_path / "o3"),
-                   "--threshold", "0.3"])
+    result = scan(
+        [str(image), "--model", str(tiny_bundle), "--out", str(tmp_path / "o3"), "--threshold", "0.3"]
+    )
     fixed = json.loads((tmp_path / "o3" / "a.json").read_text())["operating_point"]
     assert fixed["source"].startswith("--threshold")
-    result = CliRunner().invoke(scan_cli.cli, [str(image), "--model", str(tiny_bundle),
-                                               "--operating-point", "fp9"])
+    result = CliRunner().invoke(
+        scan_cli.cli, [str(image), "--model", str(tiny_bundle), "--operating-point", "fp9"]
+    )
     assert result.exit_code != 0
     assert "no operating point 'fp9'; this model has: fp0.25" in str(result.exception)

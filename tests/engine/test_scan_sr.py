@@ -37,8 +37,11 @@ def tool(name: str, package: str) -> str:
 def scan_sr(tmp_path: Path, pixels, name: str = "right_mlo.dcm", extra: tuple[str, ...] = ()):
     image = write_dicom(tmp_path / name, pixels)
     out = tmp_path / "out"
-    result = CliRunner().invoke(scan_cli.cli, [str(image), "--model", str(tmp_path / "bundle"), "--out", str(out),
-                                               "--sr", *extra], catch_exceptions=False)
+    result = CliRunner().invoke(
+        scan_cli.cli,
+        [str(image), "--model", str(tmp_path / "bundle"), "--out", str(out), "--sr", *extra],
+        catch_exceptions=False,
+    )
     return image, out, result
 
 
@@ -61,10 +64,15 @@ def test_sr_of_a_finding_is_valid_and_matches_the_report(tmp_path, tiny_bundle, 
 
     # filed with the source's patient and study, in a new series and instance
     assert sr.SOPClassUID == MAMMOGRAPHY_CAD_SR_STORAGE and sr.Modality == "SR"
-    assert (sr.PatientName, sr.PatientID, sr.StudyInstanceUID) == (source.PatientName, source.PatientID,
-                                                                   source.StudyInstanceUID)
+    assert (sr.PatientName, sr.PatientID, sr.StudyInstanceUID) == (
+        source.PatientName,
+        source.PatientID,
+        source.StudyInstanceUID,
+    )
     assert sr.SeriesInstanceUID != source.SeriesInstanceUID and sr.SOPInstanceUID != source.SOPInstanceUID
-    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+    evidence = (
+        sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+    )
     assert evidence.ReferencedSOPInstanceUID == source.SOPInstanceUID
     assert "PixelData" not in sr and "ImageLaterality" not in sr  # nothing but patient and study copied
 
@@ -88,7 +96,19 @@ def test_sr_of_a_finding_is_valid_and_matches_the_report(tmp_path, tiny_bundle, 
     assert list(centre.GraphicData) == pytest.approx([expected["centre_px"]["x"], expected["centre_px"]["y"]])
     box = expected["bbox_px"]
     assert list(outline.GraphicData) == pytest.approx(
-        [box["x0"], box["y0"], box["x1"], box["y0"], box["x1"], box["y1"], box["x0"], box["y1"], box["x0"], box["y0"]])
+        [
+            box["x0"],
+            box["y0"],
+            box["x1"],
+            box["y0"],
+            box["x1"],
+            box["y1"],
+            box["x0"],
+            box["y1"],
+            box["x0"],
+            box["y0"],
+        ]
+    )
     for scoord in (centre, outline):
         assert scoord.ContentSequence[0].RelationshipType == "SELECTED FROM"
         assert list(scoord.ContentSequence[0].ReferencedContentItemIdentifier) == [1, 2, 1]
@@ -135,8 +155,11 @@ def test_same_scan_same_sr_instance(tmp_path, tiny_bundle, fake_backend):
     pixels = phantom(600, 500, spots=((300, 200),))
     image, out, first = scan_sr(tmp_path, pixels)
     uid = pydicom.dcmread(out / "right_mlo.sr.dcm").SOPInstanceUID
-    again = CliRunner().invoke(scan_cli.cli, [str(image), "--model", str(tmp_path / "bundle"), "--out",
-                                              str(tmp_path / "again"), "--sr"], catch_exceptions=False)
+    again = CliRunner().invoke(
+        scan_cli.cli,
+        [str(image), "--model", str(tmp_path / "bundle"), "--out", str(tmp_path / "again"), "--sr"],
+        catch_exceptions=False,
+    )
     assert first.exit_code == again.exit_code == 0
     assert pydicom.dcmread(tmp_path / "again" / "right_mlo.sr.dcm").SOPInstanceUID == uid
     _, out2, _ = scan_sr(tmp_path, pixels, name="other.dcm")  # another image (new SOP Instance UID)
@@ -146,8 +169,11 @@ def test_same_scan_same_sr_instance(tmp_path, tiny_bundle, fake_backend):
 def test_sr_of_a_png_is_one_line_and_leaves_no_file(tmp_path, tiny_bundle, fake_backend):
     png = tmp_path / "plain.png"
     Image.fromarray(phantom(600, 500)).save(png)
-    result = CliRunner().invoke(scan_cli.cli, [str(png), "--model", str(tmp_path / "bundle"), "--out",
-                                               str(tmp_path / "out"), "--sr"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        scan_cli.cli,
+        [str(png), "--model", str(tmp_path / "bundle"), "--out", str(tmp_path / "out"), "--sr"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if "error" in line]
     assert len(errors) == 1 and "plain.png: a CAD SR needs a DICOM image" in errors[0]
@@ -158,18 +184,31 @@ def test_missing_highdicom_names_the_extra(tmp_path, tiny_bundle, fake_backend, 
     monkeypatch.setitem(sys.modules, "highdicom", None)  # import fails as if not installed
     image = write_dicom(tmp_path / "x.dcm", phantom(600, 500))
     with pytest.raises(MissingDependencyError, match=r'pip install "microcalc\[dicom\]"'):
-        CliRunner().invoke(scan_cli.cli, [str(image), "--model", str(tmp_path / "bundle"), "--sr"],
-                           catch_exceptions=False)
+        CliRunner().invoke(
+            scan_cli.cli, [str(image), "--model", str(tmp_path / "bundle"), "--sr"], catch_exceptions=False
+        )
 
 
-@pytest.mark.parametrize("point, expected", [
-    # a named point chosen for an image-level criterion (mc-scan --operating-point)
-    ({"name": "fp0.25", "threshold": 0.43, "level": "image", "criterion": "0.25 false positives per image"},
-     "operating point fp0.25 (image level: 0.25 false positives per image)"),
-    ({"name": None, "threshold": 0.5, "source": "--threshold given by the user"},  # a bare threshold
-     "operating point none (fixed threshold)"),
-    (None, "operating point none (fixed threshold)"),  # reports written before operating points existed
-])
+@pytest.mark.parametrize(
+    "point, expected",
+    [
+        # a named point chosen for an image-level criterion (mc-scan --operating-point)
+        (
+            {
+                "name": "fp0.25",
+                "threshold": 0.43,
+                "level": "image",
+                "criterion": "0.25 false positives per image",
+            },
+            "operating point fp0.25 (image level: 0.25 false positives per image)",
+        ),
+        (
+            {"name": None, "threshold": 0.5, "source": "--threshold given by the user"},  # a bare threshold
+            "operating point none (fixed threshold)",
+        ),
+        (None, "operating point none (fixed threshold)"),  # reports written before operating points existed
+    ],
+)
 def test_the_sr_names_the_operating_point(point, expected):
     report = {"model_sha256": "ab" * 32, "settings": {"threshold": 0.43}, "operating_point": point}
     parameters = algorithm_from_report(report).parameters

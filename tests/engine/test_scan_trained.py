@@ -28,18 +28,46 @@ OVERLAP = 0.5  # a cluster near a tile edge is still whole in a neighbouring til
 
 def synth(path: Path, *, clusters: int, seed: int) -> dict:
     """``mc-synth mammogram`` through its CLI; returns the ground truth it writes next to the image."""
-    result = CliRunner().invoke(synth_cli.cli, ["mammogram", str(path), "--rows", str(ROWS), "--cols", str(COLS),
-                                                "--clusters", str(clusters), "--seed", str(seed)],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        synth_cli.cli,
+        [
+            "mammogram",
+            str(path),
+            "--rows",
+            str(ROWS),
+            "--cols",
+            str(COLS),
+            "--clusters",
+            str(clusters),
+            "--seed",
+            str(seed),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return json.loads(path.with_suffix(".json").read_text())
 
 
 def scan(paths: list[Path], bundle: Path, out: Path, *options: str) -> list[dict]:
-    result = CliRunner().invoke(scan_cli.cli, [*map(str, paths), "--model", str(bundle), "--out", str(out),
-                                               "--overlap", str(OVERLAP), "--backend", "onnxruntime",
-                                               "--precision", "fp32", "--json", *options],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        scan_cli.cli,
+        [
+            *map(str, paths),
+            "--model",
+            str(bundle),
+            "--out",
+            str(out),
+            "--overlap",
+            str(OVERLAP),
+            "--backend",
+            "onnxruntime",
+            "--precision",
+            "fp32",
+            "--json",
+            *options,
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -77,9 +105,21 @@ def test_phantom_without_clusters_gives_no_finding(small_bundle, tmp_path):
 def test_an_uncalibrated_patch_point_says_so(small_bundle, tmp_path):
     path = tmp_path / "normal.dcm"
     synth(path, clusters=0, seed=6)
-    result = CliRunner().invoke(scan_cli.cli, [str(path), "--model", str(small_bundle), "--out",
-                                               str(tmp_path / "out"), "--backend", "onnxruntime",
-                                               "--precision", "fp32"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        scan_cli.cli,
+        [
+            str(path),
+            "--model",
+            str(small_bundle),
+            "--out",
+            str(tmp_path / "out"),
+            "--backend",
+            "onnxruntime",
+            "--precision",
+            "fp32",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert "patch level" in result.output and "not calibrated on whole images" in result.output
 
@@ -102,12 +142,17 @@ def _jpeg2000(ds: pydicom.Dataset) -> None:
     ds.compress(JPEG2000Lossless)
 
 
-@pytest.mark.parametrize("name, transform", [
-    ("mono1", _monochrome1),      # inverted stored values, MONOCHROME1
-    ("rle", _rle),                # RLE Lossless
-    ("j2k", _jpeg2000),           # JPEG 2000 Lossless
-])
-def test_encodings_of_one_image_give_the_same_findings(with_clusters, small_bundle, tmp_path, name, transform):
+@pytest.mark.parametrize(
+    "name, transform",
+    [
+        ("mono1", _monochrome1),  # inverted stored values, MONOCHROME1
+        ("rle", _rle),  # RLE Lossless
+        ("j2k", _jpeg2000),  # JPEG 2000 Lossless
+    ],
+)
+def test_encodings_of_one_image_give_the_same_findings(
+    with_clusters, small_bundle, tmp_path, name, transform
+):
     path, _ = with_clusters
     ds = pydicom.dcmread(path)
     transform(ds)
@@ -116,17 +161,21 @@ def test_encodings_of_one_image_give_the_same_findings(with_clusters, small_bund
     reference, other = scan([path, variant], small_bundle, tmp_path / "out")
     # lossless re-encodings decode to the same 8-bit image: identical findings
     assert [f["frame_px"] for f in other["findings"]] == [f["frame_px"] for f in reference["findings"]]
-    assert [f["score"] for f in other["findings"]] == pytest.approx([f["score"] for f in reference["findings"]])
+    assert [f["score"] for f in other["findings"]] == pytest.approx(
+        [f["score"] for f in reference["findings"]]
+    )
 
 
 def test_windowed_variants(with_clusters, small_bundle, tmp_path):
     path, truth = with_clusters
     center, width = truth["window"]["center"], truth["window"]["width"]
     files = {}
-    for name, function, c, w in (("linear", "LINEAR", center, width),
-                                 # the same window as LINEAR_EXACT (PS3.3 C.11.2.1.3.2): c - 0.5, w - 1
-                                 ("exact", "LINEAR_EXACT", center - 0.5, width - 1),
-                                 ("none", None, None, None)):  # the reader's min-max over the breast
+    for name, function, c, w in (
+        ("linear", "LINEAR", center, width),
+        # the same window as LINEAR_EXACT (PS3.3 C.11.2.1.3.2): c - 0.5, w - 1
+        ("exact", "LINEAR_EXACT", center - 0.5, width - 1),
+        ("none", None, None, None),
+    ):  # the reader's min-max over the breast
         ds = pydicom.dcmread(path)
         for keyword in ("WindowCenter", "WindowWidth", "VOILUTFunction", "VOILUTSequence"):
             if keyword in ds:
@@ -135,9 +184,14 @@ def test_windowed_variants(with_clusters, small_bundle, tmp_path):
             ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = c, w, function
         files[name] = tmp_path / f"{name}.dcm"
         ds.save_as(files[name])
-    linear, exact, none = scan([files["linear"], files["exact"], files["none"]], small_bundle, tmp_path / "out")
+    linear, exact, none = scan(
+        [files["linear"], files["exact"], files["none"]], small_bundle, tmp_path / "out"
+    )
     assert [f["frame_px"] for f in exact["findings"]] == [f["frame_px"] for f in linear["findings"]]
     for report in (linear, none):  # any window: every cluster is still found
         for cluster in truth["clusters"]:
             row, col = cluster["center_px"]
-            assert any(inside(f, row, col, "frame_px") for f in report["findings"]), (report["input"], cluster)
+            assert any(inside(f, row, col, "frame_px") for f in report["findings"]), (
+                report["input"],
+                cluster,
+            )

@@ -120,11 +120,14 @@ def test_findings_are_judged_in_the_original_grid_at_any_model_spacing(tmp_path,
     box = per["hit.dcm"]["findings"][0]["bbox_px"]
     assert box["x0"] <= 200 < box["x1"] and box["y0"] <= 300 < box["y1"] and box["x1"] <= 500
     assert per["missed.dcm"]["missed_clusters"][0]["radius_px"] == pytest.approx(20.0)  # original 0.1 mm grid
-    assert report["settings"]["model_spacing_mm"] == 0.05 and report["settings"]["native_grid"] is not resampled
+    assert (
+        report["settings"]["model_spacing_mm"] == 0.05 and report["settings"]["native_grid"] is not resampled
+    )
 
 
 def test_calibrate_refuses_native_grid(tmp_path, cases):
     folder, truth, bundle = cases
-    result = CliRunner().invoke(froc_cli.cli, [str(bundle), str(folder), "--truth", str(truth), "--calibrate",
-                                               "--native-grid"])
+    result = CliRunner().invoke(
+        froc_cli.cli, [str(bundle), str(folder), "--truth", str(truth), "--calibrate", "--native-grid"]
+    )
     assert result.exit_code != 0 and "--calibrate with --native-grid" in result.output

@@ -30,13 +30,17 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     model = create_model("smallcnn", num_classes=2)
     with torch.no_grad():
         model.classifier[-1].weight.mul_(20.0)
-    config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=SIZE)
+    config = ModelConfig(
+        arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=SIZE
+    )
     save_checkpoint(root / "checkpoint.pt", state_dict=model.state_dict(), config=config)
     rng = np.random.default_rng(0)
     for name in ("cluster", "normal"):
         (root / "patches" / name).mkdir(parents=True)
         for i in range(12):
-            Image.fromarray(rng.integers(0, 256, (SIZE, SIZE), dtype=np.uint8)).save(root / "patches" / name / f"{i}.png")
+            Image.fromarray(rng.integers(0, 256, (SIZE, SIZE), dtype=np.uint8)).save(
+                root / "patches" / name / f"{i}.png"
+            )
     return root / "checkpoint.pt", root / "patches"
 
 
@@ -53,14 +57,31 @@ def test_fp32_fp16_int8_and_rtx_engines(small_run: tuple[Path, Path], tmp_path: 
     monkeypatch.setitem(parity.BOUNDS, "int8", parity.ParityBounds(min_label_agreement=0.99))
     checkpoint, patches = small_run
     out = tmp_path / "bundle"
-    result = CliRunner().invoke(cli, ["--checkpoint", str(checkpoint), "--out", str(out), "--fp16", "--int8",
-                                      "--calib", str(patches), "--trt", "--max-batch", "4", "--opt-batch", "2"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--checkpoint",
+            str(checkpoint),
+            "--out",
+            str(out),
+            "--fp16",
+            "--int8",
+            "--calib",
+            str(patches),
+            "--trt",
+            "--max-batch",
+            "4",
+            "--opt-batch",
+            "2",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert "recommended" in result.output  # 24 calibration patches is fewer than advised
     bundle = Bundle.load(out)
     assert {(v.precision, v.format) for v in bundle.variants} == {
-        (p, f) for p in ("fp32", "fp16", "int8") for f in ("onnx", "tensorrt")}
+        (p, f) for p in ("fp32", "fp16", "int8") for f in ("onnx", "tensorrt")
+    }
     assert bundle.variant(precision="fp32").parity["max_abs_diff"] <= 1e-4
     assert bundle.variant(precision="fp16").parity["max_abs_diff"] <= 1e-2
     assert bundle.variant(precision="int8").parity["label_agreement"] >= 0.99
@@ -108,22 +129,43 @@ def _unknown_arch(root: Path) -> Path:
     return root / "unknown.pt"
 
 
-@pytest.mark.parametrize("make_args, message", [
-    # missing checkpoint file
-    (lambda root, ck, p: ["--checkpoint", str(root / "nope.pt")], "no such checkpoint"),
-    # corrupt checkpoint file
-    (lambda root, ck, p: ["--checkpoint", str(_bad_checkpoint(root))], "not a readable PyTorch checkpoint"),
-    # architecture nobody registered
-    (lambda root, ck, p: ["--checkpoint", str(_unknown_arch(root))], "unknown architecture"),
-    # empty calibration folder
-    (lambda root, ck, p: ["--checkpoint", str(ck), "--int8", "--calib", str((root / "empty").resolve())
-                          if (root / "empty").mkdir() is None else ""], "no patches found"),
-    # output folder under a file: cannot be created
-    (lambda root, ck, p: ["--checkpoint", str(ck), "--out", str(root / "file.txt" / "bundle")]
-     if (root / "file.txt").write_text("x") else [], "cannot write the output folder"),
-])
-def test_one_line_errors_and_no_partial_bundle(small_run, tmp_path: Path, capsys, monkeypatch,
-                                               make_args, message) -> None:
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        # missing checkpoint file
+        (lambda root, ck, p: ["--checkpoint", str(root / "nope.pt")], "no such checkpoint"),
+        # corrupt checkpoint file
+        (
+            lambda root, ck, p: ["--checkpoint", str(_bad_checkpoint(root))],
+            "not a readable PyTorch checkpoint",
+        ),
+        # architecture nobody registered
+        (lambda root, ck, p: ["--checkpoint", str(_unknown_arch(root))], "unknown architecture"),
+        # empty calibration folder
+        (
+            lambda root, ck, p: [
+                "--checkpoint",
+                str(ck),
+                "--int8",
+                "--calib",
+                str((root / "empty").resolve()) if (root / "empty").mkdir() is None else "",
+            ],
+            "no patches found",
+        ),
+        # output folder under a file: cannot be created
+        (
+            lambda root, ck, p: (
+                ["--checkpoint", str(ck), "--out", str(root / "file.txt" / "bundle")]
+                if (root / "file.txt").write_text("x")
+                else []
+            ),
+            "cannot write the output folder",
+        ),
+    ],
+)
+def test_one_line_errors_and_no_partial_bundle(
+    small_run, tmp_path: Path, capsys, monkeypatch, make_args, message
+) -> None:
     checkpoint, patches = small_run
     args = make_args(tmp_path, checkpoint, patches)
     if "--out" not in args:
@@ -167,8 +209,9 @@ def test_unchecked_int8_is_never_chosen_automatically(small_run, tmp_path: Path,
 
     checkpoint, patches = small_run
     out = tmp_path / "bundle"
-    code, output = _invoke(["--checkpoint", str(checkpoint), "--out", str(out), "--int8",
-                            "--calib", str(patches), "--no-parity"])
+    code, output = _invoke(
+        ["--checkpoint", str(checkpoint), "--out", str(out), "--int8", "--calib", str(patches), "--no-parity"]
+    )
     assert code == 0, output
     bundle = Bundle.load(out)
     assert bundle.variant(precision="int8").parity["passed"] is False
@@ -180,7 +223,9 @@ def test_unchecked_int8_is_never_chosen_automatically(small_run, tmp_path: Path,
 
 
 def test_int8_without_calib_is_a_usage_error(small_run, tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["--checkpoint", str(small_run[0]), "--out", str(tmp_path / "b"), "--int8"])
+    result = CliRunner().invoke(
+        cli, ["--checkpoint", str(small_run[0]), "--out", str(tmp_path / "b"), "--int8"]
+    )
     assert result.exit_code == 2 and "--int8 needs --calib" in result.output
 
 
@@ -195,10 +240,13 @@ def test_defaults_come_from_microcalc_home(small_run, tmp_path: Path, monkeypatc
     assert Bundle.load(home / "bundle").variant(precision="fp16").file == "model.fp16.onnx"
 
 
-@pytest.mark.parametrize("args, expected", [
-    ([], None),                                # no spacing anywhere: native grid at scan time
-    (["--model-spacing", "0.085"], 0.085),     # a checkpoint without one gets it from the option
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([], None),  # no spacing anywhere: native grid at scan time
+        (["--model-spacing", "0.085"], 0.085),  # a checkpoint without one gets it from the option
+    ],
+)
 def test_model_spacing_goes_into_the_bundle(small_run, tmp_path: Path, args, expected) -> None:
     out = tmp_path / "b"
     code, output = _invoke(["--checkpoint", str(small_run[0]), "--out", str(out), "--no-parity", *args])
@@ -210,8 +258,11 @@ def test_model_spacing_cannot_contradict_the_checkpoint(tmp_path: Path) -> None:
     from microcalc.errors import InputError
     from microcalc.export.pipeline import model_spacing
 
-    config = ModelConfig(arch="smallcnn", classes=("cluster", "no"), positive_index=0, patch_size=SIZE,
-                         pixel_spacing_mm=0.07)
+    config = ModelConfig(
+        arch="smallcnn", classes=("cluster", "no"), positive_index=0, patch_size=SIZE, pixel_spacing_mm=0.07
+    )
     assert model_spacing(config, 0.0703, Path("c.pt")).pixel_spacing_mm == 0.07  # agrees: kept as recorded
-    with pytest.raises(InputError, match=r"c.pt: the checkpoint was trained at 0.07 mm; --model-spacing 0.1 "):
+    with pytest.raises(
+        InputError, match=r"c.pt: the checkpoint was trained at 0.07 mm; --model-spacing 0.1 "
+    ):
         model_spacing(config, 0.1, Path("c.pt"))

@@ -30,8 +30,17 @@ def published_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
         model.fc.weight.mul_(50.0)  # probabilities far from 0.5, so a preprocessing slip would show
     checkpoint = root / "PRETRAINED_RESNET101_ADAM_LR5e-06_WD0.001_BS8.tar"
     torch.save({"state_dict": model.state_dict()}, checkpoint)
-    args = ["--checkpoint", str(checkpoint), "--out", str(root / "bundle"), "--fp16", "--max-batch", "4",
-            "--opt-batch", "2"]
+    args = [
+        "--checkpoint",
+        str(checkpoint),
+        "--out",
+        str(root / "bundle"),
+        "--fp16",
+        "--max-batch",
+        "4",
+        "--opt-batch",
+        "2",
+    ]
     try:
         import tensorrt_rtx  # noqa: F401
 
@@ -47,7 +56,9 @@ def test_onnx_fp32_matches_pytorch_on_real_patches(published_bundle, real_patche
     checkpoint, bundle_dir = published_bundle
     bundle = Bundle.load(bundle_dir)
     assert bundle.config.arch == "resnet101" and bundle.config.positive_class == "cluster"
-    tiles = np.stack([np.asarray(Image.open(real_patches_dir / n).convert("L")) for n in ("calc.png", "mass.png")])
+    tiles = np.stack(
+        [np.asarray(Image.open(real_patches_dir / n).convert("L")) for n in ("calc.png", "mass.png")]
+    )
     tiles = tiles[:, None]
     reference = torch_reference(load_checkpoint(checkpoint))(tiles)  # 3-channel float, Preprocessing.apply
     ours = onnx_runner(str(bundle.file(bundle.variant(precision="fp32"))))(tiles)  # 1-channel uint8 graph
@@ -58,7 +69,9 @@ def test_onnx_fp32_matches_pytorch_on_real_patches(published_bundle, real_patche
 
 
 def test_rtx_engine_and_sidecar(published_bundle) -> None:
-    pytest.importorskip("tensorrt_rtx", reason="tensorrt_rtx cannot be installed here: pip install 'microcalc[rtx]'")
+    pytest.importorskip(
+        "tensorrt_rtx", reason="tensorrt_rtx cannot be installed here: pip install 'microcalc[rtx]'"
+    )
     bundle = Bundle.load(published_bundle[1])
     for precision in ("fp32", "fp16"):
         engine = bundle.variant(precision=precision, fmt="tensorrt")

@@ -40,8 +40,9 @@ def test_cam_peaks_on_the_cluster(bundle: Bundle, synth_patches: Path) -> None:
     from PIL import Image
 
     truth = json.loads((synth_patches / "truth.json").read_text())["patches"]
-    session = ort.InferenceSession(str(bundle.file(bundle.variant(precision="fp32"))),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(bundle.file(bundle.variant(precision="fp32"))), providers=["CPUExecutionProvider"]
+    )
     names = sorted(n for n, t in truth.items() if t["label"] == "cluster")[:60]
     tiles = np.stack([np.asarray(Image.open(synth_patches / n).convert("L")) for n in names])[:, None]
     p, cam = session.run(None, {"tiles": tiles})
@@ -53,8 +54,12 @@ def test_cam_peaks_on_the_cluster(bundle: Bundle, synth_patches: Path) -> None:
         cell = tiles.shape[-1] / m.shape[0]
         cy, cx = np.unravel_index(np.argmax(m), m.shape)
         r0, c0, r1, c1 = truth[name]["cluster"]["bbox_px"]
-        hits += (r0 - cell <= (cy + 1) * cell and cy * cell <= r1 + cell
-                 and c0 - cell <= (cx + 1) * cell and cx * cell <= c1 + cell)
+        hits += (
+            r0 - cell <= (cy + 1) * cell
+            and cy * cell <= r1 + cell
+            and c0 - cell <= (cx + 1) * cell
+            and cx * cell <= c1 + cell
+        )
     assert total >= 10 and hits / total >= 0.9, (hits, total)
     assert onnx_runner(str(bundle.file(bundle.variant(precision="int8"))))(tiles).shape == (len(tiles),)
 

@@ -23,8 +23,13 @@ def _checkpoint(arch: str, size: int, scaling: str = "per_tile_max", channels: i
                 m.running_var.uniform_(0.5, 2.0)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.1, 0.1)
-    config = ModelConfig(arch=arch, classes=("no_cluster", "cluster"), positive_index=1, patch_size=size,
-                         preprocessing=Preprocessing(scaling=scaling, channels=channels))
+    config = ModelConfig(
+        arch=arch,
+        classes=("no_cluster", "cluster"),
+        positive_index=1,
+        patch_size=size,
+        preprocessing=Preprocessing(scaling=scaling, channels=channels),
+    )
     return Checkpoint(config=config, state_dict=model.state_dict(), source="microcalc")
 
 
@@ -40,12 +45,15 @@ def _grad_cam_reference(ckpt: Checkpoint, tiles: np.ndarray) -> tuple[np.ndarray
     return torch.softmax(logits, 1)[:, pos].detach().numpy(), cam.detach().numpy()
 
 
-@pytest.mark.parametrize("arch, size, scaling, channels", [
-    ("smallcnn", 64, "per_tile_max", 3),   # MLP head, 4x4 -> 3x3 pooling (not a divisor)
-    ("smallcnn", 48, "fixed_255", 1),      # one-channel model, fixed scaling
-    ("resnet18", 96, "per_tile_max", 3),   # global pooling + linear head: CAM is Zhou et al.'s
-    ("vgg16_bn", 64, "per_tile_max", 3),   # 2x2 -> 7x7 adaptive pooling, three-layer head
-])
+@pytest.mark.parametrize(
+    "arch, size, scaling, channels",
+    [
+        ("smallcnn", 64, "per_tile_max", 3),  # MLP head, 4x4 -> 3x3 pooling (not a divisor)
+        ("smallcnn", 48, "fixed_255", 1),  # one-channel model, fixed scaling
+        ("resnet18", 96, "per_tile_max", 3),  # global pooling + linear head: CAM is Zhou et al.'s
+        ("vgg16_bn", 64, "per_tile_max", 3),  # 2x2 -> 7x7 adaptive pooling, three-layer head
+    ],
+)
 def test_graph_matches_reference_and_grad_cam(arch: str, size: int, scaling: str, channels: int) -> None:
     ckpt = _checkpoint(arch, size, scaling, channels)
     tiles = np.random.default_rng(1).integers(0, 200, (3, 1, size, size), dtype=np.uint8)

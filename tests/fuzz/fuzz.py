@@ -38,7 +38,9 @@ from microcalc.imaging.isolated import IsolatedReader
 HERE = Path(__file__).resolve().parent
 REGRESSIONS = HERE / "regressions"
 # (transfer syntax, photometric, extra mc-synth options): every syntax x both photometric interpretations
-SEED_SPECS = [(ts, pi, ()) for ts in ("explicit", "rle", "jpeg2000") for pi in ("MONOCHROME2", "MONOCHROME1")] + [
+SEED_SPECS = [
+    (ts, pi, ()) for ts in ("explicit", "rle", "jpeg2000") for pi in ("MONOCHROME2", "MONOCHROME1")
+] + [
     ("explicit", "MONOCHROME2", ("--bits-stored", "16", "--voi-function", "SIGMOID")),
     ("rle", "MONOCHROME1", ("--bits-stored", "14", "--voi-function", "LINEAR_EXACT")),
 ]
@@ -55,8 +57,28 @@ def make_seeds(folder: Path) -> list[Path]:
     for k, (ts, pi, extra) in enumerate(SEED_SPECS):
         path = folder / f"seed-{ts}-{pi.lower()}-{k}.dcm"
         if not path.is_file():
-            cli.main(["mammogram", str(path), "--rows", "256", "--cols", "256", "--clusters", "0", "--isolated", "2",
-                      "--seed", str(k), "--transfer-syntax", ts, "--photometric", pi, *extra], standalone_mode=False)
+            cli.main(
+                [
+                    "mammogram",
+                    str(path),
+                    "--rows",
+                    "256",
+                    "--cols",
+                    "256",
+                    "--clusters",
+                    "0",
+                    "--isolated",
+                    "2",
+                    "--seed",
+                    str(k),
+                    "--transfer-syntax",
+                    ts,
+                    "--photometric",
+                    pi,
+                    *extra,
+                ],
+                standalone_mode=False,
+            )
         seeds.append(path)
     return seeds
 
@@ -81,8 +103,13 @@ def judge(path: Path, read: IsolatedReader) -> tuple[str, str]:
 
 def _check_image(image: object) -> tuple[str, str]:
     pixels, meta = image.pixels, image.meta
-    if not (isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 2
-            and pixels.flags.c_contiguous and pixels.shape == (meta.rows, meta.cols)):
+    if not (
+        isinstance(pixels, np.ndarray)
+        and pixels.dtype == np.uint8
+        and pixels.ndim == 2
+        and pixels.flags.c_contiguous
+        and pixels.shape == (meta.rows, meta.cols)
+    ):
         return "crash", f"broken image promise: {type(pixels).__name__} {getattr(pixels, 'shape', None)}"
     spacing = meta.pixel_spacing_mm
     if spacing is not None and not all(math.isfinite(v) and v > 0 for v in spacing):
@@ -98,8 +125,16 @@ def save(data: bytes, kind: str, folder: Path) -> Path:
     return path
 
 
-def fuzz(seeds: list[Path], *, inputs: int | None, seconds: float | None, seed: int = 0, timeout_s: float = 10.0,
-         save_to: Path | None = None, progress_s: float = 0.0) -> dict:
+def fuzz(
+    seeds: list[Path],
+    *,
+    inputs: int | None,
+    seconds: float | None,
+    seed: int = 0,
+    timeout_s: float = 10.0,
+    save_to: Path | None = None,
+    progress_s: float = 0.0,
+) -> dict:
     """Run the fuzzer; returns the report (counts, rate, each crash and hang with its saved file)."""
     mutator = Mutator(seed)
     datas = [(p.name, p.read_bytes()) for p in seeds]
@@ -108,10 +143,14 @@ def fuzz(seeds: list[Path], *, inputs: int | None, seconds: float | None, seed: 
     failures = []
     done = 0
     start = last = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="mc-fuzz-") as tmp, \
-            IsolatedReader(partial(read_mammogram, force=True), timeout_s=timeout_s) as read:
+    with (
+        tempfile.TemporaryDirectory(prefix="mc-fuzz-") as tmp,
+        IsolatedReader(partial(read_mammogram, force=True), timeout_s=timeout_s) as read,
+    ):
         target = Path(tmp) / "input.dcm"
-        while (inputs is None or done < inputs) and (seconds is None or time.perf_counter() - start < seconds):
+        while (inputs is None or done < inputs) and (
+            seconds is None or time.perf_counter() - start < seconds
+        ):
             name, data = datas[mutator.rng.randrange(len(datas))]
             what, mutant = mutator.mutate(data)
             target.write_bytes(mutant)
@@ -119,19 +158,34 @@ def fuzz(seeds: list[Path], *, inputs: int | None, seconds: float | None, seed: 
             outcomes[outcome] += 1
             done += 1
             if outcome == "refused":
-                refusals[detail[len(str(target)) + 2:].split(" (")[0].split(":")[0][:60]] += 1
+                refusals[detail[len(str(target)) + 2 :].split(" (")[0].split(":")[0][:60]] += 1
             elif outcome in ("crash", "hang"):
                 kept = save(mutant, outcome, save_to) if save_to is not None else None
-                failures.append({"kind": outcome, "seed": name, "mutation": what, "detail": detail,
-                                 "saved": str(kept) if kept else None})
+                failures.append(
+                    {
+                        "kind": outcome,
+                        "seed": name,
+                        "mutation": what,
+                        "detail": detail,
+                        "saved": str(kept) if kept else None,
+                    }
+                )
             if progress_s and time.perf_counter() - last >= progress_s:
                 last = time.perf_counter()
                 print(f"fuzz: {done} inputs, {done / (last - start):.1f}/s, {dict(outcomes)}", flush=True)
     elapsed = time.perf_counter() - start
-    return {"inputs": done, "seconds": round(elapsed, 1), "inputs_per_s": round(done / elapsed, 1),
-            "seed": seed, "timeout_s": timeout_s, "outcomes": dict(outcomes),
-            "crashes": sum(f["kind"] == "crash" for f in failures), "hangs": sum(f["kind"] == "hang" for f in failures),
-            "failures": failures, "top_refusals": refusals.most_common(15)}
+    return {
+        "inputs": done,
+        "seconds": round(elapsed, 1),
+        "inputs_per_s": round(done / elapsed, 1),
+        "seed": seed,
+        "timeout_s": timeout_s,
+        "outcomes": dict(outcomes),
+        "crashes": sum(f["kind"] == "crash" for f in failures),
+        "hangs": sum(f["kind"] == "hang" for f in failures),
+        "failures": failures,
+        "top_refusals": refusals.most_common(15),
+    }
 
 
 def make_large_seeds(folder: Path) -> list[Path]:
@@ -147,8 +201,15 @@ def make_large_seeds(folder: Path) -> list[Path]:
     return seeds
 
 
-def write_batch(folder: Path, seeds: list[Path], *, count: int, seed: int = 0, large: list[Path] = (),
-                large_count: int = 0) -> list[Path]:
+def write_batch(
+    folder: Path,
+    seeds: list[Path],
+    *,
+    count: int,
+    seed: int = 0,
+    large: list[Path] = (),
+    large_count: int = 0,
+) -> list[Path]:
     """``count`` mutants of ``seeds`` and ``large_count`` of ``large``, plus copies of all of them as
     they are (``valid-*.dcm``), in ``folder``, for one mc-scan batch."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -167,32 +228,54 @@ def write_batch(folder: Path, seeds: list[Path], *, count: int, seed: int = 0, l
 
 def main(argv: list[str] | None = None) -> int:
     """Command line; exits 1 when a crash or hang was found."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="example: python tests/fuzz/fuzz.py --seconds 1800 --report fuzz.json")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="example: python tests/fuzz/fuzz.py --seconds 1800 --report fuzz.json",
+    )
     parser.add_argument("--inputs", type=int, default=None, help="stop after this many inputs")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    parser.add_argument("--seed", type=int, default=0, help="mutation seed (the same seed gives the same inputs)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="mutation seed (the same seed gives the same inputs)"
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a read counts as a hang")
     parser.add_argument("--save", type=Path, default=REGRESSIONS, help="where crashing inputs are kept")
-    parser.add_argument("--seeds", type=Path, default=Path(tempfile.gettempdir()) / "mc-fuzz-seeds",
-                        help="folder for the mc-synth seed files (made if absent)")
+    parser.add_argument(
+        "--seeds",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "mc-fuzz-seeds",
+        help="folder for the mc-synth seed files (made if absent)",
+    )
     parser.add_argument("--report", type=Path, default=None, help="write the report as JSON here")
-    parser.add_argument("--batch", type=Path, default=None, help="write mutants for one mc-scan batch here instead")
+    parser.add_argument(
+        "--batch", type=Path, default=None, help="write mutants for one mc-scan batch here instead"
+    )
     parser.add_argument("--count", type=int, default=1000, help="mutants of the small seeds in --batch")
-    parser.add_argument("--large", type=int, default=0, help="with --batch: mutants of full-size mammograms too")
+    parser.add_argument(
+        "--large", type=int, default=0, help="with --batch: mutants of full-size mammograms too"
+    )
     args = parser.parse_args(argv)
     seeds = make_seeds(args.seeds)
     if args.batch is not None:
         large = make_large_seeds(args.seeds) if args.large else []
-        written = write_batch(args.batch, seeds, count=args.count, seed=args.seed, large=large,
-                              large_count=args.large)
-        print(f"fuzz: wrote {len(written)} files ({args.count + args.large} mutants, {len(seeds) + len(large)} valid) "
-              f"to {args.batch}")
+        written = write_batch(
+            args.batch, seeds, count=args.count, seed=args.seed, large=large, large_count=args.large
+        )
+        print(
+            f"fuzz: wrote {len(written)} files ({args.count + args.large} mutants, "
+            f"{len(seeds) + len(large)} valid) to {args.batch}"
+        )
         return 0
     if args.inputs is None and args.seconds is None:
         args.inputs = 100_000
-    report = fuzz(seeds, inputs=args.inputs, seconds=args.seconds, seed=args.seed, timeout_s=args.timeout,
-                  save_to=args.save, progress_s=30.0)
+    report = fuzz(
+        seeds,
+        inputs=args.inputs,
+        seconds=args.seconds,
+        seed=args.seed,
+        timeout_s=args.timeout,
+        save_to=args.save,
+        progress_s=30.0,
+    )
     text = json.dumps(report, indent=2)
     if args.report is not None:
         args.report.write_text(text + "\n")

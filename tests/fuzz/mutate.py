@@ -16,13 +16,50 @@ _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR
 _UNDEFINED = 0xFFFFFFFF
 _PIXEL_DATA = (0x7FE0, 0x0010)
 _US_HOSTILE = (0, 1, 2, 3, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 64, 255, 256, 4096, 32767, 32768, 65535)
-_DS_HOSTILE = ("0", "-0", "-1", "1e308", "-1e308", "1e-308", "nan", "NaN", "inf", "-inf", "abc", "", " ",
-               "1\\2\\3", "4095\\", "\\", "0x10", "1e400", "99999999999999999999", "1.5.2")
-_UIDS = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99",
-         "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
-         "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
-         "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
-         "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.100", "1.2.3.4", "", "not-a-uid")
+_DS_HOSTILE = (
+    "0",
+    "-0",
+    "-1",
+    "1e308",
+    "-1e308",
+    "1e-308",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "abc",
+    "",
+    " ",
+    "1\\2\\3",
+    "4095\\",
+    "\\",
+    "0x10",
+    "1e400",
+    "99999999999999999999",
+    "1.5.2",
+)
+_UIDS = (
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.100",
+    "1.2.3.4",
+    "",
+    "not-a-uid",
+)
 
 
 @dataclass(frozen=True)
@@ -43,18 +80,40 @@ FIELDS = {
     "PixelRepresentation": Field((0x0028, 0x0103), b"US", (0, 1, 2, 65535)),
     "SamplesPerPixel": Field((0x0028, 0x0002), b"US", (0, 1, 2, 3, 4, 65535)),
     "PlanarConfiguration": Field((0x0028, 0x0006), b"US", (0, 1, 2, 65535)),
-    "NumberOfFrames": Field((0x0028, 0x0008), b"IS", ("0", "-1", "1", "2", "3", "999999999", "2147483648", "abc",
-                                                       "", "1\\2", "1.5")),
-    "PhotometricInterpretation": Field((0x0028, 0x0004), b"CS", (
-        "MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "MONOCHROME3",
-        "", "monochrome2", "MONOCHROME1\\MONOCHROME2")),
+    "NumberOfFrames": Field(
+        (0x0028, 0x0008),
+        b"IS",
+        ("0", "-1", "1", "2", "3", "999999999", "2147483648", "abc", "", "1\\2", "1.5"),
+    ),
+    "PhotometricInterpretation": Field(
+        (0x0028, 0x0004),
+        b"CS",
+        (
+            "MONOCHROME1",
+            "MONOCHROME2",
+            "RGB",
+            "PALETTE COLOR",
+            "YBR_FULL",
+            "YBR_FULL_422",
+            "YBR_ICT",
+            "MONOCHROME3",
+            "",
+            "monochrome2",
+            "MONOCHROME1\\MONOCHROME2",
+        ),
+    ),
     "WindowCenter": Field((0x0028, 0x1050), b"DS", _DS_HOSTILE),
     "WindowWidth": Field((0x0028, 0x1051), b"DS", _DS_HOSTILE),
-    "VOILUTFunction": Field((0x0028, 0x1056), b"CS", ("LINEAR", "LINEAR_EXACT", "SIGMOID", "", "CUBIC", "sigmoid")),
+    "VOILUTFunction": Field(
+        (0x0028, 0x1056), b"CS", ("LINEAR", "LINEAR_EXACT", "SIGMOID", "", "CUBIC", "sigmoid")
+    ),
     "RescaleIntercept": Field((0x0028, 0x1052), b"DS", _DS_HOSTILE),
     "RescaleSlope": Field((0x0028, 0x1053), b"DS", _DS_HOSTILE),
-    "PixelSpacing": Field((0x0028, 0x0030), b"DS", _DS_HOSTILE + ("0\\0", "-1\\1", "nan\\nan", "abc\\def",
-                                                                   "1e400\\1", "0.07\\0.07\\0.07")),
+    "PixelSpacing": Field(
+        (0x0028, 0x0030),
+        b"DS",
+        _DS_HOSTILE + ("0\\0", "-1\\1", "nan\\nan", "abc\\def", "1e400\\1", "0.07\\0.07\\0.07"),
+    ),
     "ImagerPixelSpacing": Field((0x0018, 0x1164), b"DS", _DS_HOSTILE + ("0\\0", "inf\\inf")),
     "TransferSyntaxUID": Field((0x0002, 0x0010), b"UI", _UIDS),
     "Modality": Field((0x0008, 0x0060), b"CS", ("MG", "CT", "", "mg", "M\\G")),
@@ -70,7 +129,7 @@ def elements(data: bytes) -> list[tuple[tuple[int, int], int, int, int]]:
     pos = 132 if data[128:132] == b"DICM" else 0
     while pos + 8 <= len(data):
         group, elem = struct.unpack_from("<HH", data, pos)
-        vr = data[pos + 4:pos + 6]
+        vr = data[pos + 4 : pos + 6]
         if vr in _LONG_VRS:
             (length,) = struct.unpack_from("<I", data, pos + 8)
             value = pos + 12
@@ -122,8 +181,17 @@ def set_field(data: bytes, name: str, value: object, *, length: int | None = Non
 class Mutator:
     """Draws mutants of seed files; the same ``seed`` gives the same sequence."""
 
-    OPERATIONS = ("flip", "bits", "truncate", "insert", "delete", "duplicate", "header", "header_length",
-                  "header_then_flip")
+    OPERATIONS = (
+        "flip",
+        "bits",
+        "truncate",
+        "insert",
+        "delete",
+        "duplicate",
+        "header",
+        "header_length",
+        "header_then_flip",
+    )
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -166,8 +234,8 @@ class Mutator:
             chunk = bytes(rng.randrange(256) for _ in range(size)) if rng.random() < 0.7 else b"\xff" * size
             return f"insert {size} at {at}", bytes(out[:at] + chunk + out[at:])
         if op == "delete":
-            return f"delete {size} at {at}", bytes(out[:at] + out[at + size:])
-        return f"duplicate {size} at {at}", bytes(out[:at] + out[at:at + size] + out[at:])
+            return f"delete {size} at {at}", bytes(out[:at] + out[at + size :])
+        return f"duplicate {size} at {at}", bytes(out[:at] + out[at : at + size] + out[at:])
 
     def _header(self, data: bytes, *, hostile_length: bool) -> tuple[str, bytes]:
         rng = self.rng
@@ -176,5 +244,6 @@ class Mutator:
         length = None
         if hostile_length:
             length = rng.choice((0, 1, 3, 0xFFFF, 0x7FFF, len(str(value)) + 2))
-        return f"{name}={value!r}" + (f" length {length}" if length is not None else ""), \
-            set_field(data, name, value, length=length)
+        return f"{name}={value!r}" + (f" length {length}" if length is not None else ""), set_field(
+            data, name, value, length=length
+        )

@@ -27,10 +27,15 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def test_seeds_cover_every_transfer_syntax_and_photometric(seeds):
     import pydicom
 
-    kinds = {(pydicom.dcmread(p).file_meta.TransferSyntaxUID.name, pydicom.dcmread(p).PhotometricInterpretation)
-             for p in seeds}
-    assert {ts for ts, _ in kinds} >= {"Explicit VR Little Endian", "RLE Lossless",
-                                       "JPEG 2000 Image Compression (Lossless Only)"}
+    kinds = {
+        (pydicom.dcmread(p).file_meta.TransferSyntaxUID.name, pydicom.dcmread(p).PhotometricInterpretation)
+        for p in seeds
+    }
+    assert {ts for ts, _ in kinds} >= {
+        "Explicit VR Little Endian",
+        "RLE Lossless",
+        "JPEG 2000 Image Compression (Lossless Only)",
+    }
     assert all((ts, pi) in kinds for ts, _ in kinds for pi in ("MONOCHROME1", "MONOCHROME2"))
 
 
@@ -58,18 +63,43 @@ def test_saved_regressions_are_refused_in_one_line(case, isolated_read):
 def test_mc_scan_batch_of_mutants_accounts_for_every_input(seeds, small_bundle, tmp_path):
     inputs = write_batch(tmp_path / "in", seeds, count=40, seed=7)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "RUST_BACKTRACE": "1"}
-    proc = subprocess.run([sys.executable, "-c", "from microcalc.engine.cli import main; main()", str(tmp_path / "in"),
-                           "--model", str(small_bundle), "--out", str(out), "--decode-timeout", "30"],
-                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "RUST_BACKTRACE": "1",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from microcalc.engine.cli import main; main()",
+            str(tmp_path / "in"),
+            "--model",
+            str(small_bundle),
+            "--out",
+            str(out),
+            "--decode-timeout",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     console = proc.stdout + proc.stderr
     assert proc.returncode in (0, 1), console
     assert not [word for word in NOISE if word in console], console
-    refused = {line.split(": ")[2] for line in proc.stderr.splitlines() if line.startswith("mc-scan: error: ")}
+    refused = {
+        line.split(": ")[2] for line in proc.stderr.splitlines() if line.startswith("mc-scan: error: ")
+    }
     scanned = {p.stem for p in out.glob("*.json")}
     for path in inputs:
-        assert (str(path) in refused) != (path.stem in scanned), f"{path.name}: neither or both scanned and refused"
+        assert (str(path) in refused) != (path.stem in scanned), (
+            f"{path.name}: neither or both scanned and refused"
+        )
     assert all(p.stem in scanned for p in inputs if p.name.startswith("valid-"))
     summary = proc.stderr.strip().splitlines()[-1]
-    assert summary.startswith(f"mc-scan: {len(inputs)} input(s): {len(scanned)} scanned, {len(refused)} refused")
+    assert summary.startswith(
+        f"mc-scan: {len(inputs)} input(s): {len(scanned)} scanned, {len(refused)} refused"
+    )

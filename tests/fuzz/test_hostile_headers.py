@@ -29,19 +29,22 @@ def _read(tmp_path: Path, data: bytes):
     return path, lambda: read_mammogram(path, force=True)
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("WindowWidth", "\x8a088", "WindowWidth (0028,1051) is not a number"),         # fuzz: TypeError in pydicom
-    ("WindowCenter", "810~", "WindowCenter (0028,1050) is not a number"),          # fuzz: str -= float
-    ("WindowCenter", "nan", "WindowCenter (0028,1050) is not a finite number"),
-    ("RescaleSlope", "inf", "RescaleSlope (0028,1053) is not a finite number"),
-    ("RescaleIntercept", "abc", "RescaleIntercept (0028,1052) is not a number"),
-    ("NumberOfFrames", "1.5", "NumberOfFrames (0028,0008) is not an integer"),
-    ("NumberOfFrames", "1\\2", "NumberOfFrames (0028,0008) holds 2 values"),
-    ("NumberOfFrames", "3", "only single-frame"),
-    ("TransferSyntaxUID", "", "no Transfer Syntax UID"),                            # fuzz: AttributeError
-    ("TransferSyntaxUID", "1.2.3.4", "is not a transfer syntax"),
-    ("Rows", 0, "absurd image dimensions"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("WindowWidth", "\x8a088", "WindowWidth (0028,1051) is not a number"),  # fuzz: TypeError in pydicom
+        ("WindowCenter", "810~", "WindowCenter (0028,1050) is not a number"),  # fuzz: str -= float
+        ("WindowCenter", "nan", "WindowCenter (0028,1050) is not a finite number"),
+        ("RescaleSlope", "inf", "RescaleSlope (0028,1053) is not a finite number"),
+        ("RescaleIntercept", "abc", "RescaleIntercept (0028,1052) is not a number"),
+        ("NumberOfFrames", "1.5", "NumberOfFrames (0028,0008) is not an integer"),
+        ("NumberOfFrames", "1\\2", "NumberOfFrames (0028,0008) holds 2 values"),
+        ("NumberOfFrames", "3", "only single-frame"),
+        ("TransferSyntaxUID", "", "no Transfer Syntax UID"),  # fuzz: AttributeError
+        ("TransferSyntaxUID", "1.2.3.4", "is not a transfer syntax"),
+        ("Rows", 0, "absurd image dimensions"),
+    ],
+)
 def test_hostile_value_is_one_line_naming_the_element(seed_files, tmp_path, field, value, message):
     path, read = _read(tmp_path, set_field(seed_files["explicit"], field, value))
     with pytest.raises(InputError, match=re.escape(message)) as error:
@@ -49,11 +52,14 @@ def test_hostile_value_is_one_line_naming_the_element(seed_files, tmp_path, fiel
     assert str(error.value).startswith(f"{path}: ") and "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("PixelSpacing", "0.07"),         # fuzz: one value where two belong (TypeError: DSfloat has no len())
-    ("PixelSpacing", "-1\\1"),        # negative
-    ("PixelSpacing", "nan\\nan"),     # not finite
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("PixelSpacing", "0.07"),  # fuzz: one value where two belong (TypeError: DSfloat has no len())
+        ("PixelSpacing", "-1\\1"),  # negative
+        ("PixelSpacing", "nan\\nan"),  # not finite
+    ],
+)
 def test_unusable_pixel_spacing_is_treated_as_absent(seed_files, tmp_path, field, value):
     data = set_field(set_field(seed_files["explicit"], field, value), "ImagerPixelSpacing", "")
     _, read = _read(tmp_path, data)
@@ -69,7 +75,9 @@ def test_blank_window_is_no_window(seed_files, tmp_path):
 def test_jpeg2000_codestream_larger_than_the_header_is_refused_before_decoding(seed_files, tmp_path):
     data = bytearray(seed_files["jpeg2000"])
     siz = data.find(b"\xff\x4f\xff\x51")
-    data[siz + 8:siz + 12] = (6291712).to_bytes(4, "big")  # Xsiz: 6 million columns
+    data[siz + 8 : siz + 12] = (6291712).to_bytes(4, "big")  # Xsiz: 6 million columns
     _, read = _read(tmp_path, bytes(data))
-    with pytest.raises(InputError, match="JPEG 2000 codestream is 256x6291712, but Rows x Columns say 256x256"):
+    with pytest.raises(
+        InputError, match="JPEG 2000 codestream is 256x6291712, but Rows x Columns say 256x256"
+    ):
         read()

@@ -30,7 +30,9 @@ def buggy(path: Path) -> None:
 
 def noisy_then_fails(path: Path) -> None:
     """Writes a native-looking backtrace to fd 2, then refuses the file."""
-    os.write(2, b"thread '<unnamed>' panicked at src/lib.rs:512:24:\nstack backtrace:\n   0: rust_begin_unwind\n")
+    os.write(
+        2, b"thread '<unnamed>' panicked at src/lib.rs:512:24:\nstack backtrace:\n   0: rust_begin_unwind\n"
+    )
     raise ValueError("corrupt stream")
 
 
@@ -48,6 +50,16 @@ def large_image(path: Path) -> object:
     from microcalc.imaging.types import ImageMeta, Mammogram
 
     pixels = (np.arange(2048 * 1024, dtype=np.uint32) % 251).astype(np.uint8).reshape(2048, 1024)
-    meta = ImageMeta(path=str(path), sop_instance_uid=None, modality="MG", laterality=None, view=None, rows=2048,
-                     cols=1024, pixel_spacing_mm=None, photometric="MONOCHROME2", transfer_syntax=None)
+    meta = ImageMeta(
+        path=str(path),
+        sop_instance_uid=None,
+        modality="MG",
+        laterality=None,
+        view=None,
+        rows=2048,
+        cols=1024,
+        pixel_spacing_mm=None,
+        photometric="MONOCHROME2",
+        transfer_syntax=None,
+    )
     return Mammogram(pixels=pixels, meta=meta)

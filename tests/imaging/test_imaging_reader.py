@@ -25,8 +25,14 @@ def phantom():
 
 def _write(phantom, path: Path, **kwargs) -> Path:
     w = phantom.truth["window"]
-    args = dict(seed=SEED, spacing_mm=0.28, view="MLO", laterality="R", bits_stored=12,
-                window=(w["center"], w["width"]))
+    args = {
+        "seed": SEED,
+        "spacing_mm": 0.28,
+        "view": "MLO",
+        "laterality": "R",
+        "bits_stored": 12,
+        "window": (w["center"], w["width"]),
+    }
     args.update(kwargs)
     return write_mammogram_dicom(path, phantom.stored, **args)
 
@@ -58,11 +64,14 @@ def test_laterality_falls_back_to_series_laterality(dicom_path, tmp_path):
     assert meta.laterality == "L" and meta.pixel_spacing_mm == (0.1, 0.2)
 
 
-@pytest.mark.parametrize("mode, suffix, dtype", [
-    ("L", ".png", np.uint8),  # 8-bit patch: taken as is
-    ("I;16", ".png", np.uint16),  # 16-bit PNG: breast min-max to 8 bits
-    ("L", ".tif", np.uint8),  # TIFF
-])
+@pytest.mark.parametrize(
+    "mode, suffix, dtype",
+    [
+        ("L", ".png", np.uint8),  # 8-bit patch: taken as is
+        ("I;16", ".png", np.uint16),  # 16-bit PNG: breast min-max to 8 bits
+        ("L", ".tif", np.uint8),  # TIFF
+    ],
+)
 def test_reads_rasters_without_spacing(tmp_path, mode, suffix, dtype):
     arr = (np.arange(64 * 48).reshape(64, 48) % 251).astype(dtype) * (200 if dtype == np.uint16 else 1)
     path = tmp_path / f"img{suffix}"
@@ -105,16 +114,19 @@ def _broken(kind: str, dicom_path: Path, tmp: Path, monkeypatch) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind, kwargs, message", [
-    ("text", {}, "not a DICOM, PNG or TIFF file"),  # plain text
-    ("missing", {}, "cannot read file"),  # no such file
-    ("nopixels", {}, "no Pixel Data"),  # header only
-    ("noplugin", {}, "pip install pylibjpeg-rle"),  # decoder plugin missing (simulated)
-    ("ct", {}, "not a mammogram"),  # CT modality and SOP class
-    ("absurd", {}, "absurd image dimensions"),  # Rows 30000
-    ("truncated", {}, "truncated pixel data"),  # file cut short
-    ("nopixels", {"min_side": 10}, "no Pixel Data"),  # checks run in a fixed order
-])
+@pytest.mark.parametrize(
+    "kind, kwargs, message",
+    [
+        ("text", {}, "not a DICOM, PNG or TIFF file"),  # plain text
+        ("missing", {}, "cannot read file"),  # no such file
+        ("nopixels", {}, "no Pixel Data"),  # header only
+        ("noplugin", {}, "pip install pylibjpeg-rle"),  # decoder plugin missing (simulated)
+        ("ct", {}, "not a mammogram"),  # CT modality and SOP class
+        ("absurd", {}, "absurd image dimensions"),  # Rows 30000
+        ("truncated", {}, "truncated pixel data"),  # file cut short
+        ("nopixels", {"min_side": 10}, "no Pixel Data"),  # checks run in a fixed order
+    ],
+)
 def test_input_errors_are_one_line_naming_the_file(kind, kwargs, message, dicom_path, tmp_path, monkeypatch):
     path = _broken(kind, dicom_path, tmp_path, monkeypatch)
     with pytest.raises(InputError) as info:

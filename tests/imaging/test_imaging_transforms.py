@@ -34,11 +34,14 @@ def _voi_seq_ds() -> Dataset:
     return _ds(VOILUTSequence=[item])
 
 
-@pytest.mark.parametrize("value_range, image, expected", [
-    ((0.0, 255.0), [[0.0, 127.4, 255.0]], [[0, 127, 255]]),  # identity range, round to nearest
-    ((100.0, 200.0), [[50.0, 150.0, 300.0]], [[0, 128, 255]]),  # clipped below and above, midpoint
-    ((0.0, 4095.0), [[0.0, 4095.0, 2047.5]], [[0, 255, 128]]),  # 12-bit full range
-])
+@pytest.mark.parametrize(
+    "value_range, image, expected",
+    [
+        ((0.0, 255.0), [[0.0, 127.4, 255.0]], [[0, 127, 255]]),  # identity range, round to nearest
+        ((100.0, 200.0), [[50.0, 150.0, 300.0]], [[0, 128, 255]]),  # clipped below and above, midpoint
+        ((0.0, 4095.0), [[0.0, 4095.0, 2047.5]], [[0, 255, 128]]),  # 12-bit full range
+    ],
+)
 def test_to_uint8_with_range_is_linear(value_range, image, expected):
     out = to_uint8(np.array(image), value_range=value_range)
     assert out.dtype == np.uint8 and out.flags.c_contiguous
@@ -61,12 +64,20 @@ def test_to_uint8_keeps_uint8_and_all_tissue_crops():
     assert breast_window(tissue)[0] < 510.0
 
 
-@pytest.mark.parametrize("tags", [
-    {"WindowCenter": 2048, "WindowWidth": 1000},  # LINEAR (the default function)
-    {"WindowCenter": 1500, "WindowWidth": 2000, "VOILUTFunction": "LINEAR_EXACT"},  # C.11.2.1.3.2
-    {"WindowCenter": 2000, "WindowWidth": 1500, "VOILUTFunction": "SIGMOID"},  # C.11.2.1.3.1
-    {"WindowCenter": 100, "WindowWidth": 400, "RescaleSlope": 0.5, "RescaleIntercept": -500},  # modality LUT first
-])
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"WindowCenter": 2048, "WindowWidth": 1000},  # LINEAR (the default function)
+        {"WindowCenter": 1500, "WindowWidth": 2000, "VOILUTFunction": "LINEAR_EXACT"},  # C.11.2.1.3.2
+        {"WindowCenter": 2000, "WindowWidth": 1500, "VOILUTFunction": "SIGMOID"},  # C.11.2.1.3.1
+        {
+            "WindowCenter": 100,
+            "WindowWidth": 400,
+            "RescaleSlope": 0.5,
+            "RescaleIntercept": -500,
+        },  # modality LUT first
+    ],
+)
 def test_present_matches_pydicom_windowing(tags):
     ds = _ds(**tags)
     arr = _ramp()
@@ -89,15 +100,21 @@ def test_present_uses_voi_lut_sequence():
 def test_monochrome1_inverts_within_the_voi_range():
     arr = _ramp()
     mono2 = _ds(WindowCenter=2048, WindowWidth=4096, VOILUTFunction="LINEAR_EXACT")
-    mono1 = _ds(WindowCenter=4095 - 2048, WindowWidth=4096, VOILUTFunction="LINEAR_EXACT",
-                PhotometricInterpretation="MONOCHROME1")
+    mono1 = _ds(
+        WindowCenter=4095 - 2048,
+        WindowWidth=4096,
+        VOILUTFunction="LINEAR_EXACT",
+        PhotometricInterpretation="MONOCHROME1",
+    )
     inverted = (4095 - arr).astype(np.uint16)
     assert np.abs(present(inverted, mono1).astype(int) - present(arr, mono2)).max() <= 1
     np.testing.assert_array_equal(invert_monochrome1(arr, mono2, value_range=None), arr)  # MONOCHROME2: as is
 
 
 def test_transforms_do_not_modify_inputs():
-    ds = _ds(WindowCenter=2048, WindowWidth=1000, VOILUTFunction="SIGMOID", PhotometricInterpretation="MONOCHROME1")
+    ds = _ds(
+        WindowCenter=2048, WindowWidth=1000, VOILUTFunction="SIGMOID", PhotometricInterpretation="MONOCHROME1"
+    )
     before = ds.to_json_dict()
     arr = _ramp()
     copy = arr.copy()
@@ -107,20 +124,27 @@ def test_transforms_do_not_modify_inputs():
 
 
 def test_imaging_imports_without_torch_or_onnx():
-    code = ("import sys; import microcalc.imaging; "
-            "bad = [m for m in ('torch', 'onnx') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys; import microcalc.imaging; "
+        "bad = [m for m in ('torch', 'onnx') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("tags,signed", [
-    ({"WindowCenter": 2000, "WindowWidth": 3000}, False),                                 # LINEAR window
-    ({"WindowCenter": 2000, "WindowWidth": 3000, "VOILUTFunction": "SIGMOID"}, False),    # SIGMOID
-    ({}, False),                                                                          # no window: min-max
-    ({"PhotometricInterpretation": "MONOCHROME1", "WindowCenter": 2000, "WindowWidth": 3000}, False),
-    ({"RescaleSlope": 2, "RescaleIntercept": -100, "WindowCenter": 3000, "WindowWidth": 5000}, False),
-    ({"PixelRepresentation": 1, "WindowCenter": 0, "WindowWidth": 3000}, True),           # signed pixels
-])
+@pytest.mark.parametrize(
+    "tags,signed",
+    [
+        ({"WindowCenter": 2000, "WindowWidth": 3000}, False),  # LINEAR window
+        ({"WindowCenter": 2000, "WindowWidth": 3000, "VOILUTFunction": "SIGMOID"}, False),  # SIGMOID
+        ({}, False),  # no window: min-max
+        ({"PhotometricInterpretation": "MONOCHROME1", "WindowCenter": 2000, "WindowWidth": 3000}, False),
+        ({"RescaleSlope": 2, "RescaleIntercept": -100, "WindowCenter": 3000, "WindowWidth": 5000}, False),
+        ({"PixelRepresentation": 1, "WindowCenter": 0, "WindowWidth": 3000}, True),  # signed pixels
+    ],
+)
 def test_table_lookup_equals_the_per_pixel_chain(tags: dict, signed: bool) -> None:
     from microcalc.imaging.transforms import _present_chain
 

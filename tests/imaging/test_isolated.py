@@ -32,8 +32,21 @@ def valid_dicom(tmp_path: Path) -> Path:
     from microcalc.synth.cli import cli
 
     path = tmp_path / "valid.dcm"
-    cli.main(["mammogram", str(path), "--rows", "256", "--cols", "256", "--clusters", "0", "--transfer-syntax", "rle"],
-             standalone_mode=False)
+    cli.main(
+        [
+            "mammogram",
+            str(path),
+            "--rows",
+            "256",
+            "--cols",
+            "256",
+            "--clusters",
+            "0",
+            "--transfer-syntax",
+            "rle",
+        ],
+        standalone_mode=False,
+    )
     return path
 
 
@@ -46,11 +59,19 @@ def test_isolated_read_equals_in_process_read(valid_dicom):
     assert image.meta == expected.meta
 
 
-@pytest.mark.parametrize("fake, message", [
-    (isolation_fakes.hang, "longer than 1 s and was abandoned"),      # a decoder stuck in a loop
-    (isolation_fakes.segfault, r"decoder process died while reading it \(signal SIGSEGV"),  # a native crash
-])
-def test_a_hung_or_crashed_decoder_costs_one_input_and_is_replaced(fakes_importable, valid_dicom, fake, message):
+@pytest.mark.parametrize(
+    "fake, message",
+    [
+        (isolation_fakes.hang, "longer than 1 s and was abandoned"),  # a decoder stuck in a loop
+        (
+            isolation_fakes.segfault,
+            r"decoder process died while reading it \(signal SIGSEGV",
+        ),  # a native crash
+    ],
+)
+def test_a_hung_or_crashed_decoder_costs_one_input_and_is_replaced(
+    fakes_importable, valid_dicom, fake, message
+):
     with IsolatedReader(partial(isolation_fakes.bad_one, bad=fake), timeout_s=1) as isolated:
         with pytest.raises(InputError, match=message) as error:
             isolated(Path("bad.dcm"))
@@ -59,23 +80,31 @@ def test_a_hung_or_crashed_decoder_costs_one_input_and_is_replaced(fakes_importa
 
 
 def test_a_bug_in_the_reader_is_an_internal_error_not_a_corrupt_file(fakes_importable):
-    with IsolatedReader(isolation_fakes.buggy, timeout_s=30) as isolated, \
-            pytest.raises(InternalError, match="TypeError.*bug in microcalc, not a problem with the file"):
+    with (
+        IsolatedReader(isolation_fakes.buggy, timeout_s=30) as isolated,
+        pytest.raises(InternalError, match="TypeError.*bug in microcalc, not a problem with the file"),
+    ):
         isolated(Path("x.dcm"))
 
 
 def test_decoder_panic_is_one_line_and_nothing_reaches_the_console(capfd, monkeypatch):
     monkeypatch.setenv("RUST_BACKTRACE", "1")  # as on the machine that reported it: the worker resets it
-    with IsolatedReader(partial(read_mammogram, force=True), timeout_s=30) as isolated, \
-            pytest.raises(InputError, match="RLE Lossless decoder .*panicked: PanicException: index out of bounds"):
+    with (
+        IsolatedReader(partial(read_mammogram, force=True), timeout_s=30) as isolated,
+        pytest.raises(
+            InputError, match="RLE Lossless decoder .*panicked: PanicException: index out of bounds"
+        ),
+    ):
         isolated(RLE_PANIC)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
 
 def test_decoder_stderr_never_reaches_the_console(capfd, fakes_importable):
-    with IsolatedReader(isolation_fakes.noisy_then_fails, timeout_s=30) as isolated, \
-            pytest.raises(InputError, match="corrupt stream"):
+    with (
+        IsolatedReader(isolation_fakes.noisy_then_fails, timeout_s=30) as isolated,
+        pytest.raises(InputError, match="corrupt stream"),
+    ):
         isolated(Path("x.dcm"))
     assert capfd.readouterr() == ("", "")
 
@@ -87,7 +116,9 @@ def test_large_pixels_come_back_through_shared_memory_and_leave_nothing(fakes_im
     np.testing.assert_array_equal(image.pixels, isolation_fakes.large_image(Path("big.dcm")).pixels)
     assert image.meta.path == "big.dcm" and image.pixels.flags.writeable
     assert not list(Path(SHM_DIR).glob(f"{SHM_PREFIX}{pid}-*"))
-    kind, (_, name, shape, _) = decode_worker._ok(isolation_fakes.large_image(Path("big.dcm")), 0)  # the worker's side
+    kind, (_, name, shape, _) = decode_worker._ok(
+        isolation_fakes.large_image(Path("big.dcm")), 0
+    )  # the worker's side
     assert kind == "shm" and shape == (2048, 1024) and Path(name).stat().st_size == 2048 * 1024
     Path(name).unlink()
 

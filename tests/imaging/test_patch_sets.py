@@ -33,20 +33,34 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
     return synth, real
 
 
-@pytest.mark.parametrize("name, label", [
-    ("cluster", 1), ("Calc", 1), ("calc_01", 1), ("calcifications", 1),  # positive; case, number ignored
-    ("normal", 0), ("no_cluster", 0), ("mass-2", 0),                     # negative names
-    ("1", 1), ("0", 0),                                                  # a model trained on 1/, 0/
-    ("patch7", -1), ("calcium", -1), ("cluster_map", -1),               # names that say nothing
-])
+@pytest.mark.parametrize(
+    "name, label",
+    [
+        ("cluster", 1),
+        ("Calc", 1),
+        ("calc_01", 1),
+        ("calcifications", 1),  # positive; case, number ignored
+        ("normal", 0),
+        ("no_cluster", 0),
+        ("mass-2", 0),  # negative names
+        ("1", 1),
+        ("0", 0),  # a model trained on 1/, 0/
+        ("patch7", -1),
+        ("calcium", -1),
+        ("cluster_map", -1),  # names that say nothing
+    ],
+)
 def test_one_rule(name, label):
     assert LabelRule.for_model(("1", "0"), "1").label(name) == label
 
 
-@pytest.mark.parametrize("which, expected", [
-    (0, [1, 1, 1, 0, 0, 0]),  # class folders: cluster -> 1, normal -> 0 (sorted)
-    (1, [1, 0]),              # loose files: calc -> 1, mass -> 0; README ignored
-])
+@pytest.mark.parametrize(
+    "which, expected",
+    [
+        (0, [1, 1, 1, 0, 0, 0]),  # class folders: cluster -> 1, normal -> 0 (sorted)
+        (1, [1, 0]),  # loose files: calc -> 1, mass -> 0; README ignored
+    ],
+)
 def test_labels_of_each_layout(folders, which, expected):
     assert [label for _, label in list_labelled(folders[which])] == expected
 

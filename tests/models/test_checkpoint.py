@@ -25,10 +25,17 @@ def _published_file(tmp_path: Path, seed: int = 0) -> tuple[Path, torch.nn.Modul
 
 def test_our_format_round_trip_keeps_config_and_metrics(tmp_path: Path) -> None:
     model = create_model("smallcnn", num_classes=2)
-    config = ModelConfig(arch="smallcnn", classes=("normal", "cluster"), positive_index=1, patch_size=128,
-                         preprocessing=Preprocessing("fixed_255", 3), threshold=0.4)
-    digest = save_checkpoint(tmp_path / "c.pt", state_dict=model.state_dict(), config=config,
-                             metrics={"auc": 0.97})
+    config = ModelConfig(
+        arch="smallcnn",
+        classes=("normal", "cluster"),
+        positive_index=1,
+        patch_size=128,
+        preprocessing=Preprocessing("fixed_255", 3),
+        threshold=0.4,
+    )
+    digest = save_checkpoint(
+        tmp_path / "c.pt", state_dict=model.state_dict(), config=config, metrics={"auc": 0.97}
+    )
     ckpt = load_checkpoint(tmp_path / "c.pt")
     assert ckpt.source == "microcalc"
     assert ckpt.config == config
@@ -62,6 +69,7 @@ def test_plain_torchvision_state_dict_is_inferred(tmp_path: Path) -> None:
 def test_dataparallel_prefix_is_stripped() -> None:
     state = {"module." + k: v for k, v in create_model("smallcnn", num_classes=4).state_dict().items()}
     from microcalc.models.checkpoint import _strip_prefix
+
     assert infer_architecture(_strip_prefix(state)) == ("smallcnn", 4, 3)
 
 
@@ -70,10 +78,13 @@ def test_one_channel_stem_is_inferred() -> None:
     assert infer_architecture(state) == ("resnet18", 2, 1)
 
 
-@pytest.mark.parametrize("content,match", [
-    (b"", "not a readable PyTorch checkpoint"),                      # empty file
-    (b"this is not a checkpoint at all", "not a readable PyTorch checkpoint"),  # text
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (b"", "not a readable PyTorch checkpoint"),  # empty file
+        (b"this is not a checkpoint at all", "not a readable PyTorch checkpoint"),  # text
+    ],
+)
 def test_corrupt_files_give_one_line_errors(tmp_path: Path, content: bytes, match: str) -> None:
     path = tmp_path / "bad.pt"
     path.write_bytes(content)

@@ -22,8 +22,8 @@ from microcalc.models.checkpoint import load_checkpoint
 
 def _published_reference(model: torch.nn.Module, image_path: Path) -> np.ndarray:
     gray = np.asarray(Image.open(image_path).convert("L"))
-    bgr = np.repeat(gray[:, :, None], 3, axis=2)          # cv2.imread of a gray PNG
-    image = bgr / bgr.max()                                # float64, as in the example
+    bgr = np.repeat(gray[:, :, None], 3, axis=2)  # cv2.imread of a gray PNG
+    image = bgr / bgr.max()  # float64, as in the example
     tensor = torch.from_numpy(image.transpose(2, 0, 1).copy()).float()  # ToTensor + .float()
     with torch.no_grad():
         return torch.softmax(model(tensor.unsqueeze(0)), dim=1)[0].numpy()

@@ -35,15 +35,37 @@ def test_resnet101_two_classes_has_published_parameter_count() -> None:
         assert _count(create_model("resnet101", num_classes=2)) == 42_504_258
 
 
-@pytest.mark.parametrize("name,keys", [
-    # torchvision names that weight files depend on, one row per layout family
-    ("resnet101", ["conv1.weight", "bn1.running_var", "layer3.22.conv3.weight", "layer4.0.downsample.1.weight",
-                   "layer1.0.bn1.num_batches_tracked", "fc.weight", "fc.bias"]),
-    ("resnet18", ["layer1.1.conv2.weight", "layer2.0.downsample.0.weight", "fc.weight"]),
-    ("resnext50_32x4d", ["layer2.3.conv2.weight", "fc.bias"]),
-    ("vgg16_bn", ["features.0.weight", "features.40.weight", "features.41.running_mean", "classifier.0.weight",
-                  "classifier.3.weight", "classifier.6.bias"]),
-])
+@pytest.mark.parametrize(
+    "name,keys",
+    [
+        # torchvision names that weight files depend on, one row per layout family
+        (
+            "resnet101",
+            [
+                "conv1.weight",
+                "bn1.running_var",
+                "layer3.22.conv3.weight",
+                "layer4.0.downsample.1.weight",
+                "layer1.0.bn1.num_batches_tracked",
+                "fc.weight",
+                "fc.bias",
+            ],
+        ),
+        ("resnet18", ["layer1.1.conv2.weight", "layer2.0.downsample.0.weight", "fc.weight"]),
+        ("resnext50_32x4d", ["layer2.3.conv2.weight", "fc.bias"]),
+        (
+            "vgg16_bn",
+            [
+                "features.0.weight",
+                "features.40.weight",
+                "features.41.running_mean",
+                "classifier.0.weight",
+                "classifier.3.weight",
+                "classifier.6.bias",
+            ],
+        ),
+    ],
+)
 def test_torchvision_layer_names(name: str, keys: list[str]) -> None:
     with torch.device("meta"):
         state = create_model(name, num_classes=2).state_dict()

@@ -20,8 +20,14 @@ from microcalc.synth.realism import (
 )
 
 
-def _blob(shape: tuple[int, int], centres: list[tuple[int, int]], *, sigma: float, amplitude: float,
-          background: float = 50.0) -> np.ndarray:
+def _blob(
+    shape: tuple[int, int],
+    centres: list[tuple[int, int]],
+    *,
+    sigma: float,
+    amplitude: float,
+    background: float = 50.0,
+) -> np.ndarray:
     yy, xx = np.indices(shape)
     img = np.full(shape, background)
     for r, c in centres:
@@ -29,10 +35,13 @@ def _blob(shape: tuple[int, int], centres: list[tuple[int, int]], *, sigma: floa
     return img
 
 
-@pytest.mark.parametrize("beta", [
-    2.0,  # a shallow spectrum (fine texture)
-    3.0,  # the steep spectrum of breast parenchyma
-])
+@pytest.mark.parametrize(
+    "beta",
+    [
+        2.0,  # a shallow spectrum (fine texture)
+        3.0,  # the steep spectrum of breast parenchyma
+    ],
+)
 def test_power_law_field_gives_its_beta(beta):
     rng = np.random.default_rng(1)
     fits = [spectral_slope(100.0 + 20.0 * power_law_noise((128, 128), beta=beta, rng=rng)) for _ in range(6)]
@@ -52,10 +61,13 @@ def test_flat_image_has_no_contrast_and_no_specks():
     assert bright_specks(flat) == []
 
 
-@pytest.mark.parametrize("sigma", [
-    1.5,  # a speck of about 4 px (0.35 mm at 0.085 mm/px)
-    2.5,  # a larger one
-])
+@pytest.mark.parametrize(
+    "sigma",
+    [
+        1.5,  # a speck of about 4 px (0.35 mm at 0.085 mm/px)
+        2.5,  # a larger one
+    ],
+)
 def test_single_gaussian_blob_gives_its_size_position_and_contrast(sigma):
     found = bright_specks(_blob((40, 40), [(20, 17)], sigma=sigma, amplitude=40.0))
     assert len(found) == 1
@@ -94,7 +106,9 @@ def test_compare_cli_reports_each_statistic_with_known_medians(tmp_path):
     _write_set(tmp_path / "real", positive="1", negative="0", specks=3, background=80.0)
     _write_set(tmp_path / "synth", positive="cluster", negative="normal", specks=6, background=60.0)
     out = tmp_path / "report"
-    result = CliRunner().invoke(cli, ["compare", str(tmp_path / "real"), str(tmp_path / "synth"), "--out", str(out)])
+    result = CliRunner().invoke(
+        cli, ["compare", str(tmp_path / "real"), str(tmp_path / "synth"), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     rows = {(r["statistic"], r["class"]): r for r in json.loads((out / "report.json").read_text())["rows"]}
     count = rows[("speck_count", "cluster")]
@@ -109,8 +123,9 @@ def test_compare_cli_refuses_a_set_without_both_classes(tmp_path):
     from microcalc.synth.cli import cli
 
     _write_set(tmp_path / "real", positive="1", negative="0", specks=3, background=80.0)
-    result = CliRunner().invoke(cli, ["compare", str(tmp_path / "real"), str(tmp_path / "real" / "1"),
-                                      "--no-plots"])
+    result = CliRunner().invoke(
+        cli, ["compare", str(tmp_path / "real"), str(tmp_path / "real" / "1"), "--no-plots"]
+    )
     assert result.exit_code != 0
     assert "Traceback" not in result.output
 
@@ -132,12 +147,14 @@ def test_randomised_patches_are_closer_to_real60_than_the_defaults(tmp_path):
         rows = [patch_statistics(p, bright_specks(p)) for p in (read_patch(q) for q in paths)]
         return {k: np.array([r[k] for r in rows]) for k in ("std_grey", "local_contrast", "nps_beta")}
 
-    heldout = (Path(__file__).resolve().parents[2] / "benchmarks" / "synth_transfer" / "real60_heldout.txt")
+    heldout = Path(__file__).resolve().parents[2] / "benchmarks" / "synth_transfer" / "real60_heldout.txt"
     held = set(heldout.read_text().split())  # the transfer table's test fold stays unseen here too
     real = stats([p for p in sorted((REAL60 / "0").iterdir()) if f"0/{p.name}" not in held][::3])
     ks = {}
-    for name, style in (("default", PatchStyle()),
-                        ("randomised", PatchStyle(spacing_mm=0.085, framing="inside", randomise=True))):
+    for name, style in (
+        ("default", PatchStyle()),
+        ("randomised", PatchStyle(spacing_mm=0.085, framing="inside", randomise=True)),
+    ):
         write_patch_set(tmp_path / name, n=96, patch_size=60, seed=7, style=style)
         synth = stats(sorted((tmp_path / name / "normal").glob("*.png")))
         ks[name] = {k: distances(real[k], synth[k])["ks"] for k in real}

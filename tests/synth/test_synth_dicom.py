@@ -29,9 +29,17 @@ def written(phantom, tmp_path_factory):
     def write(name: str, **kwargs) -> Path:
         if name not in cache:
             w = phantom.truth["window"]
-            cache[name] = write_mammogram_dicom(folder / f"{name}.dcm", phantom.stored, seed=7, spacing_mm=0.14,
-                                                view="CC", laterality="L", bits_stored=14,
-                                                window=(w["center"], w["width"]), **kwargs)
+            cache[name] = write_mammogram_dicom(
+                folder / f"{name}.dcm",
+                phantom.stored,
+                seed=7,
+                spacing_mm=0.14,
+                view="CC",
+                laterality="L",
+                bits_stored=14,
+                window=(w["center"], w["width"]),
+                **kwargs,
+            )
         return cache[name]
 
     return write
@@ -39,7 +47,10 @@ def written(phantom, tmp_path_factory):
 
 def test_header_is_a_dm_for_presentation_image(written):
     ds = pydicom.dcmread(written("plain"))
-    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.1.2" and ds.file_meta.MediaStorageSOPClassUID == ds.SOPClassUID
+    assert (
+        ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.1.2"
+        and ds.file_meta.MediaStorageSOPClassUID == ds.SOPClassUID
+    )
     assert ds.Modality == "MG" and ds.PresentationIntentType == "FOR PRESENTATION"
     assert (ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored, ds.HighBit) == (1024, 832, 16, 14, 13)
     assert ds.PixelRepresentation == 0 and ds.PhotometricInterpretation == "MONOCHROME2"
@@ -52,20 +63,39 @@ def test_header_is_a_dm_for_presentation_image(written):
 
 
 def test_uids_follow_the_seed(phantom, written, tmp_path):
-    again = write_mammogram_dicom(tmp_path / "again.dcm", phantom.stored, seed=7, spacing_mm=0.14, view="CC",
-                                  laterality="L", bits_stored=14, window=(100.0, 50.0))
-    other = write_mammogram_dicom(tmp_path / "other.dcm", phantom.stored, seed=8, spacing_mm=0.14, view="CC",
-                                  laterality="L", bits_stored=14, window=(100.0, 50.0))
+    again = write_mammogram_dicom(
+        tmp_path / "again.dcm",
+        phantom.stored,
+        seed=7,
+        spacing_mm=0.14,
+        view="CC",
+        laterality="L",
+        bits_stored=14,
+        window=(100.0, 50.0),
+    )
+    other = write_mammogram_dicom(
+        tmp_path / "other.dcm",
+        phantom.stored,
+        seed=8,
+        spacing_mm=0.14,
+        view="CC",
+        laterality="L",
+        bits_stored=14,
+        window=(100.0, 50.0),
+    )
     a, b, c = (pydicom.dcmread(p) for p in (written("plain"), again, other))
     assert a.StudyInstanceUID == b.StudyInstanceUID and a.SOPInstanceUID == b.SOPInstanceUID
     assert a.StudyInstanceUID != c.StudyInstanceUID
     assert not list(tmp_path.glob(".*.tmp"))  # atomic write leaves no temporary file
 
 
-@pytest.mark.parametrize("syntax, uid", [
-    ("rle", "1.2.840.10008.1.2.5"),  # RLE Lossless
-    ("jpeg2000", "1.2.840.10008.1.2.4.90"),  # JPEG 2000 Image Compression (Lossless Only)
-])
+@pytest.mark.parametrize(
+    "syntax, uid",
+    [
+        ("rle", "1.2.840.10008.1.2.5"),  # RLE Lossless
+        ("jpeg2000", "1.2.840.10008.1.2.4.90"),  # JPEG 2000 Image Compression (Lossless Only)
+    ],
+)
 def test_compressed_variants_decode_to_the_same_pixels(phantom, written, syntax, uid):
     path = written(syntax, transfer_syntax=syntax)
     ds = pydicom.dcmread(path)
@@ -83,11 +113,14 @@ def test_monochrome1_reads_back_as_monochrome2(phantom, written):
     assert np.abs(mono1.astype(int) - mono2).max() <= 1 and (mono1 != mono2).mean() < 0.001
 
 
-@pytest.mark.parametrize("function", [
-    "LINEAR",  # C.11.2.1.2.1
-    "LINEAR_EXACT",  # C.11.2.1.3.2
-    "SIGMOID",  # C.11.2.1.3.1
-])
+@pytest.mark.parametrize(
+    "function",
+    [
+        "LINEAR",  # C.11.2.1.2.1
+        "LINEAR_EXACT",  # C.11.2.1.3.2
+        "SIGMOID",  # C.11.2.1.3.1
+    ],
+)
 def test_voi_functions_read_like_pydicom(written, function):
     path = written(f"voi-{function}", voi_function=function)
     ds = pydicom.dcmread(path)

@@ -37,10 +37,13 @@ def test_layout_counts_and_sizes(patch_set):
     assert not list(patch_set.rglob(".*.tmp"))
 
 
-@pytest.mark.parametrize("n, size, expected", [
-    (5, 32, {"cluster": 2, "normal": 3}),  # odd n: the extra patch is normal
-    (2, 300, {"cluster": 1, "normal": 1}),  # large patch size uses fewer cells per phantom
-])
+@pytest.mark.parametrize(
+    "n, size, expected",
+    [
+        (5, 32, {"cluster": 2, "normal": 3}),  # odd n: the extra patch is normal
+        (2, 300, {"cluster": 1, "normal": 1}),  # large patch size uses fewer cells per phantom
+    ],
+)
 def test_odd_counts_and_sizes(tmp_path, n, size, expected):
     assert write_patch_set(tmp_path, n=n, patch_size=size, seed=0) == expected
     with Image.open(next((tmp_path / "cluster").glob("*.png"))) as im:
@@ -52,10 +55,13 @@ def test_same_seed_same_files(patch_set, tmp_path):
     assert _digest(tmp_path) == _digest(patch_set)
 
 
-@pytest.mark.parametrize("n, size, message", [
-    (1, 128, "--n must be at least 2"),  # nothing to balance
-    (10, 16, "patch size 16 out of range"),  # too small for a cluster
-])
+@pytest.mark.parametrize(
+    "n, size, message",
+    [
+        (1, 128, "--n must be at least 2"),  # nothing to balance
+        (10, 16, "patch size 16 out of range"),  # too small for a cluster
+    ],
+)
 def test_bad_arguments(tmp_path, n, size, message):
     with pytest.raises(ValueError, match=message):
         write_patch_set(tmp_path, n=n, patch_size=size, seed=0)
@@ -116,7 +122,9 @@ def test_inside_framing_fills_the_patch_with_whole_specks(tmp_path):
 
     from microcalc.synth.patches import PatchStyle
 
-    write_patch_set(tmp_path, n=32, patch_size=60, seed=4, style=PatchStyle(spacing_mm=0.085, framing="inside"))
+    write_patch_set(
+        tmp_path, n=32, patch_size=60, seed=4, style=PatchStyle(spacing_mm=0.085, framing="inside")
+    )
     truth = json.loads((tmp_path / "truth.json").read_text())
     assert truth["framing"] == "inside"
     spans = []
@@ -136,14 +144,19 @@ def test_randomised_rendering_varies_between_phantoms_and_is_deterministic(tmp_p
     write_patch_set(tmp_path / "a", n=64, patch_size=60, seed=5, style=style)
     write_patch_set(tmp_path / "b", n=64, patch_size=60, seed=5, style=style)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
-    means = [np.asarray(Image.open(p), dtype=np.float64).mean() for p in sorted((tmp_path / "a").rglob("*.png"))]
+    means = [
+        np.asarray(Image.open(p), dtype=np.float64).mean() for p in sorted((tmp_path / "a").rglob("*.png"))
+    ]
     assert np.std(means) > 15  # windows and levels differ from one acquisition to the next
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"framing": "around"}, "unknown framing 'around'"),  # not a framing
-    ({"spacing_mm": 0.01}, "pixel spacing 0.01 mm out of range"),  # finer than any detector
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"framing": "around"}, "unknown framing 'around'"),  # not a framing
+        ({"spacing_mm": 0.01}, "pixel spacing 0.01 mm out of range"),  # finer than any detector
+    ],
+)
 def test_bad_style(kwargs, message):
     from microcalc.synth.patches import PatchStyle
 

@@ -7,7 +7,7 @@ import pytest
 
 from microcalc.synth.phantom import make_mammogram, make_phantom
 
-SMALL = dict(rows=1024, cols=832, spacing_mm=0.14)  # a whole breast at half the detector resolution
+SMALL = {"rows": 1024, "cols": 832, "spacing_mm": 0.14}  # a whole breast at half the detector resolution
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,8 @@ def test_cluster_specks_are_brighter_than_local_tissue(cc):
     brighter = []
     for cluster in cc.truth["clusters"]:
         for calc in cluster["calcifications"]:
-            r, c = int(round(calc["row"])), int(round(calc["col"]))
-            ring = img[r - 12: r + 13, c - 12: c + 13]
+            r, c = round(calc["row"]), round(calc["col"])
+            ring = img[r - 12 : r + 13, c - 12 : c + 13]
             brighter.append(img[r, c] > np.median(ring))
     assert np.mean(brighter) >= 0.9
 
@@ -62,13 +62,18 @@ def test_air_is_dark_and_flat_outside_the_breast(cc):
     assert air.mean() < np.percentile(tissue, 5) and air.std() < 0.1 * tissue.std()
 
 
-@pytest.mark.parametrize("view, laterality", [
-    ("MLO", "L"),  # pectoral in the upper-left corner, chest wall on the left
-    ("MLO", "R"),  # mirrored: chest wall on the right
-    ("CC", "R"),  # no pectoral
-])
+@pytest.mark.parametrize(
+    "view, laterality",
+    [
+        ("MLO", "L"),  # pectoral in the upper-left corner, chest wall on the left
+        ("MLO", "R"),  # mirrored: chest wall on the right
+        ("CC", "R"),  # no pectoral
+    ],
+)
 def test_chest_wall_side_and_pectoral(view, laterality):
-    p = make_phantom(seed=3, view=view, laterality=laterality, clusters=1, rows=512, cols=416, spacing_mm=0.28)
+    p = make_phantom(
+        seed=3, view=view, laterality=laterality, clusters=1, rows=512, cols=416, spacing_mm=0.28
+    )
     wall = 0 if laterality == "L" else -1
     assert p.mask[:, wall].mean() > 0.5 and p.mask[:, -1 - wall].mean() < 0.2
     corner = p.stored[5:40, 2:30] if laterality == "L" else p.stored[5:40, -30:-2]
@@ -76,13 +81,16 @@ def test_chest_wall_side_and_pectoral(view, laterality):
     assert is_brighter == (view == "MLO")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"rows": 10}, "image size 10x832"),  # too small
-    ({"density": "extreme"}, "unknown density"),  # not a BI-RADS category
-    ({"view": "ML"}, "unknown view"),  # unsupported view
-    ({"spacing_mm": 5.0}, "pixel spacing"),  # absurd spacing
-    ({"clusters": 50}, "clusters must be"),  # too many clusters
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rows": 10}, "image size 10x832"),  # too small
+        ({"density": "extreme"}, "unknown density"),  # not a BI-RADS category
+        ({"view": "ML"}, "unknown view"),  # unsupported view
+        ({"spacing_mm": 5.0}, "pixel spacing"),  # absurd spacing
+        ({"clusters": 50}, "clusters must be"),  # too many clusters
+    ],
+)
 def test_bad_arguments_raise_value_error(kwargs, message):
     args = dict(SMALL, **kwargs)
     with pytest.raises(ValueError, match=message):

@@ -9,8 +9,9 @@ import numpy as np
 from PIL import Image
 
 
-def write_patches(root: Path, *, n_per_class: int, size: int, seed: int,
-                  classes: tuple[str, str] = ("cluster", "normal")) -> Path:
+def write_patches(
+    root: Path, *, n_per_class: int, size: int, seed: int, classes: tuple[str, str] = ("cluster", "normal")
+) -> Path:
     """``root/<class>/NNN.png`` gray patches; the first class has specks."""
     rng = np.random.default_rng(seed)
     for k, cls in enumerate(classes):
@@ -20,7 +21,7 @@ def write_patches(root: Path, *, n_per_class: int, size: int, seed: int,
             if k == 0:
                 for _ in range(4):
                     y, x = rng.integers(2, size - 2, 2)
-                    img[y - 1:y + 2, x - 1:x + 2] += 80
+                    img[y - 1 : y + 2, x - 1 : x + 2] += 80
             Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / cls / f"{i:03d}.png")
     return root
 

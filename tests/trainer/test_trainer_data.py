@@ -42,13 +42,30 @@ def _bad_sets(root: Path) -> dict[str, tuple[Path, list[str], str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["unreadable", "empty_class", "single_class", "missing_positive",
-                                  "patch_size_mismatch"])
+@pytest.mark.parametrize(
+    "case", ["unreadable", "empty_class", "single_class", "missing_positive", "patch_size_mismatch"]
+)
 def test_bad_data_gives_one_line_error(case, tmp_path, monkeypatch, capsys):
     data, extra, expected = _bad_sets(tmp_path)[case]
     out = tmp_path / "run"
-    monkeypatch.setattr(sys, "argv", ["mc-train", str(data), "--out", str(out), "--arch", "smallcnn",
-                                      "--patch-size", "32", "--epochs", "1", "--quiet", *extra])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "mc-train",
+            str(data),
+            "--out",
+            str(out),
+            "--arch",
+            "smallcnn",
+            "--patch-size",
+            "32",
+            "--epochs",
+            "1",
+            "--quiet",
+            *extra,
+        ],
+    )
     with pytest.raises(SystemExit) as exc:
         train_main()
     assert exc.value.code == 1
@@ -67,18 +84,23 @@ def test_positive_class_selects_folder(tmp_path):
 
 def test_manifest_csv(tmp_path):
     data = write_patches(tmp_path / "d", n_per_class=2, size=16, seed=0)
-    rows = ["path,label"] + [f"{p.relative_to(tmp_path)},{p.parent.name}" for p in sorted(data.rglob("*.png"))]
+    rows = ["path,label"] + [
+        f"{p.relative_to(tmp_path)},{p.parent.name}" for p in sorted(data.rglob("*.png"))
+    ]
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     ps = discover(tmp_path / "m.csv", positive_class="cluster")
     assert len(ps) == 4 and ps.classes == ("cluster", "normal")
     assert all(s.path.is_file() for s in ps.samples)
 
 
-@pytest.mark.parametrize("policy,shape,expected_centre", [
-    ("crop-pad", (40, 40), 7),   # larger: centre crop keeps the centre pixel value
-    ("crop-pad", (20, 20), 7),   # smaller: zero pad around the patch
-    ("resize", (64, 64), 7),     # resized: a constant patch stays constant
-])
+@pytest.mark.parametrize(
+    "policy,shape,expected_centre",
+    [
+        ("crop-pad", (40, 40), 7),  # larger: centre crop keeps the centre pixel value
+        ("crop-pad", (20, 20), 7),  # smaller: zero pad around the patch
+        ("resize", (64, 64), 7),  # resized: a constant patch stays constant
+    ],
+)
 def test_fit_policies(policy, shape, expected_centre):
     out = fit_patch(np.full(shape, 7, np.uint8), size=32, policy=policy, path=Path("p.png"))
     assert out.shape == (32, 32) and out.dtype == np.uint8
@@ -100,14 +122,18 @@ def test_dicom_patch(tmp_path):
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-    pixels = (np.arange(256, dtype=np.uint16).reshape(16, 16) * 16)
+    pixels = np.arange(256, dtype=np.uint16).reshape(16, 16) * 16
     meta = FileMetaDataset()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.2"
     meta.MediaStorageSOPInstanceUID = generate_uid()
     ds = Dataset()
     ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, "MG"
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = (
+        meta.MediaStorageSOPClassUID,
+        meta.MediaStorageSOPInstanceUID,
+        "MG",
+    )
     ds.Rows = ds.Columns = 16
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0

@@ -23,7 +23,9 @@ def test_smallcnn_learns_synthetic_clusters(trained_run: Path, synth_patches: Pa
     assert metrics["accuracy"] >= 0.85
     assert float(history[0]["train_loss"]) > float(history[-1]["train_loss"])  # it learned, not started good
     mfile = tmp_path / "eval.json"
-    run_cli(EVAL, [str(trained_run / "checkpoint.pt"), str(synth_patches), "--metrics", str(mfile), "--quiet"])
+    run_cli(
+        EVAL, [str(trained_run / "checkpoint.pt"), str(synth_patches), "--metrics", str(mfile), "--quiet"]
+    )
     assert json.loads(mfile.read_text())["auc"] >= 0.95
 
 
@@ -32,23 +34,42 @@ def test_resnet101_one_step_and_eval_at_674(tmp_path: Path):
     """The published architecture and size: one training step (batch 2) and one evaluation run on CPU."""
     data = write_patches(tmp_path / "data", n_per_class=1, size=674, seed=1)
     out = tmp_path / "run"
-    run_cli(TRAIN, [str(data), "--out", str(out), "--val-dir", str(data), "--epochs", "1", "--batch-size", "2",
-                    "--quiet"])
+    run_cli(
+        TRAIN,
+        [
+            str(data),
+            "--out",
+            str(out),
+            "--val-dir",
+            str(data),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--quiet",
+        ],
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["options"]["arch"] == "resnet101" and metrics["options"]["patch_size"] == 674
     assert metrics["options"]["lr"] == 5e-6 and metrics["options"]["weight_decay"] == 1e-3  # published recipe
     preds = tmp_path / "preds.csv"
-    run_cli(EVAL, [str(out / "checkpoint.pt"), str(data), "--out", str(preds), "--batch-size", "2", "--quiet"])
+    run_cli(
+        EVAL, [str(out / "checkpoint.pt"), str(data), "--out", str(preds), "--batch-size", "2", "--quiet"]
+    )
     rows = read_csv(preds)
     assert len(rows) == 2 and all(0.0 <= float(r["p_cluster"]) <= 1.0 for r in rows)
 
 
 @pytest.mark.slow
-def test_eval_bundle_matches_checkpoint(small_bundle: Path, trained_run: Path, synth_patches: Path, tmp_path: Path):
+def test_eval_bundle_matches_checkpoint(
+    small_bundle: Path, trained_run: Path, synth_patches: Path, tmp_path: Path
+):
     """mc-eval on the exported fp32 bundle (onnxruntime) scores like the checkpoint it came from."""
     by_backend = {}
-    for name, model, extra in (("torch", trained_run / "checkpoint.pt", []),
-                               ("onnxruntime", small_bundle, ["--backend", "onnxruntime"])):
+    for name, model, extra in (
+        ("torch", trained_run / "checkpoint.pt", []),
+        ("onnxruntime", small_bundle, ["--backend", "onnxruntime"]),
+    ):
         preds = tmp_path / f"{name}.csv"
         run_cli(EVAL, [str(model), str(synth_patches), "--out", str(preds), "--quiet", *extra])
         by_backend[name] = {r["path"]: float(r["p_cluster"]) for r in read_csv(preds)}

@@ -51,8 +51,18 @@ def test_run_folder_contents(run2):
 
 def test_eval_checkpoint(run2, tiny_patches, tmp_path):
     preds, mfile = tmp_path / "preds.csv", tmp_path / "m.json"
-    run_cli(EVAL, [str(run2 / "checkpoint.pt"), str(tiny_patches), "--out", str(preds), "--metrics", str(mfile),
-                   "--quiet"])
+    run_cli(
+        EVAL,
+        [
+            str(run2 / "checkpoint.pt"),
+            str(tiny_patches),
+            "--out",
+            str(preds),
+            "--metrics",
+            str(mfile),
+            "--quiet",
+        ],
+    )
     rows = read_csv(preds)
     assert list(rows[0]) == ["path", "label", "p_cluster"] and len(rows) == 24
     assert {r["label"] for r in rows} == {"cluster", "normal"}
@@ -73,8 +83,10 @@ def test_resume_continues_where_it_stopped(tiny_patches, tmp_path):
     out = tmp_path / "run"
     run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "1", "--schedule", "constant", *SMALL])
     first = load_checkpoint(out / "last.pt")
-    run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "2", "--schedule", "constant", "--resume",
-                    *SMALL])
+    run_cli(
+        TRAIN,
+        [str(tiny_patches), "--out", str(out), "--epochs", "2", "--schedule", "constant", "--resume", *SMALL],
+    )
     rows = read_csv(out / "history.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2]  # epoch 1 kept, only epoch 2 trained
     assert rows[0]["train_loss"] == str(first.training_state["history"][0]["train_loss"])
@@ -96,8 +108,21 @@ def test_folds(tiny_patches, tmp_path):
 
 def test_sweep(tiny_patches, tmp_path):
     out = tmp_path / "sweep"
-    run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "1", "--sweep-lr", "1e-3,2e-3",
-                    "--sweep-wd", "0", *SMALL])
+    run_cli(
+        TRAIN,
+        [
+            str(tiny_patches),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--sweep-lr",
+            "1e-3,2e-3",
+            "--sweep-wd",
+            "0",
+            *SMALL,
+        ],
+    )
     rows = read_csv(out / "sweep.csv")
     assert [(float(r["lr"]), float(r["weight_decay"])) for r in rows] == [(1e-3, 0.0), (2e-3, 0.0)]
     table = (out / "sweep.md").read_text().splitlines()
@@ -105,14 +130,32 @@ def test_sweep(tiny_patches, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     best = metrics["best_run"]
     assert best in {r["run"] for r in rows}
-    assert load_checkpoint(out / "checkpoint.pt").weights_sha256 == load_checkpoint(out / best / "checkpoint.pt").weights_sha256
+    assert (
+        load_checkpoint(out / "checkpoint.pt").weights_sha256
+        == load_checkpoint(out / best / "checkpoint.pt").weights_sha256
+    )
 
 
 def test_hard_negatives(tiny_patches, tmp_path):
     pool = write_patches(tmp_path / "pool", n_per_class=6, size=32, seed=9)  # cluster-like negatives: FPs
     out = tmp_path / "hn"
-    run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "2", "--hard-negatives", "1",
-                    "--negative-pool", str(pool), "--per-round", "4", *SMALL])
+    run_cli(
+        TRAIN,
+        [
+            str(tiny_patches),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--hard-negatives",
+            "1",
+            "--negative-pool",
+            str(pool),
+            "--per-round",
+            "4",
+            *SMALL,
+        ],
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     (log,) = metrics["hard_negative_rounds"]
     assert log["pool"] == 12 and log["added"] == min(4, log["false_positives"])
@@ -128,11 +171,34 @@ def test_hard_negatives_from_whole_normal_mammograms(tiny_patches, tmp_path):
     pool.mkdir()
     phantom = make_phantom(seed=5, rows=256, cols=256, clusters=0, isolated=2)
     w = phantom.truth["window"]
-    write_mammogram_dicom(pool / "normal.dcm", phantom.stored, seed=5, spacing_mm=0.07, view="CC",
-                          laterality="L", bits_stored=12, window=(w["center"], w["width"]))
+    write_mammogram_dicom(
+        pool / "normal.dcm",
+        phantom.stored,
+        seed=5,
+        spacing_mm=0.07,
+        view="CC",
+        laterality="L",
+        bits_stored=12,
+        window=(w["center"], w["width"]),
+    )
     out = tmp_path / "hn"
-    run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "1", "--hard-negatives", "1",
-                    "--negative-pool", str(pool), "--per-round", "3", *SMALL])
+    run_cli(
+        TRAIN,
+        [
+            str(tiny_patches),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--hard-negatives",
+            "1",
+            "--negative-pool",
+            str(pool),
+            "--per-round",
+            "3",
+            *SMALL,
+        ],
+    )
     tiles = sorted((out / "pool_tiles" / "normal").glob("*.png"))
     (log,) = json.loads((out / "metrics.json").read_text())["hard_negative_rounds"]
     assert len(tiles) > 4 and log["pool"] == len(tiles)  # the mammogram became its breast tiles
@@ -148,14 +214,42 @@ def test_init_strict_and_freeze_bit_identical(tiny_patches, tmp_path):
     imagenet = create_model("resnet18", num_classes=1000).state_dict()
     torch.save(imagenet, tmp_path / "resnet18_imagenet.pth")
     out = tmp_path / "ft"
-    run_cli(TRAIN, [str(tiny_patches), "--out", str(out), "--epochs", "1", "--arch", "resnet18", "--patch-size", "32",
-                    "--batch-size", "8", "--lr", "1e-2", "--init", str(tmp_path / "resnet18_imagenet.pth"),
-                    "--freeze", "partial", "--quiet", "--patience", "0"])
+    run_cli(
+        TRAIN,
+        [
+            str(tiny_patches),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--arch",
+            "resnet18",
+            "--patch-size",
+            "32",
+            "--batch-size",
+            "8",
+            "--lr",
+            "1e-2",
+            "--init",
+            str(tmp_path / "resnet18_imagenet.pth"),
+            "--freeze",
+            "partial",
+            "--quiet",
+            "--patience",
+            "0",
+        ],
+    )
     trained = load_checkpoint(out / "last.pt").state_dict
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["init"]["source"] == "torchvision" and metrics["init"]["head"] == "reinitialised"
     assert trained["fc.weight"].shape == (2, 512)
-    for key in ("conv1.weight", "bn1.weight", "bn1.running_mean", "layer2.1.conv2.weight", "layer2.1.bn2.running_var"):
+    for key in (
+        "conv1.weight",
+        "bn1.weight",
+        "bn1.running_mean",
+        "layer2.1.conv2.weight",
+        "layer2.1.bn2.running_var",
+    ):
         assert torch.equal(trained[key], imagenet[key]), key  # frozen: bit-identical after training steps
     for key in ("layer3.0.conv1.weight", "layer4.1.conv2.weight"):
         assert not torch.equal(trained[key], imagenet[key]), key  # trained layers moved
@@ -168,8 +262,19 @@ def test_init_from_wrong_architecture(tiny_patches, tmp_path, monkeypatch, capsy
     from microcalc.trainer.cli_train import main
 
     torch.save(create_model("resnet18", num_classes=1000).state_dict(), tmp_path / "r18.pth")
-    monkeypatch.setattr(sys, "argv", ["mc-train", str(tiny_patches), "--out", str(tmp_path / "x"), "--init",
-                                      str(tmp_path / "r18.pth"), *SMALL])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "mc-train",
+            str(tiny_patches),
+            "--out",
+            str(tmp_path / "x"),
+            "--init",
+            str(tmp_path / "r18.pth"),
+            *SMALL,
+        ],
+    )
     with pytest.raises(SystemExit):
         main()
     err = capsys.readouterr().err.strip()

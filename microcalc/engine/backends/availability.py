@@ -37,20 +37,33 @@ def backend_status() -> list[tuple[str, bool, str]]:
     """``(name, available, reason)`` for every backend, e.g. ``("tensorrt", False, "no CUDA device")``."""
     gpus = cuda_memory.device_count()
     trt_libs = [lib for lib in LIBRARIES if installed(lib)]
-    status = [("onnxruntime", installed("onnxruntime"),
-               ("CPU" + (" and CUDA" if gpus and ort_gpu_installed() else "")) if installed("onnxruntime")
-               else 'not installed: pip install onnxruntime')]
-    status.append(("openvino", True, "CPU") if installed("openvino") else
-                  ("openvino", False, 'not installed: pip install "microcalc[openvino]"'))
+    status = [
+        (
+            "onnxruntime",
+            installed("onnxruntime"),
+            ("CPU" + (" and CUDA" if gpus and ort_gpu_installed() else ""))
+            if installed("onnxruntime")
+            else "not installed: pip install onnxruntime",
+        )
+    ]
+    status.append(
+        ("openvino", True, "CPU")
+        if installed("openvino")
+        else ("openvino", False, 'not installed: pip install "microcalc[openvino]"')
+    )
     if not trt_libs:
-        status.append(("tensorrt", False,
-                       'not installed: pip install "microcalc[rtx]" or "microcalc[tensorrt]"'))
+        status.append(
+            ("tensorrt", False, 'not installed: pip install "microcalc[rtx]" or "microcalc[tensorrt]"')
+        )
     elif not installed("cuda.bindings"):
         status.append(("tensorrt", False, 'cuda-python not installed: pip install "microcalc[rtx]"'))
     elif not gpus:
         status.append(("tensorrt", False, "no CUDA device"))
     else:
         status.append(("tensorrt", True, f"{', '.join(trt_libs)} on {gpus} GPU(s)"))
-    status.append(("torch", True, "reference (slow)") if installed("torch") else
-                  ("torch", False, 'not installed: pip install "microcalc[train]"'))
+    status.append(
+        ("torch", True, "reference (slow)")
+        if installed("torch")
+        else ("torch", False, 'not installed: pip install "microcalc[train]"')
+    )
     return status

@@ -43,6 +43,9 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+_UINT8 = np.dtype(np.uint8)  # the tiles the scanner cuts
+
+
 @dataclass
 class BatchResult:
     """Scores for the first ``n`` tiles of a batch buffer.
@@ -87,8 +90,9 @@ class Backend(abc.ABC):
     module: ClassVar[str]
     extra: ClassVar[str]
 
-    def __init__(self, *, input_shape: tuple[int, int, int], max_batch: int,
-                 input_dtype: np.dtype = np.dtype(np.uint8)) -> None:
+    def __init__(
+        self, *, input_shape: tuple[int, int, int], max_batch: int, input_dtype: np.dtype = _UINT8
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.input_shape = tuple(input_shape)
@@ -124,8 +128,10 @@ class Backend(abc.ABC):
         """Start inference on ``batch[:n]``; the buffer must not be refilled before ``result()``."""
         self._check_active()
         if batch.dtype != self.input_dtype or tuple(batch.shape[1:]) != self.input_shape:
-            raise ValueError(f"batch must be {self.input_dtype} [N, {', '.join(map(str, self.input_shape))}], "
-                             f"got {batch.dtype} {list(batch.shape)}")
+            raise ValueError(
+                f"batch must be {self.input_dtype} [N, {', '.join(map(str, self.input_shape))}], "
+                f"got {batch.dtype} {list(batch.shape)}"
+            )
         if not batch.flags.c_contiguous:
             raise ValueError("batch must be C-contiguous: fill a buffer from host_buffer()")
         if not 1 <= n <= min(batch.shape[0], self.max_batch):
@@ -144,7 +150,7 @@ class Backend(abc.ABC):
         """Synchronous convenience: scores for ``tiles`` ``[n, 1, P, P]`` (any n <= max_batch)."""
         return self.submit(tiles, tiles.shape[0]).result()
 
-    def __enter__(self) -> Backend:
+    def __enter__(self) -> Backend:  # noqa: PYI034 (typing.Self needs Python 3.11; we support 3.10)
         self.activate()
         return self
 
@@ -153,7 +159,9 @@ class Backend(abc.ABC):
 
     def _check_active(self) -> None:
         if not self.is_active:
-            raise MicrocalcError(f"{self.name} backend is not active: use it in a 'with' block or call activate()")
+            raise MicrocalcError(
+                f"{self.name} backend is not active: use it in a 'with' block or call activate()"
+            )
 
     # ---- hooks ------------------------------------------------------------------------------
     @abc.abstractmethod

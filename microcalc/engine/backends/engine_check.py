@@ -37,6 +37,7 @@ def normalise_capability(cap: str) -> str:
 def capability_supported(gpu: str, built_for: list[str]) -> bool:
     """Whether a GPU of capability ``gpu`` (``"9.0"``) runs an engine built for ``built_for``
     (entries such as ``"8.9"`` or ``"12.0+"``, meaning that capability or newer)."""
+
     def key(c: str) -> tuple[int, int]:
         major, minor = c.rstrip("+").split(".")
         return int(major), int(minor)
@@ -49,8 +50,17 @@ def capability_supported(gpu: str, built_for: list[str]) -> bool:
     return False
 
 
-def check_engine(sidecar: dict[str, Any], *, engine: Path, library: str, version: str, capability: str,
-                 onnx_sha256: str | None, max_batch: int, rebuild: str) -> None:
+def check_engine(
+    sidecar: dict[str, Any],
+    *,
+    engine: Path,
+    library: str,
+    version: str,
+    capability: str,
+    onnx_sha256: str | None,
+    max_batch: int,
+    rebuild: str,
+) -> None:
     """Raise ``StaleArtifactError`` unless the engine fits this library, GPU, model and batch size.
 
     Args:
@@ -62,6 +72,7 @@ def check_engine(sidecar: dict[str, Any], *, engine: Path, library: str, version
         max_batch: the largest batch the caller will submit.
         rebuild: the hint appended to every message (``rebuild it with: mc-export ...``).
     """
+
     def stale(problem: str) -> StaleArtifactError:
         return StaleArtifactError(f"{engine}: {problem}; {rebuild}")
 
@@ -71,19 +82,24 @@ def check_engine(sidecar: dict[str, Any], *, engine: Path, library: str, version
     if built_with != library:
         raise stale(f"built with {built_with}, but {library} is what is installed here")
     if sidecar.get("version") != version:
-        raise stale(f"built with {library} {sidecar.get('version')}, this is {library} {version} "
-                    "(engines are tied to the exact version)")
+        raise stale(
+            f"built with {library} {sidecar.get('version')}, this is {library} {version} "
+            "(engines are tied to the exact version)"
+        )
     caps = [str(c) for c in sidecar.get("compute_capabilities") or []]
     try:
         ok = capability_supported(capability, caps)
     except ValueError as exc:
         raise stale(f"sidecar has a malformed compute capability ({exc})") from exc
     if not ok:
-        raise stale(f"built for GPUs of compute capability {', '.join(caps) or 'unknown'}, "
-                    f"this GPU is {capability}")
+        raise stale(
+            f"built for GPUs of compute capability {', '.join(caps) or 'unknown'}, this GPU is {capability}"
+        )
     if onnx_sha256 is not None and sidecar.get("onnx_sha256") != onnx_sha256:
         raise stale("built from another ONNX model than the bundle's (SHA-256 differs)")
     profile_max = ((sidecar.get("profile") or {}).get("max") or [None])[0]
     if profile_max is not None and max_batch > int(profile_max):
-        raise stale(f"built for batches up to {profile_max}, asked for {max_batch} "
-                    "(use a smaller batch or rebuild with a larger --max-batch)")
+        raise stale(
+            f"built for batches up to {profile_max}, asked for {max_batch} "
+            "(use a smaller batch or rebuild with a larger --max-batch)"
+        )

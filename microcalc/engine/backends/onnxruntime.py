@@ -34,7 +34,11 @@ from microcalc.engine.cpu_info import cpu_info
 from microcalc.errors import InputError, MicrocalcError, MissingDependencyError
 from microcalc.tensor_names import INPUT, OUTPUTS
 
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
 
 
 class OnnxRuntimeBackend(Backend):
@@ -55,12 +59,23 @@ class OnnxRuntimeBackend(Backend):
     module = "onnxruntime"
     extra = "cuda"
 
-    def __init__(self, model_path: str | Path, *, input_shape: tuple[int, int, int], max_batch: int,
-                 provider: str = "cpu", precision: str = "fp32", threads: int | None = None, device_id: int = 0,
-                 cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        input_shape: tuple[int, int, int],
+        max_batch: int,
+        provider: str = "cpu",
+        precision: str = "fp32",
+        threads: int | None = None,
+        device_id: int = 0,
+        cache_dir: str | Path | None = None,
+    ) -> None:
         super().__init__(input_shape=input_shape, max_batch=max_batch)
         if provider not in PROVIDERS:
-            raise MicrocalcError(f"unknown onnxruntime provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
+            raise MicrocalcError(
+                f"unknown onnxruntime provider {provider!r}; expected one of {', '.join(PROVIDERS)}"
+            )
         self.model_path = Path(model_path)
         self.provider = provider
         self.precision = check_precision(precision)
@@ -76,31 +91,42 @@ class OnnxRuntimeBackend(Backend):
     # ---- hooks ------------------------------------------------------------------------------
     def _activate_impl(self) -> None:
         try:
-            ort = import_optional("onnxruntime", extra="cuda", purpose=f"the onnxruntime {self.provider} backend")
+            ort = import_optional(
+                "onnxruntime", extra="cuda", purpose=f"the onnxruntime {self.provider} backend"
+            )
         except MissingDependencyError as exc:
             if self.provider != "cpu":
                 raise
-            raise MicrocalcError("the onnxruntime backend needs the Python module 'onnxruntime', a core "
-                                 "dependency of microcalc: pip install onnxruntime") from exc
+            raise MicrocalcError(
+                "the onnxruntime backend needs the Python module 'onnxruntime', a core "
+                "dependency of microcalc: pip install onnxruntime"
+            ) from exc
         if not self.model_path.is_file():
             raise InputError(f"{self.model_path}: no such ONNX model")
         if PROVIDERS[self.provider] not in ort.get_available_providers():
-            raise MissingDependencyError("onnxruntime-gpu", "cuda",
-                                         f"onnxruntime with the {self.provider} provider")
+            raise MissingDependencyError(
+                "onnxruntime-gpu", "cuda", f"onnxruntime with the {self.provider} provider"
+            )
         if self.provider != "cpu":
             cuda_memory.require_device(self.device_id)
             cuda_memory.use_device(self.device_id)
         try:
-            self.session = ort.InferenceSession(str(self.model_path), sess_options=self._session_options(ort),
-                                                providers=self._providers())
+            self.session = ort.InferenceSession(
+                str(self.model_path), sess_options=self._session_options(ort), providers=self._providers()
+            )
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types for a bad file
-            raise InputError(f"{self.model_path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:200]})") from exc
+            raise InputError(
+                f"{self.model_path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:200]})"
+            ) from exc
         self._check_providers()
         self._check_io()
         if self.provider != "cpu":
-            self._stream = cuda_memory.Stream(self.device_id, marks=("start", "h2d"))  # the copy is ours to time
-            self._device_input = cuda_memory.HostDeviceMem((self.max_batch, *self.input_shape), self.input_dtype,
-                                                           device=self.device_id)
+            self._stream = cuda_memory.Stream(
+                self.device_id, marks=("start", "h2d")
+            )  # the copy is ours to time
+            self._device_input = cuda_memory.HostDeviceMem(
+                (self.max_batch, *self.input_shape), self.input_dtype, device=self.device_id
+            )
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mc-ort")
 
     def _session_options(self, ort: ModuleType) -> Any:
@@ -122,13 +148,19 @@ class OnnxRuntimeBackend(Backend):
 
         cache = self.cache_dir or home() / "ort_trt_cache"
         cache.mkdir(parents=True, exist_ok=True)
-        trt = ("TensorrtExecutionProvider", {
-            "device_id": self.device_id, "trt_fp16_enable": self.precision == "fp16",
-            "trt_int8_enable": self.precision == "int8", "trt_engine_cache_enable": True,
-            "trt_engine_cache_path": str(cache),
-            "trt_profile_min_shapes": f"{INPUT}:1x{'x'.join(map(str, self.input_shape))}",
-            "trt_profile_opt_shapes": f"{INPUT}:{self.max_batch}x{'x'.join(map(str, self.input_shape))}",
-            "trt_profile_max_shapes": f"{INPUT}:{self.max_batch}x{'x'.join(map(str, self.input_shape))}"})
+        trt = (
+            "TensorrtExecutionProvider",
+            {
+                "device_id": self.device_id,
+                "trt_fp16_enable": self.precision == "fp16",
+                "trt_int8_enable": self.precision == "int8",
+                "trt_engine_cache_enable": True,
+                "trt_engine_cache_path": str(cache),
+                "trt_profile_min_shapes": f"{INPUT}:1x{'x'.join(map(str, self.input_shape))}",
+                "trt_profile_opt_shapes": f"{INPUT}:{self.max_batch}x{'x'.join(map(str, self.input_shape))}",
+                "trt_profile_max_shapes": f"{INPUT}:{self.max_batch}x{'x'.join(map(str, self.input_shape))}",
+            },
+        )
         return [trt, cuda, cpu]
 
     def _check_providers(self) -> None:
@@ -142,25 +174,33 @@ class OnnxRuntimeBackend(Backend):
         loaded = self.session.get_providers()
         if wanted not in loaded:
             self.session = None
-            raise MicrocalcError(f"{self.model_path}: onnxruntime could not load {wanted} and would run on "
-                                 f"{', '.join(loaded) or 'nothing'}; check the CUDA/cuDNN (and TensorRT) libraries "
-                                 "that onnxruntime-gpu needs are installed and on the library path")
+            raise MicrocalcError(
+                f"{self.model_path}: onnxruntime could not load {wanted} and would run on "
+                f"{', '.join(loaded) or 'nothing'}; check the CUDA/cuDNN (and TensorRT) libraries "
+                "that onnxruntime-gpu needs are installed and on the library path"
+            )
 
     def _check_io(self) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
         if INPUT not in inputs or not set(OUTPUTS) <= outputs:
-            raise InputError(f"{self.model_path}: expected input '{INPUT}' and outputs {', '.join(OUTPUTS)}; "
-                             f"found {sorted(inputs)} -> {sorted(outputs)}")
+            raise InputError(
+                f"{self.model_path}: expected input '{INPUT}' and outputs {', '.join(OUTPUTS)}; "
+                f"found {sorted(inputs)} -> {sorted(outputs)}"
+            )
         shape = inputs[INPUT].shape
         if len(shape) != 4 or [d for d in shape[1:] if isinstance(d, int)] != list(self.input_shape):
-            raise InputError(f"{self.model_path}: input '{INPUT}' has shape {shape}, "
-                             f"expected [N, {', '.join(map(str, self.input_shape))}]")
+            raise InputError(
+                f"{self.model_path}: input '{INPUT}' has shape {shape}, "
+                f"expected [N, {', '.join(map(str, self.input_shape))}]"
+            )
 
     def _host_buffer_impl(self, batch_size: int) -> np.ndarray:
         if self.provider == "cpu":
             return super()._host_buffer_impl(batch_size)
-        ptr, array = cuda_memory.alloc_pinned((batch_size, *self.input_shape), self.input_dtype, device=self.device_id)
+        ptr, array = cuda_memory.alloc_pinned(
+            (batch_size, *self.input_shape), self.input_dtype, device=self.device_id
+        )
         self._pinned.append(ptr)
         return array
 
@@ -172,7 +212,9 @@ class OnnxRuntimeBackend(Backend):
     def _run_cpu(self, batch: np.ndarray, n: int) -> BatchResult:
         start = time.perf_counter()
         p_cluster, cam = self.session.run(list(OUTPUTS), {INPUT: batch[:n]})
-        return BatchResult(p_cluster=p_cluster, cam=cam, timings_ms={"compute": (time.perf_counter() - start) * 1e3})
+        return BatchResult(
+            p_cluster=p_cluster, cam=cam, timings_ms={"compute": (time.perf_counter() - start) * 1e3}
+        )
 
     def _run_bound(self, batch: np.ndarray, n: int) -> BatchResult:
         """Pinned host -> device copy on our stream, then an IO-bound run; outputs copied back once.
@@ -189,8 +231,14 @@ class OnnxRuntimeBackend(Backend):
         stream.record("h2d")
         h2d = stream.stage_times()["h2d"]  # waits: onnxruntime runs on a stream of its own
         binding = self.session.io_binding()
-        binding.bind_input(name=INPUT, device_type="cuda", device_id=self.device_id, element_type=self.input_dtype.type,
-                           shape=(n, *self.input_shape), buffer_ptr=mem.device_ptr)
+        binding.bind_input(
+            name=INPUT,
+            device_type="cuda",
+            device_id=self.device_id,
+            element_type=self.input_dtype.type,
+            shape=(n, *self.input_shape),
+            buffer_ptr=mem.device_ptr,
+        )
         for name in OUTPUTS:
             binding.bind_output(name, "cuda", self.device_id)
         start = time.perf_counter()
@@ -198,8 +246,11 @@ class OnnxRuntimeBackend(Backend):
         computed = time.perf_counter()
         p_cluster, cam = binding.copy_outputs_to_cpu()
         done = time.perf_counter()
-        return BatchResult(p_cluster=p_cluster, cam=cam, timings_ms={
-            "h2d": h2d, "compute": (computed - start) * 1e3, "d2h": (done - computed) * 1e3})
+        return BatchResult(
+            p_cluster=p_cluster,
+            cam=cam,
+            timings_ms={"h2d": h2d, "compute": (computed - start) * 1e3, "d2h": (done - computed) * 1e3},
+        )
 
     def _deactivate_impl(self) -> None:
         if self._worker is not None:

@@ -65,13 +65,23 @@ class OpenVinoBackend(Backend):
     module = "openvino"
     extra = "openvino"
 
-    def __init__(self, model_path: str | Path, *, input_shape: tuple[int, int, int], max_batch: int,
-                 precision: str = "fp32", performance_hint: str = "LATENCY", num_requests: int = 2,
-                 cache_dir: str | Path | None = None, device: str = "CPU") -> None:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        input_shape: tuple[int, int, int],
+        max_batch: int,
+        precision: str = "fp32",
+        performance_hint: str = "LATENCY",
+        num_requests: int = 2,
+        cache_dir: str | Path | None = None,
+        device: str = "CPU",
+    ) -> None:
         super().__init__(input_shape=input_shape, max_batch=max_batch)
         if performance_hint not in HINTS:
-            raise MicrocalcError(f"unknown OpenVINO performance hint {performance_hint!r}; "
-                                 f"expected one of {', '.join(HINTS)}")
+            raise MicrocalcError(
+                f"unknown OpenVINO performance hint {performance_hint!r}; expected one of {', '.join(HINTS)}"
+            )
         if num_requests < 1:
             raise ValueError(f"num_requests must be at least 1, got {num_requests}")
         self.model_path = Path(model_path)
@@ -90,9 +100,11 @@ class OpenVinoBackend(Backend):
         """The properties passed to ``compile_model``."""
         from microcalc.defaults import home
 
-        return {"CACHE_DIR": str(self.cache_dir or home() / "ov_cache"),
-                "PERFORMANCE_HINT": self.performance_hint,
-                "INFERENCE_PRECISION_HINT": inference_precision(self.precision, has_bf16=cpu_info().has_bf16)}
+        return {
+            "CACHE_DIR": str(self.cache_dir or home() / "ov_cache"),
+            "PERFORMANCE_HINT": self.performance_hint,
+            "INFERENCE_PRECISION_HINT": inference_precision(self.precision, has_bf16=cpu_info().has_bf16),
+        }
 
     def _activate_impl(self) -> None:
         ov = import_optional("openvino", extra=self.extra, purpose="the openvino backend")
@@ -104,7 +116,9 @@ class OpenVinoBackend(Backend):
         try:
             model = core.read_model(str(self.model_path))
         except RuntimeError as exc:
-            raise InputError(f"{self.model_path}: OpenVINO cannot read it ({str(exc).splitlines()[0][:200]})") from exc
+            raise InputError(
+                f"{self.model_path}: OpenVINO cannot read it ({str(exc).splitlines()[0][:200]})"
+            ) from exc
         self._check_io(model)
         self.compiled = core.compile_model(model, self.device, config)
         self._requests = [self.compiled.create_infer_request() for _ in range(self.num_requests)]
@@ -114,13 +128,17 @@ class OpenVinoBackend(Backend):
         inputs = {name for port in model.inputs for name in port.get_names()}
         outputs = {name for port in model.outputs for name in port.get_names()}
         if INPUT not in inputs or not set(OUTPUTS) <= outputs:
-            raise InputError(f"{self.model_path}: expected input '{INPUT}' and outputs {', '.join(OUTPUTS)}; "
-                             f"found {sorted(inputs)} -> {sorted(outputs)}")
+            raise InputError(
+                f"{self.model_path}: expected input '{INPUT}' and outputs {', '.join(OUTPUTS)}; "
+                f"found {sorted(inputs)} -> {sorted(outputs)}"
+            )
         shape = model.input(INPUT).get_partial_shape()
         dims = [d.get_length() if d.is_static else None for d in shape]
         if len(dims) != 4 or dims[1:] != list(self.input_shape):
-            raise InputError(f"{self.model_path}: input '{INPUT}' has shape {shape}, "
-                             f"expected [N, {', '.join(map(str, self.input_shape))}]")
+            raise InputError(
+                f"{self.model_path}: input '{INPUT}' has shape {shape}, "
+                f"expected [N, {', '.join(map(str, self.input_shape))}]"
+            )
 
     def _submit_impl(self, batch: np.ndarray, n: int) -> PendingBatch:
         import openvino as ov
@@ -139,8 +157,11 @@ class OpenVinoBackend(Backend):
             request.wait()
             elapsed = (time.perf_counter() - start) * 1e3
             self._in_flight[slot] = None
-            return BatchResult(p_cluster=request.get_tensor(OUTPUTS[0]).data.copy(),
-                               cam=request.get_tensor(OUTPUTS[1]).data.copy(), timings_ms={"compute": elapsed})
+            return BatchResult(
+                p_cluster=request.get_tensor(OUTPUTS[0]).data.copy(),
+                cam=request.get_tensor(OUTPUTS[1]).data.copy(),
+                timings_ms={"compute": elapsed},
+            )
 
         pending = PendingBatch(wait)
         self._in_flight[slot] = pending

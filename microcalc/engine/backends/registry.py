@@ -19,13 +19,24 @@ from microcalc.engine.backends.tensorrt import TensorRTBackend
 from microcalc.engine.backends.torch import TorchBackend
 from microcalc.errors import MicrocalcError
 
-BACKENDS: dict[str, type[Backend]] = {"onnxruntime": OnnxRuntimeBackend, "openvino": OpenVinoBackend,
-                                      "tensorrt": TensorRTBackend, "torch": TorchBackend}
+BACKENDS: dict[str, type[Backend]] = {
+    "onnxruntime": OnnxRuntimeBackend,
+    "openvino": OpenVinoBackend,
+    "tensorrt": TensorRTBackend,
+    "torch": TorchBackend,
+}
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def create_backend(name: str, bundle: Bundle | str | Path, *, precision: str = "fp32", max_batch: int,
-                   device: str = "auto", **options: Any) -> Backend:
+def create_backend(
+    name: str,
+    bundle: Bundle | str | Path,
+    *,
+    precision: str = "fp32",
+    max_batch: int,
+    device: str = "auto",
+    **options: Any,
+) -> Backend:
     """An (inactive) backend running ``bundle``'s ``precision`` variant.
 
     Args:
@@ -56,14 +67,28 @@ def create_backend(name: str, bundle: Bundle | str | Path, *, precision: str = "
     shape = (1, bundle.config.patch_size, bundle.config.patch_size)
     if name == "tensorrt":
         files = engine_files(bundle, bundle.variant(precision=precision, fmt="tensorrt"))
-        return TensorRTBackend(files.engine, sidecar=files.sidecar, onnx_sha256=files.onnx_sha256,
-                               rebuild=files.rebuild, input_shape=shape, max_batch=max_batch, **options)
+        return TensorRTBackend(
+            files.engine,
+            sidecar=files.sidecar,
+            onnx_sha256=files.onnx_sha256,
+            rebuild=files.rebuild,
+            input_shape=shape,
+            max_batch=max_batch,
+            **options,
+        )
     if name == "torch":
-        return TorchBackend(bundle.source_checkpoint(), input_shape=shape, max_batch=max_batch,
-                            device="cuda" if device == "cuda" else "cpu", precision=precision, **options)
+        return TorchBackend(
+            bundle.source_checkpoint(),
+            input_shape=shape,
+            max_batch=max_batch,
+            device="cuda" if device == "cuda" else "cpu",
+            precision=precision,
+            **options,
+        )
     path = bundle.file(bundle.variant(precision=precision))
     if name == "openvino":
         return OpenVinoBackend(path, input_shape=shape, max_batch=max_batch, precision=precision, **options)
     provider = options.pop("provider", "cuda" if device == "cuda" else "cpu")
-    return OnnxRuntimeBackend(path, input_shape=shape, max_batch=max_batch, precision=precision,
-                              provider=provider, **options)
+    return OnnxRuntimeBackend(
+        path, input_shape=shape, max_batch=max_batch, precision=precision, provider=provider, **options
+    )

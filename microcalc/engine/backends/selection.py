@@ -54,10 +54,12 @@ class EngineFiles:
 def engine_files(bundle: Bundle, variant: Variant) -> EngineFiles:
     """The engine file, its sidecar, the SHA-256 of the ONNX model it must match, and the rebuild hint."""
     onnx = [v for v in bundle.variants if v.format == "onnx" and v.precision == variant.precision]
-    return EngineFiles(engine=bundle.file(variant), sidecar=bundle.sidecar(variant),
-                       onnx_sha256=onnx[0].sha256 if onnx else variant.onnx_sha256,
-                       rebuild=rebuild_hint(bundle.manifest, bundle.path, precision=variant.precision,
-                                            fmt="tensorrt"))
+    return EngineFiles(
+        engine=bundle.file(variant),
+        sidecar=bundle.sidecar(variant),
+        onnx_sha256=onnx[0].sha256 if onnx else variant.onnx_sha256,
+        rebuild=rebuild_hint(bundle.manifest, bundle.path, precision=variant.precision, fmt="tensorrt"),
+    )
 
 
 def _has(bundle: Bundle, precision: str, fmt: str = "onnx") -> bool:
@@ -87,10 +89,16 @@ def _engine_ok(bundle: Bundle, precision: str) -> tuple[bool, str]:
         return False, f"{library} not installed"
     try:
         files = engine_files(bundle, variant)
-        check_engine(files.sidecar, engine=files.engine, library=library,
-                     version=importlib.import_module(library).__version__,
-                     capability=cuda_memory.compute_capability(0), onnx_sha256=files.onnx_sha256,
-                     max_batch=1, rebuild=files.rebuild)
+        check_engine(
+            files.sidecar,
+            engine=files.engine,
+            library=library,
+            version=importlib.import_module(library).__version__,
+            capability=cuda_memory.compute_capability(0),
+            onnx_sha256=files.onnx_sha256,
+            max_batch=1,
+            rebuild=files.rebuild,
+        )
     except MicrocalcError as exc:
         return False, str(exc)
     return True, f"{variant.name} engine is valid for this GPU"
@@ -103,8 +111,9 @@ def resolve(name: str = "auto", precision: str = "auto", *, bundle: Bundle) -> R
         MicrocalcError: an explicit backend or precision cannot run here (the message says why).
     """
     if name != "auto" and name not in availability.BACKEND_NAMES:
-        raise MicrocalcError(f"unknown backend {name!r}; expected auto or one of "
-                             f"{', '.join(availability.BACKEND_NAMES)}")
+        raise MicrocalcError(
+            f"unknown backend {name!r}; expected auto or one of {', '.join(availability.BACKEND_NAMES)}"
+        )
     if precision != "auto":
         check_precision(precision)
         if not _has(bundle, precision):
@@ -115,18 +124,28 @@ def resolve(name: str = "auto", precision: str = "auto", *, bundle: Bundle) -> R
     gpu = cuda_memory.device_count() > 0
     fp16_ok, fp16_why = parity_passed(bundle, "fp16")
     if gpu and name in ("auto", "tensorrt"):
-        for p in ([precision] if precision != "auto" else ["fp16", "fp32"] if fp16_ok else ["fp32"]):
+        for p in [precision] if precision != "auto" else ["fp16", "fp32"] if fp16_ok else ["fp32"]:
             ok, why = _engine_ok(bundle, p) if status["tensorrt"][0] else (False, status["tensorrt"][1])
             if ok:
-                return Resolution("tensorrt", p, "cuda", why if precision != "auto" or p == "fp16"
-                                  else f"{why}; fp32: {fp16_why}")
+                return Resolution(
+                    "tensorrt",
+                    p,
+                    "cuda",
+                    why if precision != "auto" or p == "fp16" else f"{why}; fp32: {fp16_why}",
+                )
         if name == "tensorrt":
             raise MicrocalcError(f"backend tensorrt cannot run this bundle: {why}")
     if gpu and name in ("auto", "onnxruntime") and availability.ort_gpu_installed():
-        p, why = (precision, f"{precision} as asked") if precision != "auto" else \
-            ("fp16", fp16_why) if fp16_ok else ("fp32", fp16_why)
-        return Resolution("onnxruntime", p, "cuda",
-                          f"GPU present, onnxruntime-gpu runs the {p} ONNX model; {why}")
+        p, why = (
+            (precision, f"{precision} as asked")
+            if precision != "auto"
+            else ("fp16", fp16_why)
+            if fp16_ok
+            else ("fp32", fp16_why)
+        )
+        return Resolution(
+            "onnxruntime", p, "cuda", f"GPU present, onnxruntime-gpu runs the {p} ONNX model; {why}"
+        )
     chosen = name if name != "auto" else ("openvino" if status["openvino"][0] else "onnxruntime")
     int8_ok, int8_why = parity_passed(bundle, "int8")
     if precision != "auto":

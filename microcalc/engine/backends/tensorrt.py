@@ -55,13 +55,18 @@ class _Slot:
 
     context: Any
     stream: Any
-    staging: Any            # HostDeviceMem: pinned staging + device input
+    staging: Any  # HostDeviceMem: pinned staging + device input
     outputs: dict[str, Any]  # name -> HostDeviceMem
     pending: PendingBatch | None = None
-    graphs: dict[int, _Graph | None] = field(default_factory=dict)  # batch size -> graph (None: capture failed)
+    graphs: dict[int, _Graph | None] = field(
+        default_factory=dict
+    )  # batch size -> graph (None: capture failed)
 
     def addresses(self) -> dict[str, int]:
-        return {INPUT: int(self.staging.device_ptr), **{k: int(m.device_ptr) for k, m in self.outputs.items()}}
+        return {
+            INPUT: int(self.staging.device_ptr),
+            **{k: int(m.device_ptr) for k, m in self.outputs.items()},
+        }
 
 
 class TensorRTBackend(Backend):
@@ -82,9 +87,19 @@ class TensorRTBackend(Backend):
     module = "tensorrt_rtx"
     extra = "rtx"
 
-    def __init__(self, engine_path: str | Path, *, sidecar: dict[str, Any], onnx_sha256: str | None, rebuild: str,
-                 input_shape: tuple[int, int, int], max_batch: int, num_streams: int = 2, cuda_graph: bool = False,
-                 device_id: int = 0) -> None:
+    def __init__(
+        self,
+        engine_path: str | Path,
+        *,
+        sidecar: dict[str, Any],
+        onnx_sha256: str | None,
+        rebuild: str,
+        input_shape: tuple[int, int, int],
+        max_batch: int,
+        num_streams: int = 2,
+        cuda_graph: bool = False,
+        device_id: int = 0,
+    ) -> None:
         super().__init__(input_shape=input_shape, max_batch=max_batch)
         if num_streams < 2:
             raise ValueError(f"num_streams must be at least 2 (copies overlap compute), got {num_streams}")
@@ -92,8 +107,9 @@ class TensorRTBackend(Backend):
         self.sidecar = dict(sidecar)
         self.library = str(self.sidecar.get("library") or "tensorrt_rtx")
         if self.library not in LIBRARIES:
-            raise StaleArtifactError(f"{self.engine_path}: unknown TensorRT library {self.library!r} in its "
-                                     f"sidecar; {rebuild}")
+            raise StaleArtifactError(
+                f"{self.engine_path}: unknown TensorRT library {self.library!r} in its sidecar; {rebuild}"
+            )
         self.onnx_sha256, self.rebuild = onnx_sha256, rebuild
         self.num_streams, self.cuda_graph, self.device_id = num_streams, cuda_graph, device_id
         self.graph_failures: dict[int, str] = {}  # batch size -> why its capture failed
@@ -104,32 +120,55 @@ class TensorRTBackend(Backend):
 
     def _activate_impl(self) -> None:
         extra = LIBRARIES[self.library]
-        trt = import_optional(self.library, extra=extra, purpose=f"the tensorrt backend ({self.library} engine)")
+        trt = import_optional(
+            self.library, extra=extra, purpose=f"the tensorrt backend ({self.library} engine)"
+        )
         cuda_memory.cuda_runtime(extra=extra, purpose="the tensorrt backend")
         cuda_memory.require_device(self.device_id)
         cuda_memory.use_device(self.device_id)
-        check_engine(self.sidecar, engine=self.engine_path, library=self.library, version=trt.__version__,
-                     capability=cuda_memory.compute_capability(self.device_id), onnx_sha256=self.onnx_sha256,
-                     max_batch=self.max_batch, rebuild=self.rebuild)
+        check_engine(
+            self.sidecar,
+            engine=self.engine_path,
+            library=self.library,
+            version=trt.__version__,
+            capability=cuda_memory.compute_capability(self.device_id),
+            onnx_sha256=self.onnx_sha256,
+            max_batch=self.max_batch,
+            rebuild=self.rebuild,
+        )
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self._engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if self._engine is None:
-            raise StaleArtifactError(f"{self.engine_path}: {self.library} cannot deserialize this engine; "
-                                     f"{self.rebuild}")
-        check_io(self._engine, trt, path=self.engine_path, input_shape=self.input_shape, max_batch=self.max_batch,
-                 rebuild=self.rebuild)
+            raise StaleArtifactError(
+                f"{self.engine_path}: {self.library} cannot deserialize this engine; {self.rebuild}"
+            )
+        check_io(
+            self._engine,
+            trt,
+            path=self.engine_path,
+            input_shape=self.input_shape,
+            max_batch=self.max_batch,
+            rebuild=self.rebuild,
+        )
         shapes: dict[str, tuple[int, ...]] | None = None
         try:
             for _ in range(self.num_streams):
                 context = self._engine.create_execution_context()
-                shapes = shapes or output_shapes(context, path=self.engine_path, input_shape=self.input_shape,
-                                                 batch=self.max_batch)
-                slot = _Slot(context=context, stream=cuda_memory.Stream(self.device_id),
-                             staging=cuda_memory.HostDeviceMem((self.max_batch, *self.input_shape), self.input_dtype,
-                                                               device=self.device_id),
-                             outputs={k: cuda_memory.HostDeviceMem(s, np.float32, device=self.device_id)
-                                      for k, s in shapes.items()})
+                shapes = shapes or output_shapes(
+                    context, path=self.engine_path, input_shape=self.input_shape, batch=self.max_batch
+                )
+                slot = _Slot(
+                    context=context,
+                    stream=cuda_memory.Stream(self.device_id),
+                    staging=cuda_memory.HostDeviceMem(
+                        (self.max_batch, *self.input_shape), self.input_dtype, device=self.device_id
+                    ),
+                    outputs={
+                        k: cuda_memory.HostDeviceMem(s, np.float32, device=self.device_id)
+                        for k, s in shapes.items()
+                    },
+                )
                 self._slots.append(slot)
                 bind(context, slot.addresses(), path=self.engine_path)
         except MicrocalcError:
@@ -137,14 +176,18 @@ class TensorRTBackend(Backend):
             raise
 
     def _host_buffer_impl(self, batch_size: int) -> np.ndarray:
-        ptr, array = cuda_memory.alloc_pinned((batch_size, *self.input_shape), self.input_dtype, device=self.device_id)
+        ptr, array = cuda_memory.alloc_pinned(
+            (batch_size, *self.input_shape), self.input_dtype, device=self.device_id
+        )
         self._pinned[array.ctypes.data] = (ptr, array.nbytes)
         return array
 
     def _is_pinned(self, batch: np.ndarray) -> bool:
         address = batch.ctypes.data
-        return any(start <= address and address + batch.nbytes <= start + size
-                   for start, (_, size) in self._pinned.items())
+        return any(
+            start <= address and address + batch.nbytes <= start + size
+            for start, (_, size) in self._pinned.items()
+        )
 
     def _submit_impl(self, batch: np.ndarray, n: int) -> PendingBatch:
         cuda_memory.use_device(self.device_id)  # the scanner submits from its own worker thread
@@ -170,8 +213,11 @@ class TensorRTBackend(Backend):
         def wait() -> BatchResult:
             times = slot.stream.stage_times()
             slot.pending = None
-            return BatchResult(p_cluster=slot.outputs[OUTPUTS[0]].host[:n].copy(),
-                               cam=slot.outputs[OUTPUTS[1]].host[:n].copy(), timings_ms=times)
+            return BatchResult(
+                p_cluster=slot.outputs[OUTPUTS[0]].host[:n].copy(),
+                cam=slot.outputs[OUTPUTS[1]].host[:n].copy(),
+                timings_ms=times,
+            )
 
         slot.pending = PendingBatch(wait)
         return slot.pending
@@ -181,7 +227,9 @@ class TensorRTBackend(Backend):
         graph = self._graph(slot, n) if self.cuda_graph else None
         if graph is not None:
             rt = cuda_memory.cuda_runtime()
-            cuda_memory.check_cuda(rt.cudaGraphLaunch(graph.executable, slot.stream.handle), "cudaGraphLaunch")
+            cuda_memory.check_cuda(
+                rt.cudaGraphLaunch(graph.executable, slot.stream.handle), "cudaGraphLaunch"
+            )
             return
         if not slot.context.set_input_shape(INPUT, (n, *self.input_shape)):
             raise MicrocalcError(f"{self.engine_path}: the engine refuses a batch of {n} tiles")
@@ -202,7 +250,9 @@ class TensorRTBackend(Backend):
             slot.graphs[n] = _Graph(context, self._capture(context, slot.stream))
         except MicrocalcError as exc:
             self.graph_failures[n] = str(exc)
-            log.warning("%s: no CUDA graph for batches of %d, plain enqueue instead (%s)", self.engine_path, n, exc)
+            log.warning(
+                "%s: no CUDA graph for batches of %d, plain enqueue instead (%s)", self.engine_path, n, exc
+            )
         return slot.graphs[n]
 
     def _capture(self, context: Any, stream: Any) -> Any:
@@ -214,13 +264,19 @@ class TensorRTBackend(Backend):
             raise MicrocalcError("TensorRT reports the stream as not capturable")
         if not context.execute_async_v3(handle):
             raise MicrocalcError("execute_async_v3 failed before capture")
-        cuda_memory.check_cuda(rt.cudaStreamBeginCapture(
-            stream.handle, rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture")
+        cuda_memory.check_cuda(
+            rt.cudaStreamBeginCapture(
+                stream.handle, rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
+            ),
+            "cudaStreamBeginCapture",
+        )
         enqueued = False
         try:
             enqueued = context.execute_async_v3(handle)
         finally:
-            ended = rt.cudaStreamEndCapture(stream.handle)  # always leave capture mode, so the stream stays usable
+            ended = rt.cudaStreamEndCapture(
+                stream.handle
+            )  # always leave capture mode, so the stream stays usable
         if not enqueued:
             if ended[0] == rt.cudaError_t.cudaSuccess and ended[1]:
                 cuda_memory.check_cuda(rt.cudaGraphDestroy(ended[1]), "cudaGraphDestroy")

@@ -21,8 +21,9 @@ def _dims(dims: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
-def check_io(engine: Any, trt: Any, *, path: Path, input_shape: tuple[int, ...], max_batch: int,
-             rebuild: str) -> None:
+def check_io(
+    engine: Any, trt: Any, *, path: Path, input_shape: tuple[int, ...], max_batch: int, rebuild: str
+) -> None:
     """Raise ``StaleArtifactError`` unless the engine's tensors and profile fit the backend.
 
     Args:
@@ -32,11 +33,14 @@ def check_io(engine: Any, trt: Any, *, path: Path, input_shape: tuple[int, ...],
         input_shape: ``(1, P, P)``; max_batch: the largest batch the backend will submit.
         rebuild: the hint that ends every message.
     """
+
     def stale(problem: str) -> StaleArtifactError:
         return StaleArtifactError(f"{path}: {problem}; {rebuild}")
 
-    expected = {INPUT: (trt.TensorIOMode.INPUT, trt.DataType.UINT8),
-                **{name: (trt.TensorIOMode.OUTPUT, trt.DataType.FLOAT) for name in OUTPUTS}}
+    expected = {
+        INPUT: (trt.TensorIOMode.INPUT, trt.DataType.UINT8),
+        **{name: (trt.TensorIOMode.OUTPUT, trt.DataType.FLOAT) for name in OUTPUTS},
+    }
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     if sorted(names) != sorted(expected):
         raise stale(f"engine tensors are {', '.join(names)}; expected {', '.join(expected)}")
@@ -52,11 +56,15 @@ def check_io(engine: Any, trt: Any, *, path: Path, input_shape: tuple[int, ...],
     if low[0] > 1:
         raise stale(f"engine profile's smallest batch is {low[0]}, but a scan's last batch can be 1 tile")
     if max_batch > high[0]:
-        raise stale(f"engine profile takes batches up to {high[0]}, asked for {max_batch} "
-                    "(use a smaller batch or rebuild with a larger --max-batch)")
+        raise stale(
+            f"engine profile takes batches up to {high[0]}, asked for {max_batch} "
+            "(use a smaller batch or rebuild with a larger --max-batch)"
+        )
 
 
-def output_shapes(context: Any, *, path: Path, input_shape: tuple[int, ...], batch: int) -> dict[str, tuple[int, ...]]:
+def output_shapes(
+    context: Any, *, path: Path, input_shape: tuple[int, ...], batch: int
+) -> dict[str, tuple[int, ...]]:
     """Shapes of the outputs for a batch of ``batch`` tiles, resolved by an execution context.
 
     Raises ``MicrocalcError`` when the context refuses the batch or a dimension stays unresolved.
@@ -66,7 +74,9 @@ def output_shapes(context: Any, *, path: Path, input_shape: tuple[int, ...], bat
     shapes = {name: _dims(context.get_tensor_shape(name)) for name in OUTPUTS}
     for name, shape in shapes.items():
         if not shape or min(shape) < 1:
-            raise MicrocalcError(f"{path}: output '{name}' has unresolved shape {list(shape)} at batch {batch}")
+            raise MicrocalcError(
+                f"{path}: output '{name}' has unresolved shape {list(shape)} at batch {batch}"
+            )
     return shapes
 
 

@@ -39,15 +39,25 @@ class TorchBackend(Backend):
     module = "torch"
     extra = "train"
 
-    def __init__(self, checkpoint_path: str | Path, *, input_shape: tuple[int, int, int], max_batch: int,
-                 device: str = "cpu", precision: str = "fp32", slots: int = 3, cuda_graph: bool = True) -> None:
+    def __init__(
+        self,
+        checkpoint_path: str | Path,
+        *,
+        input_shape: tuple[int, int, int],
+        max_batch: int,
+        device: str = "cpu",
+        precision: str = "fp32",
+        slots: int = 3,
+        cuda_graph: bool = True,
+    ) -> None:
         super().__init__(input_shape=input_shape, max_batch=max_batch)
         kind, _, index = device.partition(":")
         if kind not in TORCH_PRECISIONS or (index and (kind == "cpu" or not index.isdigit())):
             raise MicrocalcError(f"unknown torch device {device!r}; expected cpu, cuda or cuda:N")
         if precision not in TORCH_PRECISIONS[kind]:
-            raise MicrocalcError(f"the torch backend runs {', '.join(TORCH_PRECISIONS[kind])} on {kind}, "
-                                 f"not {precision}")
+            raise MicrocalcError(
+                f"the torch backend runs {', '.join(TORCH_PRECISIONS[kind])} on {kind}, not {precision}"
+            )
         if slots < 2:
             raise ValueError(f"slots must be at least 2 (copies overlap compute), got {slots}")
         self.checkpoint_path = Path(checkpoint_path)
@@ -68,8 +78,10 @@ class TorchBackend(Backend):
         checkpoint = load_checkpoint(self.checkpoint_path)
         patch = checkpoint.config.patch_size
         if self.input_shape != (1, patch, patch):
-            raise MicrocalcError(f"{self.checkpoint_path}: the model takes {patch}x{patch} tiles, "
-                                 f"the backend was configured for {self.input_shape[1]}x{self.input_shape[2]}")
+            raise MicrocalcError(
+                f"{self.checkpoint_path}: the model takes {patch}x{patch} tiles, "
+                f"the backend was configured for {self.input_shape[1]}x{self.input_shape[2]}"
+            )
         self._torch = torch
         model = TileClassifier.from_checkpoint(checkpoint).eval()
         if self.device == "cpu":
@@ -79,11 +91,22 @@ class TorchBackend(Backend):
 
         api = TorchCuda(torch, self.device_index)
         self.model = model.to(api.device)
-        self.runner = CudaRunner(api, self.model, input_shape=self.input_shape, max_batch=self.max_batch,
-                                 slots=self.slots, precision=self.precision, cuda_graph=self.cuda_graph)
+        self.runner = CudaRunner(
+            api,
+            self.model,
+            input_shape=self.input_shape,
+            max_batch=self.max_batch,
+            slots=self.slots,
+            precision=self.precision,
+            cuda_graph=self.cuda_graph,
+        )
 
     def _host_buffer_impl(self, batch_size: int) -> np.ndarray:
-        return super()._host_buffer_impl(batch_size) if self.runner is None else self.runner.host_buffer(batch_size)
+        return (
+            super()._host_buffer_impl(batch_size)
+            if self.runner is None
+            else self.runner.host_buffer(batch_size)
+        )
 
     def _submit_impl(self, batch: np.ndarray, n: int) -> PendingBatch:
         if self.runner is not None:
@@ -92,8 +115,11 @@ class TorchBackend(Backend):
         start = time.perf_counter()
         with torch.inference_mode():  # on the CPU there are no copies: torch.from_numpy shares the buffer
             p_cluster, cam = self.model(torch.from_numpy(batch[:n]))
-        result = BatchResult(p_cluster=p_cluster.numpy().copy(), cam=cam.numpy().copy(),
-                             timings_ms={"compute": (time.perf_counter() - start) * 1e3})
+        result = BatchResult(
+            p_cluster=p_cluster.numpy().copy(),
+            cam=cam.numpy().copy(),
+            timings_ms={"compute": (time.perf_counter() - start) * 1e3},
+        )
         return PendingBatch(lambda: result)
 
     def _deactivate_impl(self) -> None:

@@ -77,7 +77,9 @@ class TorchCuda:
                 fn()
         stream.synchronize()
         graph = cuda.CUDAGraph()
-        with cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):  # other threads may use CUDA
+        with cuda.graph(
+            graph, stream=stream, capture_error_mode="thread_local"
+        ):  # other threads may use CUDA
             outputs = fn()
         return graph, outputs
 
@@ -95,10 +97,10 @@ class TorchCuda:
 class _Slot:
     stream: Any
     events: dict[str, Any]
-    input: Any                  # device uint8 [max_batch, 1, P, P]
-    staging: Any                # pinned uint8, for batches not from host_buffer
-    p_cluster: Any              # pinned float32 [max_batch]
-    cam: Any                    # pinned float32 [max_batch, h, w]
+    input: Any  # device uint8 [max_batch, 1, P, P]
+    staging: Any  # pinned uint8, for batches not from host_buffer
+    p_cluster: Any  # pinned float32 [max_batch]
+    cam: Any  # pinned float32 [max_batch, h, w]
     graphs: dict[int, tuple[Any, Any] | None] = field(default_factory=dict)  # size -> (graph, outputs)
     pending: PendingBatch | None = None
 
@@ -116,8 +118,18 @@ class CudaRunner:
         device_type: the autocast device type (``cuda``; the CPU stand-in passes ``cpu``).
     """
 
-    def __init__(self, api: Any, model: Any, *, input_shape: tuple[int, ...], max_batch: int, slots: int = 3,
-                 precision: str = "fp32", cuda_graph: bool = True, device_type: str = "cuda") -> None:
+    def __init__(
+        self,
+        api: Any,
+        model: Any,
+        *,
+        input_shape: tuple[int, ...],
+        max_batch: int,
+        slots: int = 3,
+        precision: str = "fp32",
+        cuda_graph: bool = True,
+        device_type: str = "cuda",
+    ) -> None:
         if slots < 2:
             raise ValueError(f"slots must be at least 2 (copies overlap compute), got {slots}")
         torch = api.torch
@@ -130,19 +142,25 @@ class CudaRunner:
         self.graph_failures: dict[int, str] = {}
         self._pinned: dict[int, Any] = {}  # numpy address of a host_buffer -> its pinned tensor
         with torch.inference_mode(), self._autocast():  # the CAM's size, and a first (untimed) run
-            cam_hw = tuple(self.model(torch.zeros((1, *self.input_shape), dtype=torch.uint8,
-                                                  device=api.device))[1].shape[1:])
+            cam_hw = tuple(
+                self.model(torch.zeros((1, *self.input_shape), dtype=torch.uint8, device=api.device))[
+                    1
+                ].shape[1:]
+            )
         self._slots = [self._slot(cam_hw) for _ in range(slots)]
         api.synchronize()
         self._next = 0
 
     def _slot(self, cam_hw: tuple[int, ...]) -> _Slot:
         torch, api = self.torch, self.api
-        return _Slot(stream=api.stream(), events={m: api.event() for m in MARKS},
-                     input=torch.zeros((self.max_batch, *self.input_shape), dtype=torch.uint8, device=api.device),
-                     staging=api.pinned((self.max_batch, *self.input_shape), torch.uint8),
-                     p_cluster=api.pinned((self.max_batch,), torch.float32),
-                     cam=api.pinned((self.max_batch, *cam_hw), torch.float32))
+        return _Slot(
+            stream=api.stream(),
+            events={m: api.event() for m in MARKS},
+            input=torch.zeros((self.max_batch, *self.input_shape), dtype=torch.uint8, device=api.device),
+            staging=api.pinned((self.max_batch, *self.input_shape), torch.uint8),
+            p_cluster=api.pinned((self.max_batch,), torch.float32),
+            cam=api.pinned((self.max_batch, *cam_hw), torch.float32),
+        )
 
     def _autocast(self) -> Any:
         if self.autocast_dtype is None:
@@ -184,8 +202,11 @@ class CudaRunner:
         def wait() -> BatchResult:
             ev["d2h"].synchronize()
             slot.pending = None
-            return BatchResult(p_cluster=slot.p_cluster.numpy()[:n].copy(), cam=slot.cam.numpy()[:n].copy(),
-                               timings_ms=stage_times(ev))
+            return BatchResult(
+                p_cluster=slot.p_cluster.numpy()[:n].copy(),
+                cam=slot.cam.numpy()[:n].copy(),
+                timings_ms=stage_times(ev),
+            )
 
         slot.pending = PendingBatch(wait)
         return slot.pending
@@ -215,7 +236,9 @@ class CudaRunner:
             slot.graphs[size] = self.api.capture(run, slot.stream)
         except RuntimeError as exc:  # torch reports capture errors as RuntimeError
             self.graph_failures[size] = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            log.warning("torch: no CUDA graph for batches of %d, eager instead (%s)", size, self.graph_failures[size])
+            log.warning(
+                "torch: no CUDA graph for batches of %d, eager instead (%s)", size, self.graph_failures[size]
+            )
         return slot.graphs[size]
 
     def close(self) -> None:
@@ -230,5 +253,6 @@ def require_cuda(torch: Any, device_index: int) -> None:
     """One-line error unless torch sees CUDA device ``device_index``."""
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if device_index >= count:
-        raise MicrocalcError(f"the torch backend was asked for cuda:{device_index}, but torch sees "
-                             f"{count} CUDA device(s)")
+        raise MicrocalcError(
+            f"the torch backend was asked for cuda:{device_index}, but torch sees {count} CUDA device(s)"
+        )

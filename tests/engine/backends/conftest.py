@@ -46,8 +46,13 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = root / "bundle"
     out.mkdir()
     torch.manual_seed(0)
-    config = ModelConfig(arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=PATCH,
-                         preprocessing=Preprocessing(scaling="per_tile_max", channels=3))
+    config = ModelConfig(
+        arch="smallcnn",
+        classes=("cluster", "no_cluster"),
+        positive_index=0,
+        patch_size=PATCH,
+        preprocessing=Preprocessing(scaling="per_tile_max", channels=3),
+    )
     net = create_model("smallcnn", num_classes=2, in_chans=3).eval()
     with torch.no_grad():  # non-trivial BatchNorm statistics so that folding is exercised
         for m in net.modules():
@@ -59,10 +64,16 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = TileClassifier.from_checkpoint(load_checkpoint(ckpt_path)).eval()
 
     fp32 = out / "model.onnx"
-    torch.onnx.export(model, (torch.from_numpy(_tiles(2, seed=1)),), str(fp32), input_names=["tiles"],
-                      output_names=["p_cluster", "cam"], dynamic_axes={"tiles": {0: "N"}, "p_cluster": {0: "N"},
-                                                                       "cam": {0: "N"}},
-                      opset_version=17, dynamo=False)
+    torch.onnx.export(
+        model,
+        (torch.from_numpy(_tiles(2, seed=1)),),
+        str(fp32),
+        input_names=["tiles"],
+        output_names=["p_cluster", "cam"],
+        dynamic_axes={"tiles": {0: "N"}, "p_cluster": {0: "N"}, "cam": {0: "N"}},
+        opset_version=17,
+        dynamo=False,
+    )
     fp16 = out / "model.fp16.onnx"
     _to_fp16(fp32, fp16)
 
@@ -74,17 +85,35 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
             return next(self.batches, None)
 
     int8 = out / "model.int8.onnx"
-    quantize_static(str(fp32), str(int8), Calib(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["Conv", "Gemm"])
-    variants = [Variant(name=p, format="onnx", precision=p, file=f.name, sha256=file_sha256(f),
-                        parity={"passed": True})
-                for p, f in (("fp32", fp32), ("fp16", fp16), ("int8", int8))]
-    write_manifest(out, config=config, source_checkpoint={"path": str(ckpt_path), "sha256": file_sha256(ckpt_path),
-                                                          "source": "microcalc"},
-                   input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, PATCH, PATCH]},
-                   outputs=[{"name": "p_cluster", "dtype": "float32", "shape": ["N"]},
-                            {"name": "cam", "dtype": "float32", "shape": ["N", 4, 4]}],
-                   variants=variants, created="2025-01-01T00:00:00Z", microcalc_version="0.1.0")
+    quantize_static(
+        str(fp32),
+        str(int8),
+        Calib(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["Conv", "Gemm"],
+    )
+    variants = [
+        Variant(
+            name=p, format="onnx", precision=p, file=f.name, sha256=file_sha256(f), parity={"passed": True}
+        )
+        for p, f in (("fp32", fp32), ("fp16", fp16), ("int8", int8))
+    ]
+    write_manifest(
+        out,
+        config=config,
+        source_checkpoint={"path": str(ckpt_path), "sha256": file_sha256(ckpt_path), "source": "microcalc"},
+        input_spec={"name": "tiles", "dtype": "uint8", "shape": ["N", 1, PATCH, PATCH]},
+        outputs=[
+            {"name": "p_cluster", "dtype": "float32", "shape": ["N"]},
+            {"name": "cam", "dtype": "float32", "shape": ["N", 4, 4]},
+        ],
+        variants=variants,
+        created="2025-01-01T00:00:00Z",
+        microcalc_version="0.1.0",
+    )
     return out
 
 
@@ -111,7 +140,9 @@ def reference_scores(tiny_bundle: Path, tiles: np.ndarray) -> tuple[np.ndarray, 
     from microcalc.models.checkpoint import load_checkpoint
     from microcalc.models.tile_model import TileClassifier
 
-    ckpt = Path(__import__("json").loads((tiny_bundle / "bundle.json").read_text())["source_checkpoint"]["path"])
+    ckpt = Path(
+        __import__("json").loads((tiny_bundle / "bundle.json").read_text())["source_checkpoint"]["path"]
+    )
     model = TileClassifier.from_checkpoint(load_checkpoint(ckpt)).eval()
     with torch.no_grad():
         p, cam = model(torch.from_numpy(tiles))

@@ -31,23 +31,28 @@ class cudaError_t(enum.IntEnum):
 
 
 class FakeRuntime(types.SimpleNamespace):
-    """The subset of ``cuda.bindings.runtime`` that :mod:`microcalc.engine.cuda_memory` and the backends use."""
+    """The subset of ``cuda.bindings.runtime`` that :mod:`microcalc.engine.cuda_memory` and the backends
+    use."""
 
     cudaError_t = cudaError_t
     cudaStreamNonBlocking = 1
     cudaMemcpyKind = types.SimpleNamespace(cudaMemcpyHostToDevice=1, cudaMemcpyDeviceToHost=2)
-    cudaStreamCaptureMode = types.SimpleNamespace(cudaStreamCaptureModeGlobal=0, cudaStreamCaptureModeThreadLocal=1)
-    cudaDeviceAttr = types.SimpleNamespace(cudaDevAttrComputeCapabilityMajor=75, cudaDevAttrComputeCapabilityMinor=76)
+    cudaStreamCaptureMode = types.SimpleNamespace(
+        cudaStreamCaptureModeGlobal=0, cudaStreamCaptureModeThreadLocal=1
+    )
+    cudaDeviceAttr = types.SimpleNamespace(
+        cudaDevAttrComputeCapabilityMajor=75, cudaDevAttrComputeCapabilityMinor=76
+    )
 
     def __init__(self, *, devices: int = 2, capability: tuple[int, int] = (8, 9)) -> None:
         super().__init__()
         self.devices, self.capability = devices, capability
         self._current = threading.local()
         self._ids = itertools.count(1)
-        self.memory: dict[int, Any] = {}         # pointer -> ctypes buffer kept alive
-        self.owner: dict[int, int] = {}          # stream / event / graph handle -> device
-        self.capturing: dict[int, list] = {}     # stream -> launches recorded since BeginCapture
-        self.graphs: dict[int, list] = {}        # graph or graph exec -> launches
+        self.memory: dict[int, Any] = {}  # pointer -> ctypes buffer kept alive
+        self.owner: dict[int, int] = {}  # stream / event / graph handle -> device
+        self.capturing: dict[int, list] = {}  # stream -> launches recorded since BeginCapture
+        self.graphs: dict[int, list] = {}  # graph or graph exec -> launches
         self.set_device_calls: list[tuple[str, int]] = []
         self.launches = 0
 
@@ -101,8 +106,11 @@ class FakeRuntime(types.SimpleNamespace):
         return cudaError_t.cudaSuccess, 0.25  # every stage "takes" 0.25 ms
 
     def _destroy(self, handle):
-        return (cudaError_t.cudaSuccess if self.owner.pop(int(handle), None) is not None
-                else cudaError_t.cudaErrorInvalidResourceHandle,)
+        return (
+            cudaError_t.cudaSuccess
+            if self.owner.pop(int(handle), None) is not None
+            else cudaError_t.cudaErrorInvalidResourceHandle,
+        )
 
     cudaEventDestroy = cudaStreamDestroy = _destroy
 
@@ -115,8 +123,11 @@ class FakeRuntime(types.SimpleNamespace):
     cudaMallocHost = cudaMalloc = _alloc
 
     def _free(self, ptr):
-        return (cudaError_t.cudaSuccess if self.memory.pop(int(ptr), None) is not None
-                else cudaError_t.cudaErrorInvalidValue,)
+        return (
+            cudaError_t.cudaSuccess
+            if self.memory.pop(int(ptr), None) is not None
+            else cudaError_t.cudaErrorInvalidValue,
+        )
 
     cudaFree = cudaFreeHost = _free
 
@@ -240,14 +251,20 @@ def fake_tensorrt(rt: FakeRuntime, *, version: str = "1.7.1.116") -> types.Modul
             return trt.TensorIOMode.INPUT if name == "tiles" else trt.TensorIOMode.OUTPUT
 
         def get_tensor_dtype(self, name):
-            return trt.DataType[self.spec.get("input_dtype", "UINT8")] if name == "tiles" else trt.DataType.FLOAT
+            return (
+                trt.DataType[self.spec.get("input_dtype", "UINT8")] if name == "tiles" else trt.DataType.FLOAT
+            )
 
         def get_tensor_shape(self, name):
             return (-1, 1, self.spec["patch"], self.spec["patch"]) if name == "tiles" else (-1,)
 
         def get_tensor_profile_shape(self, name, profile):
             p = self.spec["patch"]
-            return [(1, 1, p, p), (max(1, self.spec["max_batch"] // 2), 1, p, p), (self.spec["max_batch"], 1, p, p)]
+            return [
+                (1, 1, p, p),
+                (max(1, self.spec["max_batch"] // 2), 1, p, p),
+                (self.spec["max_batch"], 1, p, p),
+            ]
 
         def create_execution_context(self):
             return Context(self)

@@ -6,12 +6,16 @@ from microcalc.engine.cpu_info import cpu_info, parse_cpuinfo
 
 
 def _block(cpu: int, core: int, flags: str) -> str:
-    return (f"processor\t: {cpu}\nmodel name\t: Test Xeon\nphysical id\t: 0\ncore id\t\t: {core}\n"
-            f"flags\t\t: fpu {flags}\n")
+    return (
+        f"processor\t: {cpu}\nmodel name\t: Test Xeon\nphysical id\t: 0\ncore id\t\t: {core}\n"
+        f"flags\t\t: fpu {flags}\n"
+    )
 
 
 def test_hyperthreads_count_once_and_flags_filtered():
-    text = "\n".join(_block(cpu, cpu % 2, "avx2 avx512f avx512_vnni amx_tile amx_int8 sse") for cpu in range(4))
+    text = "\n".join(
+        _block(cpu, cpu % 2, "avx2 avx512f avx512_vnni amx_tile amx_int8 sse") for cpu in range(4)
+    )
     info = parse_cpuinfo(text)
     assert (info.logical_cores, info.physical_cores) == (4, 2)
     assert info.flags == {"avx2", "avx512f", "avx512_vnni", "amx_tile", "amx_int8"}

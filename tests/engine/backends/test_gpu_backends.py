@@ -19,21 +19,32 @@ from microcalc.engine.backends.base import STAGES
 from microcalc.engine.backends.torch import TorchBackend
 
 torch = pytest.importorskip("torch")
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU and CUDA PyTorch")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU and CUDA PyTorch"),
+]
 
 
 def _torch_backend(bundle: Path, precision: str, **options) -> TorchBackend:
     b = Bundle.load(bundle)
-    return TorchBackend(b.source_checkpoint(), input_shape=(1, 64, 64), max_batch=4, device="cuda",
-                        precision=precision, **options)
+    return TorchBackend(
+        b.source_checkpoint(),
+        input_shape=(1, 64, 64),
+        max_batch=4,
+        device="cuda",
+        precision=precision,
+        **options,
+    )
 
 
-@pytest.mark.parametrize("precision, atol", [
-    ("fp32", 1e-5),   # TF32 off: FP32 on the GPU matches the CPU reference
-    ("fp16", 1e-2),
-    ("bf16", 3e-2),
-])
+@pytest.mark.parametrize(
+    "precision, atol",
+    [
+        ("fp32", 1e-5),  # TF32 off: FP32 on the GPU matches the CPU reference
+        ("fp16", 1e-2),
+        ("bf16", 3e-2),
+    ],
+)
 @pytest.mark.parametrize("graphs", [True, False])
 def test_torch_cuda_matches_the_reference(tiny_bundle, tiles, reference_scores, precision, atol, graphs):
     got, timings = [], []
@@ -42,7 +53,7 @@ def test_torch_cuda_matches_the_reference(tiny_bundle, tiles, reference_scores, 
         pending = []
         for i, start in enumerate(range(0, len(tiles), 4)):  # a full batch then a padded partial one
             n = min(4, len(tiles) - start)
-            bufs[i % 2][:n] = tiles[start:start + n]
+            bufs[i % 2][:n] = tiles[start : start + n]
             pending.append(backend.submit(bufs[i % 2], n))
         for p in pending:
             result = p.result()
@@ -56,6 +67,7 @@ def test_torch_cuda_matches_the_reference(tiny_bundle, tiles, reference_scores, 
 def test_torch_cuda_from_a_worker_thread_and_ordinary_memory(tiny_bundle, tiles, reference_scores):
     out = {}
     with _torch_backend(tiny_bundle, "fp32") as backend:
+
         def worker() -> None:
             out["p"] = backend.submit(np.ascontiguousarray(tiles[:3]), 3).result().p_cluster
 
@@ -73,8 +85,9 @@ def test_onnxruntime_cuda_runs_on_the_gpu(tiny_bundle, tiles, reference_scores):
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         pytest.skip("onnxruntime here is CPU-only (onnxruntime-gpu not installed)")
     b = Bundle.load(tiny_bundle)
-    with OnnxRuntimeBackend(b.file(b.variant(precision="fp32")), input_shape=(1, 64, 64), max_batch=4,
-                            provider="cuda") as backend:
+    with OnnxRuntimeBackend(
+        b.file(b.variant(precision="fp32")), input_shape=(1, 64, 64), max_batch=4, provider="cuda"
+    ) as backend:
         buf = backend.host_buffer(4)
         buf[:] = tiles[:4]
         result = backend.submit(buf, 4).result()

@@ -43,22 +43,48 @@ print(len(names), 'modules;', 'loaded:', sorted({m.split('.')[0] for m in sys.mo
 def test_every_engine_module_imports_without_torch_or_onnx():
     """A meta-path finder refuses torch and onnx; every module of the scanner, the SR writer and the
     DICOM node still imports, and so do highdicom and pynetdicom."""
-    proc = subprocess.run([sys.executable, "-c", BLOCK, *PACKAGES], capture_output=True, text=True, timeout=120,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCK, *PACKAGES], capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "loaded: []" in proc.stdout
-    expected = sum(len(list(pkgutil.walk_packages(importlib.import_module(p).__path__, p + "."))) for p in PACKAGES)
+    expected = sum(
+        len(list(pkgutil.walk_packages(importlib.import_module(p).__path__, p + "."))) for p in PACKAGES
+    )
     assert proc.stdout.startswith(f"{expected} modules")
 
 
-@pytest.mark.parametrize("blocked, make, extra", [
-    ("openvino", lambda p: OpenVinoBackend(p, input_shape=(1, 64, 64), max_batch=2), "openvino"),
-    ("torch", lambda p: TorchBackend(p, input_shape=(1, 64, 64), max_batch=2), "train"),
-    ("tensorrt_rtx", lambda p: TensorRTBackend(p, sidecar={"library": "tensorrt_rtx"}, onnx_sha256=None,
-                                               rebuild="rebuild", input_shape=(1, 64, 64), max_batch=2), "rtx"),
-    ("tensorrt", lambda p: TensorRTBackend(p, sidecar={"library": "tensorrt"}, onnx_sha256=None,
-                                           rebuild="rebuild", input_shape=(1, 64, 64), max_batch=2), "tensorrt"),
-])
+@pytest.mark.parametrize(
+    "blocked, make, extra",
+    [
+        ("openvino", lambda p: OpenVinoBackend(p, input_shape=(1, 64, 64), max_batch=2), "openvino"),
+        ("torch", lambda p: TorchBackend(p, input_shape=(1, 64, 64), max_batch=2), "train"),
+        (
+            "tensorrt_rtx",
+            lambda p: TensorRTBackend(
+                p,
+                sidecar={"library": "tensorrt_rtx"},
+                onnx_sha256=None,
+                rebuild="rebuild",
+                input_shape=(1, 64, 64),
+                max_batch=2,
+            ),
+            "rtx",
+        ),
+        (
+            "tensorrt",
+            lambda p: TensorRTBackend(
+                p,
+                sidecar={"library": "tensorrt"},
+                onnx_sha256=None,
+                rebuild="rebuild",
+                input_shape=(1, 64, 64),
+                max_batch=2,
+            ),
+            "tensorrt",
+        ),
+    ],
+)
 def test_missing_library_names_the_extra(monkeypatch, tmp_path, blocked, make, extra):
     monkeypatch.setitem(sys.modules, blocked, None)  # import of a None entry raises ImportError
     with pytest.raises(MissingDependencyError, match=rf'pip install "microcalc\[{extra}\]"'):

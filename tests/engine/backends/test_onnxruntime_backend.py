@@ -16,8 +16,12 @@ from microcalc.errors import InputError, MicrocalcError
 def _backend(bundle: Path, precision: str, max_batch: int = 4) -> OnnxRuntimeBackend:
     b = Bundle.load(bundle)
     path = b.file(b.variant(precision=precision))
-    return OnnxRuntimeBackend(path, input_shape=(1, b.config.patch_size, b.config.patch_size), max_batch=max_batch,
-                              precision=precision)
+    return OnnxRuntimeBackend(
+        path,
+        input_shape=(1, b.config.patch_size, b.config.patch_size),
+        max_batch=max_batch,
+        precision=precision,
+    )
 
 
 def test_partial_batches_and_reused_buffer(tiny_bundle, tiles, reference_scores):
@@ -28,7 +32,7 @@ def test_partial_batches_and_reused_buffer(tiny_bundle, tiles, reference_scores)
         scores = []
         for start in range(0, len(tiles), 4):
             n = min(4, len(tiles) - start)
-            buf[:n] = tiles[start:start + n]
+            buf[:n] = tiles[start : start + n]
             pending = backend.submit(buf, n)
             assert isinstance(pending, PendingBatch)
             scores.append(pending.result().p_cluster)
@@ -46,10 +50,13 @@ def test_two_batches_in_flight_keep_order(tiny_bundle, tiles, reference_scores):
     np.testing.assert_allclose(got, reference_scores[0][:6], atol=1e-4)
 
 
-@pytest.mark.parametrize("call", [
-    "infer",        # scoring before activate()
-    "host_buffer",  # asking for a buffer before activate()
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "infer",  # scoring before activate()
+        "host_buffer",  # asking for a buffer before activate()
+    ],
+)
 def test_inactive_backend_refuses(tiny_bundle, tiles, call):
     backend = _backend(tiny_bundle, "fp32")
     with pytest.raises(MicrocalcError, match="not active"):
@@ -66,11 +73,14 @@ def test_double_activate_and_deactivate(tiny_bundle):
     assert not backend.is_active
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros((2, 1, 32, 32), np.uint8), "batch must be uint8"),    # wrong tile size
-    (np.zeros((2, 1, 64, 64), np.float32), "batch must be uint8"),  # wrong dtype
-    (np.zeros((2, 1, 64, 128), np.uint8)[..., ::2], "C-contiguous"),  # strided view
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((2, 1, 32, 32), np.uint8), "batch must be uint8"),  # wrong tile size
+        (np.zeros((2, 1, 64, 64), np.float32), "batch must be uint8"),  # wrong dtype
+        (np.zeros((2, 1, 64, 128), np.uint8)[..., ::2], "C-contiguous"),  # strided view
+    ],
+)
 def test_bad_batches_are_refused(tiny_bundle, bad, message):
     with _backend(tiny_bundle, "fp32") as backend, pytest.raises(ValueError, match=message):
         backend.infer(bad)
@@ -98,9 +108,10 @@ def test_gpu_provider_without_gpu_build_names_the_extra(tiny_bundle):
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("onnxruntime-gpu is installed here")
     b = Bundle.load(tiny_bundle)
-    backend = OnnxRuntimeBackend(b.file(b.variant(precision="fp32")), input_shape=(1, 64, 64), max_batch=2,
-                                 provider="cuda")
-    with pytest.raises(MicrocalcError, match=r'microcalc\[cuda\]'):
+    backend = OnnxRuntimeBackend(
+        b.file(b.variant(precision="fp32")), input_shape=(1, 64, 64), max_batch=2, provider="cuda"
+    )
+    with pytest.raises(MicrocalcError, match=r"microcalc\[cuda\]"):
         backend.activate()
 
 
@@ -149,30 +160,51 @@ def test_cuda_session_that_fell_back_to_cpu_is_refused(tiny_bundle, fake_cuda, m
     """onnxruntime-gpu without its CUDA libraries runs on the CPU, saying so only in a warning."""
     import onnxruntime
 
-    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    monkeypatch.setattr(onnxruntime, "InferenceSession", _fake_gpu_session(onnxruntime, loads=["CPUExecutionProvider"]))
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    monkeypatch.setattr(
+        onnxruntime, "InferenceSession", _fake_gpu_session(onnxruntime, loads=["CPUExecutionProvider"])
+    )
     b = Bundle.load(tiny_bundle)
-    backend = OnnxRuntimeBackend(b.file(b.variant(precision="fp32")), input_shape=(1, 64, 64), max_batch=2,
-                                 provider="cuda", device_id=1)
-    with pytest.raises(MicrocalcError, match="could not load CUDAExecutionProvider and would run on "
-                                             "CPUExecutionProvider") as info:
+    backend = OnnxRuntimeBackend(
+        b.file(b.variant(precision="fp32")),
+        input_shape=(1, 64, 64),
+        max_batch=2,
+        provider="cuda",
+        device_id=1,
+    )
+    with pytest.raises(
+        MicrocalcError, match="could not load CUDAExecutionProvider and would run on CPUExecutionProvider"
+    ) as info:
         backend.activate()
     assert "\n" not in str(info.value) and not backend.is_active
 
 
-def test_cuda_batches_report_the_three_stages_from_the_worker_thread(tiny_bundle, tiles, reference_scores,
-                                                                   fake_cuda, monkeypatch):
+def test_cuda_batches_report_the_three_stages_from_the_worker_thread(
+    tiny_bundle, tiles, reference_scores, fake_cuda, monkeypatch
+):
     """Pinned buffers, the device set in onnxruntime's worker thread, and h2d/compute/d2h in the timings."""
     import onnxruntime
 
     from microcalc.engine.backends.base import STAGES
 
-    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    monkeypatch.setattr(onnxruntime, "InferenceSession",
-                        _fake_gpu_session(onnxruntime, loads=["CUDAExecutionProvider", "CPUExecutionProvider"]))
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    monkeypatch.setattr(
+        onnxruntime,
+        "InferenceSession",
+        _fake_gpu_session(onnxruntime, loads=["CUDAExecutionProvider", "CPUExecutionProvider"]),
+    )
     b = Bundle.load(tiny_bundle)
-    with OnnxRuntimeBackend(b.file(b.variant(precision="fp32")), input_shape=(1, 64, 64), max_batch=4,
-                            provider="cuda", device_id=1) as backend:
+    with OnnxRuntimeBackend(
+        b.file(b.variant(precision="fp32")),
+        input_shape=(1, 64, 64),
+        max_batch=4,
+        provider="cuda",
+        device_id=1,
+    ) as backend:
         assert backend.session.asked[0] == ("CUDAExecutionProvider", {"device_id": 1})
         buf = backend.host_buffer(4)
         assert buf.ctypes.data in fake_cuda.memory  # page-locked (cudaMallocHost)

@@ -13,24 +13,35 @@ from microcalc.errors import MicrocalcError
 
 def _backend(bundle, precision, tmp_path, **kw) -> OpenVinoBackend:
     b = Bundle.load(bundle)
-    return OpenVinoBackend(b.file(b.variant(precision=precision)), input_shape=(1, 64, 64), precision=precision,
-                           cache_dir=tmp_path / "ov_cache", **kw)
+    return OpenVinoBackend(
+        b.file(b.variant(precision=precision)),
+        input_shape=(1, 64, 64),
+        precision=precision,
+        cache_dir=tmp_path / "ov_cache",
+        **kw,
+    )
 
 
-@pytest.mark.parametrize("precision, has_bf16, hint", [
-    ("fp32", True, "f32"),   # float32 stays float32
-    ("fp16", True, "bf16"),  # FP16 request executes as BF16 on AMX/AVX512-BF16 CPUs
-    ("fp16", False, "f32"),  # no BF16 units: f32 with the FP16 weights upcast
-    ("int8", True, "f32"),   # Q/DQ layers run int8; the rest in f32
-])
+@pytest.mark.parametrize(
+    "precision, has_bf16, hint",
+    [
+        ("fp32", True, "f32"),  # float32 stays float32
+        ("fp16", True, "bf16"),  # FP16 request executes as BF16 on AMX/AVX512-BF16 CPUs
+        ("fp16", False, "f32"),  # no BF16 units: f32 with the FP16 weights upcast
+        ("int8", True, "f32"),  # Q/DQ layers run int8; the rest in f32
+    ],
+)
 def test_inference_precision(precision, has_bf16, hint):
     assert inference_precision(precision, has_bf16=has_bf16) == hint
 
 
-@pytest.mark.parametrize("precision, flag, kernel", [
-    ("int8", "amx_int8", "amx_I8"),   # Q/DQ convolutions on AMX int8 tiles
-    ("fp16", "amx_bf16", "amx_bf16"),  # the FP16 variant as BF16 on AMX
-])
+@pytest.mark.parametrize(
+    "precision, flag, kernel",
+    [
+        ("int8", "amx_int8", "amx_I8"),  # Q/DQ convolutions on AMX int8 tiles
+        ("fp16", "amx_bf16", "amx_bf16"),  # the FP16 variant as BF16 on AMX
+    ],
+)
 def test_amx_kernels_run(tiny_bundle, tmp_path, precision, flag, kernel):
     if flag not in cpu_info().flags:
         pytest.skip(f"this CPU has no {flag}")
@@ -44,7 +55,7 @@ def test_requests_overlap_and_keep_order(tiny_bundle, tiles, tmp_path):
     with _backend(tiny_bundle, "fp32", tmp_path, max_batch=2, num_requests=2) as backend:
         bufs = [backend.host_buffer(2) for _ in range(3)]
         for i, buf in enumerate(bufs):
-            buf[:] = tiles[2 * i:2 * i + 2]
+            buf[:] = tiles[2 * i : 2 * i + 2]
         pending = [backend.submit(buf, 2) for buf in bufs]
         got = np.concatenate([p.result().p_cluster for p in pending])
         assert all(b.flags.c_contiguous for b in bufs)
@@ -59,10 +70,13 @@ def test_compiled_model_is_cached(tiny_bundle, tmp_path):
     assert any((tmp_path / "ov_cache").iterdir())
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"performance_hint": "FAST"}, "unknown OpenVINO performance hint 'FAST'"),  # typo
-    ({"precision": "fp64"}, "unknown precision 'fp64'"),                          # not a bundle precision
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"performance_hint": "FAST"}, "unknown OpenVINO performance hint 'FAST'"),  # typo
+        ({"precision": "fp64"}, "unknown precision 'fp64'"),  # not a bundle precision
+    ],
+)
 def test_bad_settings(tiny_bundle, tmp_path, kwargs, message):
     with pytest.raises(MicrocalcError, match=message):
         OpenVinoBackend(tmp_path / "m.onnx", input_shape=(1, 64, 64), max_batch=2, **kwargs)

@@ -12,22 +12,25 @@ from microcalc.engine.backends.registry import create_backend
 
 # (backend, precision, atol on p_cluster, atol on cam relative to its peak); None: measured and reported
 CASES = [
-    ("torch", "fp32", 1e-6, 1e-6),         # the reference itself, through the backend interface
-    ("onnxruntime", "fp32", 1e-4, 1e-4),   # same float32 math, other summation order
-    ("openvino", "fp32", 1e-4, 1e-4),      # f32 inference-precision hint
-    ("onnxruntime", "fp16", 1e-2, 1e-2),   # half-precision weights and activations
-    ("openvino", "fp16", 1e-2, 2e-2),      # runs as bf16 on AMX CPUs (8-bit mantissa)
-    ("onnxruntime", "int8", None, None),   # Q/DQ: error reported, no fixed bound on a random net
-    ("openvino", "int8", None, None),      # Q/DQ through AMX/VNNI int8 kernels
+    ("torch", "fp32", 1e-6, 1e-6),  # the reference itself, through the backend interface
+    ("onnxruntime", "fp32", 1e-4, 1e-4),  # same float32 math, other summation order
+    ("openvino", "fp32", 1e-4, 1e-4),  # f32 inference-precision hint
+    ("onnxruntime", "fp16", 1e-2, 1e-2),  # half-precision weights and activations
+    ("openvino", "fp16", 1e-2, 2e-2),  # runs as bf16 on AMX CPUs (8-bit mantissa)
+    ("onnxruntime", "int8", None, None),  # Q/DQ: error reported, no fixed bound on a random net
+    ("openvino", "int8", None, None),  # Q/DQ through AMX/VNNI int8 kernels
 ]
 
 
 @pytest.mark.parametrize("name, precision, p_tol, cam_tol", CASES)
-def test_backend_matches_torch(tiny_bundle, tiles, reference_scores, name, precision, p_tol, cam_tol, tmp_path):
+def test_backend_matches_torch(
+    tiny_bundle, tiles, reference_scores, name, precision, p_tol, cam_tol, tmp_path
+):
     options = {"cache_dir": tmp_path} if name == "openvino" else {}
     p_ref, cam_ref = reference_scores
-    with create_backend(name, tiny_bundle, precision=precision, max_batch=len(tiles), device="cpu",
-                        **options) as backend:
+    with create_backend(
+        name, tiny_bundle, precision=precision, max_batch=len(tiles), device="cpu", **options
+    ) as backend:
         result = backend.infer(tiles)
     assert result.p_cluster.dtype == np.float32 and result.p_cluster.shape == p_ref.shape
     assert result.cam.dtype == np.float32 and result.cam.shape == cam_ref.shape
@@ -47,8 +50,12 @@ def test_real_patches_score_alike(tiny_bundle, real_patches_dir):
     """The two shipped real patches (resized to the tiny model) score alike on ORT and OpenVINO fp32."""
     from PIL import Image
 
-    tiles = np.stack([np.asarray(Image.open(real_patches_dir / f).convert("L").resize((64, 64)))[None]
-                      for f in ("calc.png", "mass.png")])
+    tiles = np.stack(
+        [
+            np.asarray(Image.open(real_patches_dir / f).convert("L").resize((64, 64)))[None]
+            for f in ("calc.png", "mass.png")
+        ]
+    )
     scores = {}
     for name in ("onnxruntime", "openvino"):
         with create_backend(name, tiny_bundle, precision="fp32", max_batch=2) as backend:
@@ -56,8 +63,10 @@ def test_real_patches_score_alike(tiny_bundle, real_patches_dir):
     np.testing.assert_allclose(scores["onnxruntime"], scores["openvino"], atol=1e-4)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("microcalc.synth.cli") is None,
-                    reason="small_bundle needs mc-synth (microcalc.synth.cli), not landed yet")
+@pytest.mark.skipif(
+    importlib.util.find_spec("microcalc.synth.cli") is None,
+    reason="small_bundle needs mc-synth (microcalc.synth.cli), not landed yet",
+)
 @pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
 def test_trained_bundle_fp32_and_int8(small_bundle, name, tmp_path):
     """On the trained small bundle, fp32 matches ONNX Runtime fp32 within 1e-4; int8 labels agree."""

@@ -27,16 +27,23 @@ def _machine(monkeypatch, *, flags=AMX, gpus=0, missing=(), ort_gpu=False):
 
 
 def _without(bundle: Bundle, precision: str) -> Bundle:
-    return Bundle(path=bundle.path, manifest=bundle.manifest, config=bundle.config,
-                  variants=[v for v in bundle.variants if v.precision != precision])
+    return Bundle(
+        path=bundle.path,
+        manifest=bundle.manifest,
+        config=bundle.config,
+        variants=[v for v in bundle.variants if v.precision != precision],
+    )
 
 
-@pytest.mark.parametrize("flags, missing, drop, expected", [
-    (AMX, (), None, ("openvino", "int8")),                   # AMX CPU with OpenVINO: int8 on OpenVINO
-    (OLD, (), None, ("openvino", "fp32")),                   # no VNNI/AMX: int8 not worth it
-    (AMX, ("openvino",), None, ("onnxruntime", "int8")),     # OpenVINO absent: ONNX Runtime
-    (AMX, (), "int8", ("openvino", "fp32")),                 # bundle without int8 variant
-])
+@pytest.mark.parametrize(
+    "flags, missing, drop, expected",
+    [
+        (AMX, (), None, ("openvino", "int8")),  # AMX CPU with OpenVINO: int8 on OpenVINO
+        (OLD, (), None, ("openvino", "fp32")),  # no VNNI/AMX: int8 not worth it
+        (AMX, ("openvino",), None, ("onnxruntime", "int8")),  # OpenVINO absent: ONNX Runtime
+        (AMX, (), "int8", ("openvino", "fp32")),  # bundle without int8 variant
+    ],
+)
 def test_auto_on_cpu_machines(monkeypatch, tiny_bundle, flags, missing, drop, expected):
     _machine(monkeypatch, flags=flags, missing=missing)
     bundle = Bundle.load(tiny_bundle)
@@ -52,15 +59,20 @@ def test_failed_int8_parity_is_not_chosen(monkeypatch, tiny_bundle):
 
     _machine(monkeypatch)
     bundle = Bundle.load(tiny_bundle)
-    bundle.variants = [dataclasses.replace(v, parity={"passed": False}) if v.precision == "int8" else v
-                       for v in bundle.variants]
+    bundle.variants = [
+        dataclasses.replace(v, parity={"passed": False}) if v.precision == "int8" else v
+        for v in bundle.variants
+    ]
     assert selection.resolve(bundle=bundle).precision == "fp32"
 
 
-@pytest.mark.parametrize("gpus, ort_gpu, expected", [
-    (0, False, ("openvino", "fp32", "cpu")),     # AMX CPU: int8 would be chosen, but it is unchecked
-    (1, True, ("onnxruntime", "fp32", "cuda")),  # GPU: fp16 would be chosen, but it is unchecked
-])
+@pytest.mark.parametrize(
+    "gpus, ort_gpu, expected",
+    [
+        (0, False, ("openvino", "fp32", "cpu")),  # AMX CPU: int8 would be chosen, but it is unchecked
+        (1, True, ("onnxruntime", "fp32", "cuda")),  # GPU: fp16 would be chosen, but it is unchecked
+    ],
+)
 def test_unchecked_variants_are_not_chosen(monkeypatch, tiny_bundle, gpus, ort_gpu, expected):
     import dataclasses
 
@@ -69,8 +81,9 @@ def test_unchecked_variants_are_not_chosen(monkeypatch, tiny_bundle, gpus, ort_g
     _machine(monkeypatch, gpus=gpus, ort_gpu=ort_gpu, missing=("tensorrt", "tensorrt_rtx"))
     bundle = Bundle.load(tiny_bundle)
     unchecked = not_checked("mc-export --no-parity")
-    bundle.variants = [dataclasses.replace(v, parity=unchecked) if v.precision != "fp32" else v
-                       for v in bundle.variants]
+    bundle.variants = [
+        dataclasses.replace(v, parity=unchecked) if v.precision != "fp32" else v for v in bundle.variants
+    ]
     choice = selection.resolve(bundle=bundle)
     assert (choice.backend, choice.precision, choice.device) == expected
     assert "did not pass parity (not checked (mc-export --no-parity))" in choice.reason
@@ -88,12 +101,15 @@ def test_gpu_without_any_gpu_library_falls_back_to_cpu(monkeypatch, tiny_bundle)
     assert choice.device == "cpu" and "GPU present" in choice.reason
 
 
-@pytest.mark.parametrize("name, precision, message", [
-    ("tensorrt", "auto", "no CUDA device"),            # no GPU here
-    ("openvino", "auto", "microcalc\\[openvino\\]"),   # library missing (simulated)
-    ("nope", "auto", "unknown backend 'nope'"),        # typo
-    ("onnxruntime", "fp8", "unknown precision 'fp8'"), # typo
-])
+@pytest.mark.parametrize(
+    "name, precision, message",
+    [
+        ("tensorrt", "auto", "no CUDA device"),  # no GPU here
+        ("openvino", "auto", "microcalc\\[openvino\\]"),  # library missing (simulated)
+        ("nope", "auto", "unknown backend 'nope'"),  # typo
+        ("onnxruntime", "fp8", "unknown precision 'fp8'"),  # typo
+    ],
+)
 def test_explicit_choices_that_cannot_run(monkeypatch, tiny_bundle, name, precision, message):
     _machine(monkeypatch, missing=("openvino",))
     with pytest.raises(MicrocalcError, match=message):
@@ -114,11 +130,14 @@ def test_status_lines(monkeypatch):
     assert status["tensorrt"][0] is False and status["onnxruntime"] == (True, "CPU")
 
 
-@pytest.mark.parametrize("name, cls", [
-    ("onnxruntime", OnnxRuntimeBackend),  # ONNX variant on the CPU provider
-    ("openvino", OpenVinoBackend),        # ONNX variant through OpenVINO
-    ("torch", TorchBackend),              # the bundle's source checkpoint
-])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("onnxruntime", OnnxRuntimeBackend),  # ONNX variant on the CPU provider
+        ("openvino", OpenVinoBackend),  # ONNX variant through OpenVINO
+        ("torch", TorchBackend),  # the bundle's source checkpoint
+    ],
+)
 def test_create_backend_from_folder(tiny_bundle, name, cls):
     backend = registry.create_backend(name, tiny_bundle, precision="fp32", max_batch=4)
     assert isinstance(backend, cls) and backend.input_shape == (1, 64, 64) and not backend.is_active

@@ -20,9 +20,13 @@ from microcalc.errors import MicrocalcError, StaleArtifactError
 from tests.engine.backends.cuda_fakes import FakeRuntime, engine_bytes, expected_scores
 
 PATCH = 8
-SIDECAR = {"library": "tensorrt_rtx", "version": "1.7.1.116", "compute_capabilities": ["8.9"],
-           "profile": {"input": "tiles", "min": [1, 1, PATCH, PATCH], "max": [4, 1, PATCH, PATCH]},
-           "onnx_sha256": "abc"}
+SIDECAR = {
+    "library": "tensorrt_rtx",
+    "version": "1.7.1.116",
+    "compute_capabilities": ["8.9"],
+    "profile": {"input": "tiles", "min": [1, 1, PATCH, PATCH], "max": [4, 1, PATCH, PATCH]},
+    "onnx_sha256": "abc",
+}
 
 
 @pytest.fixture()
@@ -31,11 +35,21 @@ def rt(fake_cuda) -> FakeRuntime:
 
 
 def _backend(tmp_path, *, engine_batch: int = 4, max_batch: int = 4, **options) -> TensorRTBackend:
-    faults = {k: options.pop(k) for k in ("capture_fails", "refuse_address", "names", "input_dtype") if k in options}
+    faults = {
+        k: options.pop(k) for k in ("capture_fails", "refuse_address", "names", "input_dtype") if k in options
+    }
     path = tmp_path / "model.fp16.engine"
     path.write_bytes(engine_bytes(patch=PATCH, max_batch=engine_batch, **faults))
-    return TensorRTBackend(path, sidecar=SIDECAR, onnx_sha256="abc", rebuild="rebuild it with: mc-export X",
-                           input_shape=(1, PATCH, PATCH), max_batch=max_batch, device_id=1, **options)
+    return TensorRTBackend(
+        path,
+        sidecar=SIDECAR,
+        onnx_sha256="abc",
+        rebuild="rebuild it with: mc-export X",
+        input_shape=(1, PATCH, PATCH),
+        max_batch=max_batch,
+        device_id=1,
+        **options,
+    )
 
 
 def _tiles(n: int, seed: int) -> np.ndarray:
@@ -46,7 +60,7 @@ def test_batches_in_pinned_and_ordinary_memory_score_right_with_stage_times(rt, 
     with _backend(tmp_path) as backend:
         pinned = backend.host_buffer(4)
         pinned[:] = _tiles(4, seed=1)
-        ordinary = _tiles(3, seed=2)                   # not from host_buffer: goes through staging
+        ordinary = _tiles(3, seed=2)  # not from host_buffer: goes through staging
         first, second = backend.submit(pinned, 4), backend.submit(ordinary, 3)  # two slots in flight
         for pending, tiles in ((first, pinned), (second, ordinary)):
             result = pending.result()
@@ -78,8 +92,9 @@ def test_cuda_graph_per_batch_size_never_replays_another_shape(rt, tmp_path):
     with _backend(tmp_path, cuda_graph=True) as backend:
         for i, n in enumerate(sizes):
             tiles = _tiles(n, seed=10 + i)
-            np.testing.assert_allclose(backend.submit(tiles, n).result().p_cluster, expected_scores(tiles)[0],
-                                       rtol=1e-6)
+            np.testing.assert_allclose(
+                backend.submit(tiles, n).result().p_cluster, expected_scores(tiles)[0], rtol=1e-6
+            )
         graphs = [(n, g) for slot in backend._slots for n, g in slot.graphs.items()]
         assert backend.graph_failures == {}
         assert sorted({n for n, _ in graphs}) == [2, 3, 4] and all(g is not None for _, g in graphs)
@@ -91,20 +106,32 @@ def test_failed_capture_falls_back_to_enqueue(rt, tmp_path, caplog):
     with caplog.at_level(logging.WARNING), _backend(tmp_path, cuda_graph=True, capture_fails=True) as backend:
         for i, n in enumerate([4, 4, 2]):
             tiles = _tiles(n, seed=20 + i)
-            np.testing.assert_allclose(backend.submit(tiles, n).result().p_cluster, expected_scores(tiles)[0],
-                                       rtol=1e-6)
+            np.testing.assert_allclose(
+                backend.submit(tiles, n).result().p_cluster, expected_scores(tiles)[0], rtol=1e-6
+            )
         assert sorted(backend.graph_failures) == [2, 4]
         assert "execute_async_v3 failed during capture" in backend.graph_failures[4]
         assert not rt.capturing  # the stream left capture mode
     assert "plain enqueue instead" in caplog.text
 
 
-@pytest.mark.parametrize("fault, error, message", [
-    ({"names": ["input", "p_cluster", "cam"]}, StaleArtifactError, "engine tensors are input, p_cluster, cam"),
-    ({"input_dtype": "FLOAT"}, StaleArtifactError, "tensor 'tiles' is TensorIOMode.INPUT DataType.FLOAT"),
-    ({"engine_batch": 2}, StaleArtifactError, "profile takes batches up to 2, asked for 4"),  # sidecar said 4
-    ({"refuse_address": "cam"}, MicrocalcError, "refused the device address of tensor 'cam'"),
-])
+@pytest.mark.parametrize(
+    "fault, error, message",
+    [
+        (
+            {"names": ["input", "p_cluster", "cam"]},
+            StaleArtifactError,
+            "engine tensors are input, p_cluster, cam",
+        ),
+        ({"input_dtype": "FLOAT"}, StaleArtifactError, "tensor 'tiles' is TensorIOMode.INPUT DataType.FLOAT"),
+        (
+            {"engine_batch": 2},
+            StaleArtifactError,
+            "profile takes batches up to 2, asked for 4",
+        ),  # sidecar said 4
+        ({"refuse_address": "cam"}, MicrocalcError, "refused the device address of tensor 'cam'"),
+    ],
+)
 def test_engine_io_is_checked(rt, tmp_path, fault, error, message):
     backend = _backend(tmp_path, **fault)
     with pytest.raises(error, match=message) as info:

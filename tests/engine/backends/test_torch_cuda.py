@@ -53,7 +53,12 @@ class Graph:
 
 class CpuStandIn:
     def __init__(self, *, capture_error: str | None = None) -> None:
-        self.torch, self.device, self.capture_error, self.strict = torch, torch.device("cpu"), capture_error, False
+        self.torch, self.device, self.capture_error, self.strict = (
+            torch,
+            torch.device("cpu"),
+            capture_error,
+            False,
+        )
         self.graphs: list[Graph] = []
 
     def stream(self):
@@ -105,16 +110,20 @@ def _tiles(n: int, seed: int) -> np.ndarray:
 
 
 def _runner(api=None, **options) -> CudaRunner:
-    return CudaRunner(api or CpuStandIn(), Known().eval(), input_shape=(1, P, P), max_batch=8,
-                      device_type="cpu", **options)
+    return CudaRunner(
+        api or CpuStandIn(), Known().eval(), input_shape=(1, P, P), max_batch=8, device_type="cpu", **options
+    )
 
 
-@pytest.mark.parametrize("n, max_batch, size", [
-    (1, 64, 1),    # batch 1 is its own graph, not padded to 64
-    (3, 8, 4),     # a partial batch pads to the next power of two
-    (8, 8, 8),     # full
-    (33, 48, 48),  # never above max_batch
-])
+@pytest.mark.parametrize(
+    "n, max_batch, size",
+    [
+        (1, 64, 1),  # batch 1 is its own graph, not padded to 64
+        (3, 8, 4),  # a partial batch pads to the next power of two
+        (8, 8, 8),  # full
+        (33, 48, 48),  # never above max_batch
+    ],
+)
 def test_padded_batch(n, max_batch, size):
     assert padded_batch(n, max_batch) == size
 
@@ -135,7 +144,7 @@ def test_batches_in_flight_padded_into_one_graph_per_size():
         if len(pending) == 2:
             results.append(pending.pop(0).result())  # frees the buffer refilled next
         buf = buffers[i % 2]
-        buf[:len(tiles)] = tiles
+        buf[: len(tiles)] = tiles
         pending.append(runner.submit(buf, len(tiles)))
     results += [p.result() for p in pending]
     for tiles, result in zip(batches, results):
@@ -154,7 +163,7 @@ def test_batches_in_flight_padded_into_one_graph_per_size():
 def test_padding_rows_are_zero_tiles_and_stage_times_follow_the_marks():
     runner = _runner(slots=2)
     runner.submit(np.full((8, 1, P, P), 200, np.uint8), 8).result()  # leaves 200s in the device input
-    result = runner.submit(_tiles(3, seed=5), 3).result()            # ordinary memory: staged, padded to 4
+    result = runner.submit(_tiles(3, seed=5), 3).result()  # ordinary memory: staged, padded to 4
     slot = runner._slots[1]
     assert torch.count_nonzero(slot.input[3:4]) == 0
     assert result.timings_ms == {"h2d": 1.0, "compute": 1.0, "d2h": 1.0}  # one mark after each stage
@@ -163,10 +172,14 @@ def test_padding_rows_are_zero_tiles_and_stage_times_follow_the_marks():
 
 def test_failed_capture_runs_eagerly(caplog):
     with caplog.at_level(logging.WARNING):
-        runner = _runner(CpuStandIn(capture_error="operation not permitted when stream is capturing"), slots=2)
+        runner = _runner(
+            CpuStandIn(capture_error="operation not permitted when stream is capturing"), slots=2
+        )
         for n in (8, 8, 2):
             tiles = _tiles(n, seed=n)
-            np.testing.assert_allclose(runner.submit(tiles, n).result().p_cluster, expected(tiles)[0], rtol=1e-5)
+            np.testing.assert_allclose(
+                runner.submit(tiles, n).result().p_cluster, expected(tiles)[0], rtol=1e-5
+            )
     assert sorted(runner.graph_failures) == [2, 8]
     assert "eager instead (operation not permitted" in caplog.text
 
@@ -186,12 +199,15 @@ def test_bf16_autocast_stays_close_and_returns_float32():
     np.testing.assert_allclose(result.p_cluster, expected(tiles)[0], rtol=1e-2)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"device": "cpu", "precision": "bf16"}, "runs fp32 on cpu, not bf16"),       # autocast only on CUDA
-    ({"device": "cuda", "precision": "int8"}, "runs fp32, fp16, bf16 on cuda"),  # no int8 in torch
-    ({"device": "tpu"}, "unknown torch device 'tpu'"),
-    ({"device": "cuda:x"}, "unknown torch device 'cuda:x'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"device": "cpu", "precision": "bf16"}, "runs fp32 on cpu, not bf16"),  # autocast only on CUDA
+        ({"device": "cuda", "precision": "int8"}, "runs fp32, fp16, bf16 on cuda"),  # no int8 in torch
+        ({"device": "tpu"}, "unknown torch device 'tpu'"),
+        ({"device": "cuda:x"}, "unknown torch device 'cuda:x'"),
+    ],
+)
 def test_torch_backend_settings(tmp_path, kwargs, message):
     with pytest.raises(MicrocalcError, match=message):
         TorchBackend(tmp_path / "c.pt", input_shape=(1, P, P), max_batch=2, **kwargs)
@@ -200,6 +216,8 @@ def test_torch_backend_settings(tmp_path, kwargs, message):
 def test_cuda_without_a_cuda_torch_is_one_line(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("torch sees a CUDA device here")
-    backend = TorchBackend(tmp_path / "c.pt", input_shape=(1, P, P), max_batch=2, device="cuda:0", precision="fp16")
+    backend = TorchBackend(
+        tmp_path / "c.pt", input_shape=(1, P, P), max_batch=2, device="cuda:0", precision="fp16"
+    )
     with pytest.raises(MicrocalcError, match=r"asked for cuda:0, but torch sees 0 CUDA device\(s\)"):
         backend.activate()
