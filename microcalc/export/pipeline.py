@@ -147,12 +147,6 @@ def export_bundle(
     checkpoint, tile_model = _load_model(checkpoint_path)
     checkpoint.config = model_spacing(checkpoint.config, options.model_spacing_mm, checkpoint_path)
     config = checkpoint.config
-    log(
-        f"model pixel spacing: {config.pixel_spacing_mm:g} mm"
-        if config.pixel_spacing_mm
-        else "model pixel spacing: none recorded (--model-spacing sets it); mc-scan will scan at each "
-        "image's native grid"
-    )
     calib = None
     if options.calib is not None:
         calib = load_patch_set(
@@ -169,6 +163,12 @@ def export_bundle(
             )
     patches = parity_set(calib, config, seed=options.seed)
     staging = staging_dir(out)
+    log(
+        f"model pixel spacing: {config.pixel_spacing_mm:g} mm"
+        if config.pixel_spacing_mm
+        else "model pixel spacing: none recorded (--model-spacing sets it); mc-scan will scan at each "
+        "image's native grid"
+    )
     try:
         manifest = _build(
             staging, checkpoint_path, checkpoint, tile_model, calib, patches, trt_lib, options, timings, log
