@@ -88,3 +88,13 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 def write_json_atomic(path: str | os.PathLike, data: Any, *, indent: int = 2) -> None:
     """Write ``data`` as indented JSON (with a final newline) to ``path`` atomically."""
     write_text_atomic(path, json.dumps(data, indent=indent) + "\n")
+
+
+def ensure_output_dir(path: Path) -> None:
+    """Create an output folder (and parents) up front, so a bad --out is one line before any work."""
+    from microcalc.errors import InputError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot create the output folder ({exc.strerror or exc})") from exc

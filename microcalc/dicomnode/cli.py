@@ -13,6 +13,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.defaults import default_bundle
 from microcalc.dicomnode.config import ServeConfig, load_config
@@ -21,7 +22,6 @@ from microcalc.dicomnode.spool import Spool
 from microcalc.dicomnode.worker import ScanWorker
 from microcalc.engine.backends.base import import_optional
 from microcalc.engine.scan_options import scan_options, threshold_options
-from microcalc.errors import InputError
 from microcalc.report_sr.document import highdicom
 
 log = logging.getLogger("mc-serve")
@@ -51,10 +51,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     stop = stop or threading.Event()
     dest = parse_destination(config.dest)
     spool = Spool(config.spool)
-    try:
-        config.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{config.out}: cannot create the output folder ({exc.strerror or exc})") from exc
+    ensure_output_dir(config.out)
     bundle = Bundle.load(config.model or default_bundle())
     point = choose(
         bundle.operating_points,

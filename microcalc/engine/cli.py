@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.defaults import default_bundle
 from microcalc.engine.first_decode import FirstDecode
@@ -23,7 +24,7 @@ from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
 from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
 from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options
-from microcalc.errors import InputError, MicrocalcError
+from microcalc.errors import MicrocalcError
 from microcalc.operating_points import ChosenPoint, choose, identify, point_label
 from microcalc.report_sr.document import highdicom, write_scan_sr
 
@@ -230,10 +231,7 @@ def cli(
         input_spacing_mm=spacing,
         native_grid=native_grid,
     )
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
+    ensure_output_dir(out_dir)
     if ray_address is not None:
         if as_json:
             raise click.UsageError("--json is not available with --ray: read OUT/findings.parquet")

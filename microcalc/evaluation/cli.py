@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options
 from microcalc.errors import InputError
@@ -113,10 +114,7 @@ def cli(
         input_spacing_mm=spacing,
         native_grid=native_grid,
     )
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from exc
+    ensure_output_dir(out_dir)
     runner, model_file, backend_line = open_backend(backend, precision, bundle, max_batch=batch_size)
     say(f"backend {backend_line}")
     say(chosen.describe())
