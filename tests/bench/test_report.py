@@ -5,8 +5,9 @@ import math
 
 import pytest
 
-from microcalc.bench.markdown import render, target_lines
+from microcalc.bench.markdown import render
 from microcalc.bench.report import best_run, structure_errors, write_json
+from microcalc.bench.targets import target_lines
 
 LAT = {"p50": 10.0, "p90": 12.0, "p99": 13.0, "mean": 10.5}
 PASS = {
@@ -111,7 +112,9 @@ def test_target_verdicts(min_speedup, min_efficiency, first, second):
 
 
 def test_markdown_has_every_table():
-    text = render(make_report(), min_speedup=12, min_efficiency=0.9)
+    report = {**make_report(), "created": "2026-11-23T14:00:00Z"}
+    text = render(report, min_speedup=12, min_efficiency=0.9)
+    assert text.splitlines()[0].endswith("px, 2026-11-23T14:00:00Z")  # the title says when it ran
     assert "| pytorch eager (baseline) | fp32 | 1 | 2.00 |" in text
     assert "FAIL: max |dp| 0.3 > 0.0001" in text  # the failing variant says why
     assert "tensorrt_rtx fp16: no NVIDIA GPU" in text  # unavailable backends are listed

@@ -14,11 +14,10 @@ the compute of the other; ``result()`` waits on that slot's last event and repor
 ``h2d``/``compute``/``d2h`` split. ``host_buffer`` returns pinned memory; a batch in ordinary
 memory is first copied into the slot's pinned staging buffer.
 
-CUDA graphs (``cuda_graph=True``): one graph per slot and batch size, each captured on an
-execution context of its own that never runs another shape, because a graph replays the
-launches TensorRT made for the shape it was captured at. A capture that fails (TensorRT refuses
-the stream, ``execute_async_v3`` returns False, instantiation fails) is logged once and that
-batch size runs through plain ``execute_async_v3`` from then on.
+CUDA graphs (``cuda_graph=True``, captured by :mod:`~microcalc.engine.backends.cuda_graphs`): one
+graph per slot and batch size, each on an execution context of its own that never runs another
+shape. A capture that fails is logged once and that batch size runs through plain
+``execute_async_v3`` from then on.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ import numpy as np
 
 from microcalc.engine import cuda_memory
 from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch, import_optional
+from microcalc.engine.backends.cuda_graphs import CapturedGraph, capture
 from microcalc.engine.backends.engine_check import check_engine
 from microcalc.engine.backends.tensorrt_io import bind, check_io, output_shapes
 from microcalc.errors import MicrocalcError, StaleArtifactError
@@ -39,14 +39,6 @@ from microcalc.tensor_names import INPUT, OUTPUTS
 
 LIBRARIES = {"tensorrt": "tensorrt", "tensorrt_rtx": "rtx"}  # library -> pip extra
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Graph:
-    """A graph captured for one batch size, and the context that never runs another size."""
-
-    context: Any
-    executable: Any
 
 
 @dataclass
@@ -58,7 +50,7 @@ class _Slot:
     staging: Any  # HostDeviceMem: pinned staging + device input
     outputs: dict[str, Any]  # name -> HostDeviceMem
     pending: PendingBatch | None = None
-    graphs: dict[int, _Graph | None] = field(
+    graphs: dict[int, CapturedGraph | None] = field(
         default_factory=dict
     )  # batch size -> graph (None: capture failed)
 
@@ -236,7 +228,7 @@ class TensorRTBackend(Backend):
         if not slot.context.execute_async_v3(int(slot.stream.handle)):
             raise MicrocalcError(f"{self.engine_path}: execute_async_v3 failed for a batch of {n} tiles")
 
-    def _graph(self, slot: _Slot, n: int) -> _Graph | None:
+    def _graph(self, slot: _Slot, n: int) -> CapturedGraph | None:
         """The slot's graph for batch size ``n``, captured on first use on a context of its own."""
         if n in slot.graphs:
             return slot.graphs[n]
@@ -247,45 +239,13 @@ class TensorRTBackend(Backend):
         try:
             output_shapes(context, path=self.engine_path, input_shape=self.input_shape, batch=n)
             bind(context, slot.addresses(), path=self.engine_path)
-            slot.graphs[n] = _Graph(context, self._capture(context, slot.stream))
+            slot.graphs[n] = CapturedGraph(context, capture(context, slot.stream))
         except MicrocalcError as exc:
             self.graph_failures[n] = str(exc)
             log.warning(
                 "%s: no CUDA graph for batches of %d, plain enqueue instead (%s)", self.engine_path, n, exc
             )
         return slot.graphs[n]
-
-    def _capture(self, context: Any, stream: Any) -> Any:
-        """Capture one launch of ``context`` after an uncaptured warm-up launch (TensorRT sets up there)."""
-        rt = cuda_memory.cuda_runtime()
-        handle = int(stream.handle)
-        capturable = getattr(context, "is_stream_capturable", None)
-        if capturable is not None and not capturable(handle):
-            raise MicrocalcError("TensorRT reports the stream as not capturable")
-        if not context.execute_async_v3(handle):
-            raise MicrocalcError("execute_async_v3 failed before capture")
-        cuda_memory.check_cuda(
-            rt.cudaStreamBeginCapture(
-                stream.handle, rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
-            ),
-            "cudaStreamBeginCapture",
-        )
-        enqueued = False
-        try:
-            enqueued = context.execute_async_v3(handle)
-        finally:
-            ended = rt.cudaStreamEndCapture(
-                stream.handle
-            )  # always leave capture mode, so the stream stays usable
-        if not enqueued:
-            if ended[0] == rt.cudaError_t.cudaSuccess and ended[1]:
-                cuda_memory.check_cuda(rt.cudaGraphDestroy(ended[1]), "cudaGraphDestroy")
-            raise MicrocalcError("execute_async_v3 failed during capture")
-        graph = cuda_memory.check_cuda(ended, "cudaStreamEndCapture")
-        try:
-            return cuda_memory.check_cuda(rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
-        finally:
-            cuda_memory.check_cuda(rt.cudaGraphDestroy(graph), "cudaGraphDestroy")
 
     def _deactivate_impl(self) -> None:
         cuda_memory.use_device(self.device_id)
