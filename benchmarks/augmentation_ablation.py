@@ -10,6 +10,12 @@ sensitivity, the best accuracy any threshold would give on that set, accuracy at
     python benchmarks/augmentation_ablation.py --work /tmp/ablation \
         --out benchmarks/results/augmentation_ablation.json --markdown /tmp/ablation/table.md
 
+``--checkpoint`` judges one model trained elsewhere (e.g. benchmarks/froc_recipe.sh's ResNet18)
+on the same six kinds of shifted sets, made at its patch size, instead of training the three:
+
+    python benchmarks/augmentation_ablation.py --work /tmp/shift224 --checkpoint run/checkpoint.pt \
+        --name "resnet18 224" --out shifted.json
+
 Needs the train extra (torch). Takes several minutes per configuration on a 2-core CPU.
 """
 
@@ -87,15 +93,26 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--n-train", type=int, default=640)
     parser.add_argument("--n-val", type=int, default=400)
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="judge this trained model instead of training the three configurations",
+    )
+    parser.add_argument("--name", default="checkpoint", help="its label in the table (with --checkpoint)")
     a = parser.parse_args()
+    if a.checkpoint:
+        from microcalc.models.checkpoint import load_checkpoint
+
+        a.patch_size = load_checkpoint(a.checkpoint).config.patch_size
+    make_shifted_sets(a.work, patch_size=a.patch_size, n=a.n_val)
+    if a.checkpoint:
+        results = judge_checkpoint(a.checkpoint, a.work, name=a.name)
+        write_results(results, out=a.out, markdown=a.markdown)
+        return
     p = str(a.patch_size)
     train = a.work / "train"
     if not (train / "truth.json").is_file():
         run("mc-synth", ["patches", str(train), "--n", str(a.n_train), "--patch-size", p, "--seed", "1"])
-    for name, flags in SHIFTS.items():
-        folder = a.work / "val" / name.replace(" ", "_")
-        if not (folder / "truth.json").is_file():
-            run("mc-synth", ["patches", str(folder), "--n", str(a.n_val), "--patch-size", p, *flags])
     results = {
         "arch": a.arch,
         "patch_size": a.patch_size,
@@ -143,11 +160,37 @@ def main() -> None:
             "sets": sets,
         }
         print(json.dumps({config: sets}, indent=1), flush=True)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(results, indent=1) + "\n")
+    write_results(results, out=a.out, markdown=a.markdown)
+
+
+def make_shifted_sets(work: Path, *, patch_size: int, n: int) -> None:
+    """The six validation sets of :data:`SHIFTS` under ``work/val`` (kept when already there)."""
+    for name, flags in SHIFTS.items():
+        folder = work / "val" / name.replace(" ", "_")
+        if not (folder / "truth.json").is_file():
+            run("mc-synth", ["patches", str(folder), "--n", str(n), "--patch-size", str(patch_size), *flags])
+
+
+def judge_checkpoint(checkpoint: Path, work: Path, *, name: str) -> dict:
+    """One trained model on every shifted set, in the layout of the ablation's results."""
+    from microcalc.models.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    sets = {shift: judge(checkpoint, work / "val" / shift.replace(" ", "_")) for shift in SHIFTS}
+    return {
+        "arch": ckpt.config.arch,
+        "patch_size": ckpt.config.patch_size,
+        "checkpoint": str(checkpoint),
+        "configs": {name: {"val_auc": ckpt.metrics.get("auc"), "sets": sets}},
+    }
+
+
+def write_results(results: dict, *, out: Path, markdown: Path | None) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
     print(table(results))
-    if a.markdown:
-        a.markdown.write_text(table(results) + "\n")
+    if markdown:
+        markdown.write_text(table(results) + "\n")
 
 
 def table(results: dict) -> str:

@@ -22,21 +22,9 @@ export MICROCALC_HOME="$(cd "$OUT" && pwd)/home"  # never touch the user's ~/.mi
 step() { printf '\n== %s\n' "$*"; }
 t0=$SECONDS
 
-# mammograms: synth DIR FIRST_SEED WITH_CLUSTERS NORMAL (clusters 1..3 in turn, views and densities vary)
-synth() {
-    local dir=$1 seed=$2 k=0 densities=(fatty scattered hetero dense)
-    rm -rf "$dir" && mkdir -p "$dir"
-    for ((i = 0; i < $3 + $4; i++)); do
-        local s=$((seed + i)) clusters=0 view=CC side=L
-        ((i < $3)) && clusters=$((1 + i % 3))
-        ((s % 2)) && view=MLO
-        ((s / 2 % 2)) && side=R
-        "$BIN/mc-synth" mammogram "$dir/m$s.dcm" --rows $ROWS --cols $COLS --seed $s --clusters $clusters \
-            --view $view --laterality $side --density "${densities[$((s % 4))]}" >/dev/null
-        k=$((k + 1))
-    done
-    echo "$dir: $k mammograms ($3 with 1-3 clusters, $4 without), seeds $seed-$((seed + k - 1))"
-}
+# mammograms: synth_mammograms DIR FIRST_SEED WITH_CLUSTERS NORMAL (clusters 1..3 in turn, views and densities vary)
+# shellcheck source=scripts/synth_mammograms.sh
+source scripts/synth_mammograms.sh
 
 if [[ ! -f "$OUT/run/checkpoint.pt" ]]; then
     step "1/7 synthetic training patches (${PATCH}x${PATCH})"
@@ -58,13 +46,13 @@ if ! "$BIN/mc-export" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/bundle" 
 fi
 
 step "4/7 calibration mammograms (DICOM + ground truth JSON)"
-synth "$OUT/calib" 7000 10 10
+synth_mammograms "$OUT/calib" 7000 10 10
 
 step "5/7 image-level operating points: mc-froc --calibrate (fp0.1 .. fp1; fp0.25 becomes the default)"
 "$BIN/mc-froc" "$OUT/bundle" "$OUT/calib" --out "$OUT/froc_calib" --overlap $OVERLAP --calibrate
 
 step "6/7 held-out mammograms, seeds never used in training or calibration: FROC at the default point"
-synth "$OUT/heldout" 8000 10 10
+synth_mammograms "$OUT/heldout" 8000 10 10
 "$BIN/mc-froc" "$OUT/bundle" "$OUT/heldout" --out "$OUT/froc" --overlap $OVERLAP
 
 step "7/7 scanning one held-out mammogram as a reader would (mc-scan, the bundle's default operating point)"

@@ -103,6 +103,14 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
     "toward "
     "'cluster' on shifted sets; see benchmarks/AUGMENTATION.md).",
 )
+@click.option(
+    "--noise-augment",
+    type=click.FloatRange(0.0, 50.0),
+    default=0.0,
+    show_default=True,
+    help="Add Gaussian detector noise of a level drawn per patch from 0 to this many grey levels "
+    "(with --augment), so the operating point holds on noisier detectors.",
+)
 @click.option("--hard-negatives", default=0, show_default=True, help="Rounds of hard negative mining.")
 @click.option(
     "--negative-pool",
@@ -112,7 +120,11 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
     "which are cut into the scanner's breast tiles.",
 )
 @click.option(
-    "--per-round", default=0, show_default=True, help="Most negatives added per round (0: all FPs)."
+    "--per-round",
+    default=0,
+    show_default=True,
+    help="Negatives added per round: the K highest-scoring pool patches, below 0.5 or not "
+    "(0: every false positive at 0.5).",
 )
 @click.option("--folds", default=0, show_default=True, help="Stratified K-fold cross-validation (0: off).")
 @click.option("--sweep-lr", help="Comma-separated learning rates to grid-search.")
@@ -156,6 +168,7 @@ def cli(
     balanced: bool,
     augment: bool,
     photometric: bool,
+    noise_augment: float,
     hard_negatives: int,
     negative_pool: Path | None,
     per_round: int,
@@ -229,6 +242,7 @@ def cli(
         balanced=balanced,
         augment=augment,
         photometric=photometric,
+        noise_augment=noise_augment,
         seed=seed,
         amp=amp,
         device=device,

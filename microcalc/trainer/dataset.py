@@ -4,7 +4,8 @@ Augmentations act on the 8-bit patch, before the model's :class:`Preprocessing`,
 sees exactly what evaluation, export and scanning see. They are the ones that suit mammogram
 patches: a patch has no canonical orientation (flips and 90-degree rotations are exact), and
 exposure and detector noise vary between systems (mild gamma and intensity jitter, Gaussian
-noise). Nothing that would blur or rescale a 2-5 pixel microcalcification.
+noise; ``noise_max`` draws each patch's noise level from a range, so one model meets clean and noisy
+detectors alike). Nothing that would blur or rescale a 2-5 pixel microcalcification.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Augment:
     gamma: float = 0.15  # gamma drawn from [1 - g, 1 + g]
     intensity: float = 0.1  # gain drawn from [1 - i, 1 + i]
     noise_std: float = 3.0  # Gaussian noise, in 8-bit grey levels
+    noise_max: float = 0.0  # Gaussian noise of a standard deviation drawn from [0, noise_max] per patch
 
     @classmethod
     def off(cls) -> Augment:
@@ -51,7 +53,7 @@ class Augment:
             out = out[::-1, :]
         if self.rot90:
             out = np.rot90(out, k=int(rng.integers(4)))
-        if self.gamma <= 0 and self.intensity <= 0 and self.noise_std <= 0:
+        if self.gamma <= 0 and self.intensity <= 0 and self.noise_std <= 0 and self.noise_max <= 0:
             return np.ascontiguousarray(out)
         x = out.astype(np.float32) / 255.0
         if self.gamma > 0:
@@ -59,8 +61,9 @@ class Augment:
         if self.intensity > 0:
             x = x * np.float32(rng.uniform(1 - self.intensity, 1 + self.intensity))
         x = x * 255.0
-        if self.noise_std > 0:
-            x = x + rng.normal(0.0, self.noise_std, size=x.shape).astype(np.float32)
+        std = self.noise_std + (rng.uniform(0.0, self.noise_max) if self.noise_max > 0 else 0.0)
+        if std > 0:
+            x = x + rng.normal(0.0, std, size=x.shape).astype(np.float32)
         return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 

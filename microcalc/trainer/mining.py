@@ -4,9 +4,13 @@ The pool is a folder of negative patches and/or whole normal mammograms (DICOM, 
 ``mc-synth mammogram --clusters 0``), which are cut into the scanner's breast tiles
 (:mod:`microcalc.trainer.pool`). Round 0 trains normally. Each later round scores every patch of
 ``--negative-pool`` with the
-best model so far, adds the highest-scoring false positives (``p_cluster >= threshold``, at most
-``per_round``, never the same patch twice) to the training set as negatives, and continues
-training from the current weights. Rounds stop early when the pool holds no false positive.
+best model so far, adds pool patches to the training set as negatives (never the same patch
+twice) and continues training from the current weights. With ``per_round`` K > 0 they are the K
+highest-scoring patches, false positives at 0.5 or not: a model that already scores every normal
+tile below 0.5 still flags the highest of them once its operating point is calibrated on whole
+images (a ResNet18's fp0.25 point sat near 0.09), so those are the negatives it needs to see.
+With ``per_round`` 0 they are all false positives (``p_cluster >= threshold``). Rounds stop
+early when nothing is left to add.
 """
 
 from __future__ import annotations
@@ -67,6 +71,15 @@ def score_pool(
     return predict(model, loader, runtime=runtime, positive_index=0)
 
 
+def choose_negatives(scores: np.ndarray, used: list[bool], *, threshold: float, per_round: int) -> list[int]:
+    """Indices of the pool patches to add this round, highest score first, never one in ``used``:
+    the ``per_round`` highest-scoring ones, or (``per_round`` 0) every one at ``threshold`` or above."""
+    order = [int(i) for i in np.argsort(-scores, kind="stable") if not used[i]]
+    if per_round > 0:
+        return order[:per_round]
+    return [i for i in order if scores[i] >= threshold]
+
+
 def fit_with_hard_negatives(
     train: PatchSet,
     val: PatchSet,
@@ -88,12 +101,9 @@ def fit_with_hard_negatives(
     current, last_dir = train, out / "round_0"
     for r in range(1, rounds + 1):
         scores = score_pool(weights, pool, train.classes, opts, dist)
-        order = [
-            i
-            for i in np.argsort(-scores, kind="stable")
-            if scores[i] >= opts.threshold and pool[i].path not in used
-        ]
-        chosen = order[:per_round] if per_round > 0 else order
+        chosen = choose_negatives(
+            scores, [s.path in used for s in pool], threshold=opts.threshold, per_round=per_round
+        )
         log.append(
             {
                 "round": r,
@@ -101,6 +111,7 @@ def fit_with_hard_negatives(
                 "false_positives": int((scores >= opts.threshold).sum()),
                 "added": len(chosen),
                 "top_score": float(scores.max()),
+                "lowest_added_score": float(scores[chosen].min()) if chosen else None,
             }
         )
         if not chosen:

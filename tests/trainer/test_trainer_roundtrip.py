@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -158,9 +159,20 @@ def test_hard_negatives(tiny_patches, tmp_path):
     )
     metrics = json.loads((out / "metrics.json").read_text())
     (log,) = metrics["hard_negative_rounds"]
-    assert log["pool"] == 12 and log["added"] == min(4, log["false_positives"])
-    if log["added"]:
-        assert metrics["n_train"] == 18 + log["added"] and (out / "round_1" / "checkpoint.pt").is_file()
+    assert log["pool"] == 12 and log["added"] == 4  # the 4 highest-scoring, false positives at 0.5 or not
+    assert log["lowest_added_score"] <= log["top_score"]
+    before = json.loads((out / "round_0" / "metrics.json").read_text())["n_train"]
+    assert metrics["n_train"] == before + 4 and (out / "round_1" / "checkpoint.pt").is_file()
+
+
+def test_choose_negatives_highest_first_never_twice():
+    from microcalc.trainer.mining import choose_negatives
+
+    scores = np.array([0.2, 0.9, 0.05, 0.6, 0.3])
+    used = [False, True, False, False, False]
+    assert choose_negatives(scores, used, threshold=0.5, per_round=3) == [3, 4, 0]  # below 0.5 too
+    assert choose_negatives(scores, used, threshold=0.5, per_round=0) == [3]  # every unused FP at 0.5
+    assert choose_negatives(scores, [True] * 5, threshold=0.5, per_round=2) == []
 
 
 def test_hard_negatives_from_whole_normal_mammograms(tiny_patches, tmp_path):
@@ -203,7 +215,7 @@ def test_hard_negatives_from_whole_normal_mammograms(tiny_patches, tmp_path):
     (log,) = json.loads((out / "metrics.json").read_text())["hard_negative_rounds"]
     assert len(tiles) > 4 and log["pool"] == len(tiles)  # the mammogram became its breast tiles
     assert all(Image.open(t).size == (32, 32) for t in tiles)
-    assert log["added"] == min(3, log["false_positives"])
+    assert log["added"] == 3
 
 
 def test_init_strict_and_freeze_bit_identical(tiny_patches, tmp_path):
