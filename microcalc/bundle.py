@@ -24,6 +24,7 @@ from microcalc.atomic import write_json_atomic
 from microcalc.errors import InputError, StaleArtifactError
 from microcalc.model_config import ModelConfig
 from microcalc.operating_points import OperatingPoints
+from microcalc.triage_entry import TriageEntry
 
 FORMAT = "microcalc-bundle"
 VERSION = 1
@@ -60,6 +61,8 @@ def export_command(
         args += ["--int8", "--calib", "CALIB_DIR"]
     if any(f == "tensorrt" for _, f in have):
         args.append("--trt")
+    if manifest.get("triage"):
+        args += ["--triage", str((manifest["triage"].get("source_checkpoint") or {}).get("path") or "TRIAGE")]
     return shlex.join(args)
 
 
@@ -136,6 +139,7 @@ class Bundle:
     config: ModelConfig
     variants: list[Variant]
     operating_points: OperatingPoints = field(default_factory=OperatingPoints)  # none: exported without them
+    triage: TriageEntry | None = None  # the optional first model of the cascade (microcalc.triage_entry)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, verify: bool = True) -> Bundle:
@@ -169,14 +173,19 @@ class Bundle:
             config = ModelConfig.from_dict(manifest["model"])
             variants = [Variant.from_dict(v) for v in manifest["variants"]]
             points = OperatingPoints.from_dict(manifest.get("operating_points"))
+            triage = TriageEntry.from_dict(manifest.get("triage"))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(
                 f"{manifest_path}: malformed manifest ({exc!r}); {rebuild_hint(manifest, root)}"
             ) from exc
-        bundle = cls(path=root, manifest=manifest, config=config, variants=variants, operating_points=points)
+        bundle = cls(root, manifest, config, variants, operating_points=points, triage=triage)
         if verify:
             for variant in variants:
                 bundle.verify(variant)
+            if triage is not None:
+                present = (root / triage.file).is_file()
+                sha = file_sha256(root / triage.file) if present else None
+                triage.verify(root, sha256=sha, hint=rebuild_hint(manifest, root))
         return bundle
 
     @property

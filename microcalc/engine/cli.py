@@ -23,7 +23,7 @@ from microcalc.engine.geometry import ASSUMED_SOURCE
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
 from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
-from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options
+from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options, triage_option
 from microcalc.errors import MicrocalcError
 from microcalc.operating_points import ChosenPoint, choose, identify, point_label
 from microcalc.report_sr.document import highdicom, write_scan_sr
@@ -121,6 +121,7 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
 )
 @scan_options
 @threshold_options
+@triage_option
 @click.option(
     "--out",
     "out_dir",
@@ -180,6 +181,7 @@ def cli(
     batch_size: int,
     operating_point: str | None,
     threshold: float | None,
+    triage: bool | None,
     min_breast: float,
     out_dir: Path,
     as_json: bool,
@@ -210,6 +212,7 @@ def cli(
     Example: mc-scan film.png --spacing 0.1 --out reports
     """
     from microcalc.bundle import Bundle
+    from microcalc.engine.triage import Triage
     from microcalc.imaging import read_mammogram
     from microcalc.imaging.isolated import IsolatedReader
 
@@ -217,6 +220,7 @@ def cli(
     if sr:
         highdicom()  # one line naming the extra before any work, not one per image
     bundle = Bundle.load(model or default_bundle())
+    triage_model = Triage.from_bundle(bundle, wanted=triage)
     patch = bundle.config.patch_size
     chosen_point = choose(
         bundle.operating_points, name=operating_point, threshold=threshold, fallback=bundle.threshold
@@ -236,6 +240,9 @@ def cli(
         if as_json:
             raise click.UsageError("--json is not available with --ray: read OUT/findings.parquet")
         from microcalc.cluster.driver import scan_on_ray
+
+        if triage_model is not None:  # the Ray actors run the main model only (not done yet)
+            console.print("mc-scan: note: --ray scans every tile: triage is not applied there", markup=False)
 
         tally = scan_on_ray(
             list(inputs),
@@ -280,7 +287,7 @@ def cli(
         progress if len(paths) > 1 else nullcontext(),
     ):
         task = progress.add_task("scan", total=len(paths))
-        scanner = Scanner(runner, reader=reader, settings=settings)
+        scanner = Scanner(runner, reader=reader, settings=settings, triage=triage_model)
         done: set[int] = set()
         try:
             for result in scanner.scan(paths, first=first):
@@ -339,6 +346,9 @@ def _finish(
         )
         return
     report["outputs"] = {"json": str(json_path), "png": str(png_path)}
+    if t := report["triage"]:
+        line = f"mc-scan: {result.path.name}: triage skipped {t['skipped']} of {t['tiles']} tiles"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if sr:
         try:
             report["outputs"]["sr"] = str(write_scan_sr(result.path, report, out_dir / f"{stem}.sr.dcm"))

@@ -26,55 +26,26 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from microcalc.engine import stages
 from microcalc.engine.backends.base import Backend
-from microcalc.engine.findings import Finding, find_clusters, score_grid
+from microcalc.engine.findings import find_clusters, score_grid
 from microcalc.engine.first_decode import FirstDecode
-from microcalc.engine.geometry import ScanGeometry, to_model_grid
+from microcalc.engine.geometry import to_model_grid
 from microcalc.engine.mask import breast_mask
 from microcalc.engine.read_guard import Reader, read_checked
 from microcalc.engine.ring import BufferRing
+from microcalc.engine.scan_result import ScanResult
 from microcalc.engine.settings import ScanSettings
 from microcalc.engine.stages import END, ImageDone, InFlight, Job, StageFailed, TileBatch
-from microcalc.engine.tiler import TileGrid, fill_batch, plan_tiles
+from microcalc.engine.tiler import fill_batch, plan_tiles
+from microcalc.engine.triage import Triage
 from microcalc.errors import InternalError, MicrocalcError
 
 __all__ = ["Reader", "ScanResult", "ScanSettings", "Scanner", "prepare", "read_checked"]
-
-
-@dataclass
-class ScanResult:
-    """One input's outcome: either ``error`` is set, or the image was scanned.
-
-    ``error`` is an :class:`~microcalc.errors.InputError` (the input's fault) or an
-    :class:`~microcalc.errors.InternalError` (a bug met on this input); both are one line that
-    names the file. ``times_ms`` holds ``decode``, ``resample`` (to the model's spacing),
-    ``tiling`` (mask, grid and tile copies), ``inference`` (wall time during which at least one
-    of the image's batches was in the backend), ``stitching`` and ``wall`` (decode start to
-    stitching end; consecutive images overlap, so do their walls). ``image``, ``grid`` and
-    ``scan_findings`` are in the scanned grid, ``findings`` in the original grid (``geometry``
-    maps one to the other).
-    """
-
-    index: int
-    path: Path
-    image: Any = None
-    grid: TileGrid | None = None
-    scores: np.ndarray | None = None
-    cams: np.ndarray | None = None
-    heat: np.ndarray | None = None
-    findings: list[Finding] = field(default_factory=list)
-    scan_findings: list[Finding] = field(default_factory=list)
-    geometry: ScanGeometry | None = None
-    times_ms: dict[str, float] = field(default_factory=dict)
-    backend_ms: dict[str, float] = field(default_factory=dict)
-    error: MicrocalcError | InternalError | None = None
 
 
 def prepare(
@@ -126,10 +97,13 @@ class Scanner:
         reader: reads one path (e.g. ``partial(read_mammogram, force=False, min_side=P)``, or an
             :class:`~microcalc.imaging.isolated.IsolatedReader` for untrusted files).
         settings: tiling and decision settings.
+        triage: the cascade's first model; only the tiles it keeps reach ``backend``.
     """
 
-    def __init__(self, backend: Backend, *, reader: Reader, settings: ScanSettings) -> None:
-        self.backend = backend
+    def __init__(
+        self, backend: Backend, *, reader: Reader, settings: ScanSettings, triage: Triage | None = None
+    ) -> None:
+        self.backend, self.triage = backend, triage
         self.reader = reader
         self.settings = settings
         self.patch_size = int(backend.input_shape[-1])
@@ -216,7 +190,8 @@ class Scanner:
                 stages.put(ready, job, stop)
                 return
             result = job.result
-            n_tiles = 0 if result.error is not None else len(result.grid)
+            grid = result.grid if result.error or not self.triage else self.triage.select(result)
+            n_tiles = 0 if result.error is not None else len(grid)
             result.scores = np.empty(n_tiles, dtype=np.float32)
             first = 0
             while first < n_tiles:
@@ -224,7 +199,7 @@ class Scanner:
                 if slot is None:
                     return
                 t = time.perf_counter()
-                n = fill_batch(result.image.pixels, result.grid, first, self.ring.buffers[slot])
+                n = fill_batch(result.image.pixels, grid, first, self.ring.buffers[slot])
                 result.times_ms["tiling"] += (time.perf_counter() - t) * 1e3
                 if not stages.put(ready, TileBatch(job=job, first=first, n=n, slot=slot), stop):
                     return
@@ -298,6 +273,8 @@ class Scanner:
             return result
         t = time.perf_counter()
         result.times_ms.setdefault("inference", 0.0)
+        if result.triage is not None:
+            result.scores, result.cams = result.triage.expand(result.scores, result.cams)
         if result.cams is None:
             result.cams = np.zeros((0, 1, 1), dtype=np.float32)
         result.heat = score_grid(result.grid, result.scores)

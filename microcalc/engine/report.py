@@ -74,6 +74,7 @@ def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
         "operating_point": run.operating_point or {"name": None, "threshold": run.threshold},
         "tiles_scanned": len(result.grid),
         "tiles_total": int(result.grid.total),
+        "triage": result.triage.to_dict() if result.triage is not None else None,
         "times_ms": {k: round(v, 3) for k, v in result.times_ms.items()},
         "backend_times_ms": {k: round(v, 3) for k, v in result.backend_ms.items()},
         "findings": [f.to_dict(spacing_mm=spacing) for f in result.findings],

@@ -85,3 +85,15 @@ def spacing_options(command: Callable) -> Callable:
         help="Pixel spacing in mm of inputs without one (PNG, PGM, TIFF); DICOM headers win. Without it such "
         "inputs are assumed to be at the model's spacing.",
     )(command)
+
+
+def triage_option(command: Callable) -> Callable:
+    """Add ``--triage/--no-triage`` (see :mod:`microcalc.engine.triage`); unset means on when the bundle
+    has a triage model."""
+    return click.option(
+        "--triage/--no-triage",
+        "triage",
+        default=None,
+        help="Let the bundle's triage model skip tiles it rules out before the main model [default: on "
+        "when the bundle has one]; --triage with a bundle without one is refused.",
+    )(command)

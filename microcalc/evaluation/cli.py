@@ -12,7 +12,7 @@ from rich.console import Console
 
 from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
-from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options
+from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options, triage_option
 from microcalc.errors import InputError
 
 
@@ -38,6 +38,7 @@ from microcalc.errors import InputError
 @scan_options
 @spacing_options
 @threshold_options
+@triage_option
 @click.option(
     "--calibrate",
     is_flag=True,
@@ -60,6 +61,7 @@ def cli(
     native_grid: bool,
     operating_point: str | None,
     threshold: float | None,
+    triage: bool | None,
     calibrate: bool,
     force: bool,
 ) -> None:
@@ -81,6 +83,7 @@ def cli(
     from microcalc.engine.cli import open_backend
     from microcalc.engine.inputs import expand_inputs
     from microcalc.engine.pipeline import Scanner, ScanSettings
+    from microcalc.engine.triage import Triage
     from microcalc.evaluation import outputs
     from microcalc.evaluation.calibrate import image_points, write_points
     from microcalc.evaluation.froc import image_auc
@@ -118,6 +121,8 @@ def cli(
     runner, model_file, backend_line = open_backend(backend, precision, bundle, max_batch=batch_size)
     say(f"backend {backend_line}")
     say(chosen.describe())
+    triage_model = Triage.from_bundle(bundle, wanted=triage)
+    say(f"triage: {'on, ' + bundle.triage.point.name if triage_model else 'off'}")
     failed: list[str] = []
 
     def done(path: Path, error: str | None) -> None:
@@ -131,6 +136,7 @@ def cli(
             runner,
             reader=partial(read_mammogram, force=force, min_side=bundle.config.patch_size),
             settings=settings,
+            triage=triage_model,
         )
         scanned = scan_cases(scanner, paths, truths, on_done=done)
     scan_s = time.perf_counter() - start
@@ -144,6 +150,7 @@ def cli(
         "min_breast": min_breast,
         "model_spacing_mm": bundle.config.pixel_spacing_mm,
         "native_grid": native_grid,
+        "triage": triage_model.entry.to_dict() if triage_model else None,
     }
     report = {
         "format": "microcalc-froc",

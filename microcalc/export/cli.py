@@ -64,6 +64,19 @@ PATH = click.Path(path_type=Path)
     help="Pixel spacing in mm the model was trained at, for checkpoints that record none (published, "
     "torchvision). Without one, mc-scan scans every image at its native grid.",
 )
+@click.option(
+    "--triage",
+    type=PATH,
+    default=None,
+    help="Triage checkpoint (mc-train --arch triagecnn) to add as triage.onnx: mc-scan then sends only "
+    "the tiles it cannot rule out to the main model.",
+)
+@click.option(
+    "--triage-point",
+    default="sens0.95",
+    show_default=True,
+    help="The triage checkpoint's operating point whose threshold skips a tile.",
+)
 @seed_option()
 def cli(
     *,
@@ -81,6 +94,8 @@ def cli(
     opset: int,
     no_parity: bool,
     model_spacing: float | None,
+    triage: Path | None,
+    triage_point: str,
     seed: int,
 ) -> None:
     """Export a checkpoint to a model bundle, proving parity with PyTorch.
@@ -97,6 +112,8 @@ def cli(
 
     Example: mc-export --checkpoint run/checkpoint.pt --out bundle --fp16 --int8 --calib patches/ --trt
     Example: mc-export --checkpoint PRETRAINED_RESNET101.tar --out bundle --model-spacing 0.07
+
+    Example: mc-export --checkpoint run/checkpoint.pt --out bundle --triage triage_run/checkpoint.pt
     """
     from microcalc.export.pipeline import ExportOptions, export_bundle
     from microcalc.export.tensorrt_build import Profile
@@ -121,6 +138,8 @@ def cli(
         check_parity=not no_parity,
         seed=seed,
         model_spacing_mm=model_spacing,
+        triage=triage,
+        triage_point=triage_point,
     )
     manifest = export_bundle(checkpoint, out, options=options, log=lambda line: click.echo(line, err=True))
     names = ", ".join(v["name"] for v in manifest["variants"])

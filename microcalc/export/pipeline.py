@@ -56,6 +56,8 @@ class ExportOptions:
     bounds: dict[str, ParityBounds] = field(default_factory=lambda: dict(BOUNDS))
     seed: int = 0
     model_spacing_mm: float | None = None
+    triage: Path | None = None  # a triage checkpoint (mc-train --arch triagecnn): adds triage.onnx
+    triage_point: str = "sens0.95"  # its operating point whose threshold skips tiles
 
 
 def synthetic_patches(n: int, size: int, *, seed: int = 0) -> PatchSet:
@@ -173,6 +175,12 @@ def export_bundle(
         manifest = _build(
             staging, checkpoint_path, checkpoint, tile_model, calib, patches, trt_lib, options, timings, log
         )
+        if options.triage is not None:
+            entry = _timed(timings, "triage_s", partial(_triage, staging, config, options))
+            manifest["triage"] = entry.to_dict()
+            log(
+                f"triage: {entry.arch} at {entry.point.name} (threshold {entry.threshold:.4g}), parity passed"
+            )
         timings["total_s"] = time.perf_counter() - t0
         manifest["export_timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         write_json_atomic(staging / MANIFEST, manifest)
@@ -181,6 +189,19 @@ def export_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _triage(staging: Path, config: Any, options: ExportOptions) -> Any:
+    from microcalc.export.triage import export_triage
+
+    return export_triage(
+        options.triage,
+        staging,
+        main=config,
+        point_name=options.triage_point,
+        opset=options.opset,
+        seed=options.seed,
+    )
 
 
 def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:

@@ -5,7 +5,7 @@ feature map), ``forward_head`` (logits), ``stem_modules()`` (frozen by ``--freez
 ``classifier_module()`` (trained alone by ``--freeze head``).
 """
 
-from microcalc.models import resnet, smallcnn, vgg  # noqa: F401  (registers the architectures)
+from microcalc.models import resnet, smallcnn, triage_cnn, vgg  # noqa: F401  (registers the architectures)
 from microcalc.models.registry import create_model, list_models, register_model
 
 __all__ = ["create_model", "list_models", "register_model"]

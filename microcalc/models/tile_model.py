@@ -116,6 +116,16 @@ def _output_size(model: nn.Module) -> tuple[int, int]:
     return int(h), int(w)
 
 
+def scale_tiles(tiles: torch.Tensor, scaling: str) -> torch.Tensor:
+    """uint8 ``[N, 1, H, W]`` -> float32 in [0, 1] in the graph, as ``Preprocessing.scale``
+    (``per_tile_max``: divide by the tile's own maximum, an all-zero tile by 1; ``fixed_255``)."""
+    x = tiles.to(torch.float32)
+    if scaling == "fixed_255":
+        return x / 255.0
+    peak = torch.amax(x, dim=(1, 2, 3), keepdim=True).clamp_min(1.0)
+    return x / peak
+
+
 class TileClassifier(nn.Module):
     """uint8 tiles ``[N, 1, P, P]`` -> ``(p_cluster [N], cam [N, h, w])``, preprocessing inside.
 
@@ -153,11 +163,7 @@ class TileClassifier(nn.Module):
 
     def scale(self, tiles: torch.Tensor) -> torch.Tensor:
         """uint8 ``[N, 1, P, P]`` -> float32 in [0, 1], as ``Preprocessing.scale``."""
-        x = tiles.to(torch.float32)
-        if self.scaling == "fixed_255":
-            return x / 255.0
-        peak = torch.amax(x, dim=(1, 2, 3), keepdim=True).clamp_min(1.0)
-        return x / peak
+        return scale_tiles(tiles, self.scaling)
 
     def forward(self, tiles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.network.forward_features(self.scale(tiles))

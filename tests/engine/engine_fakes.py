@@ -134,3 +134,43 @@ def mean_backend_opener(patch: int):
         return MeanBackend(patch=patch, max_batch=max_batch), model, "mean fp32 (test predictor)"
 
     return open_backend
+
+
+def add_max_triage(bundle: Path, *, threshold: float) -> Path:
+    """Give a bundle a known triage model: ``triage.onnx`` scores a tile ``max / 255`` (any tile size),
+    written with ``onnx.helper``, recorded in ``bundle.json`` with its SHA-256 as ``mc-export --triage``
+    records it. In :func:`phantom` images only tiles touching a white spot reach 1.0; tissue ~0.25."""
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from microcalc.operating_points import OperatingPoint
+    from microcalc.triage_entry import TRIAGE_FILE, TriageEntry
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["tiles"], ["x"], to=TensorProto.FLOAT),
+            helper.make_node("ReduceMax", ["x"], ["peak"], axes=[1, 2, 3], keepdims=0),
+            helper.make_node("Div", ["peak", "scale"], ["p_cluster"]),
+        ],
+        "max_triage",
+        [helper.make_tensor_value_info("tiles", TensorProto.UINT8, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("p_cluster", TensorProto.FLOAT, ["N"])],
+        [helper.make_tensor("scale", TensorProto.FLOAT, [], [255.0])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(bundle / TRIAGE_FILE))
+    point = OperatingPoint(name="sens0.95", threshold=threshold, level="patch", criterion="test predictor")
+    entry = TriageEntry(
+        file=TRIAGE_FILE,
+        sha256=file_sha256(bundle / TRIAGE_FILE),
+        point=point,
+        arch="max",
+        patch_size=16,
+    )
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    manifest["triage"] = entry.to_dict()
+    (bundle / "bundle.json").write_text(json.dumps(manifest))
+    return bundle

@@ -1,0 +1,116 @@
+"""Triage: the cheap first model of the cascade decides which tiles the main model sees.
+
+Data flow of one image with triage on (:class:`~microcalc.engine.pipeline.Scanner`'s fill stage)::
+
+    tile grid -> triage.onnx scores every breast tile -> tiles at or above its threshold
+              -> batches -> the main backend (whichever it is) -> scores of the kept tiles
+              -> expand: skipped tiles get score 0.0 and an all-zero CAM -> score grid, findings
+
+A skipped tile's score, 0.0, lies below every operating point (thresholds lie in (0, 1)), so it
+never joins a finding; the score grid and the overview's heat map show it as 0 (a confidently
+normal tile), while tiles outside the breast stay NaN (not scanned). The triage model runs in
+ONNX Runtime on the CPU whatever backend runs the main model; onnxruntime is imported only when
+triage is on. Mordang et al. (IWDM 2016) introduced this two-CNN cascade for microcalcifications.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from microcalc.engine.tiler import TileGrid, fill_batch
+from microcalc.errors import InputError
+from microcalc.tensor_names import INPUT, P_CLUSTER
+from microcalc.triage_entry import TriageEntry
+
+BATCH = 8
+
+
+@dataclass(frozen=True)
+class TriageOutcome:
+    """One image's triage: ``scores`` of every grid tile and the indices of those ``kept``."""
+
+    scores: np.ndarray
+    kept: np.ndarray
+    threshold: float
+
+    @property
+    def skipped(self) -> int:
+        return int(self.scores.size - self.kept.size)
+
+    def expand(self, scores: np.ndarray, cams: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The main model's ``scores`` and ``cams`` of the kept tiles, spread over the whole grid:
+        skipped tiles get 0.0 and an all-zero CAM (see the module docstring)."""
+        full = np.zeros(self.scores.size, dtype=np.float32)
+        full[self.kept] = scores
+        cam_shape = (1, 1) if cams is None or cams.shape[0] == 0 else cams.shape[1:]
+        full_cams = np.zeros((self.scores.size, *cam_shape), dtype=np.float32)
+        if cams is not None and cams.shape[0]:
+            full_cams[self.kept] = cams
+        return full, full_cams
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "tiles": int(self.scores.size), "skipped": self.skipped}
+
+
+class Triage:
+    """The bundle's triage model in an ONNX Runtime session; :meth:`select` triages one image.
+
+    Args:
+        entry: the bundle's triage entry (hash already checked by ``Bundle.load``).
+        path: the triage ONNX file.
+        threads: ONNX Runtime intra-op threads [default: every core].
+    """
+
+    def __init__(self, entry: TriageEntry, path: Path, *, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # always installed with microcalc; a broken install says so
+            raise InputError(f"{path}: triage needs onnxruntime ({exc}); pip install onnxruntime") from exc
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        self.entry = entry
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def from_bundle(cls, bundle: Any, *, wanted: bool | None = None) -> Triage | None:
+        """The triage of a loaded :class:`~microcalc.bundle.Bundle` as ``--triage/--no-triage`` asks
+        (``wanted``: ``None``, on when the bundle has one); ``InputError`` for ``True`` without one."""
+        if wanted is False or (wanted is None and bundle.triage is None):
+            return None
+        if bundle.triage is None:
+            raise InputError(
+                f"{bundle.path}: this bundle has no triage model; add one with mc-export --triage CHECKPOINT"
+            )
+        return cls(bundle.triage, bundle.path / bundle.triage.file)
+
+    def score(self, pixels: np.ndarray, grid: TileGrid) -> np.ndarray:
+        """Triage probability of each tile of ``grid`` (float32 ``[n]``), tiles copied as the scanner does."""
+        scores = np.empty(len(grid), dtype=np.float32)
+        buffer = np.empty((min(BATCH, max(1, len(grid))), 1, grid.size, grid.size), dtype=np.uint8)
+        first = 0
+        while first < len(grid):
+            n = fill_batch(pixels, grid, first, buffer)
+            scores[first : first + n] = self.session.run([P_CLUSTER], {INPUT: buffer[:n]})[0]
+            first += n
+        return scores
+
+    def select(self, result: Any) -> TileGrid:
+        """Triage a prepared :class:`~microcalc.engine.pipeline.ScanResult`: sets ``result.triage`` and
+        ``times_ms["triage"]``, returns the sub-grid of kept tiles (what goes to the main model)."""
+        started = time.perf_counter()
+        grid = result.grid
+        scores = self.score(result.image.pixels, grid)
+        kept = np.flatnonzero(scores >= self.entry.threshold)
+        result.triage = TriageOutcome(scores=scores, kept=kept, threshold=self.entry.threshold)
+        result.times_ms["triage"] = (time.perf_counter() - started) * 1e3
+        return dataclasses.replace(
+            grid, ys=grid.ys[kept], xs=grid.xs[kept], ii=grid.ii[kept], jj=grid.jj[kept]
+        )
