@@ -23,7 +23,7 @@ from typing import Any
 from microcalc.bench import variants
 from microcalc.engine.tiler import fill_batch
 
-STAGES = ("decode", "resample", "tiling", "inference", "stitching")
+STAGES = ("decode", "resample", "tiling", "triage", "inference", "stitching")
 
 
 def measure_scan(
@@ -52,6 +52,7 @@ def measure_scan(
     """
     from microcalc.engine.first_decode import FirstDecode
     from microcalc.engine.pipeline import Scanner, ScanSettings
+    from microcalc.engine.triage import Triage
     from microcalc.imaging import read_mammogram
 
     p, path = bundle.config.patch_size, Path(mammogram)
@@ -68,7 +69,7 @@ def measure_scan(
             for _ in range(warmup):
                 runner.submit(warm, batch_size).result()
             startup_ms = (time.perf_counter() - started) * 1e3
-            scanner = Scanner(runner, reader=reader, settings=settings)
+            scanner = Scanner(runner, reader=reader, settings=settings, triage=Triage.from_bundle(bundle))
             (result,), wall_ms = _timed_scan(scanner, [path], first=first)
             _, front_ms = _timed_scan(scanner, [path])
             paths = [Path(m) for m in worklist] if worklist else [path] * stream
@@ -76,6 +77,7 @@ def measure_scan(
                 _timed_scan(scanner, paths, decode_workers=decode_workers) if len(paths) > 1 else ([], 0.0)
             )
             grid, pixels = result.grid, result.image.pixels
+            grid = result.triage.kept_grid(grid) if result.triage else grid  # the tiles the model ran
             buffers = []
             for start in range(0, len(grid), batch_size):
                 buf = runner.host_buffer(batch_size)
@@ -102,10 +104,11 @@ def measure_scan(
         "startup_ms": startup_ms,
         "decode_in_front": {"wall_ms": front_ms, "efficiency": model_only_ms / front_ms},
         "stream": None,
+        "triage": result.triage.to_dict() if result.triage else None,  # a bundle with one: on, as mc-scan
     }
     if stream_results:
         per_image = stream_ms / len(stream_results)
-        tiles = sum(len(r.grid) for r in stream_results)
+        tiles = sum(r.triage.kept.size if r.triage else len(r.grid) for r in stream_results)
         out["stream"] = {
             "images": len(stream_results),
             "tiles": tiles,

@@ -55,6 +55,10 @@ class TriageOutcome:
             full_cams[self.kept] = cams
         return full, full_cams
 
+    def kept_grid(self, grid: TileGrid) -> TileGrid:
+        """The sub-grid of the kept tiles of ``grid`` (the image's full grid): what the main model sees."""
+        return dataclasses.replace(grid, **{k: getattr(grid, k)[self.kept] for k in ("ys", "xs", "ii", "jj")})
+
     def to_dict(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "tiles": int(self.scores.size), "skipped": self.skipped}
 
@@ -111,6 +115,4 @@ class Triage:
         kept = np.flatnonzero(scores >= self.entry.threshold)
         result.triage = TriageOutcome(scores=scores, kept=kept, threshold=self.entry.threshold)
         result.times_ms["triage"] = (time.perf_counter() - started) * 1e3
-        return dataclasses.replace(
-            grid, ys=grid.ys[kept], xs=grid.xs[kept], ii=grid.ii[kept], jj=grid.jj[kept]
-        )
+        return result.triage.kept_grid(grid)
