@@ -73,9 +73,10 @@ PATH = click.Path(path_type=Path)
 )
 @click.option(
     "--triage-point",
-    default="sens0.95",
+    default="most-sensitive",
     show_default=True,
-    help="The triage checkpoint's operating point whose threshold skips a tile.",
+    help="The triage checkpoint's operating point whose threshold skips a tile (most-sensitive: the one with "
+    "the highest validation sensitivity, the highest threshold among equals).",
 )
 @seed_option()
 def cli(

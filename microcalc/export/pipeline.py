@@ -57,7 +57,7 @@ class ExportOptions:
     seed: int = 0
     model_spacing_mm: float | None = None
     triage: Path | None = None  # a triage checkpoint (mc-train --arch triagecnn): adds triage.onnx
-    triage_point: str = "sens0.95"  # its operating point whose threshold skips tiles
+    triage_point: str = "most-sensitive"  # its operating point whose threshold skips tiles (export/triage.py)
 
 
 def synthetic_patches(n: int, size: int, *, seed: int = 0) -> PatchSet:

@@ -5,8 +5,9 @@ exported with its preprocessing, BatchNorm and gray replication folded in, as th
 (:mod:`microcalc.models.tile_model`), but with free height and width: uint8 ``tiles [N, 1, H, W]``
 in, ``p_cluster [N]`` out (the probability at the tile's most suspicious window). Its parity with
 PyTorch is proven at its training size and at the main model's tile size before anything is
-written, and its threshold is one of its checkpoint's validation operating points (``--triage-point``,
-default ``sens0.95``: the highest threshold keeping 95% of the validation cluster patches).
+written, and its threshold is one of its checkpoint's validation operating points (``--triage-point``;
+default ``most-sensitive``: the point with the highest validation sensitivity, the highest threshold
+among equals, so that triage skips as much as it can without losing more cluster patches).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from microcalc.imaging.spacing import same_spacing
 from microcalc.model_config import ModelConfig
 from microcalc.models.tile_model import fold_batchnorm, fold_gray_replication, scale_tiles
 from microcalc.models.triage_cnn import POSITIVE_INDEX
+from microcalc.operating_points import OperatingPoint, OperatingPoints
 from microcalc.parity import BOUNDS, compare
 from microcalc.tensor_names import INPUT, P_CLUSTER
 from microcalc.triage_entry import TRIAGE_FILE, TriageEntry
 
-DEFAULT_POINT = "sens0.95"
+MOST_SENSITIVE = "most-sensitive"
 PARITY_PATCHES = 8
 
 
@@ -48,6 +50,17 @@ class TriageGraph(nn.Module):
         others = torch.cat([logits[:, :POSITIVE_INDEX], logits[:, POSITIVE_INDEX + 1 :]], dim=1)
         margin = logits[:, POSITIVE_INDEX] - torch.logsumexp(others, dim=1)
         return torch.sigmoid(margin.amax(dim=1))
+
+
+def _point(points: OperatingPoints, name: str) -> OperatingPoint:
+    """The point called ``name``, or for ``most-sensitive`` the one with the highest measured sensitivity
+    (then the highest threshold)."""
+    if name != MOST_SENSITIVE:
+        return points.get(name)
+    measured = [p for p in points.points if "sensitivity" in p.measured]
+    if not measured:
+        raise InputError("no operating point records a validation sensitivity")
+    return max(measured, key=lambda p: (p.measured["sensitivity"], p.threshold))
 
 
 def export_triage(
@@ -79,7 +92,7 @@ def export_triage(
             f"{main_spacing:g} mm; train it on patches at the main model's spacing"
         )
     try:
-        point = checkpoint.operating_points.get(point_name)
+        point = _point(checkpoint.operating_points, point_name)
     except InputError as exc:
         raise InputError(f"{checkpoint_path}: {exc} (--triage-point)") from exc
     fold_batchnorm(network)

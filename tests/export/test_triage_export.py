@@ -32,8 +32,10 @@ def _checkpoint(path: Path, arch: str, size: int, *, spacing: float | None = Non
         patch_size=size,
         pixel_spacing_mm=spacing,
     )
-    rng = np.random.default_rng(0)
-    points = patch_points(np.r_[np.ones(20, bool), np.zeros(20, bool)], rng.random(40))
+    rng = np.random.default_rng(0)  # overlapping scores: youden, sens0.95, spec0.95 all differ
+    points = patch_points(
+        np.r_[np.ones(20, bool), np.zeros(20, bool)], np.r_[rng.random(20) + 0.3, rng.random(20)]
+    )
     save_checkpoint(path, state_dict=model.state_dict(), config=config, operating_points=points)
     return path
 
@@ -54,14 +56,16 @@ def _export(checkpoints: dict[str, Path], out: Path, **triage) -> dict:
 
 
 def test_bundle_round_trip_with_a_triage_model(tmp_path, checkpoints):
-    manifest = _export(checkpoints, tmp_path / "b", triage=checkpoints["triage"], triage_point="sens0.95")
+    manifest = _export(checkpoints, tmp_path / "b", triage=checkpoints["triage"])
     bundle = Bundle.load(tmp_path / "b")
     entry = bundle.triage
     assert entry is not None and entry.to_dict() == manifest["triage"]
     assert entry.sha256 == file_sha256(tmp_path / "b" / "triage.onnx")
-    points = torch.load(checkpoints["triage"], weights_only=False)["operating_points"]
-    sens = next(p for p in points["points"] if p["name"] == "sens0.95")
-    assert entry.point.name == "sens0.95" and entry.threshold == sens["threshold"]
+    points = torch.load(checkpoints["triage"], weights_only=False)["operating_points"]["points"]
+    # most-sensitive (the default): the highest validation sensitivity, then the highest threshold
+    best = max(points, key=lambda p: (p["measured"]["sensitivity"], p["threshold"]))
+    assert entry.point.name == best["name"] and entry.threshold == best["threshold"]
+    assert best["measured"]["sensitivity"] == max(p["measured"]["sensitivity"] for p in points)
     assert (entry.arch, entry.patch_size, entry.pixel_spacing_mm) == ("triagecnn", TRIAGE, 0.07)
     # proven against PyTorch at its own patch size and at the main model's tile size
     assert set(entry.parity) == {f"{TRIAGE}px", f"{MAIN}px"}
