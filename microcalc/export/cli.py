@@ -75,8 +75,8 @@ PATH = click.Path(path_type=Path)
     "--triage-point",
     default="most-sensitive",
     show_default=True,
-    help="The triage checkpoint's operating point whose threshold skips a tile (most-sensitive: the one with "
-    "the highest validation sensitivity, the highest threshold among equals).",
+    help="The triage checkpoint's operating point whose threshold skips a tile (most-sensitive: its "
+    "patch-level point with the lowest threshold, so the highest validation sensitivity).",
 )
 @seed_option()
 def cli(

@@ -32,6 +32,7 @@ from microcalc.defaults import real_patches_dir
 from microcalc.errors import InputError
 from microcalc.export import parity
 from microcalc.export.tensorrt_build import Profile
+from microcalc.export.triage import export_triage
 from microcalc.imaging.patch_sets import LabelRule, PatchSet, load_patch_set
 from microcalc.imaging.spacing import check_spacing_mm, same_spacing
 from microcalc.parity import BOUNDS, ParityBounds, compare, not_checked
@@ -176,7 +177,19 @@ def export_bundle(
             staging, checkpoint_path, checkpoint, tile_model, calib, patches, trt_lib, options, timings, log
         )
         if options.triage is not None:
-            entry = _timed(timings, "triage_s", partial(_triage, staging, config, options))
+            entry = _timed(
+                timings,
+                "triage_s",
+                partial(
+                    export_triage,
+                    options.triage,
+                    staging,
+                    main=config,
+                    point_name=options.triage_point,
+                    opset=options.opset,
+                    seed=options.seed,
+                ),
+            )
             manifest["triage"] = entry.to_dict()
             log(
                 f"triage: {entry.arch} at {entry.point.name} (threshold {entry.threshold:.4g}), parity passed"
@@ -189,19 +202,6 @@ def export_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
-
-
-def _triage(staging: Path, config: Any, options: ExportOptions) -> Any:
-    from microcalc.export.triage import export_triage
-
-    return export_triage(
-        options.triage,
-        staging,
-        main=config,
-        point_name=options.triage_point,
-        opset=options.opset,
-        seed=options.seed,
-    )
 
 
 def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:

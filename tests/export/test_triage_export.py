@@ -62,9 +62,9 @@ def test_bundle_round_trip_with_a_triage_model(tmp_path, checkpoints):
     assert entry is not None and entry.to_dict() == manifest["triage"]
     assert entry.sha256 == file_sha256(tmp_path / "b" / "triage.onnx")
     points = torch.load(checkpoints["triage"], weights_only=False)["operating_points"]["points"]
-    # most-sensitive (the default): the highest validation sensitivity, then the highest threshold
-    best = max(points, key=lambda p: (p["measured"]["sensitivity"], p["threshold"]))
-    assert entry.point.name == best["name"] and entry.threshold == best["threshold"]
+    # most-sensitive (the default): the lowest threshold, so the highest validation sensitivity
+    best = min(points, key=lambda p: p["threshold"])
+    assert entry.point.name == best["name"] == "sens0.95" and entry.threshold == best["threshold"]
     assert best["measured"]["sensitivity"] == max(p["measured"]["sensitivity"] for p in points)
     assert (entry.arch, entry.patch_size, entry.pixel_spacing_mm) == ("triagecnn", TRIAGE, 0.07)
     # proven against PyTorch at its own patch size and at the main model's tile size
