@@ -115,6 +115,7 @@ def test_scan_uses_fastest_passing_variant(report):
     assert (scan["precision"], scan["batch_size"]) == (best["precision"], best["batch_size"])
     assert scan["tiles"] > 0 and scan["shape"] == [700, 560]
     assert set(scan["stages_ms"]) == {"decode", "resample", "tiling", "inference", "stitching"}
+    assert scan["triage"] is None  # a bundle without a triage model: every tile, no triage stage
     assert scan["efficiency"] == pytest.approx(scan["model_only_ms"] / scan["wall_ms"])
     front = scan["decode_in_front"]  # the same image again, its decode not hidden by the backend's start-up
     assert front["efficiency"] == pytest.approx(scan["model_only_ms"] / front["wall_ms"])
