@@ -25,6 +25,10 @@ from skimage.filters import threshold_otsu
 LOW_PERCENTILE = 0.5
 HIGH_PERCENTILE = 99.9
 _SAMPLE_STEP = 4  # percentiles on every 4th row and column: same result within a gray level, 16x faster
+_TABLE_ROWS = 64
+"""Rows per gather through the 8-bit table: ``np.take`` widens its index to int64, which for a whole
+4096x3328 image is a 109 MB temporary, page-faulted in anew for every image (15.6 CPU ms a gather,
+~150 ms on a worker's first image); 64 rows reuse one 1.7 MB temporary that stays in cache (8.7 ms)."""
 
 
 def modality_lut(arr: np.ndarray, ds: Dataset) -> np.ndarray:
@@ -169,5 +173,8 @@ def _present_by_table(stored: np.ndarray, ds: Dataset) -> np.ndarray:
         sample = stored[::_SAMPLE_STEP, ::_SAMPLE_STEP].astype(np.int64).ravel() - lo
         value_range = _window_of_sample(np.asarray(values[0][sample], dtype=np.float64))
     table = to_uint8(values, value_range=value_range)[0]
-    index = stored if lo == 0 else stored.astype(np.int32) - lo
-    return np.ascontiguousarray(np.take(table, index))
+    out = np.empty(stored.shape, dtype=np.uint8)
+    for row in range(0, stored.shape[0], _TABLE_ROWS):
+        rows = stored[row : row + _TABLE_ROWS]
+        np.take(table, rows if lo == 0 else rows.astype(np.int32) - lo, out=out[row : row + _TABLE_ROWS])
+    return out

@@ -155,3 +155,15 @@ def test_table_lookup_equals_the_per_pixel_chain(tags: dict, signed: bool) -> No
         stored = (stored.astype(np.int32) - 2048).astype(np.int16)
     ds = _ds(**tags)
     np.testing.assert_array_equal(present(stored, ds), _present_chain(stored, ds))
+
+
+def test_table_lookup_in_row_chunks_with_an_offset_minimum() -> None:
+    """Stored values starting above 0 (an offset index) over a height that is no multiple of the chunk."""
+    from microcalc.imaging.transforms import _TABLE_ROWS, _present_chain
+
+    rng = np.random.default_rng(4)
+    stored = rng.integers(700, 4096, size=(3 * _TABLE_ROWS + 5, 90)).astype(np.uint16)
+    ds = _ds(WindowCenter=2400, WindowWidth=3000)
+    out = present(stored, ds)
+    assert out.dtype == np.uint8 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, _present_chain(stored, ds))
