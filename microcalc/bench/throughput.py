@@ -3,8 +3,11 @@
 A backend is any :class:`~microcalc.engine.backends.base.Backend`. Two methods:
 
 * :func:`measure_batches` (the default, for slow CPU runs): each repeat runs one batch
-  synchronously (``submit`` then ``result``) after ``warmup`` untimed batches; patches per
-  second is the batch size over the median batch latency, trtexec's throughput of one stream.
+  synchronously (the backend's ``infer``) after ``warmup`` untimed batches; patches per second is
+  the batch size over the median batch latency, trtexec's throughput of one stream. OpenVINO's
+  ``infer`` splits the batch over its infer requests, so under its default ``THROUGHPUT`` hint the
+  batch runs on every CPU stream, as mc-scan's two batches in flight do (one request alone would
+  time one stream, a single core of two).
 * :func:`measure_in_flight` (``mc-bench --duration``, for GPUs): trtexec's method. Warm up for a
   time (200 ms), then keep ``in_flight`` batches submitted for at least ``duration_s``; patches
   per second is everything completed over the whole window, latency is submit-to-result.
@@ -49,11 +52,11 @@ def measure_batches(
     buffer = backend.host_buffer(batch_size)
     fill_batch(buffer, tiles)
     for _ in range(warmup):
-        backend.submit(buffer, batch_size).result()
+        backend.infer(buffer)
     latencies, stages = [], []
     for _ in range(repeats):
         start = time.perf_counter()
-        result = backend.submit(buffer, batch_size).result()
+        result = backend.infer(buffer)
         latencies.append((time.perf_counter() - start) * 1e3)
         if result.timings_ms:
             stages.append(dict(result.timings_ms))

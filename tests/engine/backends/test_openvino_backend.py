@@ -80,3 +80,20 @@ def test_compiled_model_is_cached(tiny_bundle, tmp_path):
 def test_bad_settings(tiny_bundle, tmp_path, kwargs, message):
     with pytest.raises(MicrocalcError, match=message):
         OpenVinoBackend(tmp_path / "m.onnx", input_shape=(1, 64, 64), max_batch=2, **kwargs)
+
+
+@pytest.mark.parametrize("n", [1, 5, 6])
+def test_throughput_default_splits_a_synchronous_batch_over_its_streams(tiny_bundle, tiles, tmp_path, n):
+    """The default THROUGHPUT hint: ``infer`` gives every request a part; the scores and CAMs are those
+    of LATENCY running the whole batch as one request, in order (an odd batch, and one tile)."""
+    with _backend(tiny_bundle, "fp32", tmp_path, max_batch=6) as backend:
+        assert backend.config["PERFORMANCE_HINT"] == "THROUGHPUT"
+        assert int(backend.compiled.get_property("NUM_STREAMS")) >= 1
+        got = backend.infer(tiles[:n])
+    with _backend(
+        tiny_bundle, "fp32", tmp_path, max_batch=6, performance_hint="LATENCY", num_requests=1
+    ) as one:
+        expected = one.infer(tiles[:n])
+    assert got.p_cluster.shape == (n,) and got.cam.shape == expected.cam.shape
+    np.testing.assert_allclose(got.p_cluster, expected.p_cluster, atol=1e-6)
+    np.testing.assert_allclose(got.cam, expected.cam, atol=1e-5)
