@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,14 @@ from click.core import ParameterSource
 
 from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.cli_options import bundle_option, out_dir_option
 from microcalc.defaults import default_bundle
 from microcalc.dicomnode.config import ServeConfig, load_config
 from microcalc.dicomnode.sender import Sender, parse_destination
 from microcalc.dicomnode.spool import Spool
 from microcalc.dicomnode.worker import ScanWorker
 from microcalc.engine.backends.base import import_optional
-from microcalc.engine.scan_options import scan_options, threshold_options
+from microcalc.engine.scan_options import scan_options, settings_from_options, threshold_options
 from microcalc.report_sr.document import highdicom
 
 log = logging.getLogger("mc-serve")
@@ -41,10 +43,9 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     from microcalc.bundle import Bundle
     from microcalc.dicomnode.scp import start_scp
     from microcalc.engine.cli import open_run
-    from microcalc.engine.pipeline import Scanner, ScanSettings
+    from microcalc.engine.pipeline import Scanner
     from microcalc.imaging import read_mammogram
     from microcalc.imaging.isolated import IsolatedReader
-    from microcalc.operating_points import choose
 
     import_optional("pynetdicom", extra="dicom", purpose="mc-serve")
     highdicom()
@@ -53,20 +54,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     spool = Spool(config.spool)
     ensure_output_dir(config.out)
     bundle = Bundle.load(config.model or default_bundle())
-    point = choose(
-        bundle.operating_points,
-        name=config.operating_point,
-        threshold=config.threshold,
-        fallback=bundle.threshold,
-    )
-    settings = ScanSettings(
-        threshold=point.threshold,
-        overlap=config.overlap,
-        min_breast=config.min_breast,
-        batch_size=config.batch_size,
-        decode_timeout_s=config.decode_timeout,
-        model_spacing_mm=bundle.config.pixel_spacing_mm,
-    )
+    point, settings = settings_from_options(bundle, asdict(config))
     runner, run, chosen = open_run(
         bundle, backend=config.backend, precision=config.precision, settings=settings, point=point
     )
@@ -145,23 +133,17 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
 @click.option("--port", type=int, default=None, help="TCP port to listen on for C-STORE and C-ECHO.")
 @click.option("--host", default=None, help="Address to listen on [default: 0.0.0.0, all].")
 @click.option("--dest", default=None, help="Where SRs go: AE@HOST:PORT of the PACS.")
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model bundle folder from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].",
-)
+@bundle_option()
 @click.option(
     "--spool",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Durable spool folder: received images and unsent SRs survive a restart here.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+@out_dir_option(
     default=None,
     help="Folder for the JSON reports and PNG overviews, named <SOP Instance UID>.json/.png.",
+    dest="out",
 )
 @click.option(
     "--config",

@@ -16,6 +16,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from microcalc.engine.scan_options import DEFAULTS as SCAN_DEFAULTS
+from microcalc.engine.settings import ScanSettings
 from microcalc.errors import InputError, MicrocalcError
 
 
@@ -30,14 +32,14 @@ class ServeConfig:
     model: Path | None = None
     ae_title: str = "MICROCALC"
     host: str = "0.0.0.0"
-    backend: str = "auto"
-    precision: str = "auto"
+    backend: str = SCAN_DEFAULTS["backend"]
+    precision: str = SCAN_DEFAULTS["precision"]
     operating_point: str | None = None
     threshold: float | None = None
-    overlap: float = 0.25
-    min_breast: float = 0.1
-    batch_size: int = 8
-    decode_timeout: float = 30.0
+    overlap: float = SCAN_DEFAULTS["overlap"]
+    min_breast: float = SCAN_DEFAULTS["min_breast"]
+    batch_size: int = SCAN_DEFAULTS["batch_size"]
+    decode_timeout: float = ScanSettings.decode_timeout_s
     max_backoff: float = 30.0
     send_overview: bool = False
 

@@ -17,15 +17,22 @@ from rich.table import Table
 
 from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.cli_options import bundle_option, out_dir_option
 from microcalc.defaults import default_bundle
 from microcalc.engine.first_decode import FirstDecode
 from microcalc.engine.geometry import ASSUMED_SOURCE
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
 from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
-from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options, triage_option
+from microcalc.engine.scan_options import (
+    scan_options,
+    settings_from_options,
+    spacing_options,
+    threshold_options,
+    triage_option,
+)
 from microcalc.errors import MicrocalcError
-from microcalc.operating_points import ChosenPoint, choose, identify, point_label
+from microcalc.operating_points import ChosenPoint, identify, point_label
 from microcalc.report_sr.document import highdicom, write_scan_sr
 
 ISOLATION_CHOICES = ("process", "none")
@@ -112,24 +119,11 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True)
-@click.option(
-    "--model",
-    "model",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model bundle folder from mc-export [default: $MICROCALC_BUNDLE or ~/.microcalc/bundle].",
-)
+@bundle_option()
 @scan_options
 @threshold_options
 @triage_option
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("scans"),
-    show_default=True,
-    help="Folder for <input stem>.json and <input stem>.png.",
-)
+@out_dir_option(default=Path("scans"), help="Folder for <input stem>.json and <input stem>.png.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the reports as JSON instead of the summary table."
 )
@@ -141,15 +135,13 @@ def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Ta
 @click.option(
     "--decode-timeout",
     type=float,
-    default=30.0,
-    show_default=True,
+    default=ScanSettings.decode_timeout_s,
     help="Seconds one input may take to read and decode before it is refused and abandoned.",
 )
 @click.option(
     "--isolation",
     type=click.Choice(ISOLATION_CHOICES),
     default="process",
-    show_default=True,
     help="process: decode in a worker process that is killed on a hang or crash; none: in this "
     "process (a hung decoder is abandoned but keeps running, a crashing one ends the scan).",
 )
@@ -222,19 +214,7 @@ def cli(
     bundle = Bundle.load(model or default_bundle())
     triage_model = Triage.from_bundle(bundle, wanted=triage)
     patch = bundle.config.patch_size
-    chosen_point = choose(
-        bundle.operating_points, name=operating_point, threshold=threshold, fallback=bundle.threshold
-    )
-    settings = ScanSettings(
-        threshold=chosen_point.threshold,
-        overlap=overlap,
-        min_breast=min_breast,
-        batch_size=batch_size,
-        decode_timeout_s=decode_timeout,
-        model_spacing_mm=bundle.config.pixel_spacing_mm,
-        input_spacing_mm=spacing,
-        native_grid=native_grid,
-    )
+    chosen_point, settings = settings_from_options(bundle, click.get_current_context().params)
     ensure_output_dir(out_dir)
     if ray_address is not None:
         if as_json:

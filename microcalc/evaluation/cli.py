@@ -12,21 +12,21 @@ from rich.console import Console
 
 from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
-from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options, triage_option
+from microcalc.cli_options import out_dir_option
+from microcalc.engine.scan_options import (
+    scan_options,
+    settings_from_options,
+    spacing_options,
+    threshold_options,
+    triage_option,
+)
 from microcalc.errors import InputError
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("bundle_dir", metavar="BUNDLE", type=click.Path(path_type=Path))
 @click.argument("cases", nargs=-1, required=True)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("froc"),
-    show_default=True,
-    help="Folder for froc.csv, froc.json and froc.png.",
-)
+@out_dir_option(default=Path("froc"), help="Folder for froc.csv, froc.json and froc.png.")
 @click.option(
     "--truth",
     "truth_csv",
@@ -82,7 +82,7 @@ def cli(
     from microcalc.bundle import Bundle
     from microcalc.engine.cli import open_backend
     from microcalc.engine.inputs import expand_inputs
-    from microcalc.engine.pipeline import Scanner, ScanSettings
+    from microcalc.engine.pipeline import Scanner
     from microcalc.engine.triage import Triage
     from microcalc.evaluation import outputs
     from microcalc.evaluation.calibrate import image_points, write_points
@@ -90,7 +90,7 @@ def cli(
     from microcalc.evaluation.run import froc_curve, per_image, scan_cases
     from microcalc.evaluation.truth import read_truth_csv, truth_for
     from microcalc.imaging import read_mammogram
-    from microcalc.operating_points import choose, point_label
+    from microcalc.operating_points import point_label
 
     console = Console(stderr=True)
 
@@ -101,22 +101,11 @@ def cli(
     paths = expand_inputs(list(cases))
     table = read_truth_csv(truth_csv) if truth_csv is not None else None
     truths = [truth_for(p, table) for p in paths]  # every truth is checked before the slow scan
-    chosen = choose(
-        bundle.operating_points, name=operating_point, threshold=threshold, fallback=bundle.threshold
-    )
+    chosen, settings = settings_from_options(bundle, click.get_current_context().params)
     if calibrate and native_grid:
         raise click.UsageError(
             "--calibrate with --native-grid would calibrate a scan that mc-scan does not run"
         )
-    settings = ScanSettings(
-        threshold=chosen.threshold,
-        overlap=overlap,
-        min_breast=min_breast,
-        batch_size=batch_size,
-        model_spacing_mm=bundle.config.pixel_spacing_mm,
-        input_spacing_mm=spacing,
-        native_grid=native_grid,
-    )
     ensure_output_dir(out_dir)
     runner, model_file, backend_line = open_backend(backend, precision, bundle, max_batch=batch_size)
     say(f"backend {backend_line}")

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from microcalc import defaults
-from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.cli_options import seed_option
 from microcalc.export.int8 import CALIB_METHODS
 
 PATH = click.Path(path_type=Path)
@@ -36,21 +37,20 @@ PATH = click.Path(path_type=Path)
     help="Folder of real patches (PNG/PGM/TIFF/DICOM; a few hundred recommended) for INT8 "
     "calibration and parity; sub-folders name the class.",
 )
-@click.option("--calib-method", type=click.Choice(CALIB_METHODS), default="minmax", show_default=True)
+@click.option("--calib-method", type=click.Choice(CALIB_METHODS), default="minmax")
 @click.option(
     "--calib-size",
     type=click.IntRange(min=1),
     default=512,
-    show_default=True,
     help="Use at most this many calibration patches (a seeded random subset).",
 )
 @click.option(
     "--trt", is_flag=True, help="Also build a TensorRT engine per precision (tensorrt or tensorrt_rtx)."
 )
-@click.option("--min-batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--opt-batch", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--max-batch", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--opset", type=click.IntRange(min=13), default=17, show_default=True)
+@click.option("--min-batch", type=click.IntRange(min=1), default=1)
+@click.option("--opt-batch", type=click.IntRange(min=1), default=8)
+@click.option("--max-batch", type=click.IntRange(min=1), default=16)
+@click.option("--opset", type=click.IntRange(min=13), default=17)
 @click.option(
     "--no-parity",
     is_flag=True,

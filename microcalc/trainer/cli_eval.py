@@ -11,8 +11,8 @@ import click
 
 from microcalc.atomic import write_json_atomic, write_text_atomic
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.cli_options import device_option, fit_option
 from microcalc.errors import InputError
-from microcalc.imaging.patches import FIT_POLICIES
 
 
 def write_predictions(path: Path | None, rows: list[tuple[str, str, float]]) -> None:
@@ -35,7 +35,7 @@ def write_predictions(path: Path | None, rows: list[tuple[str, str, float]]) -> 
     type=click.Choice(["auto", "torch", "onnxruntime", "openvino", "tensorrt"]),
     help="Inference backend (default: torch for a checkpoint, auto for a bundle).",
 )
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32")
 @click.option("--positive-class", help="Class folder holding clusters (default: the model's positive class).")
 @click.option(
     "--out",
@@ -44,16 +44,9 @@ def write_predictions(path: Path | None, rows: list[tuple[str, str, float]]) -> 
     help="Predictions CSV (path,label,p_cluster); stdout when there are no labels and no --out.",
 )
 @click.option("--metrics", "metrics_file", type=click.Path(path_type=Path), help="Write metrics as JSON.")
-@click.option(
-    "--fit",
-    "fit_policy",
-    type=click.Choice(FIT_POLICIES),
-    default="error",
-    show_default=True,
-    help="Patches of another size than the model's: refuse, centre crop/zero pad, or resize.",
-)
-@click.option("--batch-size", default=16, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@fit_option()
+@click.option("--batch-size", default=16)
+@device_option()
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def cli(
     model: Path,

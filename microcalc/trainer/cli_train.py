@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from microcalc.cli_common import CONTEXT_SETTINGS, run_cli, seed_option
+from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
+from microcalc.cli_options import device_option, fit_option, seed_option
 from microcalc.errors import InputError
-from microcalc.imaging.patches import FIT_POLICIES
 from microcalc.preprocessing import SCALINGS, Preprocessing
 
 
@@ -26,21 +26,10 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run folder to write.")
 @click.option("--val-dir", type=click.Path(path_type=Path), help="Validation patches (same layout as DATA).")
-@click.option(
-    "--val-fraction", default=0.2, show_default=True, help="Stratified validation share without --val-dir."
-)
-@click.option(
-    "--positive-class", default="cluster", show_default=True, help="Class folder/label of clusters."
-)
-@click.option("--patch-size", default=674, show_default=True, help="Model input side in pixels.")
-@click.option(
-    "--fit",
-    "fit_policy",
-    type=click.Choice(FIT_POLICIES),
-    default="error",
-    show_default=True,
-    help="Patches of another size: refuse, centre crop/zero pad, or resize.",
-)
+@click.option("--val-fraction", default=0.2, help="Stratified validation share without --val-dir.")
+@click.option("--positive-class", default="cluster", help="Class folder/label of clusters.")
+@click.option("--patch-size", default=674, help="Model input side in pixels.")
+@fit_option()
 @click.option(
     "--spacing-mm",
     type=float,
@@ -52,10 +41,9 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
     "--scaling",
     type=click.Choice(SCALINGS),
     default="per_tile_max",
-    show_default=True,
     help="Intensity scaling recorded in the checkpoint (published: per_tile_max).",
 )
-@click.option("--arch", default="resnet101", show_default=True, help="Architecture of the model zoo.")
+@click.option("--arch", default="resnet101", help="Architecture of the model zoo.")
 @click.option(
     "--init",
     "init",
@@ -66,39 +54,34 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
     "--freeze",
     type=click.Choice(["none", "partial", "head"]),
     default="none",
-    show_default=True,
     help="none: fine-tune all; partial: freeze stem and early stages; head: train the classifier only.",
 )
-@click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default="adam", show_default=True)
-@click.option("--lr", default=5e-6, show_default=True, help="Learning rate.")
-@click.option("--weight-decay", default=1e-3, show_default=True)
-@click.option("--batch-size", default=8, show_default=True)
-@click.option("--epochs", default=30, show_default=True)
+@click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default="adam")
+@click.option("--lr", default=5e-6, help="Learning rate.")
+@click.option("--weight-decay", default=1e-3)
+@click.option("--batch-size", default=8)
+@click.option("--epochs", default=30)
 @click.option(
     "--schedule",
     type=click.Choice(["cosine", "step", "constant"]),
     default="cosine",
-    show_default=True,
     help="Learning-rate schedule (per step, after --warmup-epochs of linear warm-up).",
 )
-@click.option("--warmup-epochs", default=0, show_default=True)
+@click.option("--warmup-epochs", default=0)
 @click.option(
     "--patience",
     default=10,
-    show_default=True,
     help="Stop after this many epochs without a better validation AUC (0: never).",
 )
-@click.option("--balanced/--no-balanced", default=True, show_default=True, help="Class-balanced sampling.")
+@click.option("--balanced/--no-balanced", default=True, help="Class-balanced sampling.")
 @click.option(
     "--augment/--no-augment",
     default=True,
-    show_default=True,
     help="Flips and 90-degree rotations (exact for a patch).",
 )
 @click.option(
     "--photometric/--no-photometric",
     default=False,
-    show_default=True,
     help="Also gamma/intensity jitter and Gaussian noise (off by default: they biased models "
     "toward "
     "'cluster' on shifted sets; see benchmarks/AUGMENTATION.md).",
@@ -107,11 +90,10 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
     "--noise-augment",
     type=click.FloatRange(0.0, 50.0),
     default=0.0,
-    show_default=True,
     help="Add Gaussian detector noise of a level drawn per patch from 0 to this many grey levels "
     "(with --augment), so the operating point holds on noisier detectors.",
 )
-@click.option("--hard-negatives", default=0, show_default=True, help="Rounds of hard negative mining.")
+@click.option("--hard-negatives", default=0, help="Rounds of hard negative mining.")
 @click.option(
     "--negative-pool",
     type=click.Path(path_type=Path),
@@ -122,25 +104,23 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
 @click.option(
     "--per-round",
     default=0,
-    show_default=True,
     help="Negatives added per round: the K highest-scoring pool patches, below 0.5 or not "
     "(0: every false positive at 0.5).",
 )
-@click.option("--folds", default=0, show_default=True, help="Stratified K-fold cross-validation (0: off).")
+@click.option("--folds", default=0, help="Stratified K-fold cross-validation (0: off).")
 @click.option("--sweep-lr", help="Comma-separated learning rates to grid-search.")
 @click.option("--sweep-wd", help="Comma-separated weight decays to grid-search.")
 @click.option(
     "--amp",
     type=click.Choice(["auto", "off", "bf16", "fp16"]),
     default="auto",
-    show_default=True,
     help="Mixed precision: auto = bf16/fp16 on a GPU, off on CPU.",
 )
 @click.option(
     "--channels-last/--no-channels-last", default=None, help="Memory format (default: on for GPUs)."
 )
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--workers", default=0, show_default=True, help="DataLoader worker processes.")
+@device_option()
+@click.option("--workers", default=0, help="DataLoader worker processes.")
 @click.option("--resume", is_flag=True, help="Continue from RUN/last.pt (give the same options).")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch lines.")
 @seed_option()
