@@ -8,6 +8,7 @@ supersampling in a small window each (anti-aliased, no per-pixel Python loops).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,23 @@ def random_speck(
         angle=float(rng.uniform(0, np.pi)),
         lobes=int(rng.choice([1, 1, 2, 3])),
     )
+
+
+def isolated_speck(row: float, col: float, *, spacing_mm: float, rng: np.random.Generator) -> Speck:
+    """A single benign-looking speck (a hard negative): 0.2-1.2 mm, faint three times in ten."""
+    return random_speck(
+        row,
+        col,
+        diameter_mm=float(rng.uniform(*ISOLATED_DIAMETER_MM)),
+        spacing_mm=spacing_mm,
+        rng=rng,
+        faint=bool(rng.random() < 0.3),
+    )
+
+
+def cluster_extent_px(*, spacing_mm: float, rng: np.random.Generator, at_most_px: float = math.inf) -> float:
+    """A cluster's extent in pixels: 0.6 to 1 times :data:`CLUSTER_EXTENT_MM`, capped at ``at_most_px``."""
+    return min(CLUSTER_EXTENT_MM / spacing_mm, at_most_px) * rng.uniform(0.6, 1.0)
 
 
 def _diameters_mm(n: int, *, max_mm: float, rng: np.random.Generator) -> np.ndarray:

@@ -17,7 +17,10 @@ lossless go through pydicom's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -57,39 +60,66 @@ def _uid(seed: int, what: str) -> UID:
     return generate_uid(entropy_srcs=[f"microcalc-synth:{seed}:{what}"])
 
 
-def build_header(
-    *,
-    rows: int,
-    cols: int,
-    seed: int,
-    spacing_mm: float,
-    view: str,
-    laterality: str,
-    bits_stored: int,
-    window: tuple[float, float],
-    photometric: str = "MONOCHROME2",
-    voi_function: str = "LINEAR",
-    transfer_syntax: str = "explicit",
-    intent: str = "presentation",
-) -> Dataset:
-    """The full header (no Pixel Data) for MONOCHROME2 ``window=(center, width)``.
+# DicomSpec fields that a phantom's truth carries only once the image is written with them
+_RECORDED = ("photometric", "voi_function", "transfer_syntax", "intent")
+
+
+@dataclass(frozen=True)
+class DicomSpec:
+    """What an image's header says besides its size, validated in one place.
+
+    ``window=(center, width)`` is the MONOCHROME2 window; ``seed`` derives the UIDs and Patient ID.
+    :func:`build_header` and :func:`write_mammogram_dicom` take one, so a header field is named once.
+    """
+
+    seed: int
+    spacing_mm: float
+    view: str
+    laterality: str
+    bits_stored: int
+    window: tuple[float, float]
+    photometric: str = "MONOCHROME2"
+    voi_function: str = "LINEAR"
+    transfer_syntax: str = "explicit"
+    intent: str = "presentation"
+
+    def __post_init__(self) -> None:
+        for what, value, allowed in (
+            ("photometric interpretation", self.photometric, PHOTOMETRICS),
+            ("VOI LUT function", self.voi_function, VOI_FUNCTIONS),
+            ("transfer syntax", self.transfer_syntax, tuple(TRANSFER_SYNTAXES)),
+            ("presentation intent", self.intent, tuple(INTENTS)),
+        ):
+            if value not in allowed:
+                raise ValueError(f"unknown {what} {value!r}; expected {', '.join(allowed)}")
+
+    @classmethod
+    def from_truth(cls, truth: Mapping[str, Any], **fields: Any) -> DicomSpec:
+        """The header of the image a phantom's ``truth`` describes: seed, spacing, view, laterality,
+        bits stored and window, and photometric, VOI LUT function, transfer syntax and intent where the
+        truth records them (the truth file beside a written image does); ``fields`` override."""
+        window = truth["window"]
+        described = {
+            "seed": truth["seed"],
+            "spacing_mm": truth["pixel_spacing_mm"],
+            "view": truth["view"],
+            "laterality": truth["laterality"],
+            "bits_stored": truth["bits_stored"],
+            "window": (window["center"], window["width"]),
+        }
+        recorded = {name: truth[name] for name in _RECORDED if name in truth}
+        return cls(**{**described, **recorded, **fields})
+
+
+def build_header(spec: DicomSpec, *, rows: int, cols: int) -> Dataset:
+    """The full header (no Pixel Data) of a ``rows x cols`` image as ``spec`` describes it.
 
     For MONOCHROME1 the stored values are inverted (``2**bits - 1 - v``) by the writer and the
     window center moves to ``2**bits - center`` so that the displayed image is identical.
     """
-    if photometric not in PHOTOMETRICS:
-        raise ValueError(
-            f"unknown photometric interpretation {photometric!r}; expected {', '.join(PHOTOMETRICS)}"
-        )
-    if voi_function not in VOI_FUNCTIONS:
-        raise ValueError(f"unknown VOI LUT function {voi_function!r}; expected {', '.join(VOI_FUNCTIONS)}")
-    if transfer_syntax not in TRANSFER_SYNTAXES:
-        raise ValueError(
-            f"unknown transfer syntax {transfer_syntax!r}; expected {', '.join(TRANSFER_SYNTAXES)}"
-        )
-    if intent not in INTENTS:
-        raise ValueError(f"unknown presentation intent {intent!r}; expected {', '.join(INTENTS)}")
-    sop_class, intent_type = INTENTS[intent]
+    seed, view, laterality, bits_stored = spec.seed, spec.view, spec.laterality, spec.bits_stored
+    photometric, spacing_mm = spec.photometric, spec.spacing_mm
+    sop_class, intent_type = INTENTS[spec.intent]
     sop_uid = _uid(seed, f"sop:{view}:{laterality}")
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
@@ -118,12 +148,12 @@ def build_header(
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, bits_stored, bits_stored - 1, 0
     ds.PixelSpacing = ds.ImagerPixelSpacing = [f"{spacing_mm:g}", f"{spacing_mm:g}"]
     ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = "0", "1", "US"
-    center, width = window
+    center, width = spec.window
     if photometric == "MONOCHROME1":
         center = float(2**bits_stored) - center
-    if intent == "presentation":
+    if spec.intent == "presentation":
         ds.WindowCenter, ds.WindowWidth = f"{center:g}", f"{width:g}"
-        ds.VOILUTFunction = voi_function
+        ds.VOILUTFunction = spec.voi_function
     ds.PresentationLUTShape = "IDENTITY" if photometric == "MONOCHROME2" else "INVERSE"
     ds.BurnedInAnnotation = "NO"
     ds.LossyImageCompression = "00"
@@ -137,42 +167,17 @@ def stored_for(pixels: np.ndarray, *, bits_stored: int, photometric: str) -> np.
     return pixels
 
 
-def write_mammogram_dicom(
-    path: str | Path,
-    pixels: np.ndarray,
-    *,
-    seed: int,
-    spacing_mm: float,
-    view: str,
-    laterality: str,
-    bits_stored: int,
-    window: tuple[float, float],
-    photometric: str = "MONOCHROME2",
-    voi_function: str = "LINEAR",
-    transfer_syntax: str = "explicit",
-    intent: str = "presentation",
-) -> Path:
+def write_mammogram_dicom(path: str | Path, pixels: np.ndarray, spec: DicomSpec) -> Path:
     """Write MONOCHROME2 stored ``pixels`` (uint16 ``[rows, cols]``) as an MG DICOM, atomically."""
     path = Path(path)
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
         raise ValueError(f"pixels must be a 2-D uint16 array, got {pixels.dtype} {pixels.shape}")
-    ds = build_header(
-        rows=pixels.shape[0],
-        cols=pixels.shape[1],
-        seed=seed,
-        spacing_mm=spacing_mm,
-        view=view,
-        laterality=laterality,
-        bits_stored=bits_stored,
-        window=window,
-        photometric=photometric,
-        voi_function=voi_function,
-        transfer_syntax=transfer_syntax,
-        intent=intent,
+    ds = build_header(spec, rows=pixels.shape[0], cols=pixels.shape[1])
+    data = np.ascontiguousarray(
+        stored_for(pixels, bits_stored=spec.bits_stored, photometric=spec.photometric)
     )
-    data = np.ascontiguousarray(stored_for(pixels, bits_stored=bits_stored, photometric=photometric))
     ds.PixelData = data.tobytes()
-    syntax = TRANSFER_SYNTAXES[transfer_syntax]
+    syntax = TRANSFER_SYNTAXES[spec.transfer_syntax]
     if syntax.is_compressed:
         ds.compress(syntax, data, encoding_plugin="pylibjpeg")
     with atomic_path(path) as tmp:

@@ -21,17 +21,22 @@ from microcalc.synth.anatomy import DENSITIES, tissue_field
 from microcalc.synth.appearance import draw_appearance, render_detector, render_tissue
 from microcalc.synth.appearance import window as appearance_window
 from microcalc.synth.calcs import (
-    CLUSTER_EXTENT_MM,
-    ISOLATED_DIAMETER_MM,
     Speck,
+    cluster_extent_px,
     cluster_specks,
     cluster_truth,
     draw_specks,
     filling_specks,
-    random_speck,
+    isolated_speck,
 )
-from microcalc.synth.dicom_writer import PHOTOMETRICS, build_header, stored_for
-from microcalc.synth.phantom import DEFAULT_SPACING_MM, presentation_window, to_stored
+from microcalc.synth.dicom_writer import PHOTOMETRICS, DicomSpec, build_header, stored_for
+from microcalc.synth.phantom import (
+    DEFAULT_SPACING_MM,
+    check_choice,
+    check_spacing,
+    presentation_window,
+    to_stored,
+)
 
 MIN_PATCH, MAX_PATCH = 32, 1024
 _DENSITY_WEIGHTS = (0.2, 0.35, 0.3, 0.15)
@@ -67,12 +72,10 @@ class PatchStyle:
     photometric: str = "MONOCHROME2"
 
     def __post_init__(self) -> None:
-        if not 0.02 <= self.spacing_mm <= 0.5:
-            raise ValueError(f"pixel spacing {self.spacing_mm} mm out of range 0.02..0.5 mm")
-        if self.framing not in FRAMINGS:
-            raise ValueError(f"unknown framing {self.framing!r}; expected one of {', '.join(FRAMINGS)}")
-        if self.density is not None and self.density not in DENSITIES:
-            raise ValueError(f"unknown density {self.density!r}; expected one of {', '.join(DENSITIES)}")
+        check_spacing(self.spacing_mm)
+        check_choice("framing", self.framing, FRAMINGS)
+        if self.density is not None:
+            check_choice("density", self.density, DENSITIES)
         if self.photometric not in PHOTOMETRICS or not 0.0 <= self.noise <= 50.0:
             raise ValueError(
                 f"photometric must be one of {PHOTOMETRICS} and noise in 0..50, got "
@@ -87,20 +90,18 @@ def _cell_specks(
     if kind == "cluster" and style.framing == "inside":
         return filling_specks(top=top, left=left, size=patch_size, spacing_mm=spacing_mm, rng=rng)
     if kind == "cluster":
-        extent = min(CLUSTER_EXTENT_MM / spacing_mm, 0.7 * patch_size) * rng.uniform(0.6, 1.0)
+        extent = cluster_extent_px(spacing_mm=spacing_mm, rng=rng, at_most_px=0.7 * patch_size)
         lo, hi = extent / 2.0 + 2.0, patch_size - extent / 2.0 - 2.0
         row, col = top + rng.uniform(lo, hi), left + rng.uniform(lo, hi)
         return cluster_specks(row=row, col=col, extent_px=extent, spacing_mm=spacing_mm, rng=rng)
     singles = int(rng.choice([0, 1, 1, 2, 3]))
     margin = 6.0
     return [
-        random_speck(
+        isolated_speck(
             top + rng.uniform(margin, patch_size - margin),
             left + rng.uniform(margin, patch_size - margin),
-            diameter_mm=float(rng.uniform(*ISOLATED_DIAMETER_MM)),
             spacing_mm=spacing_mm,
             rng=rng,
-            faint=bool(rng.random() < 0.3),
         )
         for _ in range(singles)
     ]
@@ -148,9 +149,7 @@ def phantom_patches(
     if style.noise > 0:
         noisy = stored + rng.normal(0.0, style.noise * window[1] / 255.0, size=stored.shape)
         stored = np.clip(np.rint(noisy), 0, 2**BITS_STORED - 1).astype(np.uint16)
-    header = build_header(
-        rows=side,
-        cols=side,
+    spec = DicomSpec(
         seed=0,
         spacing_mm=spacing_mm,
         view="CC",
@@ -159,6 +158,7 @@ def phantom_patches(
         window=window,
         photometric=style.photometric,
     )
+    header = build_header(spec, rows=side, cols=side)
     image = present(stored_for(stored, bits_stored=BITS_STORED, photometric=style.photometric), header)
     return [
         (np.ascontiguousarray(image[t : t + patch_size, c : c + patch_size]), truth)

@@ -8,19 +8,19 @@ centres as ``row``/``col`` and diameters in px and mm.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from microcalc.synth.anatomy import DENSITIES, LATERALITIES, VIEWS, Anatomy, breast_anatomy
 from microcalc.synth.calcs import (
-    CLUSTER_EXTENT_MM,
-    ISOLATED_DIAMETER_MM,
     Speck,
+    cluster_extent_px,
     cluster_specks,
     cluster_truth,
     draw_specks,
-    random_speck,
+    isolated_speck,
 )
 
 DEFAULT_ROWS, DEFAULT_COLS, DEFAULT_SPACING_MM = 4096, 3328, 0.07
@@ -28,6 +28,18 @@ MIN_SIDE = 256
 MAX_SIDE = 12000
 AIR_LEVEL = 0.02  # fraction of full scale where air sits after processing
 TISSUE_SCALE = 0.72  # full-scale fraction per attenuation unit
+
+
+def check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    """``ValueError`` quoting ``value`` unless it is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+
+
+def check_spacing(spacing_mm: float) -> None:
+    """``ValueError`` unless ``spacing_mm`` is a pixel spacing the synthesiser renders (0.02..0.5 mm)."""
+    if not 0.02 <= spacing_mm <= 0.5:
+        raise ValueError(f"pixel spacing {spacing_mm} mm out of range 0.02..0.5 mm")
 
 
 def check_geometry(
@@ -38,15 +50,10 @@ def check_geometry(
         raise ValueError(
             f"image size {rows}x{cols} out of range: each side must be {MIN_SIDE}..{MAX_SIDE} px"
         )
-    if not 0.02 <= spacing_mm <= 0.5:
-        raise ValueError(f"pixel spacing {spacing_mm} mm out of range 0.02..0.5 mm")
-    for name, value, allowed in (
-        ("view", view, VIEWS),
-        ("laterality", laterality, LATERALITIES),
-        ("density", density, DENSITIES),
-    ):
-        if value not in allowed:
-            raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+    check_spacing(spacing_mm)
+    check_choice("view", view, VIEWS)
+    check_choice("laterality", laterality, LATERALITIES)
+    check_choice("density", density, DENSITIES)
     if not 10 <= bits_stored <= 16:
         raise ValueError(f"bits stored {bits_stored} out of range 10..16")
 
@@ -70,21 +77,36 @@ def presentation_window(stored: np.ndarray, mask: np.ndarray) -> tuple[float, fl
     return float(round((lo + hi) / 2.0)), float(round(width))
 
 
+def _scatter(
+    anatomy: Anatomy,
+    *,
+    count: int,
+    min_gap_px: float,
+    avoid: Sequence[tuple[float, float]],
+    rng: np.random.Generator,
+) -> Iterator[tuple[float, float]]:
+    """Up to ``count`` random placeable points (row, col), each more than ``min_gap_px`` from ``avoid`` and
+    from the others; 50 draws per point at most. The caller may draw from ``rng`` between points."""
+    rows_idx, cols_idx = np.nonzero(anatomy.placeable[::8, ::8])
+    taken = list(avoid)
+    for _ in range(count * 50):
+        if len(taken) - len(avoid) == count or rows_idx.size == 0:
+            return
+        k = int(rng.integers(rows_idx.size))
+        r, c = rows_idx[k] * 8.0 + rng.uniform(0, 8), cols_idx[k] * 8.0 + rng.uniform(0, 8)
+        if all(np.hypot(r - r2, c - c2) > min_gap_px for r2, c2 in taken):
+            taken.append((r, c))
+            yield r, c
+
+
 def place_clusters(
     anatomy: Anatomy, *, count: int, extent_px: float, spacing_mm: float, rng: np.random.Generator
 ) -> list[list[Speck]]:
     """Clusters at random placeable points, at least 1.5 extents apart from each other."""
-    rows_idx, cols_idx = np.nonzero(anatomy.placeable[::8, ::8])
-    clusters: list[list[Speck]] = []
-    centres: list[tuple[float, float]] = []
-    for _ in range(count * 50):
-        if len(clusters) == count or rows_idx.size == 0:
-            break
-        k = int(rng.integers(rows_idx.size))
-        r, c = rows_idx[k] * 8.0 + rng.uniform(0, 8), cols_idx[k] * 8.0 + rng.uniform(0, 8)
-        if all(np.hypot(r - r2, c - c2) > 1.5 * extent_px for r2, c2 in centres):
-            centres.append((r, c))
-            clusters.append(cluster_specks(row=r, col=c, extent_px=extent_px, spacing_mm=spacing_mm, rng=rng))
+    clusters = [
+        cluster_specks(row=r, col=c, extent_px=extent_px, spacing_mm=spacing_mm, rng=rng)
+        for r, c in _scatter(anatomy, count=count, min_gap_px=1.5 * extent_px, avoid=(), rng=rng)
+    ]
     if len(clusters) < count:
         raise ValueError(f"only {len(clusters)} of {count} clusters fit in a {anatomy.mask.shape} breast")
     return clusters
@@ -100,27 +122,10 @@ def isolated_specks(
     rng: np.random.Generator,
 ) -> list[Speck]:
     """Single benign-looking specks (hard negatives) far from every cluster and from each other."""
-    rows_idx, cols_idx = np.nonzero(anatomy.placeable[::8, ::8])
-    specks: list[Speck] = []
-    taken = list(avoid)
-    for _ in range(count * 50):
-        if len(specks) == count or rows_idx.size == 0:
-            break
-        k = int(rng.integers(rows_idx.size))
-        r, c = rows_idx[k] * 8.0 + rng.uniform(0, 8), cols_idx[k] * 8.0 + rng.uniform(0, 8)
-        if all(np.hypot(r - r2, c - c2) > min_gap_px for r2, c2 in taken):
-            taken.append((r, c))
-            specks.append(
-                random_speck(
-                    r,
-                    c,
-                    diameter_mm=float(rng.uniform(*ISOLATED_DIAMETER_MM)),
-                    spacing_mm=spacing_mm,
-                    rng=rng,
-                    faint=bool(rng.random() < 0.3),
-                )
-            )
-    return specks
+    return [
+        isolated_speck(r, c, spacing_mm=spacing_mm, rng=rng)
+        for r, c in _scatter(anatomy, count=count, min_gap_px=min_gap_px, avoid=avoid, rng=rng)
+    ]
 
 
 @dataclass
@@ -157,28 +162,20 @@ def make_phantom(
     view, laterality, density, breast-mask bbox, window, clusters and hard negatives (isolated
     specks). Raises ``ValueError`` for out-of-range arguments or when clusters do not fit.
     """
-    check_geometry(
-        rows=rows,
-        cols=cols,
-        spacing_mm=spacing_mm,
-        view=view,
-        laterality=laterality,
-        density=density,
-        bits_stored=bits_stored,
-    )
+    geometry = {
+        "rows": rows,
+        "cols": cols,
+        "spacing_mm": spacing_mm,
+        "view": view,
+        "laterality": laterality,
+        "density": density,
+    }
+    check_geometry(**geometry, bits_stored=bits_stored)
     if not 0 <= clusters <= 20 or not 0 <= isolated <= 100:
         raise ValueError(f"clusters must be 0..20 and isolated specks 0..100, got {clusters} and {isolated}")
     rng = np.random.default_rng(seed)
-    anatomy = breast_anatomy(
-        rows=rows,
-        cols=cols,
-        spacing_mm=spacing_mm,
-        view=view,
-        laterality=laterality,
-        density=density,
-        rng=rng,
-    )
-    extent_px = CLUSTER_EXTENT_MM / spacing_mm * rng.uniform(0.6, 1.0)
+    anatomy = breast_anatomy(**geometry, rng=rng)
+    extent_px = cluster_extent_px(spacing_mm=spacing_mm, rng=rng)
     groups = place_clusters(anatomy, count=clusters, extent_px=extent_px, spacing_mm=spacing_mm, rng=rng)
     centres = [(float(np.mean([s.row for s in g])), float(np.mean([s.col for s in g]))) for g in groups]
     singles = isolated_specks(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from microcalc.atomic import write_json_atomic
 from microcalc.synth.detector import sample_detector
-from microcalc.synth.dicom_writer import PHOTOMETRICS, VOI_FUNCTIONS, write_mammogram_dicom
+from microcalc.synth.dicom_writer import PHOTOMETRICS, VOI_FUNCTIONS, DicomSpec, write_mammogram_dicom
 from microcalc.synth.phantom import check_geometry, make_phantom
 
 VENDOR_SPACINGS_MM = (0.05, 0.07, 0.085, 0.1)
@@ -74,21 +74,7 @@ def write_case(out: str | Path, case: Case) -> dict:
         intent=case.intent,
         dicom=out.name,
     )
-    w = truth["window"]
-    write_mammogram_dicom(
-        out,
-        phantom.stored,
-        seed=case.seed,
-        spacing_mm=case.spacing_mm,
-        view=case.view,
-        laterality=case.laterality,
-        bits_stored=case.bits_stored,
-        window=(w["center"], w["width"]),
-        photometric=case.photometric,
-        voi_function=case.voi_function,
-        transfer_syntax=case.transfer_syntax,
-        intent=case.intent,
-    )
+    write_mammogram_dicom(out, phantom.stored, DicomSpec.from_truth(truth))
     write_json_atomic(out.with_suffix(".json"), truth)
     return truth
 
@@ -165,23 +151,10 @@ def write_vendor_set(
                 name = f"s{spacing:g}/case_{i:03d}.dcm"
                 path = out_dir / name
                 path.parent.mkdir(parents=True, exist_ok=True)
-                w = seen.truth["window"]
-                write_mammogram_dicom(
-                    path,
-                    seen.stored,
-                    seed=seed + i + 100_000 * (k + 1),
-                    spacing_mm=spacing,
-                    view=view,
-                    laterality=laterality,
-                    bits_stored=bits,
-                    window=(w["center"], w["width"]),
-                    photometric=photometric,
-                    voi_function=voi,
-                )
-                write_json_atomic(
-                    path.with_suffix(".json"),
-                    dict(seen.truth, photometric=photometric, voi_function=voi, dicom=path.name),
-                )
+                truth = dict(seen.truth, photometric=photometric, voi_function=voi, dicom=path.name)
+                spec = DicomSpec.from_truth(truth, seed=seed + i + 100_000 * (k + 1))
+                write_mammogram_dicom(path, seen.stored, spec)
+                write_json_atomic(path.with_suffix(".json"), truth)
                 entries.append(
                     {
                         "dicom": name,

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from microcalc.bundle import Bundle
 from microcalc.engine import cli as scan_cli
 from microcalc.models.checkpoint import load_checkpoint
-from microcalc.synth.dicom_writer import write_mammogram_dicom
+from microcalc.synth.dicom_writer import DicomSpec, write_mammogram_dicom
 from microcalc.synth.phantom import make_phantom
 from tests.conftest import run_cli
 from tests.trainer.stand_in import write_patches
@@ -46,17 +46,7 @@ def test_points_round_trip_checkpoint_bundle_scan_report(tmp_path):
     assert bundle.threshold == points.get("youden").threshold
 
     phantom = make_phantom(seed=2, rows=256, cols=256, clusters=0)
-    w = phantom.truth["window"]
-    image = write_mammogram_dicom(
-        tmp_path / "m.dcm",
-        phantom.stored,
-        seed=2,
-        spacing_mm=0.07,
-        view="CC",
-        laterality="L",
-        bits_stored=12,
-        window=(w["center"], w["width"]),
-    )
+    image = write_mammogram_dicom(tmp_path / "m.dcm", phantom.stored, DicomSpec.from_truth(phantom.truth))
     for asked, expected in ((None, "youden"), ("spec0.95", "spec0.95")):
         out = tmp_path / f"scan-{expected}"
         args = [

@@ -12,7 +12,7 @@ from PIL import Image
 from microcalc.errors import InputError
 from microcalc.imaging import read_mammogram
 from microcalc.imaging import reader as reader_module
-from microcalc.synth.dicom_writer import write_mammogram_dicom
+from microcalc.synth.dicom_writer import DicomSpec, write_mammogram_dicom
 from microcalc.synth.phantom import make_phantom
 
 SEED = 5
@@ -34,7 +34,7 @@ def _write(phantom, path: Path, **kwargs) -> Path:
         "window": (w["center"], w["width"]),
     }
     args.update(kwargs)
-    return write_mammogram_dicom(path, phantom.stored, **args)
+    return write_mammogram_dicom(path, phantom.stored, DicomSpec(**args))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from microcalc.errors import InputError
 from microcalc.imaging import read_mammogram
 from microcalc.imaging.spacing import check_spacing_mm, dicom_spacing, same_spacing
-from microcalc.synth.dicom_writer import DM_FOR_PROCESSING, write_mammogram_dicom
+from microcalc.synth.dicom_writer import DM_FOR_PROCESSING, DicomSpec, write_mammogram_dicom
 
 
 def _ds(**attrs) -> Dataset:
@@ -101,13 +101,15 @@ def _write(path, *, intent="presentation", spacing=0.085):
     return write_mammogram_dicom(
         path,
         pixels,
-        seed=1,
-        spacing_mm=spacing,
-        view="CC",
-        laterality="L",
-        bits_stored=12,
-        window=(1800.0, 800.0),
-        intent=intent,
+        DicomSpec(
+            seed=1,
+            spacing_mm=spacing,
+            view="CC",
+            laterality="L",
+            bits_stored=12,
+            window=(1800.0, 800.0),
+            intent=intent,
+        ),
     )
 
 

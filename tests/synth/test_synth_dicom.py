@@ -11,7 +11,7 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from microcalc.imaging import read_mammogram, to_uint8
 from microcalc.imaging.transforms import voi_output_range
-from microcalc.synth.dicom_writer import write_mammogram_dicom
+from microcalc.synth.dicom_writer import DicomSpec, write_mammogram_dicom
 from microcalc.synth.phantom import make_phantom
 
 
@@ -28,17 +28,8 @@ def written(phantom, tmp_path_factory):
 
     def write(name: str, **kwargs) -> Path:
         if name not in cache:
-            w = phantom.truth["window"]
             cache[name] = write_mammogram_dicom(
-                folder / f"{name}.dcm",
-                phantom.stored,
-                seed=7,
-                spacing_mm=0.14,
-                view="CC",
-                laterality="L",
-                bits_stored=14,
-                window=(w["center"], w["width"]),
-                **kwargs,
+                folder / f"{name}.dcm", phantom.stored, DicomSpec.from_truth(phantom.truth, **kwargs)
             )
         return cache[name]
 
@@ -66,22 +57,26 @@ def test_uids_follow_the_seed(phantom, written, tmp_path):
     again = write_mammogram_dicom(
         tmp_path / "again.dcm",
         phantom.stored,
-        seed=7,
-        spacing_mm=0.14,
-        view="CC",
-        laterality="L",
-        bits_stored=14,
-        window=(100.0, 50.0),
+        DicomSpec(
+            seed=7,
+            spacing_mm=0.14,
+            view="CC",
+            laterality="L",
+            bits_stored=14,
+            window=(100.0, 50.0),
+        ),
     )
     other = write_mammogram_dicom(
         tmp_path / "other.dcm",
         phantom.stored,
-        seed=8,
-        spacing_mm=0.14,
-        view="CC",
-        laterality="L",
-        bits_stored=14,
-        window=(100.0, 50.0),
+        DicomSpec(
+            seed=8,
+            spacing_mm=0.14,
+            view="CC",
+            laterality="L",
+            bits_stored=14,
+            window=(100.0, 50.0),
+        ),
     )
     a, b, c = (pydicom.dcmread(p) for p in (written("plain"), again, other))
     assert a.StudyInstanceUID == b.StudyInstanceUID and a.SOPInstanceUID == b.SOPInstanceUID
@@ -136,3 +131,29 @@ def test_window_keeps_specks_bright(phantom, written):
     values = [int(pixels[int(c["row"]), int(c["col"])]) for c in calcs]
     assert np.median(values) > np.percentile(pixels[phantom.mask], 75)
     assert (pixels[phantom.mask] == 255).mean() < 0.002  # tissue is not saturated
+
+
+def test_spec_from_truth_is_the_phantom_header(phantom):
+    w = phantom.truth["window"]
+    expected = DicomSpec(
+        seed=7, spacing_mm=0.14, view="CC", laterality="L", bits_stored=14, window=(w["center"], w["width"])
+    )
+    assert DicomSpec.from_truth(phantom.truth) == expected
+    # what a written case's truth records (photometric, VOI function, ...) comes along; fields override
+    recorded = dict(phantom.truth, photometric="MONOCHROME1", voi_function="SIGMOID")
+    spec = DicomSpec.from_truth(recorded, seed=9)
+    assert (spec.photometric, spec.voi_function, spec.seed) == ("MONOCHROME1", "SIGMOID", 9)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("photometric", "RGB"),  # not a mammogram's
+        ("voi_function", "LOG"),
+        ("transfer_syntax", "jpeg-lossy"),
+        ("intent", "raw"),
+    ],
+)
+def test_spec_refuses_an_unknown_value_quoting_it(phantom, field, value):
+    with pytest.raises(ValueError, match=repr(value)):
+        DicomSpec.from_truth(phantom.truth, **{field: value})

@@ -176,23 +176,13 @@ def test_choose_negatives_highest_first_never_twice():
 
 
 def test_hard_negatives_from_whole_normal_mammograms(tiny_patches, tmp_path):
-    from microcalc.synth.dicom_writer import write_mammogram_dicom
+    from microcalc.synth.dicom_writer import DicomSpec, write_mammogram_dicom
     from microcalc.synth.phantom import make_phantom
 
     pool = tmp_path / "pool"
     pool.mkdir()
     phantom = make_phantom(seed=5, rows=256, cols=256, clusters=0, isolated=2)
-    w = phantom.truth["window"]
-    write_mammogram_dicom(
-        pool / "normal.dcm",
-        phantom.stored,
-        seed=5,
-        spacing_mm=0.07,
-        view="CC",
-        laterality="L",
-        bits_stored=12,
-        window=(w["center"], w["width"]),
-    )
+    write_mammogram_dicom(pool / "normal.dcm", phantom.stored, DicomSpec.from_truth(phantom.truth))
     out = tmp_path / "hn"
     run_cli(
         TRAIN,

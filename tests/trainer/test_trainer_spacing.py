@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from microcalc.errors import InputError
-from microcalc.synth.dicom_writer import write_mammogram_dicom
+from microcalc.synth.dicom_writer import DicomSpec, write_mammogram_dicom
 from microcalc.trainer.data import discover
 from microcalc.trainer.spacing import training_spacing
 from tests.trainer.stand_in import write_patches
@@ -23,12 +23,14 @@ def _dicom_patches(root: Path, spacings: dict[str, float]) -> Path:
         write_mammogram_dicom(
             folder / f"{name}.dcm",
             np.full((32, 32), 900 + k, np.uint16),
-            seed=k,
-            spacing_mm=spacing,
-            view="CC",
-            laterality="L",
-            bits_stored=12,
-            window=(900.0, 400.0),
+            DicomSpec(
+                seed=k,
+                spacing_mm=spacing,
+                view="CC",
+                laterality="L",
+                bits_stored=12,
+                window=(900.0, 400.0),
+            ),
         )
     return root
 
