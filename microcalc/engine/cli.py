@@ -13,17 +13,16 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.cli_options import bundle_option, out_dir_option
 from microcalc.defaults import default_bundle
 from microcalc.engine.first_decode import FirstDecode
-from microcalc.engine.geometry import ASSUMED_SOURCE
 from microcalc.engine.inputs import expand_inputs
-from microcalc.engine.pipeline import Scanner, ScanResult, ScanSettings
-from microcalc.engine.report import RunInfo, build_report, unique_stems, write_outputs
+from microcalc.engine.pipeline import Scanner, ScanSettings
+from microcalc.engine.report import RunInfo, unique_stems
+from microcalc.engine.scan_console import finish, refuse, summary_table
 from microcalc.engine.scan_options import (
     scan_options,
     settings_from_options,
@@ -31,9 +30,8 @@ from microcalc.engine.scan_options import (
     threshold_options,
     triage_option,
 )
-from microcalc.errors import MicrocalcError
 from microcalc.operating_points import ChosenPoint, identify, point_label
-from microcalc.report_sr.document import highdicom, write_scan_sr
+from microcalc.report_sr.document import highdicom
 
 ISOLATION_CHOICES = ("process", "none")
 
@@ -88,33 +86,6 @@ def open_run(
         operating_point=point.to_dict(),
     )
     return runner, run, chosen
-
-
-def _spacing_cell(resampling: dict[str, Any]) -> str:
-    """``0.05->0.07`` when resampled, the spacing alone when not, ``?`` marks an assumed spacing."""
-    original, model = resampling["original_spacing_mm"], resampling["model_spacing_mm"]
-    text = f"{original[1]:g}" if original else "-"
-    if resampling["resampled"]:
-        text += f"->{model:g}"
-    return text + ("?" if resampling["spacing_source"] == ASSUMED_SOURCE else "")
-
-
-def _summary(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Table:
-    table = Table(title=f"mc-scan: {len(rows)} scanned, {len(failed)} refused, {wall_s:.1f} s")
-    for column in ("input", "lat/view", "mm/px", "tiles", "findings", "max score", "suspicious", "ms"):
-        table.add_column(column, justify="left" if column in ("input", "lat/view", "mm/px") else "right")
-    for r in rows:
-        table.add_row(
-            Path(r["input"]).name,
-            f"{r['laterality'] or '-'}/{r['view'] or '-'}",
-            _spacing_cell(r["resampling"]),
-            f"{r['tiles_scanned']}/{r['tiles_total']}",
-            str(len(r["findings"])),
-            f"{r['max_score']:.3f}",
-            "[bold red]yes[/]" if r["suspicious"] else "no",
-            f"{r['times_ms'].get('wall', 0):.0f}",
-        )
-    return table
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -271,17 +242,17 @@ def cli(
         done: set[int] = set()
         try:
             for result in scanner.scan(paths, first=first):
-                _finish(result, run, out_dir, stems[result.index], reports, failed, console, sr=sr)
+                finish(result, run, out_dir, stems[result.index], reports, failed, console, sr=sr)
                 done.add(result.index)
                 progress.advance(task)
         finally:  # a scan that stops early still names every input it did not get to
             for index in sorted(set(range(len(paths))) - done):
-                _refuse(console, failed, paths[index], f"{paths[index]}: not scanned: the scan stopped")
+                refuse(console, failed, paths[index], f"{paths[index]}: not scanned: the scan stopped")
     wall_s = time.perf_counter() - start
     if as_json:
         click.echo(json.dumps(reports, indent=2))
     elif reports:
-        Console().print(_summary(reports, failed, wall_s))
+        Console().print(summary_table(reports, failed, wall_s))
         for r in reports:
             at = point_label(r["operating_point"])
             click.echo(
@@ -297,51 +268,6 @@ def cli(
     )
     if failed:
         sys.exit(1)
-
-
-def _finish(
-    result: ScanResult,
-    run: RunInfo,
-    out_dir: Path,
-    stem: str,
-    reports: list,
-    failed: list,
-    console: Console,
-    *,
-    sr: bool = False,
-) -> None:
-    """Write one input's outputs, or print its one-line error."""
-    if result.error is not None:
-        _refuse(console, failed, result.path, str(result.error))
-        return
-    report = build_report(result, run)
-    try:
-        json_path, png_path = write_outputs(result, report, out_dir=out_dir, stem=stem)
-    except OSError as exc:
-        _refuse(
-            console,
-            failed,
-            result.path,
-            f"{out_dir / stem}.json: cannot write the report for {result.path} ({exc.strerror or exc})",
-        )
-        return
-    report["outputs"] = {"json": str(json_path), "png": str(png_path)}
-    if t := report["triage"]:
-        line = f"mc-scan: {result.path.name}: triage skipped {t['skipped']} of {t['tiles']} tiles"
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
-    if sr:
-        try:
-            report["outputs"]["sr"] = str(write_scan_sr(result.path, report, out_dir / f"{stem}.sr.dcm"))
-        except (MicrocalcError, OSError) as exc:
-            _refuse(console, failed, result.path, str(exc))
-            return
-    reports.append(report)
-
-
-def _refuse(console: Console, failed: list, path: Path, line: str) -> None:
-    """Count ``path`` as refused and print its one line."""
-    console.print(f"mc-scan: error: {line}", highlight=False, markup=False, soft_wrap=True)
-    failed.append(str(path))
 
 
 main = run_cli(cli, "mc-scan")

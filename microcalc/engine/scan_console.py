@@ -1,0 +1,92 @@
+"""What ``mc-scan`` writes and prints for each input: its outputs or its one refusal line, and the summary.
+
+Every input is accounted for: :func:`finish` writes a scanned input's report, overview (and SR) or
+refuses it with :func:`refuse`, one line naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from microcalc.engine.geometry import ASSUMED_SOURCE
+from microcalc.engine.pipeline import ScanResult
+from microcalc.engine.report import RunInfo, build_report, write_outputs
+from microcalc.errors import MicrocalcError
+from microcalc.report_sr.document import write_scan_sr
+
+
+def spacing_cell(resampling: dict[str, Any]) -> str:
+    """``0.05->0.07`` when resampled, the spacing alone when not, ``?`` marks an assumed spacing."""
+    original, model = resampling["original_spacing_mm"], resampling["model_spacing_mm"]
+    text = f"{original[1]:g}" if original else "-"
+    if resampling["resampled"]:
+        text += f"->{model:g}"
+    return text + ("?" if resampling["spacing_source"] == ASSUMED_SOURCE else "")
+
+
+def summary_table(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Table:
+    """The table mc-scan prints after the scan: one row per scanned input."""
+    table = Table(title=f"mc-scan: {len(rows)} scanned, {len(failed)} refused, {wall_s:.1f} s")
+    for column in ("input", "lat/view", "mm/px", "tiles", "findings", "max score", "suspicious", "ms"):
+        table.add_column(column, justify="left" if column in ("input", "lat/view", "mm/px") else "right")
+    for r in rows:
+        table.add_row(
+            Path(r["input"]).name,
+            f"{r['laterality'] or '-'}/{r['view'] or '-'}",
+            spacing_cell(r["resampling"]),
+            f"{r['tiles_scanned']}/{r['tiles_total']}",
+            str(len(r["findings"])),
+            f"{r['max_score']:.3f}",
+            "[bold red]yes[/]" if r["suspicious"] else "no",
+            f"{r['times_ms'].get('wall', 0):.0f}",
+        )
+    return table
+
+
+def finish(
+    result: ScanResult,
+    run: RunInfo,
+    out_dir: Path,
+    stem: str,
+    reports: list,
+    failed: list,
+    console: Console,
+    *,
+    sr: bool = False,
+) -> None:
+    """Write one input's outputs, or print its one-line error."""
+    if result.error is not None:
+        refuse(console, failed, result.path, str(result.error))
+        return
+    report = build_report(result, run)
+    try:
+        json_path, png_path = write_outputs(result, report, out_dir=out_dir, stem=stem)
+    except OSError as exc:
+        refuse(
+            console,
+            failed,
+            result.path,
+            f"{out_dir / stem}.json: cannot write the report for {result.path} ({exc.strerror or exc})",
+        )
+        return
+    report["outputs"] = {"json": str(json_path), "png": str(png_path)}
+    if t := report["triage"]:
+        line = f"mc-scan: {result.path.name}: triage skipped {t['skipped']} of {t['tiles']} tiles"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if sr:
+        try:
+            report["outputs"]["sr"] = str(write_scan_sr(result.path, report, out_dir / f"{stem}.sr.dcm"))
+        except (MicrocalcError, OSError) as exc:
+            refuse(console, failed, result.path, str(exc))
+            return
+    reports.append(report)
+
+
+def refuse(console: Console, failed: list, path: Path, line: str) -> None:
+    """Count ``path`` as refused and print its one line."""
+    console.print(f"mc-scan: error: {line}", highlight=False, markup=False, soft_wrap=True)
+    failed.append(str(path))
