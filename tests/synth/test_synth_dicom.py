@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,30 +55,10 @@ def test_header_is_a_dm_for_presentation_image(written):
 
 
 def test_uids_follow_the_seed(phantom, written, tmp_path):
-    again = write_mammogram_dicom(
-        tmp_path / "again.dcm",
-        phantom.stored,
-        DicomSpec(
-            seed=7,
-            spacing_mm=0.14,
-            view="CC",
-            laterality="L",
-            bits_stored=14,
-            window=(100.0, 50.0),
-        ),
-    )
-    other = write_mammogram_dicom(
-        tmp_path / "other.dcm",
-        phantom.stored,
-        DicomSpec(
-            seed=8,
-            spacing_mm=0.14,
-            view="CC",
-            laterality="L",
-            bits_stored=14,
-            window=(100.0, 50.0),
-        ),
-    )
+    # another window, the same seed: the same UIDs; another seed: others
+    spec = DicomSpec.from_truth(phantom.truth, window=(100.0, 50.0))
+    again = write_mammogram_dicom(tmp_path / "again.dcm", phantom.stored, spec)
+    other = write_mammogram_dicom(tmp_path / "other.dcm", phantom.stored, replace(spec, seed=8))
     a, b, c = (pydicom.dcmread(p) for p in (written("plain"), again, other))
     assert a.StudyInstanceUID == b.StudyInstanceUID and a.SOPInstanceUID == b.SOPInstanceUID
     assert a.StudyInstanceUID != c.StudyInstanceUID
