@@ -74,7 +74,6 @@ PATH = click.Path(path_type=Path)
 @click.option(
     "--triage-point",
     default="most-sensitive",
-    show_default=True,
     help="The triage checkpoint's operating point whose threshold skips a tile (most-sensitive: its "
     "patch-level point with the lowest threshold, so the highest validation sensitivity).",
 )
