@@ -8,11 +8,14 @@ The comparison and its bounds are :mod:`microcalc.parity`, shared with ``mc-benc
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from microcalc.errors import MicrocalcError
+from microcalc.imaging.patch_sets import PatchSet
+from microcalc.parity import ParityBounds, compare
 from microcalc.tensor_names import INPUT, P_CLUSTER
 
 
@@ -53,3 +56,39 @@ def onnx_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return lambda tiles: session.run([P_CLUSTER], {INPUT: np.ascontiguousarray(tiles)})[0]
+
+
+def check_variant(
+    precision: str,
+    *,
+    reference: np.ndarray,
+    path: Path,
+    patches: PatchSet,
+    threshold: float,
+    bounds: ParityBounds,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """The parity record of one ONNX variant.
+
+    Raises:
+        ParityError: the variant breaks a bound (the caller then writes nothing).
+    """
+    candidate = batched(onnx_runner(str(path)), patches.tiles)
+    verdict = compare(
+        reference=reference, candidate=candidate, threshold=threshold, bounds=bounds, labels=patches.labels
+    )
+    if not verdict.passed:
+        advice = (
+            "; try --calib-method percentile or more labelled calibration patches"
+            if precision == "int8"
+            else ""
+        )
+        raise ParityError(
+            f"{precision}: parity with PyTorch failed on {verdict.patches} patches "
+            f"({'; '.join(verdict.failures)}){advice}; nothing was written"
+        )
+    log(
+        f"{precision}: max |dp| {verdict.max_abs_diff:.2e}, agreement {verdict.label_agreement:.2%}"
+        + (f", delta AUC {verdict.delta_auc:+.4f}" if verdict.delta_auc is not None else "")
+    )
+    return verdict.to_dict()

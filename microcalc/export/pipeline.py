@@ -16,8 +16,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import microcalc
 from microcalc.bundle import (
     MANIFEST,
@@ -28,16 +26,15 @@ from microcalc.bundle import (
     write_json_atomic,
     write_manifest,
 )
-from microcalc.defaults import real_patches_dir
 from microcalc.errors import InputError
 from microcalc.export import parity
+from microcalc.export.parity_patches import label_rule, parity_set
 from microcalc.export.tensorrt_build import Profile
 from microcalc.export.triage import export_triage
-from microcalc.imaging.patch_sets import LabelRule, PatchSet, load_patch_set
+from microcalc.imaging.patch_sets import PatchSet, load_patch_set
 from microcalc.imaging.spacing import check_spacing_mm, same_spacing
-from microcalc.parity import BOUNDS, ParityBounds, compare, not_checked
+from microcalc.parity import BOUNDS, ParityBounds, not_checked
 
-REAL_PATCHES = real_patches_dir()
 ONNX_FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 
 
@@ -59,42 +56,6 @@ class ExportOptions:
     model_spacing_mm: float | None = None
     triage: Path | None = None  # a triage checkpoint (mc-train --arch triagecnn): adds triage.onnx
     triage_point: str = "most-sensitive"  # its operating point whose threshold skips tiles (export/triage.py)
-
-
-def synthetic_patches(n: int, size: int, *, seed: int = 0) -> PatchSet:
-    """Labelled parity patches when no folder is given: ``n`` patches cut from mc-synth's tissue
-    phantoms (half with a cluster, the others with isolated specks and vessels at most), through
-    the scanner's 8-bit conversion, plus one all-zero tile (the scaling guard; labelled normal)."""
-    from microcalc.synth.patches import phantom_patches
-
-    kinds = ["cluster", "normal"] * (n // 2)
-    seeds = np.random.SeedSequence(seed).spawn((len(kinds) + 3) // 4)
-    cut = [
-        patch
-        for k, seq in enumerate(seeds)
-        for patch, _ in phantom_patches(kinds[4 * k : 4 * k + 4], patch_size=size, seed_seq=seq)
-    ]
-    tiles = np.stack([*cut, np.zeros((size, size), np.uint8)])[:, None]
-    labels = np.array([int(kind == "cluster") for kind in kinds] + [0])
-    return PatchSet(
-        tiles, labels, [Path(f"synthetic-{kind}-{i}") for i, kind in enumerate([*kinds, "empty"])]
-    )
-
-
-def parity_set(calib: PatchSet | None, config: Any, *, seed: int) -> PatchSet:
-    """The calibration set, or synthetic patches plus ``../shared/data/real_patches`` when present."""
-    if calib is not None:
-        return calib
-    patches = synthetic_patches(16, config.patch_size, seed=seed)
-    if REAL_PATCHES.is_dir():
-        patches = patches.concat(
-            load_patch_set(REAL_PATCHES, size=config.patch_size, rule=_rule(config), skip_other_sizes=True)
-        )
-    return patches
-
-
-def _rule(config: Any) -> LabelRule:
-    return LabelRule.for_model(config.classes, config.positive_class)
 
 
 def _load_model(checkpoint_path: Path) -> tuple[Any, Any]:
@@ -155,7 +116,7 @@ def export_bundle(
         calib = load_patch_set(
             options.calib,
             size=config.patch_size,
-            rule=_rule(config),
+            rule=label_rule(config),
             limit=options.calib_size,
             seed=options.seed,
         )
@@ -255,8 +216,14 @@ def _build(
         record = (
             not_checked("mc-export --no-parity")
             if reference is None
-            else _verdict(
-                precision, reference, path, patches, config.threshold, options.bounds[precision], log
+            else parity.check_variant(
+                precision,
+                reference=reference,
+                path=path,
+                patches=patches,
+                threshold=config.threshold,
+                bounds=options.bounds[precision],
+                log=log,
             )
         )
         report["variants"][precision] = record
@@ -271,7 +238,17 @@ def _build(
             )
         )
     if trt_lib is not None:
-        variants += _engines(staging, variants, trt_lib, config.patch_size, options.profile, timings, log)
+        from microcalc.export.tensorrt_build import engine_variants
+
+        variants += engine_variants(
+            staging,
+            variants,
+            library=trt_lib,
+            patch_size=config.patch_size,
+            profile=options.profile,
+            timings=timings,
+            log=log,
+        )
     write_json_atomic(staging / "parity.json", report)
     input_spec, outputs = output_spec(fp32)
     return write_manifest(
@@ -290,88 +267,3 @@ def _build(
         microcalc_version=microcalc.__version__,
         operating_points=checkpoint.operating_points,
     )
-
-
-def _verdict(
-    precision: str,
-    reference: np.ndarray,
-    path: Path,
-    patches: PatchSet,
-    threshold: float,
-    bounds: ParityBounds,
-    log: Callable[[str], None],
-) -> dict[str, Any]:
-    """The parity record of one ONNX variant.
-
-    Raises:
-        parity.ParityError: the variant breaks a bound (the caller then writes nothing).
-    """
-    candidate = parity.batched(parity.onnx_runner(str(path)), patches.tiles)
-    verdict = compare(
-        reference=reference, candidate=candidate, threshold=threshold, bounds=bounds, labels=patches.labels
-    )
-    if not verdict.passed:
-        advice = (
-            "; try --calib-method percentile or more labelled calibration patches"
-            if precision == "int8"
-            else ""
-        )
-        raise parity.ParityError(
-            f"{precision}: parity with PyTorch failed on {verdict.patches} patches "
-            f"({'; '.join(verdict.failures)}){advice}; nothing was written"
-        )
-    log(
-        f"{precision}: max |dp| {verdict.max_abs_diff:.2e}, agreement {verdict.label_agreement:.2%}"
-        + (f", delta AUC {verdict.delta_auc:+.4f}" if verdict.delta_auc is not None else "")
-    )
-    return verdict.to_dict()
-
-
-def _engines(
-    staging: Path,
-    onnx_variants: list[Variant],
-    library: str,
-    patch_size: int,
-    profile: Profile,
-    timings: dict[str, float],
-    log: Callable[[str], None],
-) -> list[Variant]:
-    """One TensorRT engine per ONNX variant. Parity of engines needs a GPU and is left to mc-bench/mc-eval."""
-    from microcalc.export.tensorrt_build import build_engine, engine_names
-
-    engines = []
-    for source in onnx_variants:
-        engine, sidecar = engine_names(source.precision, library)
-        info = _timed(
-            timings,
-            f"{source.precision}_{library}_s",
-            partial(
-                build_engine,
-                staging / source.file,
-                staging / engine,
-                staging / sidecar,
-                precision=source.precision,
-                patch_size=patch_size,
-                profile=profile,
-                library=library,
-            ),
-        )
-        log(
-            f"{source.precision}: {library} {info['version']} engine for compute capabilities "
-            f"{', '.join(info['compute_capabilities'])}"
-        )
-        engines.append(
-            Variant(
-                name=f"{source.precision}.{library}",
-                format="tensorrt",
-                precision=source.precision,
-                file=engine,
-                sha256=file_sha256(staging / engine),
-                library=library,
-                sidecar=sidecar,
-                onnx_sha256=source.sha256,
-                extra={"profile": info["profile"]},
-                parity=not_checked("a TensorRT engine needs a GPU: mc-bench measures it"),
-            )
-        )
-    return engines

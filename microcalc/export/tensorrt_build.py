@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from microcalc.bundle import file_sha256
+from microcalc.bundle import Variant, file_sha256
 from microcalc.errors import MicrocalcError, MissingDependencyError
+from microcalc.parity import not_checked
 from microcalc.tensor_names import INPUT
 
 LIBRARIES = ("tensorrt", "tensorrt_rtx")
@@ -145,3 +148,49 @@ def build_engine(
     }
     Path(sidecar_path).write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar
+
+
+def engine_variants(
+    staging: Path,
+    onnx_variants: list[Variant],
+    *,
+    library: str,
+    patch_size: int,
+    profile: Profile,
+    timings: dict[str, float],
+    log: Callable[[str], None],
+) -> list[Variant]:
+    """One TensorRT engine per ONNX variant. Parity of engines needs a GPU and is left to mc-bench/mc-eval."""
+    engines = []
+    for source in onnx_variants:
+        engine, sidecar = engine_names(source.precision, library)
+        start = time.perf_counter()
+        info = build_engine(
+            staging / source.file,
+            staging / engine,
+            staging / sidecar,
+            precision=source.precision,
+            patch_size=patch_size,
+            profile=profile,
+            library=library,
+        )
+        timings[f"{source.precision}_{library}_s"] = time.perf_counter() - start
+        log(
+            f"{source.precision}: {library} {info['version']} engine for compute capabilities "
+            f"{', '.join(info['compute_capabilities'])}"
+        )
+        engines.append(
+            Variant(
+                name=f"{source.precision}.{library}",
+                format="tensorrt",
+                precision=source.precision,
+                file=engine,
+                sha256=file_sha256(staging / engine),
+                library=library,
+                sidecar=sidecar,
+                onnx_sha256=source.sha256,
+                extra={"profile": info["profile"]},
+                parity=not_checked("a TensorRT engine needs a GPU: mc-bench measures it"),
+            )
+        )
+    return engines

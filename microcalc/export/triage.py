@@ -82,7 +82,7 @@ def export_triage(
     """
     import onnx
 
-    from microcalc.export.pipeline import synthetic_patches
+    from microcalc.export.parity_patches import synthetic_patches
     from microcalc.models.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(checkpoint_path)

@@ -8,9 +8,7 @@ LR 5e-6, weight decay 1e-3, batch 8, 674x674, per-patch max scaling).
 
 from __future__ import annotations
 
-import copy
 import csv
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -21,21 +19,19 @@ import torch
 from torch.utils.data import DataLoader
 
 from microcalc.atomic import atomic_path, write_json_atomic
-from microcalc.errors import InputError
 from microcalc.model_config import ModelConfig
-from microcalc.models.checkpoint import load_checkpoint, save_checkpoint
-from microcalc.operating_points import OperatingPoints, patch_points
+from microcalc.models.checkpoint import save_checkpoint
 from microcalc.preprocessing import PUBLISHED, Preprocessing
 from microcalc.trainer import model_setup
 from microcalc.trainer.data import PatchSet
 from microcalc.trainer.dataset import Augment, BalancedSampler, PatchDataset
 from microcalc.trainer.distributed import Dist, unwrap
 from microcalc.trainer.loop import make_runtime, predict, train_epoch
-from microcalc.trainer.metrics import binary_metrics
+from microcalc.trainer.metrics import binary_metrics, metrics_at_points, validation_points
+from microcalc.trainer.optim import make_optimizer, make_schedule
 from microcalc.trainer.plots import plot_curves, plot_roc
+from microcalc.trainer.resume import restore, save_last
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("cosine", "step", "constant")
 HISTORY_FIELDS = ("epoch", "train_loss", "val_auc", "val_accuracy", "val_f1", "val_mcc", "lr", "seconds")
 
 
@@ -87,37 +83,6 @@ def _augment(opts: TrainOptions) -> Augment:
         return Augment.off()
     base = Augment() if opts.photometric else Augment.geometric()
     return replace(base, noise_max=opts.noise_augment)
-
-
-def make_optimizer(params: list, opts: TrainOptions) -> torch.optim.Optimizer:
-    if opts.optimizer == "adam":
-        return torch.optim.Adam(params, lr=opts.lr, weight_decay=opts.weight_decay)
-    if opts.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
-    if opts.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=opts.lr, weight_decay=opts.weight_decay, momentum=0.9, nesterov=True
-        )
-    raise InputError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {opts.optimizer!r}")
-
-
-def make_schedule(optimizer: torch.optim.Optimizer, opts: TrainOptions, steps_per_epoch: int):
-    """Per-step LR multiplier: linear warm-up, then cosine to zero, x0.1 steps at 1/2 and 3/4, or flat."""
-    if opts.schedule not in SCHEDULES:
-        raise InputError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {opts.schedule!r}")
-    total, warm = opts.epochs * steps_per_epoch, opts.warmup_epochs * steps_per_epoch
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        t = (step - warm) / max(total - warm, 1)
-        if opts.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
-        if opts.schedule == "step":
-            return 0.1 ** ((t >= 0.5) + (t >= 0.75))
-        return 1.0
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _write_history(path: Path, history: list[dict]) -> None:
@@ -198,8 +163,19 @@ def fit(
     model = model.to(runtime.device)
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model_setup.trainable_parameters(model), opts)
-    scheduler = make_schedule(optimizer, opts, len(train_loader))
+    optimizer = make_optimizer(
+        model_setup.trainable_parameters(model),
+        name=opts.optimizer,
+        lr=opts.lr,
+        weight_decay=opts.weight_decay,
+    )
+    scheduler = make_schedule(
+        optimizer,
+        schedule=opts.schedule,
+        epochs=opts.epochs,
+        warmup_epochs=opts.warmup_epochs,
+        steps_per_epoch=len(train_loader),
+    )
     scaler = runtime.grad_scaler()
     state: dict[str, Any] = {
         "epoch": 0,
@@ -214,7 +190,7 @@ def fit(
     }
     best_weights = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
     if resume:
-        best_weights = _restore(out, model, optimizer, scheduler, scaler, state, config)
+        best_weights = restore(out, model, optimizer, scheduler, scaler, state, config)
     net = dist.wrap(model, runtime.device)
 
     is_pos = val_ds.labels == config.positive_index
@@ -269,13 +245,13 @@ def fit(
                     state_dict=best_weights,
                     config=config,
                     metrics={**m, "epoch": epoch},
-                    operating_points=_points(is_pos, scores),
+                    operating_points=validation_points(is_pos, scores),
                 )
         else:
             state["bad_epochs"] += 1
         state["stopped"] = bool(opts.patience and state["bad_epochs"] >= opts.patience)
         if dist.main:
-            _save_last(out, model, optimizer, scheduler, scaler, state, config, opts)
+            save_last(out, model, optimizer, scheduler, scaler, state, config, record=opts.record())
             _write_history(out / "history.csv", state["history"])
         if opts.progress and dist.main:
             auc = "n/a" if m["auc"] is None else f"{m['auc']:.4f}"
@@ -287,7 +263,7 @@ def fit(
 
     metrics = {
         **state["best_metrics"],
-        **_at_points(is_pos, np.array(state["best_scores"])),
+        **metrics_at_points(is_pos, np.array(state["best_scores"])),
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "early_stopped": state["stopped"],
@@ -311,71 +287,3 @@ def fit(
         plot_curves(out / "curves.png", state["history"])
     dist.barrier()
     return metrics, best_weights
-
-
-def _points(is_pos: np.ndarray, scores: np.ndarray) -> OperatingPoints:
-    """Patch-level operating points from validation scores (none when validation has one class)."""
-    if scores.size == 0 or is_pos.all() or not is_pos.any():
-        return OperatingPoints()
-    return patch_points(is_pos, scores)
-
-
-def _at_points(is_pos: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
-    """The metrics at the default operating point (top level) and at each point (``operating_points``).
-
-    The per-epoch figures use the fixed 0.5 and are kept under ``at_0.5``.
-    """
-    points = _points(is_pos, scores)
-    if not points:
-        return {}
-    at = {
-        p.name: {**binary_metrics(is_pos, scores, threshold=p.threshold), "criterion": p.criterion}
-        for p in points.points
-    }
-    return {
-        **binary_metrics(is_pos, scores, threshold=points.get(points.default).threshold),
-        "operating_point": points.default,
-        "operating_points": at,
-        "at_0.5": binary_metrics(is_pos, scores, threshold=0.5),
-    }
-
-
-def _save_last(
-    out: Path, model, optimizer, scheduler, scaler, state: dict, config: ModelConfig, opts: TrainOptions
-) -> None:
-    training_state = {
-        **state,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "options": opts.record(),
-    }
-    save_checkpoint(
-        out / "last.pt",
-        state_dict=unwrap(model).state_dict(),
-        config=config,
-        metrics=state["best_metrics"],
-        training_state=training_state,
-    )
-
-
-def _restore(out: Path, model, optimizer, scheduler, scaler, state: dict, config: ModelConfig) -> dict:
-    """Load ``last.pt`` for ``--resume``; returns the best weights so far (from ``checkpoint.pt``)."""
-    last = load_checkpoint(out / "last.pt")
-    if last.training_state is None:
-        raise InputError(f"{out / 'last.pt'}: holds no training state to resume from")
-    if last.config.to_dict() != config.to_dict():
-        raise InputError(
-            f"{out / 'last.pt'}: was trained as {last.config.arch} on classes "
-            f"{list(last.config.classes)} at {last.config.patch_size} px; the options given differ"
-        )
-    ts = last.training_state
-    model.load_state_dict(last.state_dict, strict=True)
-    optimizer.load_state_dict(ts["optimizer"])
-    scheduler.load_state_dict(ts["scheduler"])
-    scaler.load_state_dict(ts["scaler"])
-    torch.set_rng_state(ts["torch_rng"])
-    state.update({k: copy.deepcopy(ts[k]) for k in state if k in ts})
-    best = out / "checkpoint.pt"
-    return load_checkpoint(best).state_dict if best.is_file() else dict(last.state_dict)

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from microcalc.operating_points import OperatingPoints, patch_points
+
 METRIC_KEYS = ("accuracy", "f1", "mcc", "specificity", "sensitivity", "auc")
 
 
@@ -55,3 +57,30 @@ def summarise(runs: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, f
         if values.size:
             mean[key], std[key] = float(values.mean()), float(values.std(ddof=1) if values.size > 1 else 0.0)
     return mean, std
+
+
+def validation_points(is_pos: np.ndarray, scores: np.ndarray) -> OperatingPoints:
+    """Patch-level operating points from validation scores (none when validation has one class)."""
+    if scores.size == 0 or is_pos.all() or not is_pos.any():
+        return OperatingPoints()
+    return patch_points(is_pos, scores)
+
+
+def metrics_at_points(is_pos: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    """The metrics at the default operating point (top level) and at each point (``operating_points``).
+
+    The per-epoch figures use the fixed 0.5 and are kept under ``at_0.5``.
+    """
+    points = validation_points(is_pos, scores)
+    if not points:
+        return {}
+    at = {
+        p.name: {**binary_metrics(is_pos, scores, threshold=p.threshold), "criterion": p.criterion}
+        for p in points.points
+    }
+    return {
+        **binary_metrics(is_pos, scores, threshold=points.get(points.default).threshold),
+        "operating_point": points.default,
+        "operating_points": at,
+        "at_0.5": binary_metrics(is_pos, scores, threshold=0.5),
+    }

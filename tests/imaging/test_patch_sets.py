@@ -90,7 +90,7 @@ def test_empty_or_missing_folder_is_an_input_error(tmp_path):
 def test_calc_01_at_the_root_has_one_label_for_export_bench_and_training(tmp_path):
     """It was unlabelled for mc-export, a cluster for mc-bench and ignored by mc-train."""
     from microcalc.bench.runner import BenchSettings, _parity_set
-    from microcalc.export.pipeline import _rule
+    from microcalc.export.parity_patches import label_rule
     from microcalc.trainer.data import discover
 
     for i in range(2):
@@ -99,7 +99,7 @@ def test_calc_01_at_the_root_has_one_label_for_export_bench_and_training(tmp_pat
     _png(tmp_path / "calc_01.png", 220)
     loose = tmp_path / "calc_01.png"
 
-    export_set = load_patch_set(tmp_path, size=32, rule=_rule(CONFIG))
+    export_set = load_patch_set(tmp_path, size=32, rule=label_rule(CONFIG))
     bench_set = _parity_set(BenchSettings(bundle=tmp_path, patches=(tmp_path,)), CONFIG)
     train_set = discover(tmp_path, positive_class="cluster")
     assert export_set.labels[export_set.paths.index(loose)] == 1
