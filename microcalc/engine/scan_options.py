@@ -21,9 +21,7 @@ PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 DEFAULTS: dict[str, Any] = {
     "backend": "auto",
     "precision": "auto",
-    "overlap": 0.25,
-    "batch_size": 8,
-    "min_breast": 0.1,
+    **{k: ScanSettings.__dataclass_fields__[k].default for k in ("overlap", "batch_size", "min_breast")},
 }
 
 # ``--backend --precision --overlap --batch-size --min-breast``

@@ -38,7 +38,7 @@ class ScanSettings:
 
     threshold: float
     overlap: float = 0.25
-    min_breast: float = 0.05
+    min_breast: float = 0.1
     batch_size: int = 8
     depth: int = 3
     cam_fraction: float = 0.5

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from microcalc.engine.tiler import TileGrid, fill_batch
-from microcalc.errors import InputError
+from microcalc.errors import InputError, InternalError, one_line
 from microcalc.tensor_names import INPUT, P_CLUSTER
 from microcalc.triage_entry import TriageEntry
 
@@ -106,12 +106,27 @@ class Triage:
             first += n
         return scores
 
-    def select(self, result: Any) -> TileGrid:
-        """Triage a prepared :class:`~microcalc.engine.pipeline.ScanResult`: sets ``result.triage`` and
-        ``times_ms["triage"]``, returns the sub-grid of kept tiles (what goes to the main model)."""
+    def select(self, result: Any) -> TileGrid | None:
+        """Triage a prepared :class:`~microcalc.engine.scan_result.ScanResult`: sets ``result.triage``
+        and ``times_ms["triage"]``, returns the sub-grid of kept tiles (what goes to the main model).
+
+        A triage that fails on this image refuses the image alone: ``result.error`` becomes an
+        :class:`~microcalc.errors.InternalError` naming it, the return is ``None``, and the scan
+        goes on with the next input.
+        """
         started = time.perf_counter()
         grid = result.grid
-        scores = self.score(result.image.pixels, grid)
+        try:
+            scores = self.score(result.image.pixels, grid)
+        except Exception as exc:  # noqa: BLE001 - any failure of the runtime costs this input only
+            result.image, result.error = (
+                None,
+                InternalError(
+                    f"{result.path}: the triage model failed on this image ({one_line(exc)}); "
+                    "--no-triage scans it with the main model alone"
+                ),
+            )
+            return None
         kept = np.flatnonzero(scores >= self.entry.threshold)
         result.triage = TriageOutcome(scores=scores, kept=kept, threshold=self.entry.threshold)
         result.times_ms["triage"] = (time.perf_counter() - started) * 1e3

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from microcalc.engine.settings import ScanSettings
 from microcalc.errors import InputError, MicrocalcError
 from microcalc.imaging.patches import DICOM_SUFFIXES, looks_dicom
 
-SCAN_OVERLAP, SCAN_MIN_BREAST = 0.25, 0.1  # mc-scan's defaults
+SCAN = ScanSettings(threshold=0.5)  # mc-scan's default tiling (the threshold plays no part here)
 
 
 def is_whole_mammogram(path: Path, *, patch_size: int) -> bool:
@@ -50,7 +51,7 @@ def cut_tiles(path: Path, cache: Path, *, patch_size: int) -> list[Path]:
         pixels = read_mammogram(path, force=True, min_side=patch_size).pixels
     except MicrocalcError as exc:
         raise InputError(f"{path}: cannot read the negative pool mammogram ({exc})") from exc
-    grid = plan_tiles(breast_mask(pixels), size=patch_size, overlap=SCAN_OVERLAP, min_breast=SCAN_MIN_BREAST)
+    grid = plan_tiles(breast_mask(pixels), size=patch_size, overlap=SCAN.overlap, min_breast=SCAN.min_breast)
     folder.mkdir(parents=True, exist_ok=True)
     tiles = []
     for y, x in zip(grid.ys.tolist(), grid.xs.tolist()):

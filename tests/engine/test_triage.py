@@ -17,7 +17,7 @@ from microcalc.bundle import Bundle
 from microcalc.engine import cli as scan_cli
 from microcalc.engine.pipeline import Scanner, ScanSettings
 from microcalc.engine.triage import Triage
-from microcalc.errors import InputError, MicrocalcError, StaleArtifactError
+from microcalc.errors import InputError, InternalError, MicrocalcError, StaleArtifactError
 
 SPOT = (300, 200)  # (y, x) of the phantom's white spot
 TRIAGE_AT = 0.5  # triage threshold on max / 255: spot tiles 1.0, tissue tiles ~0.25
@@ -143,3 +143,29 @@ def test_a_tampered_triage_model_is_refused_in_one_line(tmp_path, triaged, fake_
     (triaged.path / "triage.onnx").unlink()
     with pytest.raises(StaleArtifactError, match="missing triage model"):
         Bundle.load(triaged.path)
+
+
+def test_a_triage_failure_refuses_that_image_and_the_scan_goes_on(mean_backend, triaged, monkeypatch):
+    """ONNX Runtime failing on one image costs that input only: one line naming it, the next is scanned."""
+    triage = Triage.from_bundle(triaged)
+    score, calls = triage.score, []
+
+    def flaky(pixels, grid):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : bad alloc\nsecond line")
+        return score(pixels, grid)
+
+    monkeypatch.setattr(triage, "score", flaky)
+    image = phantom(600, 500, spots=(SPOT,))
+    scanner = Scanner(
+        mean_backend(P),
+        reader=lambda path: as_image(image, path.name),
+        settings=ScanSettings(threshold=0.3, batch_size=4),
+        triage=triage,
+    )
+    first, second = scanner.scan([Path("a.dcm"), Path("b.dcm")])
+    assert isinstance(first.error, InternalError) and first.image is None
+    message = str(first.error)
+    assert message.startswith("a.dcm: the triage model failed on this image") and "\n" not in message
+    assert second.error is None and len(second.findings) == 1 and second.triage.kept.size > 0
