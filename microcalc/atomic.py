@@ -4,18 +4,22 @@ A reader (a scanner watching an output folder, a resumed training run, a PACS br
 a half-written file, and a failure at any point leaves neither the new file nor a temporary one.
 The rename is atomic because the temporary file sits in the target's folder (same file system).
 Every writer in microcalc goes through :func:`atomic_path`; the text, bytes and JSON helpers
-cover the common cases. Standard library only: the engine imports it.
+cover the common cases, and :func:`staging_dir` / :func:`commit_dir` do the same for a whole
+folder (a model bundle). Standard library only: the engine imports it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from microcalc.errors import InputError
 
 
 @contextmanager
@@ -98,3 +102,44 @@ def ensure_output_dir(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{path}: cannot create the output folder ({exc.strerror or exc})") from exc
+
+
+def staging_dir(target: str | os.PathLike) -> Path:
+    """A fresh temporary folder next to ``target`` (same file system, so the final rename is atomic).
+
+    Raises:
+        InputError: the parent folder cannot be created or written.
+    """
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        staging.chmod(0o755)
+        return staging
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the output folder ({exc.strerror or exc})") from exc
+
+
+def commit_dir(staging: Path, target: str | os.PathLike, *, marker: str) -> None:
+    """Replace ``target`` with the finished ``staging`` folder (:func:`staging_dir`).
+
+    An existing folder is moved aside first and removed only after the new one is in place, so a
+    failure at any point leaves either the old folder or the new one, never a mix. A non-empty
+    ``target`` without the file ``marker`` (a bundle's ``bundle.json``) is somebody else's folder
+    and is never replaced.
+    """
+    target = Path(target)
+    old = None
+    if target.exists():
+        if not (target / marker).is_file() and any(target.iterdir()):
+            raise InputError(f"{target}: exists and is not a model bundle; refusing to replace it")
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -12,9 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shlex
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +21,7 @@ from microcalc.atomic import write_json_atomic
 from microcalc.errors import InputError, StaleArtifactError
 from microcalc.model_config import ModelConfig
 from microcalc.operating_points import OperatingPoints
+from microcalc.rebuild import export_command, rebuild_hint
 from microcalc.triage_entry import TriageEntry
 
 FORMAT = "microcalc-bundle"
@@ -39,38 +37,6 @@ def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
-
-
-def export_command(
-    manifest: dict[str, Any] | None, bundle_dir: Path, *, precision: str | None = None, fmt: str = "onnx"
-) -> str:
-    """The ``mc-export`` command that recreates this bundle with every variant it has, plus the
-    ``precision`` variant of format ``fmt`` when given: a command that runs as printed (a test parses
-    it with mc-export's own parser). FP32 ONNX is always written; INT8 needs calibration patches."""
-    manifest = manifest or {}
-    ckpt = (manifest.get("source_checkpoint") or {}).get("path") or "CHECKPOINT"
-    have = {
-        (v.get("precision"), v.get("format")) for v in manifest.get("variants") or [] if isinstance(v, dict)
-    }
-    if precision is not None:
-        have.add((precision, fmt))
-    args = ["mc-export", "--checkpoint", str(ckpt), "--out", str(bundle_dir)]
-    if any(p == "fp16" for p, _ in have):
-        args.append("--fp16")
-    if any(p == "int8" for p, _ in have):
-        args += ["--int8", "--calib", "CALIB_DIR"]
-    if any(f == "tensorrt" for _, f in have):
-        args.append("--trt")
-    if manifest.get("triage"):
-        args += ["--triage", str((manifest["triage"].get("source_checkpoint") or {}).get("path") or "TRIAGE")]
-    return shlex.join(args)
-
-
-def rebuild_hint(
-    manifest: dict[str, Any] | None, bundle_dir: Path, *, precision: str | None = None, fmt: str = "onnx"
-) -> str:
-    """``rebuild it with: <mc-export command>`` (see :func:`export_command`), ending stale-file errors."""
-    return f"rebuild it with: {export_command(manifest, bundle_dir, precision=precision, fmt=fmt)}"
 
 
 @dataclass(frozen=True)
@@ -282,45 +248,6 @@ class Bundle:
 
     def __iter__(self) -> Iterator[Variant]:
         return iter(self.variants)
-
-
-def staging_dir(target: str | os.PathLike) -> Path:
-    """A fresh temporary folder next to ``target`` (same file system, so the final rename is atomic).
-
-    Raises:
-        InputError: the parent folder cannot be created or written.
-    """
-    target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-        staging.chmod(0o755)
-        return staging
-    except OSError as exc:
-        raise InputError(f"{target}: cannot write the output folder ({exc.strerror or exc})") from exc
-
-
-def commit_dir(staging: Path, target: str | os.PathLike) -> None:
-    """Replace ``target`` with the finished ``staging`` folder.
-
-    An existing bundle is moved aside first and removed only after the new one is in place, so a
-    failure at any point leaves either the old bundle or the new one, never a mix.
-    """
-    target = Path(target)
-    old = None
-    if target.exists():
-        if not (target / MANIFEST).is_file() and any(target.iterdir()):
-            raise InputError(f"{target}: exists and is not a model bundle; refusing to replace it")
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_manifest(

@@ -44,7 +44,7 @@ def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_no_hand_written_temp_then_rename_left_in_the_package():
-    """Every temporary-file write goes through microcalc.atomic (bundle folders use bundle.commit_dir)."""
+    """Every temporary-file write goes through microcalc.atomic (folders too: staging_dir, commit_dir)."""
     root = Path(__file__).resolve().parents[1] / "microcalc"
     pattern = re.compile(r"mkstemp\(|with_name\(f?\"\.[^\"]*\.tmp|os\.replace\(tmp")
     offenders = sorted(

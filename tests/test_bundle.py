@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from microcalc.bundle import Bundle, Variant, commit_dir, file_sha256, staging_dir, write_manifest
+from microcalc.atomic import commit_dir, staging_dir
+from microcalc.bundle import MANIFEST, Bundle, Variant, file_sha256, write_manifest
 from microcalc.errors import InputError, StaleArtifactError
 from microcalc.model_config import published_config
 
@@ -107,14 +108,14 @@ def test_commit_dir_replaces_old_bundle_and_refuses_other_folders(tmp_path: Path
     staging = staging_dir(target)
     _make_bundle(staging)
     (staging / "marker").write_text("new")
-    commit_dir(staging, target)
+    commit_dir(staging, target, marker=MANIFEST)
     assert (target / "marker").read_text() == "new" and not staging.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["b"]  # the old bundle moved aside is gone
     other = tmp_path / "photos"
     other.mkdir()
     (other / "cat.jpg").write_bytes(b"x")
     with pytest.raises(InputError, match="not a model bundle"):
-        commit_dir(staging_dir(other), other)
+        commit_dir(staging_dir(other), other, marker=MANIFEST)
 
 
 def test_staging_dir_unwritable_parent(tmp_path: Path) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 import pytest
 
-from microcalc.bundle import Bundle, Variant, rebuild_hint
+from microcalc.bundle import Bundle, Variant
 from microcalc.engine.backends.selection import engine_files
 from microcalc.errors import InputError
 from microcalc.export.cli import cli
 from microcalc.model_config import ModelConfig
+from microcalc.rebuild import rebuild_hint
 
 COMMAND = re.compile(r"mc-export [^;\n]*")
 

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import microcalc
+from microcalc.atomic import commit_dir, staging_dir
 from microcalc.bundle import (
     MANIFEST,
     Variant,
-    commit_dir,
     file_sha256,
-    staging_dir,
     write_json_atomic,
     write_manifest,
 )
@@ -158,7 +157,7 @@ def export_bundle(
         timings["total_s"] = time.perf_counter() - t0
         manifest["export_timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         write_json_atomic(staging / MANIFEST, manifest)
-        commit_dir(staging, out)
+        commit_dir(staging, out, marker=MANIFEST)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

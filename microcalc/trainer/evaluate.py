@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from microcalc.bundle import export_command
 from microcalc.errors import InputError
 from microcalc.imaging.patches import fit_patch, read_patch
 from microcalc.model_config import ModelConfig
+from microcalc.rebuild import export_command
 from microcalc.trainer.data import list_images
 
 

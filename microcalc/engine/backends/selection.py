@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from microcalc.bundle import Bundle, Variant, rebuild_hint
+from microcalc.bundle import Bundle, Variant
 from microcalc.engine import cuda_memory
 from microcalc.engine.backends import availability
 from microcalc.engine.backends.base import check_precision
@@ -29,6 +29,7 @@ from microcalc.engine.backends.engine_check import check_engine
 from microcalc.engine.cpu_info import cpu_info
 from microcalc.errors import MicrocalcError
 from microcalc.parity import failure_reason, recorded_pass
+from microcalc.rebuild import rebuild_hint
 
 
 @dataclass(frozen=True)
