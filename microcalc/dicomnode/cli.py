@@ -23,7 +23,12 @@ from microcalc.dicomnode.sender import Sender, parse_destination
 from microcalc.dicomnode.spool import Spool
 from microcalc.dicomnode.worker import ScanWorker
 from microcalc.engine.backends.base import import_optional
-from microcalc.engine.scan_options import scan_options, settings_from_options, threshold_options
+from microcalc.engine.scan_options import (
+    scan_options,
+    settings_from_options,
+    threshold_options,
+    triage_option,
+)
 from microcalc.report_sr.document import highdicom
 
 log = logging.getLogger("mc-serve")
@@ -44,6 +49,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     from microcalc.dicomnode.scp import start_scp
     from microcalc.engine.cli import open_run
     from microcalc.engine.pipeline import Scanner
+    from microcalc.engine.triage import Triage
     from microcalc.imaging import read_mammogram
     from microcalc.imaging.isolated import IsolatedReader
 
@@ -55,10 +61,16 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     ensure_output_dir(config.out)
     bundle = Bundle.load(config.model or default_bundle())
     point, settings = settings_from_options(bundle, asdict(config))
+    triage = Triage.from_bundle(bundle, wanted=config.triage)  # refused before the backend loads
     runner, run, chosen = open_run(
         bundle, backend=config.backend, precision=config.precision, settings=settings, point=point
     )
-    log.info("backend %s; %s", chosen, point.describe())
+    log.info(
+        "backend %s; %s; %s",
+        chosen,
+        point.describe(),
+        f"triage at {triage.entry.threshold:.4g}" if triage else "no triage",
+    )
     sr_ready = threading.Event()
     # images from the network are untrusted: decode them in a worker process that a hang or crash cannot
     # outlive
@@ -66,7 +78,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
         partial(read_mammogram, min_side=bundle.config.patch_size), timeout_s=config.decode_timeout
     )
     with runner, isolated as reader:
-        scanner = Scanner(runner, reader=reader, settings=settings)
+        scanner = Scanner(runner, reader=reader, settings=settings, triage=triage)
         worker = ScanWorker(
             spool=spool,
             scanner=scanner,
@@ -154,6 +166,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
 )
 @scan_options
 @threshold_options
+@triage_option
 @click.option(
     "--max-backoff",
     type=float,

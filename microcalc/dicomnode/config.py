@@ -42,6 +42,7 @@ class ServeConfig:
     decode_timeout: float = ScanSettings.decode_timeout_s
     max_backoff: float = 30.0
     send_overview: bool = False
+    triage: bool | None = None  # None: on when the bundle has a triage model, as in mc-scan
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

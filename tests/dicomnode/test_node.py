@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pydicom
@@ -26,6 +27,7 @@ from pynetdicom.sop_class import (
 from microcalc.dicomnode.cli import serve
 from microcalc.dicomnode.config import ServeConfig
 from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE, SECONDARY_CAPTURE_STORAGE
+from tests.engine.engine_fakes import add_max_triage
 
 
 class FakePacs:
@@ -114,11 +116,8 @@ def make_node(tmp_path, small_bundle):
             port=free_port(),
             host="127.0.0.1",
             dest=f"PACS@127.0.0.1:{dest_port}",
-            spool=tmp_path / "spool",
-            out=tmp_path / "out",
-            model=small_bundle,
             max_backoff=0.5,
-            **overrides,
+            **{"model": small_bundle, "spool": tmp_path / "spool", "out": tmp_path / "out", **overrides},
         )
         node = Node(config).start()
         started.append(node)
@@ -256,3 +255,30 @@ def test_an_image_that_cannot_be_scanned_moves_to_failed_and_the_node_goes_on(
     reason = (node.config.spool / "failed" / f"{uid}.txt").read_text()
     assert (node.config.spool / "failed" / f"{uid}.dcm").is_file() and len(reason.splitlines()) == 1
     assert [referenced_image(sr) for sr in pacs.received] == [pydicom.dcmread(good).SOPInstanceUID]
+
+
+def test_the_bundles_triage_runs_in_the_node_as_in_mc_scan(tmp_path, mammograms, small_bundle, make_node):
+    """The bundle's triage model runs in the node (its report says how many tiles it ruled out) unless
+    the config turns it off, as --no-triage does in mc-scan."""
+    bundle = add_max_triage(shutil.copytree(small_bundle, tmp_path / "triaged"), threshold=0.999)
+    pacs = FakePacs(free_port()).start()
+    reports = []
+    for triage in (None, False):
+        node = make_node(
+            pacs.port,
+            model=bundle,
+            triage=triage,
+            spool=tmp_path / f"spool{triage}",
+            out=tmp_path / f"out{triage}",
+        )
+        (image,) = images(mammograms, tmp_path / f"in{triage}", 1)
+        assert send(node.config.port, [image]) == [0x0000]
+        wait_for(partial(lambda n: len(pacs.received) > n, len(reports)), what="the SR")
+        assert node.shutdown() == 0
+        uid = pydicom.dcmread(image).SOPInstanceUID
+        reports.append(json.loads((node.config.out / f"{uid}.json").read_text()))
+    pacs.stop()
+    on, off = reports
+    assert on["triage"]["threshold"] == 0.999 and 0 < on["triage"]["tiles"]
+    assert 0 <= on["triage"]["skipped"] <= on["triage"]["tiles"]
+    assert off["triage"] is None

@@ -113,4 +113,4 @@ def test_unknown_architecture_lists_choices() -> None:
 
 
 def test_registry_lists_the_zoo() -> None:
-    assert set(TORCHVISION_PARAMS) | {"smallcnn"} == set(list_models())
+    assert set(TORCHVISION_PARAMS) | {"smallcnn", "triagecnn"} == set(list_models())
