@@ -8,6 +8,7 @@ the :class:`~microcalc.engine.settings.ScanSettings` each of them scans with.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any
 
 import click
@@ -21,7 +22,7 @@ PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 DEFAULTS: dict[str, Any] = {
     "backend": "auto",
     "precision": "auto",
-    **{k: ScanSettings.__dataclass_fields__[k].default for k in ("overlap", "batch_size", "min_breast")},
+    **{f.name: f.default for f in fields(ScanSettings) if f.name in ("overlap", "batch_size", "min_breast")},
 }
 
 # ``--backend --precision --overlap --batch-size --min-breast``

@@ -178,8 +178,10 @@ class OpenVinoBackend(Backend):
 
     def infer(self, tiles: np.ndarray) -> BatchResult:
         """One synchronous batch, split over the infer requests so that every stream works on it."""
-        parts = np.array_split(np.arange(tiles.shape[0]), min(self.num_requests, tiles.shape[0]))
-        pending = [self.submit(tiles[part[0] : part[-1] + 1], part.size) for part in parts]
+        if tiles.shape[0] < 2:
+            return super().infer(tiles)
+        parts = np.array_split(tiles, min(self.num_requests, tiles.shape[0]))  # views, no copies
+        pending = [self.submit(part, part.shape[0]) for part in parts]
         results = [batch.result() for batch in pending]
         return BatchResult(
             p_cluster=np.concatenate([r.p_cluster for r in results]),
