@@ -91,7 +91,9 @@ def cli(
 
     worklist_files = tuple(expand_inputs([str(worklist)])) if worklist else ()
     if worklist and not worklist_files:
-        raise click.BadParameter(f"{worklist} holds no DICOM, PNG or TIFF image", param_hint="--worklist")
+        raise click.BadParameter(
+            f"{worklist} holds no DICOM, PNG, PGM or TIFF image", param_hint="--worklist"
+        )
     bundle_dir = bundle or default_bundle()
     patch_size = Bundle.load(bundle_dir, verify=False).config.patch_size
     with bench_inputs(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-IMAGE_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".png", ".tif", ".tiff", ""})
+IMAGE_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".png", ".pgm", ".tif", ".tiff", ""})
 
 
 def _is_candidate(path: Path) -> bool:

@@ -52,15 +52,10 @@ def read_patch(path: Path) -> np.ndarray:
         from microcalc.imaging.reader import read_mammogram
 
         return read_mammogram(path, force=True).pixels
-    from PIL import Image, UnidentifiedImageError
+    from microcalc.imaging.reader import raster_pixels
 
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                return to_uint8(np.asarray(im))
-            return np.asarray(im.convert("L"), dtype=np.uint8).copy()
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable image ({exc})") from exc
+    pixels, _ = raster_pixels(path)
+    return pixels if pixels.dtype == np.uint8 else to_uint8(pixels)
 
 
 def fit_patch(img: np.ndarray, *, size: int, policy: str, path: Path) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``read_mammogram``: DICOM (any transfer syntax with its plugin), PNG or TIFF -> :class:`Mammogram`.
+"""``read_mammogram``: DICOM (any transfer syntax with its plugin), PNG, PGM or TIFF -> :class:`Mammogram`.
 
 Every problem with the input raises :class:`~microcalc.errors.InputError` with one line that
 names the file: not an image, no Pixel Data, a missing decoder plugin (with the pip package to
@@ -55,6 +55,15 @@ _DECODER_PACKAGES = (
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*")
+# Netpbm greymaps (mini-MIAS, converted DDSM): binary P5 and plain P2, 8 or 16 bit; the magic is
+# followed by whitespace.
+_PGM_MAGICS = (b"P5", b"P2")
+
+
+def is_raster(head: bytes) -> bool:
+    """Whether a file's first bytes are a PNG, TIFF or PGM signature (the rasters Pillow reads here)."""
+    pgm = head[:2] in _PGM_MAGICS and head[2:3].isspace()
+    return head.startswith(_PNG_MAGIC) or head[:4] in _TIFF_MAGICS or pgm
 
 
 def read_mammogram(path: str | Path, *, force: bool = False, min_side: int = 0) -> Mammogram:
@@ -75,7 +84,7 @@ def read_mammogram(path: str | Path, *, force: bool = False, min_side: int = 0) 
             head = fh.read(132)
     except OSError as e:
         raise InputError(f"{path}: cannot read file ({e.strerror or e})") from e
-    if head.startswith(_PNG_MAGIC) or head[:4] in _TIFF_MAGICS:
+    if is_raster(head):
         return _read_raster(path, min_side=min_side)
     return _read_dicom(path, force=force, min_side=min_side)
 
@@ -90,18 +99,23 @@ def _check_size(path: Path, rows: int, cols: int, *, min_side: int) -> None:
         raise InputError(f"{path}: image {rows}x{cols} is smaller than the minimum side of {min_side} px")
 
 
-def _read_raster(path: Path, *, min_side: int) -> Mammogram:
+def raster_pixels(path: Path) -> tuple[np.ndarray, str]:
+    """A PNG/PGM/TIFF/JPEG/BMP file's grey pixels (16-bit kept as read, colour as luminance) and its
+    Pillow format: the one raster decoding that mammograms and training patches share."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            kind = im.format
+            kind = str(im.format)
             if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                arr = np.asarray(im)
-            else:
-                arr = np.asarray(im.convert("L"))
+                return np.asarray(im), kind
+            return np.asarray(im.convert("L"), dtype=np.uint8).copy(), kind
     except (OSError, UnidentifiedImageError, ValueError) as e:
         raise InputError(f"{path}: unreadable {path.suffix or 'image'} file ({e})") from e
+
+
+def _read_raster(path: Path, *, min_side: int) -> Mammogram:
+    arr, kind = raster_pixels(path)
     if arr.ndim != 2:
         raise InputError(f"{path}: expected a single-channel image, got shape {arr.shape}")
     rows, cols = arr.shape
@@ -125,7 +139,7 @@ def _read_dicom(path: Path, *, force: bool, min_side: int) -> Mammogram:
     try:
         ds = pydicom.dcmread(path)
     except InvalidDicomError as e:
-        raise InputError(f"{path}: not a DICOM, PNG or TIFF file") from e
+        raise InputError(f"{path}: not a DICOM, PNG, PGM or TIFF file") from e
     except Exception as e:  # pydicom parsing untrusted bytes (zlib, struct, ...): any failure is the file's
         raise InputError(f"{path}: unreadable DICOM file ({one_line(e)})") from e
     convert_all(path, ds)

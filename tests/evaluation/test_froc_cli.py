@@ -131,3 +131,37 @@ def test_calibrate_refuses_native_grid(tmp_path, cases):
         froc_cli.cli, [str(bundle), str(folder), "--truth", str(truth), "--calibrate", "--native-grid"]
     )
     assert result.exit_code != 0 and "--calibrate with --native-grid" in result.output
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_froc_accepts_pgm_as_png(tmp_path, monkeypatch, bits):
+    """The cases as PNG and as PGM (--spacing 0.1, as the DICOMs' header says) give the same FROC."""
+    from pgm_files import write_pgm
+    from PIL import Image
+
+    monkeypatch.setattr(scan_cli, "open_backend", mean_backend_opener(P))
+    rows = [["image", "row", "col", "radius_mm"]]
+    for suffix in (".png", ".pgm"):
+        folder = tmp_path / suffix[1:]
+        folder.mkdir()
+        for k, (name, (spots, truth)) in enumerate(CASES.items()):
+            grey = phantom(seed=k, spots=spots)
+            if suffix == ".pgm":
+                write_pgm(folder / f"{name}.pgm", grey, bits=bits)
+            else:
+                wide = grey if bits == 8 else grey.astype("uint16") * 257
+                Image.fromarray(wide).save(folder / f"{name}.png")
+            rows += [[f"{name}{suffix}", *row] for row in truth] or [[f"{name}{suffix}", "", "", ""]]
+    with open(tmp_path / "truth.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    bundle = write_tiny_bundle(tmp_path / "bundle", patch=P, threshold=THRESHOLD)
+    got = {}
+    for kind in ("png", "pgm"):
+        args = [bundle, tmp_path / kind, "--truth", tmp_path / "truth.csv", "--out", tmp_path / f"f{kind}"]
+        result = froc([*args, "--spacing", "0.1", "--threshold", str(THRESHOLD)])
+        assert result.exit_code == 0, result.output
+        got[kind] = json.loads((tmp_path / f"f{kind}" / "froc.json").read_text())
+    assert got["pgm"]["images"] == 4 and got["pgm"]["clusters"] == 2
+    assert got["pgm"]["at_operating_point"] == got["png"]["at_operating_point"]
+    if bits == 8:  # grey levels as the windowed DICOMs give them: the same verdicts as they get
+        assert got["pgm"]["at_operating_point"]["sensitivity"] == 0.5

@@ -117,7 +117,7 @@ def _broken(kind: str, dicom_path: Path, tmp: Path, monkeypatch) -> Path:
 @pytest.mark.parametrize(
     "kind, kwargs, message",
     [
-        ("text", {}, "not a DICOM, PNG or TIFF file"),  # plain text
+        ("text", {}, "not a DICOM, PNG, PGM or TIFF file"),  # plain text
         ("missing", {}, "cannot read file"),  # no such file
         ("nopixels", {}, "no Pixel Data"),  # header only
         ("noplugin", {}, "pip install pylibjpeg-rle"),  # decoder plugin missing (simulated)

@@ -30,7 +30,7 @@ def _bad_sets(root: Path) -> dict[str, tuple[Path, list[str], str]]:
     mismatch = write_patches(root / "mismatch", n_per_class=3, size=40, seed=0)
     return {
         # a file that Pillow cannot decode: named, with the reason
-        "unreadable": (unreadable, [], "broken.png: unreadable image"),
+        "unreadable": (unreadable, [], "broken.png: unreadable .png file"),
         # a class folder with no images at all
         "empty_class": (empty, [], "class folder 'benign' holds no images"),
         # only one class: nothing to discriminate
