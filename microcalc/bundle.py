@@ -169,6 +169,13 @@ class Bundle:
         every parity figure meaningless, so it is refused (``StaleArtifactError``, with the rebuild
         hint), and a missing one is an ``InputError``.
         """
+        members = (self.manifest.get("ensemble") or {}).get("members") or []
+        if members:
+            raise InputError(
+                f"{self.path}: an ensemble of {len(members)} checkpoints, which the torch backend and "
+                "mc-bench's PyTorch reference do not run; use an ONNX backend (onnxruntime, openvino, "
+                "tensorrt)"
+            )
         source = self.manifest.get("source_checkpoint") or {}
         named = override if override is not None else source.get("path")
         path = Path(named or "")

@@ -18,13 +18,14 @@ def export_command(
     ``precision`` variant of format ``fmt`` when given: a command that runs as printed (a test parses
     it with mc-export's own parser). FP32 ONNX is always written; INT8 needs calibration patches."""
     manifest = manifest or {}
-    ckpt = (manifest.get("source_checkpoint") or {}).get("path") or "CHECKPOINT"
+    members = (manifest.get("ensemble") or {}).get("members") or [manifest.get("source_checkpoint") or {}]
+    ckpts = [str(m.get("path") or "CHECKPOINT") for m in members if isinstance(m, dict)] or ["CHECKPOINT"]
     have = {
         (v.get("precision"), v.get("format")) for v in manifest.get("variants") or [] if isinstance(v, dict)
     }
     if precision is not None:
         have.add((precision, fmt))
-    args = ["mc-export", "--checkpoint", str(ckpt), "--out", str(bundle_dir)]
+    args = ["mc-export", *(a for c in ckpts for a in ("--checkpoint", c)), "--out", str(bundle_dir)]
     if any(p == "fp16" for p, _ in have):
         args.append("--fp16")
     if any(p == "int8" for p, _ in have):

@@ -18,9 +18,10 @@ PATH = click.Path(path_type=Path)
 @click.option(
     "--checkpoint",
     type=PATH,
-    default=None,
-    help="Checkpoint to export (ours, published Microcalc-Detect .tar, or torchvision). "
-    "[default: $MICROCALC_CHECKPOINT or ~/.microcalc/checkpoint.pt]",
+    multiple=True,
+    help="Checkpoint to export (ours, published Microcalc-Detect .tar, or torchvision). Repeat it for an "
+    "ensemble: checkpoints of one architecture and patch size (e.g. 3 training seeds) in one graph that "
+    "averages their p_cluster and cam. [default: $MICROCALC_CHECKPOINT or ~/.microcalc/checkpoint.pt]",
 )
 @click.option(
     "--out",
@@ -80,7 +81,7 @@ PATH = click.Path(path_type=Path)
 @seed_option()
 def cli(
     *,
-    checkpoint: Path | None,
+    checkpoint: tuple[Path, ...],
     out: Path | None,
     fp16: bool,
     int8: bool,
@@ -114,6 +115,12 @@ def cli(
     Example: mc-export --checkpoint PRETRAINED_RESNET101.tar --out bundle --model-spacing 0.07
 
     Example: mc-export --checkpoint run/checkpoint.pt --out bundle --triage triage_run/checkpoint.pt
+
+    An ensemble bundle records its members (SHA-256, seed) and gets its operating points anew: patch
+    points from labelled --calib patches, image points from mc-froc --calibrate (never the members').
+
+    Example: mc-export --checkpoint s0/checkpoint.pt --checkpoint s1/checkpoint.pt --checkpoint
+    s2/checkpoint.pt --out ensemble
     """
     from microcalc.export.pipeline import ExportOptions, export_bundle
     from microcalc.export.tensorrt_build import Profile
@@ -124,7 +131,7 @@ def cli(
         profile = Profile(min_batch=min_batch, opt_batch=opt_batch, max_batch=max_batch)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    checkpoint = checkpoint or defaults.default_checkpoint()
+    checkpoints = list(checkpoint) or [defaults.default_checkpoint()]
     out = out or defaults.default_bundle()
     options = ExportOptions(
         fp16=fp16,
@@ -141,7 +148,7 @@ def cli(
         triage=triage,
         triage_point=triage_point,
     )
-    manifest = export_bundle(checkpoint, out, options=options, log=lambda line: click.echo(line, err=True))
+    manifest = export_bundle(checkpoints, out, options=options, log=lambda line: click.echo(line, err=True))
     names = ", ".join(v["name"] for v in manifest["variants"])
     click.echo(f"{out}: {names} ({manifest['export_timings_s']['total_s']:.1f} s)")
 

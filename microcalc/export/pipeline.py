@@ -6,10 +6,9 @@ every variant has passed its parity bound, so a failed export leaves no partial 
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -28,10 +27,10 @@ from microcalc.bundle import (
 from microcalc.errors import InputError
 from microcalc.export import parity
 from microcalc.export.parity_patches import label_rule, parity_set
+from microcalc.export.source import ExportSource, load_source
 from microcalc.export.tensorrt_build import Profile
 from microcalc.export.triage import export_triage
 from microcalc.imaging.patch_sets import PatchSet, load_patch_set
-from microcalc.imaging.spacing import check_spacing_mm, same_spacing
 from microcalc.parity import BOUNDS, ParityBounds, not_checked
 
 ONNX_FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
@@ -57,47 +56,24 @@ class ExportOptions:
     triage_point: str = "most-sensitive"  # its operating point whose threshold skips tiles (export/triage.py)
 
 
-def _load_model(checkpoint_path: Path) -> tuple[Any, Any]:
-    from microcalc.models.checkpoint import load_checkpoint
-    from microcalc.models.tile_model import TileClassifier
-
-    checkpoint = load_checkpoint(checkpoint_path)
-    try:
-        return checkpoint, TileClassifier.from_checkpoint(checkpoint)
-    except (ValueError, NotImplementedError) as exc:
-        raise InputError(f"{checkpoint_path}: {exc}") from exc
-
-
-def model_spacing(config: Any, value: float | None, checkpoint_path: Path) -> Any:
-    """``config`` with ``--model-spacing`` applied: sets it where the checkpoint has none, refuses a
-    contradiction."""
-    if value is None:
-        return config
-    value = check_spacing_mm(value, what="--model-spacing")
-    recorded = config.pixel_spacing_mm
-    if recorded is not None and not same_spacing(recorded, value):
-        raise InputError(
-            f"{checkpoint_path}: the checkpoint was trained at {recorded:g} mm; "
-            f"--model-spacing {value:g} contradicts it"
-        )
-    return dataclasses.replace(config, pixel_spacing_mm=recorded if recorded is not None else value)
-
-
 def export_bundle(
-    checkpoint_path: str | Path,
+    checkpoint_path: str | Path | Sequence[str | Path],
     out: str | Path,
     *,
     options: ExportOptions,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Export ``checkpoint_path`` to the bundle folder ``out``; returns the manifest.
+    """Export ``checkpoint_path`` (one checkpoint, or several of one architecture: an ensemble whose
+    graph averages their outputs, :mod:`microcalc.export.source`) to the bundle folder ``out``; returns
+    the manifest.
 
     Raises:
-        InputError: bad checkpoint, calibration folder or output folder.
+        InputError: bad checkpoint, mismatched ensemble members, calibration folder or output folder.
         parity.ParityError: a variant is outside its bound (nothing is written).
         MissingDependencyError: ``--trt`` without TensorRT or TensorRT-RTX.
     """
-    checkpoint_path, out = Path(checkpoint_path), Path(out)
+    paths = [checkpoint_path] if isinstance(checkpoint_path, (str, Path)) else list(checkpoint_path)
+    out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
         raise InputError(f"{out}: exists and is not a model bundle; choose another --out")
     trt_lib = None
@@ -107,9 +83,10 @@ def export_bundle(
         trt_lib = import_tensorrt()[1]
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    checkpoint, tile_model = _load_model(checkpoint_path)
-    checkpoint.config = model_spacing(checkpoint.config, options.model_spacing_mm, checkpoint_path)
-    config = checkpoint.config
+    source = load_source(paths, model_spacing_mm=options.model_spacing_mm)
+    config = source.config
+    if source.is_ensemble:
+        log(f"ensemble of {len(paths)} {config.arch} checkpoints: one graph averaging p_cluster and cam")
     calib = None
     if options.calib is not None:
         calib = load_patch_set(
@@ -133,9 +110,7 @@ def export_bundle(
         "image's native grid"
     )
     try:
-        manifest = _build(
-            staging, checkpoint_path, checkpoint, tile_model, calib, patches, trt_lib, options, timings, log
-        )
+        manifest = _build(staging, source, calib, patches, trt_lib, options, timings, log)
         if options.triage is not None:
             entry = _timed(
                 timings,
@@ -173,9 +148,7 @@ def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
 
 def _build(
     staging: Path,
-    checkpoint_path: Path,
-    checkpoint: Any,
-    tile_model: Any,
+    source: ExportSource,
     calib: PatchSet | None,
     patches: PatchSet,
     trt_lib: str | None,
@@ -187,13 +160,13 @@ def _build(
     from microcalc.export.int8 import quantize_int8
     from microcalc.export.onnx_graph import export_onnx, output_spec
 
-    config = checkpoint.config
+    config = source.config
     precisions = ["fp32"] + (["fp16"] if options.fp16 else []) + (["int8"] if options.int8 else [])
     fp32 = staging / ONNX_FILES["fp32"]
     _timed(
         timings,
         "fp32_s",
-        lambda: export_onnx(tile_model, fp32, patch_size=config.patch_size, opset=options.opset),
+        lambda: export_onnx(source.tile_model, fp32, patch_size=config.patch_size, opset=options.opset),
     )
     if options.fp16:
         _timed(timings, "fp16_s", lambda: convert_fp16(fp32, staging / ONNX_FILES["fp16"]))
@@ -206,15 +179,25 @@ def _build(
             ),
         )
     reference = (
-        parity.batched(parity.torch_reference(checkpoint), patches.tiles) if options.check_parity else None
+        parity.batched(source.reference(), patches.tiles)
+        if options.check_parity or (source.is_ensemble and calib is not None and calib.labelled)
+        else None
     )
+    points = source.operating_points(calib, reference)
+    if source.is_ensemble:
+        log(
+            f"ensemble operating points: {', '.join(points.names)} (recomputed on the --calib patches)"
+            if points
+            else "ensemble operating points: none yet (mc-froc BUNDLE CASES --calibrate, or mc-export "
+            "--calib with labelled patches held out from every member)"
+        )
     variants: list[Variant] = []
     report: dict[str, Any] = {"patches": len(patches), "labelled": patches.labelled, "variants": {}}
     for precision in precisions:
         path = staging / ONNX_FILES[precision]
         record = (
             not_checked("mc-export --no-parity")
-            if reference is None
+            if not options.check_parity
             else parity.check_variant(
                 precision,
                 reference=reference,
@@ -250,19 +233,16 @@ def _build(
         )
     write_json_atomic(staging / "parity.json", report)
     input_spec, outputs = output_spec(fp32)
-    return write_manifest(
+    manifest = write_manifest(
         staging,
         config=config,
         input_spec=input_spec,
         outputs=outputs,
         variants=variants,
-        source_checkpoint={
-            "path": str(checkpoint_path.resolve()),
-            "sha256": file_sha256(checkpoint_path),
-            "weights_sha256": checkpoint.weights_sha256,
-            "source": checkpoint.source,
-        },
+        source_checkpoint=source.source_record(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         microcalc_version=microcalc.__version__,
-        operating_points=checkpoint.operating_points,
+        operating_points=points,
     )
+    ensemble = source.ensemble_record()
+    return manifest if ensemble is None else {**manifest, "ensemble": ensemble}

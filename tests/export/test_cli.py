@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 from microcalc import parity
 from microcalc.bundle import Bundle
@@ -20,28 +19,6 @@ from microcalc.models import create_model
 from microcalc.models.checkpoint import save_checkpoint
 
 SIZE = 64
-
-
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A random smallcnn checkpoint with a confident head, and a labelled patch folder."""
-    root = tmp_path_factory.mktemp("small")
-    torch.manual_seed(0)
-    model = create_model("smallcnn", num_classes=2)
-    with torch.no_grad():
-        model.classifier[-1].weight.mul_(20.0)
-    config = ModelConfig(
-        arch="smallcnn", classes=("cluster", "no_cluster"), positive_index=0, patch_size=SIZE
-    )
-    save_checkpoint(root / "checkpoint.pt", state_dict=model.state_dict(), config=config)
-    rng = np.random.default_rng(0)
-    for name in ("cluster", "normal"):
-        (root / "patches" / name).mkdir(parents=True)
-        for i in range(12):
-            Image.fromarray(rng.integers(0, 256, (SIZE, SIZE), dtype=np.uint8)).save(
-                root / "patches" / name / f"{i}.png"
-            )
-    return root / "checkpoint.pt", root / "patches"
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
@@ -256,7 +233,7 @@ def test_model_spacing_goes_into_the_bundle(small_run, tmp_path: Path, args, exp
 
 def test_model_spacing_cannot_contradict_the_checkpoint(tmp_path: Path) -> None:
     from microcalc.errors import InputError
-    from microcalc.export.pipeline import model_spacing
+    from microcalc.export.source import with_spacing as model_spacing
 
     config = ModelConfig(
         arch="smallcnn", classes=("cluster", "no"), positive_index=0, patch_size=SIZE, pixel_spacing_mm=0.07
