@@ -46,7 +46,7 @@ bench-spacing: install
 
 # Issue 9's recipe: ResNet18 224 px trained within 15 min on a CPU, FROC on held-out synthetic mammograms.
 bench-froc: install
-	bash benchmarks/froc_recipe.sh
+	bash benchmarks/froc_seeds.sh
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache fuzz-report.json

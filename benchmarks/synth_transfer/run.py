@@ -4,15 +4,20 @@ Each row adds one change to mc-synth's patches and trains the same small model o
 recipe below, validation on a synthetic split: no real patch chooses the checkpoint); the model
 is then scored once on the held-out real fold (``real60_split.py``), which no tuning ever saw.
 AUC, and accuracy, sensitivity and specificity at the model's operating point (p >= 0.5).
+Each row is trained with every ``--seeds`` training seed (default 0 1 2; the patches, mc-synth seed
+1, are the same for all) and the table gives mean ± sd over them (issue 21: one seed is one draw).
 
-    nice -n 10 python benchmarks/synth_transfer/run.py ../shared/data/real60_train WORK [ROW ...]
+    nice -n 10 python benchmarks/synth_transfer/run.py ../shared/data/real60_train WORK [ROW ...] \
+        [--seeds 0 1 2]
 
-writes ``WORK/<row>/`` (patches, run, metrics) and appends to
-``benchmarks/synth_transfer/transfer.csv``; ``--table`` prints the Markdown table from it.
+writes ``WORK/<row>/patches`` and ``WORK/<row>/seed-S/`` (run, metrics) and appends one line per
+seed to ``benchmarks/synth_transfer/transfer_seeds.csv``; ``--table`` prints the Markdown table
+(mean ± sd per row) from it. ``transfer.csv`` holds the earlier one-seed runs (seed 0).
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import subprocess
@@ -22,7 +27,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 from real60_split import materialise, split
+from seed_stats import mean_sd
 
 N, EPOCHS, SEED, PATCH = 1000, 6, 1, 60
 RECIPE = [
@@ -36,9 +43,8 @@ RECIPE = [
     "2e-3",
     "--weight-decay",
     "1e-4",
-    "--seed",
-    "0",
 ]
+SEEDS = (0, 1, 2)
 RANDOMISED = ["--spacing", "0.085", "--framing", "inside", "--randomise"]
 # Each row: mc-synth patches options (cumulative from the issue's baseline), patches, epochs.
 ROWS = {
@@ -47,9 +53,10 @@ ROWS = {
     "+ --framing inside": (["--spacing", "0.085", "--framing", "inside"], N, EPOCHS),
     "+ --randomise": (RANDOMISED, N, EPOCHS),
 }
-RESULTS = HERE / "transfer.csv"
+RESULTS = HERE / "transfer_seeds.csv"
 FIELDS = [
     "row",
+    "seed",
     "synth_options",
     "patches",
     "epochs",
@@ -75,32 +82,29 @@ def _tool(name: str) -> list[str]:
     ]
 
 
-def run_row(name: str, *, real_test: Path, work: Path) -> dict:
-    """Synthesise, train and evaluate one row; returns its metrics."""
+def run_row(name: str, *, seed: int, real_test: Path, work: Path) -> dict:
+    """Synthesise (once per row), train with ``seed`` and evaluate one row; returns its metrics."""
     options, n, epochs = ROWS[name]
     slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
-    folder = work / slug
+    patches, folder = work / slug / "patches", work / slug / f"seed-{seed}"
     start = time.time()
-    subprocess.run(
-        _tool("mc-synth")
-        + [
-            "patches",
-            str(folder / "patches"),
-            "--n",
-            str(n),
-            "--patch-size",
-            str(PATCH),
-            "--seed",
-            str(SEED),
-            *options,
-        ],
-        check=True,
-    )
-    subprocess.run(
-        _tool("mc-train")
-        + [str(folder / "patches"), "--out", str(folder / "run"), *RECIPE, "--epochs", str(epochs)],
-        check=True,
-    )
+    if not (patches / "truth.json").is_file():
+        _synthesise(patches, n, options)
+    if not (folder / "run" / "metrics.json").is_file():  # a finished run is kept (resume after a stop)
+        subprocess.run(
+            _tool("mc-train")
+            + [
+                str(patches),
+                "--out",
+                str(folder / "run"),
+                *RECIPE,
+                "--seed",
+                str(seed),
+                "--epochs",
+                str(epochs),
+            ],
+            check=True,
+        )
     subprocess.run(
         _tool("mc-eval")
         + [
@@ -117,6 +121,7 @@ def run_row(name: str, *, real_test: Path, work: Path) -> dict:
     m = json.loads((folder / "real_test.json").read_text())
     return {
         "row": name,
+        "seed": seed,
         "synth_options": " ".join(options),
         "patches": n,
         "epochs": epochs,
@@ -129,42 +134,74 @@ def run_row(name: str, *, real_test: Path, work: Path) -> dict:
     }
 
 
+def _synthesise(patches: Path, n: int, options: list[str]) -> None:
+    subprocess.run(
+        _tool("mc-synth")
+        + [
+            "patches",
+            str(patches),
+            "--n",
+            str(n),
+            "--patch-size",
+            str(PATCH),
+            "--seed",
+            str(SEED),
+            *options,
+        ],
+        check=True,
+    )
+
+
 def table() -> str:
-    """The Markdown table of every recorded row."""
+    """The Markdown table of every recorded row: mean ± sd (n, min-max) over its seeds."""
     with open(RESULTS, newline="") as f:
         rows = list(csv.DictReader(f))
     lines = [
         (
-            "| change | mc-synth patches options | patches | epochs | AUC | accuracy | sensitivity | "
-            "specificity |"
+            "| change | mc-synth patches options | patches | epochs | seeds | AUC | accuracy | sensitivity "
+            "| specificity |"
         ),
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
-    for r in rows:
-        options = f"`{r['synth_options']}`" if r["synth_options"] else "none"
+    for name in dict.fromkeys(r["row"] for r in rows):
+        mine = [r for r in rows if r["row"] == name]
+        first = mine[0]
+        options = f"`{first['synth_options']}`" if first["synth_options"] else "none"
+        cells = [
+            mean_sd([float(r[k]) for r in mine]) for k in ("auc", "accuracy", "sensitivity", "specificity")
+        ]
         lines.append(
-            f"| {r['row']} | {options} | {r['patches']} | {r['epochs']} | {r['auc']} | "
-            f"{r['accuracy']} | {r['sensitivity']} | {r['specificity']} |"
+            f"| {name} | {options} | {first['patches']} | {first['epochs']} | "
+            f"{', '.join(r['seed'] for r in mine)} | {' | '.join(cells)} |"
         )
     return "\n".join(lines)
 
 
 def main() -> None:
-    if sys.argv[1:] == ["--table"]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("real_dir", type=Path, nargs="?", help="../shared/data/real60_train")
+    parser.add_argument("work", type=Path, nargs="?", help="scratch folder")
+    parser.add_argument("rows", nargs="*", help=f"rows to run (default: all): {', '.join(ROWS)}")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="training seeds")
+    parser.add_argument("--table", action="store_true", help="print the Markdown table and stop")
+    a = parser.parse_args()
+    if a.table:
         print(table())
         return
-    real_dir, work = Path(sys.argv[1]), Path(sys.argv[2])
-    materialise(split(real_dir), work / "real60_split")
-    chosen = sys.argv[3:] or list(ROWS)
-    for name in chosen:
-        row = run_row(name, real_test=work / "real60_split" / "test", work=work)
-        new = not RESULTS.exists()
-        with open(RESULTS, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-        print(row, flush=True)
+    if a.real_dir is None or a.work is None:
+        parser.error("REAL_DIR and WORK are needed (or --table)")
+    materialise(split(a.real_dir), a.work / "real60_split")
+    for name in a.rows or list(ROWS):
+        for seed in a.seeds:
+            row = run_row(name, seed=seed, real_test=a.work / "real60_split" / "test", work=a.work)
+            new = not RESULTS.exists()
+            with open(RESULTS, "a", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=FIELDS)
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
+            print(row, flush=True)
+    print(table())
 
 
 if __name__ == "__main__":
