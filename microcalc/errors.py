@@ -6,6 +6,9 @@ for these. Anything else that escapes is a bug in microcalc.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class MicrocalcError(Exception):
     """Base class for errors caused by the user's input or environment, not by a bug."""
@@ -25,6 +28,19 @@ class MissingDependencyError(MicrocalcError):
         )
         self.module = module
         self.extra = extra
+
+
+def import_optional(module: str, *, extra: str, purpose: str) -> ModuleType:
+    """Import an optional library where it is first needed (a backend's ``_activate_impl``, the SR
+    writer, mc-serve, the Ray driver), so a missing one fails with the pip extra that installs it.
+
+    It lives beside :class:`MissingDependencyError` so that layers above inference (the SR writer)
+    need not import the backend package to get it.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(module, extra, purpose) from exc
 
 
 class StaleArtifactError(MicrocalcError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from microcalc.engine.backends.base import import_optional
+from microcalc.errors import import_optional
 
 
 def require_ray() -> ModuleType:

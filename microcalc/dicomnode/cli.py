@@ -22,13 +22,13 @@ from microcalc.dicomnode.config import ServeConfig, load_config
 from microcalc.dicomnode.sender import Sender, parse_destination
 from microcalc.dicomnode.spool import Spool
 from microcalc.dicomnode.worker import ScanWorker
-from microcalc.engine.backends.base import import_optional
 from microcalc.engine.scan_options import (
     scan_options,
     settings_from_options,
     threshold_options,
     triage_option,
 )
+from microcalc.errors import import_optional
 from microcalc.report_sr.document import highdicom
 
 log = logging.getLogger("mc-serve")

@@ -26,8 +26,7 @@ from pydicom.uid import generate_uid
 
 from microcalc import __version__
 from microcalc.atomic import write_atomic
-from microcalc.engine.backends.base import import_optional
-from microcalc.errors import InputError
+from microcalc.errors import InputError, import_optional
 from microcalc.report_sr import codes as c
 from microcalc.report_sr.content import LIBRARY_IMAGE_ID, Algorithm, SRFinding, cad_report_content
 

@@ -10,30 +10,20 @@ this class: they ask the backend for host batch buffers (pinned on CUDA backends
 from __future__ import annotations
 
 import abc
-import importlib
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import ClassVar
 
 import numpy as np
 
-from microcalc.errors import MicrocalcError, MissingDependencyError
+from microcalc.errors import MicrocalcError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 # The per-batch stage times every backend reports in BatchResult.timings_ms, under these keys
 # (a CPU backend has no copies and reports only "compute"); mc-bench's tables read them.
 STAGES = ("h2d", "compute", "d2h")
-
-
-def import_optional(module: str, *, extra: str, purpose: str) -> ModuleType:
-    """Import an optional library inside ``_activate_impl``; a missing one names its pip extra."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingDependencyError(module, extra, purpose) from exc
 
 
 def check_precision(precision: str) -> str:

@@ -39,10 +39,9 @@ from microcalc.engine.backends.base import (
     BatchResult,
     PendingBatch,
     check_precision,
-    import_optional,
 )
 from microcalc.engine.cpu_info import cpu_info
-from microcalc.errors import InputError, MicrocalcError
+from microcalc.errors import InputError, MicrocalcError, import_optional
 from microcalc.tensor_names import INPUT, OUTPUTS
 
 HINTS = ("LATENCY", "THROUGHPUT")

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from microcalc.engine import cuda_memory
-from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch, import_optional
+from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch
 from microcalc.engine.backends.cuda_graphs import CapturedGraph, capture
 from microcalc.engine.backends.engine_check import check_engine
 from microcalc.engine.backends.tensorrt_io import bind, check_io, output_shapes
-from microcalc.errors import MicrocalcError, StaleArtifactError
+from microcalc.errors import MicrocalcError, StaleArtifactError, import_optional
 from microcalc.tensor_names import INPUT, OUTPUTS
 
 LIBRARIES = {"tensorrt": "tensorrt", "tensorrt_rtx": "rtx"}  # library -> pip extra

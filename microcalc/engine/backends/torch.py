@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch, import_optional
-from microcalc.errors import MicrocalcError
+from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch
+from microcalc.errors import MicrocalcError, import_optional
 
 # torch runs the checkpoint, not an exported variant, so its precisions are its own
 TORCH_PRECISIONS = {"cpu": ("fp32",), "cuda": ("fp32", "fp16", "bf16")}

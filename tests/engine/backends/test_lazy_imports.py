@@ -98,3 +98,16 @@ def test_missing_cuda_python(monkeypatch):
     assert cuda_memory.device_count() == 0
     with pytest.raises(MissingDependencyError, match=r"microcalc\[cuda\]"):
         cuda_memory.cuda_runtime()
+
+
+def test_sr_writer_does_not_import_the_inference_layer():
+    """``import_optional`` lives in :mod:`microcalc.errors`, so the SR writer loads no backend module."""
+    code = (
+        "import sys, microcalc.report_sr.document, microcalc.report_sr.overview;"
+        "print(sorted(m for m in sys.modules if m.startswith('microcalc.engine')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
