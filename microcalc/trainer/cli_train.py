@@ -67,11 +67,30 @@ def _floats(text: str | None, option: str) -> tuple[float, ...]:
     default="cosine",
     help="Learning-rate schedule (per step, after --warmup-epochs of linear warm-up).",
 )
-@click.option("--warmup-epochs", default=0)
+@click.option("--warmup-epochs", default=1, help="Epochs of linear learning-rate warm-up (0: none).")
 @click.option(
     "--patience",
     default=10,
-    help="Stop after this many epochs without a better validation AUC (0: never).",
+    help="Stop after this many epochs without a better (smoothed) validation AUC (0: never).",
+)
+@click.option(
+    "--ema-decay",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.998,
+    help="Validate, select and save an exponential moving average of the weights with this "
+    "per-step decay (warmed up from 0; 0: off, the trained weights themselves).",
+)
+@click.option(
+    "--bn-reestimate/--no-bn-reestimate",
+    default=True,
+    help="Recompute BatchNorm statistics from training batches before each validation.",
+)
+@click.option(
+    "--smooth-epochs",
+    type=click.IntRange(1, 100),
+    default=3,
+    help="Choose the checkpoint and stop early on the mean validation AUC of this many "
+    "epochs (1: each epoch's own).",
 )
 @click.option("--balanced/--no-balanced", default=True, help="Class-balanced sampling.")
 @click.option(
@@ -145,6 +164,9 @@ def cli(
     schedule: str,
     warmup_epochs: int,
     patience: int,
+    ema_decay: float,
+    bn_reestimate: bool,
+    smooth_epochs: int,
     balanced: bool,
     augment: bool,
     photometric: bool,
@@ -168,7 +190,9 @@ def cli(
     DATA is a folder with one subfolder per class (PNG, PGM, TIFF or DICOM patches) or a CSV
     manifest with columns path,label. The defaults reproduce the published Microcalc-Detect
     recipe: ResNet101, 674x674, Adam, LR 5e-6, weight decay 1e-3, batch 8, per-patch max
-    scaling. RUN gets checkpoint.pt (best validation AUC), last.pt, metrics.json, history.csv,
+    scaling, with a weight EMA, BatchNorm re-estimation, one warm-up epoch and selection on a
+    3-epoch mean (see --ema-decay, --bn-reestimate, --warmup-epochs, --smooth-epochs). RUN gets
+    checkpoint.pt (best smoothed validation AUC), last.pt, metrics.json, history.csv,
     roc.png and curves.png. The patches' pixel spacing (DICOM headers, mc-synth's truth.json or
     --spacing-mm) goes into the checkpoint: mc-scan resamples every mammogram to it. Run it under
     torchrun for multi-GPU DistributedDataParallel.
@@ -219,6 +243,9 @@ def cli(
         schedule=schedule,
         warmup_epochs=warmup_epochs,
         patience=patience,
+        ema_decay=ema_decay,
+        bn_reestimate=bn_reestimate,
+        smooth_epochs=smooth_epochs,
         balanced=balanced,
         augment=augment,
         photometric=photometric,

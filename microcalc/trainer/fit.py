@@ -1,15 +1,18 @@
 """One training run: train, validate every epoch, keep the best checkpoint by validation AUC.
 
-Writes into the run folder ``checkpoint.pt`` (best validation AUC), ``last.pt`` (with the
-optimizer, schedule and RNG state for ``--resume``), ``metrics.json``, ``history.csv``,
+Writes into the run folder ``checkpoint.pt`` (best smoothed validation AUC), ``last.pt`` (with the
+optimizer, schedule, EMA and RNG state for ``--resume``), ``metrics.json``, ``history.csv``,
 ``roc.png`` and ``curves.png``. The defaults are the published recipe (ResNet101, Adam,
-LR 5e-6, weight decay 1e-3, batch 8, 674x674, per-patch max scaling).
+LR 5e-6, weight decay 1e-3, batch 8, 674x674, per-patch max scaling) plus the stabilisers of
+:mod:`microcalc.trainer.stability` (weight EMA, BatchNorm re-estimation, one epoch of warm-up,
+selection on a 3-epoch mean), which ``--ema-decay 0 --no-bn-reestimate --warmup-epochs 0
+--smooth-epochs 1`` turn off.
 """
 
 from __future__ import annotations
 
-import csv
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from microcalc.atomic import atomic_path, write_json_atomic
+from microcalc.atomic import write_json_atomic
 from microcalc.model_config import ModelConfig
 from microcalc.models.checkpoint import save_checkpoint
 from microcalc.preprocessing import PUBLISHED, Preprocessing
@@ -31,8 +34,10 @@ from microcalc.trainer.metrics import binary_metrics, metrics_at_points, validat
 from microcalc.trainer.optim import make_optimizer, make_schedule
 from microcalc.trainer.plots import plot_curves, plot_roc
 from microcalc.trainer.resume import restore, save_last
+from microcalc.trainer.stability import SmoothedSelector, WeightEma
+from microcalc.trainer.validate import prepare_for_validation, progress_bar, write_history
 
-HISTORY_FIELDS = ("epoch", "train_loss", "val_auc", "val_accuracy", "val_f1", "val_mcc", "lr", "seconds")
+EpochHook = Callable[[int, torch.nn.Module, WeightEma | None], None]
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,11 @@ class TrainOptions:
     batch_size: int = 8
     epochs: int = 30
     schedule: str = "cosine"
-    warmup_epochs: int = 0
+    warmup_epochs: int = 1
     patience: int = 10
+    ema_decay: float = 0.998
+    bn_reestimate: bool = True
+    smooth_epochs: int = 3
     balanced: bool = True
     augment: bool = True
     photometric: bool = False
@@ -85,19 +93,6 @@ def _augment(opts: TrainOptions) -> Augment:
     return replace(base, noise_max=opts.noise_augment)
 
 
-def _write_history(path: Path, history: list[dict]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
-        writer.writeheader()
-        writer.writerows(history)
-
-
-def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="patch", leave=False, disable=not enabled, dynamic_ncols=True)
-
-
 def fit(
     train_set: PatchSet,
     val_set: PatchSet,
@@ -108,10 +103,13 @@ def fit(
     resume: bool = False,
     start_weights: dict[str, torch.Tensor] | None = None,
     extra_metrics: dict[str, Any] | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Train on ``train_set``, select by AUC on ``val_set``; returns (metrics, best weights).
 
     ``start_weights`` continues from given weights (hard-negative rounds) instead of ``--init``.
+    ``on_epoch(epoch, model, ema)`` runs after each epoch's training, before validation (the
+    ablation in benchmarks/real60_ablation.py scores every variant there).
     """
     dist = dist or Dist()
     out.mkdir(parents=True, exist_ok=True)
@@ -177,11 +175,13 @@ def fit(
         steps_per_epoch=len(train_loader),
     )
     scaler = runtime.grad_scaler()
+    ema = WeightEma(model, decay=opts.ema_decay) if opts.ema_decay > 0 else None
+    selector = SmoothedSelector(window=opts.smooth_epochs, patience=opts.patience)
     state: dict[str, Any] = {
         "epoch": 0,
-        "best_score": [-2.0, -1.0],
+        "selector": selector.state_dict(),
+        "ema": None,
         "best_epoch": 0,
-        "bad_epochs": 0,
         "history": [],
         "best_metrics": {},
         "best_scores": [],
@@ -191,6 +191,9 @@ def fit(
     best_weights = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
     if resume:
         best_weights = restore(out, model, optimizer, scheduler, scaler, state, config)
+        selector.load_state_dict(state["selector"])
+        if ema is not None and state["ema"] is not None:
+            ema.load_state_dict(state["ema"])
     net = dist.wrap(model, runtime.device)
 
     is_pos = val_ds.labels == config.positive_index
@@ -203,7 +206,7 @@ def fit(
         train_ds.set_epoch(epoch)
         net.train()
         model_setup.hold_frozen(frozen)
-        with _progress(len(sampler), f"epoch {epoch}/{opts.epochs}", opts.progress and dist.main) as bar:
+        with progress_bar(len(sampler), f"epoch {epoch}/{opts.epochs}", opts.progress and dist.main) as bar:
             loss = train_epoch(
                 net,
                 train_loader,
@@ -212,8 +215,14 @@ def fit(
                 runtime=runtime,
                 step_scheduler=scheduler,
                 progress=bar,
+                on_step=None if ema is None else lambda: ema.update(unwrap(model)),
             )
-        scores = predict(model, val_loader, runtime=runtime, positive_index=config.positive_index)
+        if on_epoch is not None:
+            on_epoch(epoch, unwrap(model), ema)
+        evaluated = prepare_for_validation(
+            unwrap(model), ema, train_loader, runtime=runtime, bn_reestimate=opts.bn_reestimate
+        )
+        scores = predict(evaluated, val_loader, runtime=runtime, positive_index=config.positive_index)
         m = binary_metrics(is_pos, scores, threshold=config.threshold)
         # AUC first; accuracy breaks ties (an easy set reaches AUC 1.0 before its threshold settles).
         score = [m["auc"] if m["auc"] is not None else -1.0, m["accuracy"]]
@@ -222,6 +231,7 @@ def fit(
                 "epoch": epoch,
                 "train_loss": round(loss, 6),
                 "val_auc": m["auc"],
+                "val_auc_smoothed": None,
                 "val_accuracy": m["accuracy"],
                 "val_f1": m["f1"],
                 "val_mcc": m["mcc"],
@@ -230,15 +240,15 @@ def fit(
             }
         )
         state["epoch"] = epoch
-        if score > state["best_score"]:
+        improved = selector.step(score)
+        state["history"][-1]["val_auc_smoothed"] = selector.smoothed
+        if improved:
             state.update(
-                best_score=score,
                 best_epoch=epoch,
-                bad_epochs=0,
                 best_scores=scores.tolist(),
                 best_metrics={**m, "epoch": epoch},
             )
-            best_weights = {k: v.detach().cpu().clone() for k, v in unwrap(model).state_dict().items()}
+            best_weights = {k: v.detach().cpu().clone() for k, v in evaluated.state_dict().items()}
             if dist.main:
                 save_checkpoint(
                     out / "checkpoint.pt",
@@ -247,12 +257,11 @@ def fit(
                     metrics={**m, "epoch": epoch},
                     operating_points=validation_points(is_pos, scores),
                 )
-        else:
-            state["bad_epochs"] += 1
-        state["stopped"] = bool(opts.patience and state["bad_epochs"] >= opts.patience)
+        state.update(stopped=selector.stop, selector=selector.state_dict())
+        state["ema"] = None if ema is None else ema.state_dict()
         if dist.main:
             save_last(out, model, optimizer, scheduler, scaler, state, config, record=opts.record())
-            _write_history(out / "history.csv", state["history"])
+            write_history(out / "history.csv", state["history"])
         if opts.progress and dist.main:
             auc = "n/a" if m["auc"] is None else f"{m['auc']:.4f}"
             print(

@@ -9,6 +9,7 @@ Rapids slice) and float32 elsewhere, where bf16 is emulated and slower.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,8 +81,10 @@ def train_epoch(
     runtime: Runtime,
     step_scheduler=None,
     progress=None,
+    on_step: Callable[[], None] | None = None,
 ) -> float:
-    """One pass over ``loader``; returns the mean cross-entropy. ``progress`` is a tqdm-like bar."""
+    """One pass over ``loader``; returns the mean cross-entropy. ``progress`` is a tqdm-like bar;
+    ``on_step`` runs after each optimizer step (the weight EMA's update)."""
     loss_fn = nn.CrossEntropyLoss()
     total, count = 0.0, 0
     for x, y in loader:
@@ -94,6 +97,8 @@ def train_epoch(
         scaler.update()
         if step_scheduler is not None:
             step_scheduler.step()
+        if on_step is not None:
+            on_step()
         total += float(loss.detach()) * len(y)
         count += len(y)
         if progress is not None:
