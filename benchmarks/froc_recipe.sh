@@ -66,15 +66,19 @@ fi
 [ -f "$WORK/heldout/m9019.dcm" ] || synth_mammograms "$WORK/heldout" 9000 10 10
 COMMON=(--arch resnet18 --patch-size 224 --batch-size 32 --weight-decay 1e-4 --amp "$AMP" --channels-last --quiet)
 if [ ! -f "$OUT/run/checkpoint.pt" ]; then
+    if [ ! -f "$OUT/clean/metrics.json" ]; then # written when step 1 ends: a finished step 1 is kept
+        started=$SECONDS
+        log "seed $SEED: mc-train 1/2: resnet18 224 px from scratch, 10 epochs, --amp $AMP --channels-last"
+        rm -rf "$OUT/clean"
+        "$BIN/mc-train" "$WORK/patches" --out "$OUT/clean" --epochs 10 --lr 1e-3 --seed "$SEED" "${COMMON[@]}"
+        echo "$((SECONDS - started))" >"$OUT/clean/wall_seconds"
+    fi
     started=$SECONDS
-    log "seed $SEED: mc-train 1/2: resnet18 224 px from scratch, 10 epochs, --amp $AMP --channels-last"
-    rm -rf "$OUT/clean"
-    "$BIN/mc-train" "$WORK/patches" --out "$OUT/clean" --epochs 10 --lr 1e-3 --seed "$SEED" "${COMMON[@]}"
     log "seed $SEED: mc-train 2/2: 5 epochs with --noise-augment 8, then one hard-negative round of 5 epochs"
     "$BIN/mc-train" "$WORK/patches" --out "$OUT/run" --init "$OUT/clean/checkpoint.pt" --epochs 5 --lr 3e-4 \
         --seed $((SEED + 1)) --noise-augment 8 --hard-negatives 1 --negative-pool "$WORK/negpool" --per-round 160 \
         "${COMMON[@]}"
-    echo "$((SECONDS - started))" >"$OUT/train_wall_seconds"
+    echo "$(($(cat "$OUT/clean/wall_seconds") + SECONDS - started))" >"$OUT/train_wall_seconds"
 fi
 log "seed $SEED: training wall time: $(cat "$OUT/train_wall_seconds") s (target: 900 s)"
 if [ ! -f "$OUT/bundle/bundle.json" ]; then

@@ -167,16 +167,22 @@ class Bundle:
 
         The torch backend and the benchmark's PyTorch reference run it; a different file would make
         every parity figure meaningless, so it is refused (``StaleArtifactError``, with the rebuild
-        hint), and a missing one is an ``InputError``.
+        hint), and a missing one is an ``InputError``. An ensemble has no one checkpoint (refused).
         """
         members = (self.manifest.get("ensemble") or {}).get("members") or []
         if members:
             raise InputError(
-                f"{self.path}: an ensemble of {len(members)} checkpoints, which the torch backend and "
-                "mc-bench's PyTorch reference do not run; use an ONNX backend (onnxruntime, openvino, "
-                "tensorrt)"
+                f"{self.path}: an ensemble of {len(members)} checkpoints, which mc-bench's PyTorch "
+                "reference does not run; benchmark it with an ONNX backend in mc-scan or mc-froc"
             )
-        source = self.manifest.get("source_checkpoint") or {}
+        return self._checked(self.manifest.get("source_checkpoint") or {}, override)
+
+    def source_checkpoints(self) -> list[Path]:
+        """Every checkpoint the torch backend runs: an ensemble's members, else the one, each checked."""
+        members = (self.manifest.get("ensemble") or {}).get("members") or []
+        return [self._checked(m, None) for m in members] if members else [self.source_checkpoint()]
+
+    def _checked(self, source: dict[str, Any], override: str | os.PathLike | None) -> Path:
         named = override if override is not None else source.get("path")
         path = Path(named or "")
         if not named or not path.is_file():

@@ -131,8 +131,7 @@ def load_source(paths: Sequence[Path], *, model_spacing_mm: float | None = None)
         InputError: unreadable checkpoint, a model the export cannot build, mismatched members.
     """
     from microcalc.models.checkpoint import load_checkpoint
-    from microcalc.models.ensemble import EnsembleTileClassifier, check_members
-    from microcalc.models.tile_model import TileClassifier
+    from microcalc.models.ensemble import check_members, tile_model_of
 
     paths = tuple(Path(p) for p in paths)
     if not paths:
@@ -145,10 +144,7 @@ def load_source(paths: Sequence[Path], *, model_spacing_mm: float | None = None)
         checkpoint.config = with_spacing(checkpoint.config, model_spacing_mm, path)
     config = check_members(checkpoints)
     try:
-        if len(checkpoints) == 1:
-            model = TileClassifier.from_checkpoint(checkpoints[0])
-        else:
-            model = EnsembleTileClassifier.from_checkpoints(checkpoints)
+        model = tile_model_of(checkpoints)
     except (ValueError, NotImplementedError) as exc:
         raise InputError(f"{paths[0]}: {exc}") from exc
     return ExportSource(paths=paths, checkpoints=tuple(checkpoints), config=config, tile_model=model)

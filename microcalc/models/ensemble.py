@@ -88,3 +88,11 @@ class EnsembleTileClassifier(nn.Module):
     def forward(self, tiles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         outputs = [member(tiles) for member in self.members]
         return mean_of([p for p, _ in outputs]), mean_of([cam for _, cam in outputs])
+
+
+def tile_model_of(checkpoints: Sequence[Checkpoint]) -> TileClassifier | EnsembleTileClassifier:
+    """The graph of one checkpoint, or of several as an ensemble: what mc-export writes and the torch
+    backend runs."""
+    if len(checkpoints) == 1:
+        return TileClassifier.from_checkpoint(checkpoints[0])
+    return EnsembleTileClassifier.from_checkpoints(checkpoints)

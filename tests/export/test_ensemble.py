@@ -83,7 +83,8 @@ def test_the_graph_is_the_mean_of_its_members(members, tmp_path: Path) -> None:
 def test_parity_members_points_and_backend(members, tmp_path: Path) -> None:
     """Parity against the mean of the members' PyTorch models passes for FP32 and FP16; the manifest
     names each member (SHA-256, seed); patch points are recomputed on the labelled --calib patches;
-    the ONNX Runtime backend runs the bundle as any other; the rebuild hint repeats --checkpoint."""
+    the ONNX Runtime backend runs the bundle as any other, the torch backend runs the members' mean;
+    the rebuild hint repeats --checkpoint."""
     paths, patches = members
     out = tmp_path / "bundle"
     manifest = _export(paths, out, fp16=True, calib=patches)
@@ -105,7 +106,10 @@ def test_parity_members_points_and_backend(members, tmp_path: Path) -> None:
     assert command.count("--checkpoint") == 3
     assert cli.make_context("mc-export", command.split()[1:]).params["checkpoint"] == tuple(paths)
     with pytest.raises(InputError, match="ensemble of 3 checkpoints"):
-        bundle.source_checkpoint()
+        bundle.source_checkpoint()  # mc-bench's one-checkpoint reference
+    assert bundle.source_checkpoints() == [p.resolve() for p in paths]
+    with create_backend("torch", bundle, precision="fp32", max_batch=4) as backend:
+        np.testing.assert_allclose(backend.infer(tiles).p_cluster, result.p_cluster, atol=1e-4)
 
 
 def test_without_labelled_calib_the_ensemble_has_no_points(members, tmp_path: Path) -> None:

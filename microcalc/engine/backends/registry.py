@@ -78,7 +78,7 @@ def create_backend(
         )
     if name == "torch":
         return TorchBackend(
-            bundle.source_checkpoint(),
+            bundle.source_checkpoints(),
             input_shape=shape,
             max_batch=max_batch,
             device="cuda" if device == "cuda" else "cpu",

@@ -11,6 +11,7 @@ is imported only here, in ``_activate_impl``, so the engine runs without it.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ class TorchBackend(Backend):
     """Scores tiles with ``TileClassifier.from_checkpoint(load_checkpoint(path))``.
 
     Args:
-        checkpoint_path: any checkpoint ``load_checkpoint`` reads (ours, published, torchvision).
+        checkpoint_path: any checkpoint ``load_checkpoint`` reads (ours, published, torchvision), or
+            several of one architecture: an ensemble, run as the mean of its members as exported.
         input_shape, max_batch: as :class:`Backend`.
         device: ``cpu``, ``cuda`` or ``cuda:N``.
         precision: ``fp32``; on CUDA also ``fp16`` or ``bf16`` (autocast).
@@ -41,7 +43,7 @@ class TorchBackend(Backend):
 
     def __init__(
         self,
-        checkpoint_path: str | Path,
+        checkpoint_path: str | Path | Sequence[str | Path],
         *,
         input_shape: tuple[int, int, int],
         max_batch: int,
@@ -60,7 +62,9 @@ class TorchBackend(Backend):
             )
         if slots < 2:
             raise ValueError(f"slots must be at least 2 (copies overlap compute), got {slots}")
-        self.checkpoint_path = Path(checkpoint_path)
+        paths = [checkpoint_path] if isinstance(checkpoint_path, (str, Path)) else checkpoint_path
+        self.checkpoint_paths = tuple(Path(p) for p in paths)
+        self.checkpoint_path = self.checkpoint_paths[0]
         self.device, self.device_index, self.precision = kind, int(index or 0), precision
         self.slots, self.cuda_graph = slots, cuda_graph
         self.model: Any = None
@@ -69,13 +73,14 @@ class TorchBackend(Backend):
     def _activate_impl(self) -> None:
         torch = import_optional("torch", extra=self.extra, purpose="the torch backend")
         from microcalc.models.checkpoint import load_checkpoint
-        from microcalc.models.tile_model import TileClassifier
+        from microcalc.models.ensemble import tile_model_of
 
         if self.device == "cuda":
             from microcalc.engine.backends.torch_cuda import require_cuda
 
             require_cuda(torch, self.device_index)
-        checkpoint = load_checkpoint(self.checkpoint_path)
+        checkpoints = [load_checkpoint(p) for p in self.checkpoint_paths]
+        checkpoint = checkpoints[0]
         patch = checkpoint.config.patch_size
         if self.input_shape != (1, patch, patch):
             raise MicrocalcError(
@@ -83,7 +88,7 @@ class TorchBackend(Backend):
                 f"the backend was configured for {self.input_shape[1]}x{self.input_shape[2]}"
             )
         self._torch = torch
-        model = TileClassifier.from_checkpoint(checkpoint).eval()
+        model = tile_model_of(checkpoints).eval()
         if self.device == "cpu":
             self.model = model
             return
