@@ -26,6 +26,7 @@ def _machine(m: dict[str, Any]) -> list[str]:
         f"- CPU: {m['cpu']['summary']}",
         f"- GPU: {gpus}",
         f"- OS: {m.get('os')}, Python {m.get('python')}",
+        *([f"- Load average at the start (1/5/15): {m['load_average']}"] if m.get("load_average") else []),
         f"- Libraries: {libs}",
     ]
 
@@ -121,6 +122,18 @@ def _parity(report: dict[str, Any]) -> list[str]:
     )
 
 
+def _efficiency(part: dict[str, Any]) -> str:
+    """Wall-time efficiency, and the CPU-time one where the report has it (reports since issue 26)."""
+    cpu = part.get("cpu_efficiency")
+    return fmt(part["efficiency"], ".3f") + (f" (CPU {cpu:.3f})" if cpu is not None else "")
+
+
+def _stream_model_only(scan: dict[str, Any], stream: dict[str, Any]) -> str:
+    if "model_only_ms" in stream:  # the worklist's own model-only run, per image
+        return fmt(stream["model_only_ms"] / stream["images"], ".0f") + " per image"
+    return fmt(scan["model_only_ms"], ".0f") + " (one image)"
+
+
 def _scan(scan: dict[str, Any]) -> list[str]:
     stages = ", ".join(f"{k} {v:.0f}" for k, v in scan["stages_ms"].items())
     rows = [
@@ -134,7 +147,7 @@ def _scan(scan: dict[str, Any]) -> list[str]:
             fmt(scan["wall_ms"], ".0f"),
             stages,
             fmt(scan["model_only_ms"], ".0f"),
-            fmt(scan["efficiency"], ".3f"),
+            _efficiency(scan),
         ]
     ]
     front = scan.get("decode_in_front")
@@ -150,8 +163,8 @@ def _scan(scan: dict[str, Any]) -> list[str]:
                 "1",
                 fmt(front["wall_ms"], ".0f"),
                 "decode and tiling before the first batch",
-                fmt(scan["model_only_ms"], ".0f"),
-                fmt(front["efficiency"], ".3f"),
+                fmt(front.get("model_only_ms", scan["model_only_ms"]), ".0f"),
+                _efficiency(front),
             ]
         )
     stream = scan.get("stream")
@@ -169,8 +182,8 @@ def _scan(scan: dict[str, Any]) -> list[str]:
                 str(stream["images"]),
                 fmt(stream["wall_ms_per_image"], ".0f") + " per image" + per_s,
                 how,
-                fmt(scan["model_only_ms"], ".0f") + " (one image)",
-                fmt(stream["efficiency"], ".3f"),
+                _stream_model_only(scan, stream),
+                _efficiency(stream),
             ]
         )
     return _table(
@@ -232,4 +245,24 @@ def render(
         if report.get("scan")
         else ["Not measured: " + report.get("scan_note", "no scan")]
     )
+    if report.get("tuning"):
+        out += ["", "#### CPU configurations (--tune; interleaved rounds, two batches in flight)", ""]
+        out += _tuning(report["tuning"])
     return "\n".join(out) + "\n"
+
+
+def _tuning(tuning: dict[str, Any]) -> list[str]:
+    if "alternatives" not in tuning:
+        return [tuning.get("note", "not tuned")]
+    rows = [
+        [
+            a["name"] + (" (chosen)" if a["name"] == tuning["chosen"] else ""),
+            str(a.get("streams") or "?"),
+            fmt(a["wall_ms_per_tile"], ".1f"),
+            fmt(a["cpu_ms_per_tile"], ".1f"),
+        ]
+        for a in tuning["alternatives"]
+    ]
+    head = f"{tuning['backend']} {tuning['precision']}, batch {tuning['batch_size']}"
+    head += f"; stored in `{tuning['cache']}`"
+    return [head, ""] + _table(["configuration", "streams", "wall ms / tile", "CPU ms / tile"], rows)

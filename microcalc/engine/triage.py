@@ -16,7 +16,6 @@ triage is on. Mordang et al. (IWDM 2016) introduced this two-CNN cascade for mic
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from microcalc.engine.cpu_info import cpu_info
 from microcalc.engine.tiler import TileGrid, fill_batch
 from microcalc.errors import InputError, InternalError, one_line
 from microcalc.tensor_names import INPUT, P_CLUSTER
@@ -69,7 +69,13 @@ class Triage:
     Args:
         entry: the bundle's triage entry (hash already checked by ``Bundle.load``).
         path: the triage ONNX file.
-        threads: ONNX Runtime intra-op threads [default: every core].
+        threads: ONNX Runtime intra-op threads [default: one per physical core, as the main
+            backends size theirs (:mod:`~microcalc.engine.cpu_info`)].
+
+    The session's threads never spin-wait for work (``session.intra_op.allow_spinning`` off): in a
+    worklist the next image is triaged while the main backend computes the current one on the same
+    cores, and ONNX Runtime's default spinning between operators burned the CPU time the main
+    model's streams needed (``benchmarks/RESULTS.md``, issue 26).
     """
 
     def __init__(self, entry: TriageEntry, path: Path, *, threads: int | None = None) -> None:
@@ -79,7 +85,8 @@ class Triage:
             raise InputError(f"{path}: triage needs onnxruntime ({exc}); pip install onnxruntime") from exc
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads or cpu_info().physical_cores
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.entry = entry
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

@@ -118,11 +118,12 @@ def test_scan_uses_fastest_passing_variant(report):
     assert scan["triage"] is None  # a bundle without a triage model: every tile, no triage stage
     assert scan["efficiency"] == pytest.approx(scan["model_only_ms"] / scan["wall_ms"])
     front = scan["decode_in_front"]  # the same image again, its decode not hidden by the backend's start-up
-    assert front["efficiency"] == pytest.approx(scan["model_only_ms"] / front["wall_ms"])
+    assert front["efficiency"] == pytest.approx(front["model_only_ms"] / front["wall_ms"])
     assert scan["startup_ms"] > 0 and "decode in front" in text
     assert scan["stream"]["images"] == 2  # --scan-stream 2: the image scanned twice in one run
-    assert scan["stream"]["efficiency"] == pytest.approx(
-        scan["model_only_ms"] / scan["stream"]["wall_ms_per_image"]
+    stream = scan["stream"]  # its own model-only run, right after it, for the list's tiles
+    assert stream["efficiency"] == pytest.approx(
+        stream["model_only_ms"] / (stream["wall_ms_per_image"] * stream["images"])
     )
     assert "#### End-to-end scan" in text and "| pytorch eager (baseline) | fp32 | 1 |" in text
 
