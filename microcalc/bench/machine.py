@@ -7,12 +7,14 @@ installed; nothing here needs a GPU or imports torch.
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
 from importlib import metadata
 from typing import Any
 
+from microcalc.engine.backends.cpu_config import host_key
 from microcalc.engine.cpu_info import FLAGS_OF_INTEREST, cpu_info
 
 LIBRARIES = (
@@ -40,6 +42,7 @@ def cpu_report() -> dict[str, Any]:
         "physical_cores": info.physical_cores,
         "logical_cores": info.logical_cores,
         "fast_int8": info.fast_int8,
+        "host_key": host_key(info),  # the kind of host: model, flags, cores (cpu_config's tuning cache key)
         "summary": info.summary(),
     }
 
@@ -85,6 +88,7 @@ def machine_info() -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "cpu": cpu_report(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],  # others sharing the cores, at the start
         "gpus": gpu_info(),
         "libraries": library_versions(),
     }

@@ -178,6 +178,12 @@ worklist_options = option_group(
         help="Processes that decode and tile the worklist (0: the scanner's decode thread).",
     ),
     click.option(
+        "--tune",
+        is_flag=True,
+        help="Time OpenVINO's CPU configurations (hint x thread pinning) on this host as mc-scan runs "
+        "them and store the fastest, which mc-scan then uses for this model here (MICROCALC_HOME/tuning).",
+    ),
+    click.option(
         "--baseline-tiles",
         type=click.IntRange(min=1),
         default=8,

@@ -55,6 +55,7 @@ class BenchSettings:
     bounds: dict[str, ParityBounds] = field(default_factory=lambda: dict(BOUNDS))
     seed: int = 0
     command: str = "mc-bench"
+    tune: bool = False  # time OpenVINO's CPU configurations and store the fastest for mc-scan (bench/tune.py)
 
     def steps(self) -> int:
         """Progress-bar length: one step per timed repeat, parity pass and scan."""
@@ -139,6 +140,8 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
             _bench_variant(
                 report, settings, bundle, name, precision, patch_set, ref_scores, bench_tiles, step
             )
+    if settings.tune:  # before the scan, which then runs the stored choice as mc-scan will
+        report["tuning"] = _tune(report, bundle, bench_tiles)
     if settings.scan:
         from microcalc.bench.scan import measure_scan
 
@@ -158,6 +161,17 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
             )
         step("end-to-end scan")
     return report
+
+
+def _tune(report: dict[str, Any], bundle: Any, tiles: np.ndarray) -> dict[str, Any]:
+    """``--tune``: the fastest passing OpenVINO run's variant and batch, through every CPU configuration."""
+    from microcalc.bench.tune import tune_openvino
+
+    runs = [r for r in report["runs"] if r["backend"] == "openvino" and r["parity"]["passed"]]
+    if not runs:
+        return {"note": "no OpenVINO variant ran and passed parity: nothing to tune"}
+    best = max(runs, key=lambda r: r["patches_per_s"])
+    return tune_openvino(bundle, precision=best["precision"], batch_size=best["batch_size"], tiles=tiles)
 
 
 def _parity_set(settings: BenchSettings, config: Any) -> PatchSet:

@@ -84,6 +84,7 @@ def open_run(
         min_breast=settings.min_breast,
         batch_size=settings.batch_size,
         operating_point=point.to_dict(),
+        runtime=runner.runtime(),
     )
     return runner, run, chosen
 

@@ -39,6 +39,7 @@ class RunInfo:
     min_breast: float
     batch_size: int
     operating_point: dict[str, Any] = field(default_factory=dict)
+    runtime: dict[str, Any] = field(default_factory=dict)  # Backend.runtime(): how it runs on this host
 
 
 def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
@@ -65,6 +66,7 @@ def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
         },
         "backend": run.backend,
         "precision": run.precision,
+        "runtime": run.runtime,
         "settings": {
             "threshold": run.threshold,
             "overlap": run.overlap,

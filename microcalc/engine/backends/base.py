@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -139,6 +139,11 @@ class Backend(abc.ABC):
     def infer(self, tiles: np.ndarray) -> BatchResult:
         """Synchronous convenience: scores for ``tiles`` ``[n, 1, P, P]`` (any n <= max_batch)."""
         return self.submit(tiles, tiles.shape[0]).result()
+
+    def runtime(self) -> dict[str, Any]:
+        """How this backend runs the model on this host (threads, streams, why): the scan report's
+        ``runtime``; empty where the backend has nothing to choose."""
+        return {}
 
     def __enter__(self) -> Backend:  # noqa: PYI034 (typing.Self needs Python 3.11; we support 3.10)
         self.activate()

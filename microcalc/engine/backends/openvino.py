@@ -16,6 +16,9 @@ scan skips compilation. ``submit`` starts an asynchronous infer request on the b
 without copying it (shared memory); with ``num_requests`` >= 2 one batch computes while the
 caller fills and submits the next.
 
+Which hint and whether OpenVINO pins its threads to cores is chosen per host and model by
+:mod:`~microcalc.engine.backends.cpu_config` (``mc-bench --tune``'s measured choice, else
+``THROUGHPUT`` pinned) and shown by :meth:`OpenVinoBackend.runtime` (the scan report's ``runtime``).
 The default ``PERFORMANCE_HINT`` is ``THROUGHPUT``: OpenVINO makes CPU streams (two on two cores,
 one thread each) and runs the ``num_requests`` batches in flight side by side, where ``LATENCY``
 runs them one after another with every core on each. mc-scan's pipeline keeps two batches in
@@ -34,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from microcalc.engine.backends import cpu_config
 from microcalc.engine.backends.base import (
     Backend,
     BatchResult,
@@ -41,10 +45,10 @@ from microcalc.engine.backends.base import (
     check_precision,
 )
 from microcalc.engine.cpu_info import cpu_info
-from microcalc.errors import InputError, MicrocalcError, import_optional
+from microcalc.errors import InputError, import_optional
 from microcalc.tensor_names import INPUT, OUTPUTS
 
-HINTS = ("LATENCY", "THROUGHPUT")
+HINTS = cpu_config.HINTS
 
 
 def inference_precision(precision: str, *, has_bf16: bool) -> str:
@@ -62,8 +66,11 @@ class OpenVinoBackend(Backend):
         input_shape: ``(1, P, P)``.
         max_batch: largest batch ``submit`` accepts.
         precision: the variant's precision (``fp32``, ``fp16`` -> bf16 compute, ``int8``).
-        performance_hint: ``THROUGHPUT`` (CPU streams, one per request in flight; the default, see
-            the module docstring) or ``LATENCY`` (all cores on one request at a time).
+        performance_hint: ``THROUGHPUT`` (CPU streams, one per request in flight, see the module
+            docstring) or ``LATENCY`` (all cores on one request at a time) [default: the host's
+            choice, :func:`~microcalc.engine.backends.cpu_config.choose`].
+        pinning: pin OpenVINO's threads to cores [default: the host's choice].
+        model_sha256: the variant's SHA-256, the key of the host's measured choice (``mc-bench --tune``).
         num_requests: infer requests in flight at most (batches that overlap).
         cache_dir: compiled-model cache (default ``MICROCALC_HOME/ov_cache``).
         device: the OpenVINO device, ``CPU`` by default.
@@ -80,21 +87,27 @@ class OpenVinoBackend(Backend):
         input_shape: tuple[int, int, int],
         max_batch: int,
         precision: str = "fp32",
-        performance_hint: str = "THROUGHPUT",
+        performance_hint: str | None = None,
+        pinning: bool | None = None,
+        model_sha256: str | None = None,
         num_requests: int = 2,
         cache_dir: str | Path | None = None,
         device: str = "CPU",
     ) -> None:
         super().__init__(input_shape=input_shape, max_batch=max_batch)
-        if performance_hint not in HINTS:
-            raise MicrocalcError(
-                f"unknown OpenVINO performance hint {performance_hint!r}; expected one of {', '.join(HINTS)}"
+        chosen = cpu_config.choose(model_sha256)
+        if performance_hint is not None or pinning is not None:  # asked for: overrides the host's choice
+            chosen = cpu_config.CpuConfig(
+                hint=performance_hint or chosen.hint,
+                pinning=chosen.pinning if pinning is None else pinning,
+                source="asked",
             )
+        self.cpu_config = chosen
         if num_requests < 1:
             raise ValueError(f"num_requests must be at least 1, got {num_requests}")
         self.model_path = Path(model_path)
         self.precision = check_precision(precision)
-        self.performance_hint = performance_hint
+        self.performance_hint = chosen.hint
         self.num_requests = num_requests
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.device = device
@@ -110,9 +123,18 @@ class OpenVinoBackend(Backend):
 
         return {
             "CACHE_DIR": str(self.cache_dir or home() / "ov_cache"),
-            "PERFORMANCE_HINT": self.performance_hint,
+            **self.cpu_config.openvino_properties(),
             "INFERENCE_PRECISION_HINT": inference_precision(self.precision, has_bf16=cpu_info().has_bf16),
         }
+
+    def runtime(self) -> dict[str, Any]:
+        """How the model runs on this host (the scan report's ``runtime``): the configuration and why,
+        the requests in flight, and once active the streams and threads OpenVINO made of it."""
+        out: dict[str, Any] = {**self.cpu_config.to_dict(), "requests": self.num_requests}
+        if self.compiled is not None:
+            for key in ("NUM_STREAMS", "INFERENCE_NUM_THREADS"):
+                out[key.lower()] = int(self.compiled.get_property(key))
+        return out
 
     def _activate_impl(self) -> None:
         ov = import_optional("openvino", extra=self.extra, purpose="the openvino backend")

@@ -85,8 +85,10 @@ def create_backend(
             precision=precision,
             **options,
         )
-    path = bundle.file(bundle.variant(precision=precision))
-    if name == "openvino":
+    variant = bundle.variant(precision=precision)
+    path = bundle.file(variant)
+    if name == "openvino":  # the variant's hash keys the host's measured configuration (cpu_config)
+        options.setdefault("model_sha256", variant.sha256)
         return OpenVinoBackend(path, input_shape=shape, max_batch=max_batch, precision=precision, **options)
     provider = options.pop("provider", "cuda" if device == "cuda" else "cpu")
     return OnnxRuntimeBackend(
