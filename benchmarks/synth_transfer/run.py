@@ -23,6 +23,7 @@ import json
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -54,6 +55,7 @@ ROWS = {
     "+ --randomise": (RANDOMISED, N, EPOCHS),
 }
 RESULTS = HERE / "transfer_seeds.csv"
+METRICS = ("auc", "accuracy", "sensitivity", "specificity")
 FIELDS = [
     "row",
     "seed",
@@ -74,6 +76,7 @@ def _tool(name: str) -> list[str]:
         "mc-synth": "microcalc.synth.cli",
         "mc-train": "microcalc.trainer.cli_train",
         "mc-eval": "microcalc.trainer.cli_eval",
+        "mc-export": "microcalc.export.cli",
     }
     return [
         sys.executable,
@@ -118,17 +121,40 @@ def run_row(name: str, *, seed: int, real_test: Path, work: Path) -> dict:
         ],
         check=True,
     )
-    m = json.loads((folder / "real_test.json").read_text())
+    return _record(name, seed, folder / "real_test.json", start)
+
+
+def run_ensemble(name: str, *, seeds: list[int], real_test: Path, work: Path) -> dict:
+    """mc-export the row's seed checkpoints as one averaging graph, mc-eval it on the held-out fold
+    (ONNX Runtime; at p >= 0.5 like the members, the bundle's fallback threshold): its row."""
+    slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
+    folder = work / slug / f"ensemble-{'-'.join(map(str, seeds))}"
+    members = [
+        a for s in seeds for a in ("--checkpoint", str(work / slug / f"seed-{s}" / "run" / "checkpoint.pt"))
+    ]
+    start = time.time()
+    if not (folder / "bundle" / "bundle.json").is_file():
+        subprocess.run(_tool("mc-export") + [*members, "--out", str(folder / "bundle")], check=True)
+    subprocess.run(
+        _tool("mc-eval")
+        + [str(folder / "bundle"), str(real_test), "--backend", "onnxruntime", "--positive-class", "1"]
+        + ["--metrics", str(folder / "real_test.json"), "--quiet"],
+        check=True,
+    )
+    return _record(name, f"ensemble {'+'.join(map(str, seeds))}", folder / "real_test.json", start)
+
+
+def _record(name: str, seed: int | str, metrics: Path, start: float) -> dict:
+    """One line of the results: the row, its seed (or ensemble) and mc-eval's held-out metrics."""
+    options, n, epochs = ROWS[name]
+    m = json.loads(metrics.read_text())
     return {
         "row": name,
         "seed": seed,
         "synth_options": " ".join(options),
         "patches": n,
         "epochs": epochs,
-        "auc": round(m["auc"], 3),
-        "accuracy": round(m["accuracy"], 3),
-        "sensitivity": round(m["sensitivity"], 3),
-        "specificity": round(m["specificity"], 3),
+        **{k: round(m[k], 3) for k in METRICS},
         "n_test": m["n"],
         "minutes": round((time.time() - start) / 60.0, 1),
     }
@@ -164,16 +190,16 @@ def table() -> str:
         "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for name in dict.fromkeys(r["row"] for r in rows):
-        mine = [r for r in rows if r["row"] == name]
-        first = mine[0]
+        mine = [r for r in rows if r["row"] == name and r["seed"].isdigit()]
+        first = mine[0] if mine else next(r for r in rows if r["row"] == name)
         options = f"`{first['synth_options']}`" if first["synth_options"] else "none"
-        cells = [
-            mean_sd([float(r[k]) for r in mine]) for k in ("auc", "accuracy", "sensitivity", "specificity")
-        ]
-        lines.append(
-            f"| {name} | {options} | {first['patches']} | {first['epochs']} | "
-            f"{', '.join(r['seed'] for r in mine)} | {' | '.join(cells)} |"
-        )
+        lead = f"| {name} | {options} | {first['patches']} | {first['epochs']} |"
+        if mine:
+            cells = [mean_sd([float(r[k]) for r in mine]) for k in METRICS]
+            lines.append(f"{lead} {', '.join(r['seed'] for r in mine)} | {' | '.join(cells)} |")
+        for r in rows:
+            if r["row"] == name and not r["seed"].isdigit():
+                lines.append(f"{lead} {r['seed']} | {' | '.join(r[k] for k in METRICS)} |")
     return "\n".join(lines)
 
 
@@ -183,6 +209,11 @@ def main() -> None:
     parser.add_argument("work", type=Path, nargs="?", help="scratch folder")
     parser.add_argument("rows", nargs="*", help=f"rows to run (default: all): {', '.join(ROWS)}")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="training seeds")
+    parser.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="also the seeds' ensemble (mc-export of all, mc-eval of the bundle)",
+    )
     parser.add_argument("--table", action="store_true", help="print the Markdown table and stop")
     a = parser.parse_args()
     if a.table:
@@ -191,9 +222,20 @@ def main() -> None:
     if a.real_dir is None or a.work is None:
         parser.error("REAL_DIR and WORK are needed (or --table)")
     materialise(split(a.real_dir), a.work / "real60_split")
+    test = a.work / "real60_split" / "test"
+    done = set()
+    if RESULTS.exists():
+        with open(RESULTS, newline="") as f:
+            done = {(r["row"], r["seed"]) for r in csv.DictReader(f)}
     for name in a.rows or list(ROWS):
-        for seed in a.seeds:
-            row = run_row(name, seed=seed, real_test=a.work / "real60_split" / "test", work=a.work)
+        jobs = [(str(s), partial(run_row, name, seed=s)) for s in a.seeds]
+        if a.ensemble:
+            key = f"ensemble {'+'.join(map(str, a.seeds))}"
+            jobs.append((key, partial(run_ensemble, name, seeds=a.seeds)))
+        for key, job in jobs:
+            if (name, key) in done:  # recorded by an earlier, interrupted invocation
+                continue
+            row = job(real_test=test, work=a.work)
             new = not RESULTS.exists()
             with open(RESULTS, "a", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=FIELDS)
