@@ -5,5 +5,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/suite_common.sh"
 
 prepare_model
-run_bench "cpu-${ARCH}-${PATCH}${MC_BENCH_TAG:-}" --backends onnxruntime,openvino --precisions fp32,fp16,int8 \
+# one report per host kind (e.g. intel-xeon-amx, amd-epyc-vnni): benchmarks/results_table.py lists them all
+run_bench "cpu-${ARCH}-${PATCH}-$(host_kind)${MC_BENCH_TAG:-}" --backends onnxruntime,openvino --precisions fp32,fp16,int8 \
     --target-speedup 12 --target-efficiency 0.9

@@ -62,6 +62,10 @@ prepare_model() {  # $1: extra mc-export flags (e.g. --trt)
     fi
 }
 
+host_kind() {  # the CPU family and its best INT8 kernels, as the report's machine block names them
+    "$BIN/python" -c "from microcalc.bench.machine import cpu_report; print(cpu_report()['host_kind'])"
+}
+
 run_bench() {  # $1: report name; then extra mc-bench flags
     local name=$1; shift
     local inputs=(--patches "$WORK/parity")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 from importlib import metadata
@@ -33,6 +34,15 @@ LIBRARIES = (
 )
 
 
+def host_kind(model: str, flags: frozenset[str] | set[str]) -> str:
+    """A short name for the kind of host, e.g. ``intel-xeon-amx`` or ``amd-epyc-vnni``: the CPU family and
+    its best INT8 kernels, what decides the figures (the names of recorded reports, benchmarks/results/)."""
+    noise = {"r", "tm", "processor", "cpu", "genuine", "authentic"}
+    words = [w for w in re.findall(r"[a-z0-9]+", model.lower()) if w not in noise][:2] or ["cpu"]
+    kernels = "amx" if "amx_int8" in flags else "vnni" if flags & {"avx512_vnni", "avx_vnni"} else "novnni"
+    return "-".join([*words, kernels])
+
+
 def cpu_report() -> dict[str, Any]:
     """CPU model, the flags that decide the INT8/BF16 kernels, and the cores this process may use."""
     info = cpu_info()
@@ -42,6 +52,7 @@ def cpu_report() -> dict[str, Any]:
         "physical_cores": info.physical_cores,
         "logical_cores": info.logical_cores,
         "fast_int8": info.fast_int8,
+        "host_kind": host_kind(info.model, info.flags),
         "host_key": host_key(info),  # the kind of host: model, flags, cores (cpu_config's tuning cache key)
         "summary": info.summary(),
     }

@@ -14,3 +14,16 @@ def test_machine_info_records_cpu_and_libraries():
 
 def test_absent_library_is_left_out():
     assert library_versions(("numpy", "no-such-package-xyz")).keys() == {"numpy"}
+
+
+def test_host_kind_names_the_family_and_its_int8_kernels():
+    from microcalc.bench.machine import host_kind
+
+    assert (
+        host_kind("Intel(R) Xeon(R) Processor", {"amx_tile", "amx_int8", "avx512_vnni"}) == "intel-xeon-amx"
+    )
+    assert host_kind("AMD EPYC 9454 48-Core Processor", {"avx512f", "avx512_vnni"}) == "amd-epyc-vnni"
+    assert host_kind("", set()) == "cpu-novnni"
+    info = machine_info()
+    assert info["cpu"]["host_kind"] == host_kind(info["cpu"]["model"], set(info["cpu"]["flags"]))
+    assert len(info["load_average"]) == 3
