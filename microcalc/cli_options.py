@@ -14,8 +14,6 @@ import click
 
 from microcalc.imaging.patches import FIT_POLICIES
 
-DEVICES = ("auto", "cpu", "cuda")
-
 
 def seed_option(
     default: int = 0, *, help_text: str = "Random seed; the same seed gives the same output."
@@ -54,5 +52,23 @@ def fit_option() -> Callable:
 
 
 def device_option() -> Callable:
-    """``--device``: where PyTorch runs (``auto``: a GPU when there is one)."""
-    return click.option("--device", type=click.Choice(DEVICES), default="auto")
+    """``--device``: where PyTorch runs (``auto``: a GPU when there is one); the torch backend's devices."""
+    from microcalc.engine.backends import registry
+
+    return click.option(
+        "--device", type=click.Choice(["auto", *registry.get("torch").devices]), default="auto"
+    )
+
+
+def backend_choice() -> click.Choice:
+    """``--backend``'s values: ``auto`` and every registered backend, read from the registry."""
+    from microcalc.engine.backends import registry
+
+    return click.Choice(["auto", *registry.names()])
+
+
+def precision_choice(*, auto: bool) -> click.Choice:
+    """``--precision``'s values: the precisions a bundle's variants have (and ``auto`` where it picks)."""
+    from microcalc.engine.backends.base import PRECISIONS
+
+    return click.Choice(["auto", *PRECISIONS] if auto else list(PRECISIONS))

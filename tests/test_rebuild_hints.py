@@ -10,7 +10,7 @@ import click
 import pytest
 
 from microcalc.bundle import Bundle, Variant
-from microcalc.engine.backends.selection import engine_files
+from microcalc.engine.backends.engine_check import engine_files
 from microcalc.errors import InputError
 from microcalc.export.cli import cli
 from microcalc.model_config import ModelConfig

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import click
 
+from microcalc.bench.variants import bench_names
 from microcalc.cli_common import option_group
-from microcalc.engine.backends.base import PRECISIONS
-from microcalc.engine.backends.torch import TORCH_PRECISIONS
+from microcalc.engine.backends import registry
 from microcalc.parity import BOUNDS, ParityBounds
 
-DEFAULT_BACKENDS = "onnxruntime,openvino,tensorrt"
-# the bundle's precisions, and bf16, which only torch runs (the checkpoint under autocast)
-BENCH_PRECISIONS = tuple(dict.fromkeys(PRECISIONS + TORCH_PRECISIONS["cuda"]))
+# every registered backend but the slow reference (torch), which is measured when asked for
+DEFAULT_BACKENDS = ",".join(n for n in registry.names() if not registry.get(n).reference)
+# every precision some backend runs: the bundle's, and bf16, which only torch runs (autocast)
+BENCH_PRECISIONS = registry.precisions()
 # option -> (precision, ParityBounds field, help); the option's parameter name is its flag in snake case
 BOUND_OPTIONS = {
     "--fp32-max-diff": ("fp32", "max_abs_diff", "FP32 parity: max |dp|."),
@@ -81,14 +82,14 @@ variant_options = option_group(
         "--backends",
         default=DEFAULT_BACKENDS,
         callback=_list("backends"),
-        help="Backends to measure (onnxruntime, openvino, tensorrt, torch; -cuda runs onnxruntime or torch "
-        "on the GPU); those that cannot run here are listed with the reason.",
+        help=f"Backends to measure ({', '.join(bench_names())}); those that cannot run here are listed "
+        "with the reason.",
     ),
     click.option(
         "--precisions",
         default="fp32,fp16,int8",
         callback=_precisions,
-        help="Precisions to measure (fp32, fp16, int8; bf16 for torch-cuda).",
+        help=f"Precisions to measure ({', '.join(BENCH_PRECISIONS)}; bf16 for torch-cuda).",
     ),
     click.option("--batch-sizes", default="1,4,8", callback=_batch_sizes),
 )

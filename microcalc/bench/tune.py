@@ -29,13 +29,13 @@ def tune_openvino(
     Returns the report's ``tuning`` object: ``alternatives`` (name, hint, pinning, median wall and
     CPU ms per tile, streams OpenVINO made), ``chosen`` and ``cache`` (the file written).
     """
-    from microcalc.engine.backends import cpu_config, registry
+    from microcalc.engine.backends import cpu_config, selection
 
     variant = bundle.variant(precision=precision)
     runners = {}
     try:
         for config in cpu_config.ALTERNATIVES:
-            runner = registry.create_backend(
+            runner = selection.create_backend(
                 "openvino",
                 bundle,
                 precision=precision,

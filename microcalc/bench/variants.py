@@ -20,6 +20,15 @@ def parse_backend(spec: str) -> tuple[str, str]:
     return name, device or "cpu"
 
 
+def bench_names() -> tuple[str, ...]:
+    """What ``--backends`` accepts: every registered backend, and ``NAME-cuda`` for those that also
+    run on CUDA beside the CPU (``onnxruntime-cuda``)."""
+    from microcalc.engine.backends import registry
+
+    cuda = [f"{n}-cuda" for n in registry.names() if len(registry.get(n).devices) > 1]
+    return (*registry.names(), *cuda)
+
+
 def start_backend(spec: str, bundle: Any, *, precision: str, max_batch: int) -> Any:
     """An active backend for ``bundle``'s ``precision`` variant (the caller deactivates it).
 
@@ -27,21 +36,18 @@ def start_backend(spec: str, bundle: Any, *, precision: str, max_batch: int) -> 
         MicrocalcError: the backend cannot run here; the message says why.
     """
     from microcalc.engine import cuda_memory
-    from microcalc.engine.backends import availability, registry
+    from microcalc.engine.backends import registry, selection
 
     name, device = parse_backend(spec)
-    status = {n: (ok, reason) for n, ok, reason in availability.backend_status()}
-    if name not in status or device not in ("cpu", "cuda"):
-        raise MicrocalcError(
-            f"unknown backend {spec!r}; expected one of {', '.join(status)} "
-            "(add -cuda for onnxruntime or torch on a GPU)"
-        )
-    ok, reason = status[name]
+    known = registry.names()
+    if name not in known or (device != "cpu" and device not in registry.get(name).devices):
+        raise MicrocalcError(f"unknown backend {spec!r}; expected one of {', '.join(bench_names())}")
+    ok, reason = registry.get(name).status()
     if not ok:
         raise MicrocalcError(reason)
     if device == "cuda" and not cuda_memory.device_count():
         raise MicrocalcError("no CUDA device")
-    options = {"device": device} if name in ("onnxruntime", "torch") else {}
-    backend = registry.create_backend(name, bundle, precision=precision, max_batch=max_batch, **options)
+    device = device if device in registry.get(name).devices else registry.get(name).devices[0]
+    backend = selection.create_backend(name, bundle, precision=precision, max_batch=max_batch, device=device)
     backend.activate()
     return backend

@@ -44,10 +44,10 @@ def open_backend(
     Returns the backend, the identity of the model file it runs (name, precision, SHA-256) and
     one line saying what was chosen and why.
     """
-    from microcalc.engine.backends import registry, selection
+    from microcalc.engine.backends import selection
 
     choice = selection.resolve(name, precision, bundle=bundle)
-    backend = registry.create_backend(
+    backend = selection.create_backend(
         choice.backend, bundle, precision=choice.precision, max_batch=max_batch, device=choice.device
     )
     if choice.backend == "torch":

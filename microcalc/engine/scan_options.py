@@ -14,10 +14,10 @@ from typing import Any
 import click
 
 from microcalc.cli_common import option_group
+from microcalc.cli_options import backend_choice, precision_choice
 from microcalc.engine.settings import ScanSettings
 from microcalc.operating_points import ChosenPoint, choose
 
-PRECISION_CHOICES = ("auto", "fp32", "fp16", "int8")
 # the defaults of the options below; also mc-serve's where neither its command line nor its TOML file sets one
 DEFAULTS: dict[str, Any] = {
     "backend": "auto",
@@ -29,12 +29,13 @@ DEFAULTS: dict[str, Any] = {
 scan_options = option_group(
     click.option(
         "--backend",
+        type=backend_choice(),
         default=DEFAULTS["backend"],
-        help="onnxruntime, openvino, tensorrt, torch, or auto (the fastest that runs here).",
+        help="auto: the fastest that runs here.",
     ),
     click.option(
         "--precision",
-        type=click.Choice(PRECISION_CHOICES),
+        type=precision_choice(auto=True),
         default=DEFAULTS["precision"],
         help="Which bundle variant to run.",
     ),

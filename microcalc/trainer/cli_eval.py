@@ -11,7 +11,7 @@ import click
 
 from microcalc.atomic import write_json_atomic, write_text_atomic
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
-from microcalc.cli_options import device_option, fit_option
+from microcalc.cli_options import backend_choice, device_option, fit_option, precision_choice
 from microcalc.errors import InputError
 
 
@@ -32,10 +32,10 @@ def write_predictions(path: Path | None, rows: list[tuple[str, str, float]]) -> 
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--backend",
-    type=click.Choice(["auto", "torch", "onnxruntime", "openvino", "tensorrt"]),
+    type=backend_choice(),
     help="Inference backend (default: torch for a checkpoint, auto for a bundle).",
 )
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32")
+@click.option("--precision", type=precision_choice(auto=False), default="fp32")
 @click.option("--positive-class", help="Class folder holding clusters (default: the model's positive class).")
 @click.option(
     "--out",

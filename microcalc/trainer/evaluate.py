@@ -93,7 +93,7 @@ def bundle_scorer(
 ) -> tuple[ModelConfig, Callable, Callable]:
     """``(config, score, close)`` running a bundle through ``microcalc.engine`` backends."""
     from microcalc.bundle import Bundle
-    from microcalc.engine.backends.registry import create_backend
+    from microcalc.engine.backends.selection import create_backend
 
     bundle = Bundle.load(path)
     engine = create_backend(backend, bundle, precision=precision, max_batch=max_batch, device=device)

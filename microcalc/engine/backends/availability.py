@@ -2,7 +2,10 @@
 
 Availability is read from installed module specs (``importlib.util.find_spec``) and the CUDA
 device count, so listing backends on a scanning workstation never loads TensorRT, OpenVINO or
-torch. :mod:`~microcalc.engine.backends.selection` decides with it; ``mc-bench`` prints it.
+torch. Each backend registers its probe below as its ``status``
+(:class:`~microcalc.engine.backends.registry.BackendSpec`);
+:func:`~microcalc.engine.backends.registry.backend_status` lists them all,
+:mod:`~microcalc.engine.backends.selection` decides with them and ``mc-bench`` prints them.
 """
 
 from __future__ import annotations
@@ -11,9 +14,6 @@ import importlib.util
 from pathlib import Path
 
 from microcalc.engine import cuda_memory
-from microcalc.engine.backends.tensorrt import LIBRARIES
-
-BACKEND_NAMES = ("onnxruntime", "openvino", "tensorrt", "torch")
 
 
 def installed(module: str) -> bool:
@@ -33,37 +33,39 @@ def ort_gpu_installed() -> bool:
     return any(capi.glob("libonnxruntime_providers_cuda*")) or any(capi.glob("onnxruntime_providers_cuda*"))
 
 
-def backend_status() -> list[tuple[str, bool, str]]:
-    """``(name, available, reason)`` for every backend, e.g. ``("tensorrt", False, "no CUDA device")``."""
-    gpus = cuda_memory.device_count()
-    trt_libs = [lib for lib in LIBRARIES if installed(lib)]
-    status = [
-        (
-            "onnxruntime",
-            installed("onnxruntime"),
-            ("CPU" + (" and CUDA" if gpus and ort_gpu_installed() else ""))
-            if installed("onnxruntime")
-            else "not installed: pip install onnxruntime",
-        )
-    ]
-    status.append(
-        ("openvino", True, "CPU")
+def onnxruntime_status() -> tuple[bool, str]:
+    """ONNX Runtime: a core dependency; CUDA too where onnxruntime-gpu and a GPU are present."""
+    if not installed("onnxruntime"):
+        return False, "not installed: pip install onnxruntime"
+    return True, "CPU" + (" and CUDA" if cuda_memory.device_count() and ort_gpu_installed() else "")
+
+
+def openvino_status() -> tuple[bool, str]:
+    """OpenVINO: the ``[openvino]`` extra, CPU only."""
+    return (
+        (True, "CPU")
         if installed("openvino")
-        else ("openvino", False, 'not installed: pip install "microcalc[openvino]"')
+        else (False, 'not installed: pip install "microcalc[openvino]"')
     )
-    if not trt_libs:
-        status.append(
-            ("tensorrt", False, 'not installed: pip install "microcalc[rtx]" or "microcalc[tensorrt]"')
-        )
-    elif not installed("cuda.bindings"):
-        status.append(("tensorrt", False, 'cuda-python not installed: pip install "microcalc[rtx]"'))
-    elif not gpus:
-        status.append(("tensorrt", False, "no CUDA device"))
-    else:
-        status.append(("tensorrt", True, f"{', '.join(trt_libs)} on {gpus} GPU(s)"))
-    status.append(
-        ("torch", True, "reference (slow)")
+
+
+def tensorrt_status(libraries: tuple[str, ...]) -> tuple[bool, str]:
+    """TensorRT (any of ``libraries``, e.g. ``tensorrt_rtx``) needs cuda-python and a CUDA device."""
+    found = [lib for lib in libraries if installed(lib)]
+    if not found:
+        return False, 'not installed: pip install "microcalc[rtx]" or "microcalc[tensorrt]"'
+    if not installed("cuda.bindings"):
+        return False, 'cuda-python not installed: pip install "microcalc[rtx]"'
+    gpus = cuda_memory.device_count()
+    if not gpus:
+        return False, "no CUDA device"
+    return True, f"{', '.join(found)} on {gpus} GPU(s)"
+
+
+def torch_status() -> tuple[bool, str]:
+    """torch: the ``[train]`` extra; the slow reference."""
+    return (
+        (True, "reference (slow)")
         if installed("torch")
-        else ("torch", False, 'not installed: pip install "microcalc[train]"')
+        else (False, 'not installed: pip install "microcalc[train]"')
     )
-    return status

@@ -16,10 +16,12 @@ engine, what differs, and the command that rebuilds it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from microcalc.errors import StaleArtifactError
+from microcalc.rebuild import rebuild_hint
 
 
 def normalise_capability(cap: str) -> str:
@@ -103,3 +105,24 @@ def check_engine(
             f"built for batches up to {profile_max}, asked for {max_batch} "
             "(use a smaller batch or rebuild with a larger --max-batch)"
         )
+
+
+@dataclass(frozen=True)
+class EngineFiles:
+    """What the TensorRT backend needs from a bundle to check and run one engine."""
+
+    engine: Path
+    sidecar: dict[str, Any]
+    onnx_sha256: str | None
+    rebuild: str
+
+
+def engine_files(bundle: Any, variant: Any) -> EngineFiles:
+    """The engine file, its sidecar, the SHA-256 of the ONNX model it must match, and the rebuild hint."""
+    onnx = [v for v in bundle.variants if v.format == "onnx" and v.precision == variant.precision]
+    return EngineFiles(
+        engine=bundle.file(variant),
+        sidecar=bundle.sidecar(variant),
+        onnx_sha256=onnx[0].sha256 if onnx else variant.onnx_sha256,
+        rebuild=rebuild_hint(bundle.manifest, bundle.path, precision=variant.precision, fmt="tensorrt"),
+    )

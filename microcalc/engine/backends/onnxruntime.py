@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from microcalc.engine import cuda_memory
+from microcalc.engine.backends import availability, registry
 from microcalc.engine.backends.base import (
+    PRECISIONS,
     Backend,
     BatchResult,
     PendingBatch,
@@ -263,3 +265,20 @@ class OnnxRuntimeBackend(Backend):
             for ptr in self._pinned:
                 cuda_memory.free_pinned(ptr, device=self.device_id)
         self._pinned, self._device_input, self._stream = [], None, None
+
+
+def _from_bundle(bundle: Any, *, device: str, **options: Any) -> Backend:
+    """The bundle's ONNX variant on ``device`` (``provider="tensorrt"`` may replace it)."""
+    options.setdefault("provider", device)
+    return registry.onnx_variant(OnnxRuntimeBackend, bundle, **options)
+
+
+registry.register(
+    registry.BackendSpec(
+        name=OnnxRuntimeBackend.name,
+        devices=("cpu", "cuda"),
+        precisions=PRECISIONS,
+        from_bundle=_from_bundle,
+        status=availability.onnxruntime_status,
+    )
+)

@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from microcalc.engine.backends import cpu_config
+from microcalc.engine.backends import availability, cpu_config, registry
 from microcalc.engine.backends.base import (
+    PRECISIONS,
     Backend,
     BatchResult,
     PendingBatch,
@@ -226,3 +227,21 @@ class OpenVinoBackend(Backend):
             if pending is not None:
                 pending.result()
         self._requests, self._in_flight, self.compiled, self._next = [], [], None, 0
+
+
+def _from_bundle(bundle: Any, *, device: str, **options: Any) -> Backend:
+    """The bundle's ONNX variant (``device`` is always ``cpu`` here); the variant's hash keys the host's
+    measured configuration (:mod:`~microcalc.engine.backends.cpu_config`)."""
+    options.setdefault("model_sha256", bundle.variant(precision=options["precision"]).sha256)
+    return registry.onnx_variant(OpenVinoBackend, bundle, **options)
+
+
+registry.register(
+    registry.BackendSpec(
+        name=OpenVinoBackend.name,
+        devices=("cpu",),
+        precisions=PRECISIONS,
+        from_bundle=_from_bundle,
+        status=availability.openvino_status,
+    )
+)

@@ -1,96 +1,93 @@
-"""Backends by name, and the one function that creates them for a bundle.
+"""The one list of backends: each backend module registers itself here, and everything else iterates it.
 
-What can run here is :mod:`~microcalc.engine.backends.availability`; which backend and precision
-``auto`` means is :mod:`~microcalc.engine.backends.selection`. Creating a backend loads nothing:
-each backend imports its library when activated.
+A backend module ends with ``register(BackendSpec(...))``: its name, the devices it runs on, the
+precisions it runs, the ``from_bundle`` constructor that makes an inactive backend from a bundle,
+and ``status``, which says whether it can run on this machine without importing its library.
+``microcalc/engine/backends/__init__.py`` imports the built-in backend modules, so they are
+registered before any of this package is used. Backend selection
+(:mod:`~microcalc.engine.backends.selection`), the CLI choices (``--backend``, ``--device``,
+``--precision``), ``mc-bench`` and the availability listing read the names from here; adding a
+backend is one module that registers itself.
+
+Registering creates nothing and loads no library: each backend imports its library when
+activated.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from microcalc.bundle import Bundle
-from microcalc.engine.backends.base import Backend, check_precision
-from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
-from microcalc.engine.backends.openvino import OpenVinoBackend
-from microcalc.engine.backends.selection import engine_files, resolve
-from microcalc.engine.backends.tensorrt import TensorRTBackend
-from microcalc.engine.backends.torch import TorchBackend
+from microcalc.engine.backends.base import Backend
 from microcalc.errors import MicrocalcError
 
-BACKENDS: dict[str, type[Backend]] = {
-    "onnxruntime": OnnxRuntimeBackend,
-    "openvino": OpenVinoBackend,
-    "tensorrt": TensorRTBackend,
-    "torch": TorchBackend,
-}
-DEVICES = ("auto", "cpu", "cuda")
 
+@dataclass(frozen=True)
+class BackendSpec:
+    """One backend as the registry knows it.
 
-def create_backend(
-    name: str,
-    bundle: Bundle | str | Path,
-    *,
-    precision: str = "fp32",
-    max_batch: int,
-    device: str = "auto",
-    **options: Any,
-) -> Backend:
-    """An (inactive) backend running ``bundle``'s ``precision`` variant.
-
-    Args:
-        name: ``onnxruntime``, ``openvino``, ``tensorrt`` or ``torch`` (``auto``: see
-            :func:`~microcalc.engine.backends.selection.resolve`).
-        bundle: a loaded :class:`~microcalc.bundle.Bundle` or its folder.
-        precision: ``fp32``, ``fp16``, ``int8`` or ``auto``.
-        max_batch: the largest batch that will be submitted.
-        device: ``cpu``, ``cuda`` or ``auto`` (onnxruntime and torch; the others have one device).
-        options: passed to the backend class (e.g. ``num_requests`` for openvino).
-
-    Example::
-
-        with create_backend("onnxruntime", "bundle/", precision="int8", max_batch=8) as backend:
-            p_cluster = backend.infer(tiles).p_cluster
+    Attributes:
+        name: what ``--backend`` and ``bundle.json`` call it.
+        devices: where it runs (``cpu``, ``cuda``); the first is its default.
+        precisions: the precisions it runs (a bundle's ``fp32``/``fp16``/``int8``; torch also ``bf16``).
+        from_bundle: ``(bundle, *, precision, device, max_batch, **options) -> Backend`` (inactive).
+        status: ``() -> (available, reason)`` on this machine, e.g. ``(False, "no CUDA device")``.
+        reference: the slow reference (torch) that ``mc-bench`` measures only when asked.
     """
-    bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
-    if device not in DEVICES:
-        raise MicrocalcError(f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
-    if name == "auto" or precision == "auto":
-        choice = resolve(name, precision, bundle=bundle)
-        name, precision = choice.backend, choice.precision
-        device = choice.device if device == "auto" else device
-    if name not in BACKENDS:
-        raise MicrocalcError(f"unknown backend {name!r}; expected auto or one of {', '.join(BACKENDS)}")
-    if name != "torch":  # torch runs the checkpoint, in its own precisions (bf16 too)
-        check_precision(precision)
-    shape = (1, bundle.config.patch_size, bundle.config.patch_size)
-    if name == "tensorrt":
-        files = engine_files(bundle, bundle.variant(precision=precision, fmt="tensorrt"))
-        return TensorRTBackend(
-            files.engine,
-            sidecar=files.sidecar,
-            onnx_sha256=files.onnx_sha256,
-            rebuild=files.rebuild,
-            input_shape=shape,
-            max_batch=max_batch,
-            **options,
-        )
-    if name == "torch":
-        return TorchBackend(
-            bundle.source_checkpoints(),
-            input_shape=shape,
-            max_batch=max_batch,
-            device="cuda" if device == "cuda" else "cpu",
-            precision=precision,
-            **options,
-        )
-    variant = bundle.variant(precision=precision)
-    path = bundle.file(variant)
-    if name == "openvino":  # the variant's hash keys the host's measured configuration (cpu_config)
-        options.setdefault("model_sha256", variant.sha256)
-        return OpenVinoBackend(path, input_shape=shape, max_batch=max_batch, precision=precision, **options)
-    provider = options.pop("provider", "cuda" if device == "cuda" else "cpu")
-    return OnnxRuntimeBackend(
-        path, input_shape=shape, max_batch=max_batch, precision=precision, provider=provider, **options
-    )
+
+    name: str
+    devices: tuple[str, ...]
+    precisions: tuple[str, ...]
+    from_bundle: Callable[..., Backend]
+    status: Callable[[], tuple[bool, str]]
+    reference: bool = False
+
+
+_SPECS: dict[str, BackendSpec] = {}
+
+
+def register(spec: BackendSpec) -> BackendSpec:
+    """Add ``spec``; a second backend of the same name is a bug (two modules claim one name)."""
+    if spec.name in _SPECS and _SPECS[spec.name] != spec:
+        raise ValueError(f"backend {spec.name!r} is registered twice")
+    _SPECS[spec.name] = spec
+    return spec
+
+
+def names() -> tuple[str, ...]:
+    """Every registered backend's name, sorted (the order of help texts and listings)."""
+    return tuple(sorted(_SPECS))
+
+
+def get(name: str) -> BackendSpec:
+    """The backend called ``name``; an unknown name is a one-line error listing the known ones."""
+    if name not in _SPECS:
+        raise MicrocalcError(f"unknown backend {name!r}; expected auto or one of {', '.join(names())}")
+    return _SPECS[name]
+
+
+def devices() -> tuple[str, ...]:
+    """``auto`` and every device some backend runs on (``--device``'s choices)."""
+    return ("auto", *sorted({d for spec in _SPECS.values() for d in spec.devices}))
+
+
+def precisions() -> tuple[str, ...]:
+    """Every precision some backend runs, in the order the backends list them."""
+    return tuple(dict.fromkeys(p for n in names() for p in _SPECS[n].precisions))
+
+
+def backend_status() -> list[tuple[str, bool, str]]:
+    """``(name, available, reason)`` for every backend, e.g. ``("tensorrt", False, "no CUDA device")``."""
+    return [(name, *_SPECS[name].status()) for name in names()]
+
+
+def tile_shape(bundle: Any) -> tuple[int, int, int]:
+    """``(1, P, P)``: the one-channel tile every backend of ``bundle`` takes."""
+    return (1, bundle.config.patch_size, bundle.config.patch_size)
+
+
+def onnx_variant(cls: Callable[..., Backend], bundle: Any, *, precision: str, **options: Any) -> Backend:
+    """A backend ``cls`` running the bundle's ``precision`` ONNX variant (ONNX Runtime, OpenVINO)."""
+    path = bundle.file(bundle.variant(precision=precision))
+    return cls(path, input_shape=tile_shape(bundle), precision=precision, **options)

@@ -12,6 +12,8 @@
 see :mod:`microcalc.parity`); a variant exported with ``--no-parity`` never qualifies.
 
 The returned :class:`Resolution` carries the reason in words; ``mc-scan`` prints it.
+:func:`create_backend` resolves ``auto`` this way and creates the backend through the
+:mod:`~microcalc.engine.backends.registry`.
 """
 
 from __future__ import annotations
@@ -21,15 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from microcalc.bundle import Bundle, Variant
+from microcalc.bundle import Bundle
 from microcalc.engine import cuda_memory
-from microcalc.engine.backends import availability
-from microcalc.engine.backends.base import check_precision
-from microcalc.engine.backends.engine_check import check_engine
+from microcalc.engine.backends import availability, registry
+from microcalc.engine.backends.base import Backend, check_precision
+from microcalc.engine.backends.engine_check import check_engine, engine_files
 from microcalc.engine.cpu_info import cpu_info
 from microcalc.errors import MicrocalcError
 from microcalc.parity import failure_reason, recorded_pass
-from microcalc.rebuild import rebuild_hint
 
 
 @dataclass(frozen=True)
@@ -40,27 +41,6 @@ class Resolution:
     precision: str
     device: str
     reason: str
-
-
-@dataclass(frozen=True)
-class EngineFiles:
-    """What the TensorRT backend needs from a bundle to check and run one engine."""
-
-    engine: Path
-    sidecar: dict[str, Any]
-    onnx_sha256: str | None
-    rebuild: str
-
-
-def engine_files(bundle: Bundle, variant: Variant) -> EngineFiles:
-    """The engine file, its sidecar, the SHA-256 of the ONNX model it must match, and the rebuild hint."""
-    onnx = [v for v in bundle.variants if v.format == "onnx" and v.precision == variant.precision]
-    return EngineFiles(
-        engine=bundle.file(variant),
-        sidecar=bundle.sidecar(variant),
-        onnx_sha256=onnx[0].sha256 if onnx else variant.onnx_sha256,
-        rebuild=rebuild_hint(bundle.manifest, bundle.path, precision=variant.precision, fmt="tensorrt"),
-    )
 
 
 def _has(bundle: Bundle, precision: str, fmt: str = "onnx") -> bool:
@@ -111,15 +91,13 @@ def resolve(name: str = "auto", precision: str = "auto", *, bundle: Bundle) -> R
     Raises:
         MicrocalcError: an explicit backend or precision cannot run here (the message says why).
     """
-    if name != "auto" and name not in availability.BACKEND_NAMES:
-        raise MicrocalcError(
-            f"unknown backend {name!r}; expected auto or one of {', '.join(availability.BACKEND_NAMES)}"
-        )
+    if name != "auto":
+        registry.get(name)  # an unknown name: one line listing the known ones
     if precision != "auto":
         check_precision(precision)
         if not _has(bundle, precision):
             bundle.variant(precision=precision)  # raises InputError listing what the bundle has
-    status = {n: (ok, why) for n, ok, why in availability.backend_status()}
+    status = {n: (ok, why) for n, ok, why in registry.backend_status()}
     if name != "auto" and not status[name][0]:
         raise MicrocalcError(f"backend {name} cannot run here: {status[name][1]}")
     gpu = cuda_memory.device_count() > 0
@@ -162,3 +140,46 @@ def resolve(name: str = "auto", precision: str = "auto", *, bundle: Bundle) -> R
     if name == "auto":
         lead += ", openvino installed" if chosen == "openvino" else ", openvino not installed"
     return Resolution(chosen, p, device, f"{lead}; {p}: {why}")
+
+
+def create_backend(
+    name: str,
+    bundle: Bundle | str | Path,
+    *,
+    precision: str = "fp32",
+    max_batch: int,
+    device: str = "auto",
+    **options: Any,
+) -> Backend:
+    """An (inactive) backend running ``bundle``'s ``precision`` variant, made by its ``from_bundle``.
+
+    Args:
+        name: a registered backend (:func:`~microcalc.engine.backends.registry.names`) or ``auto``
+            (:func:`resolve`).
+        bundle: a loaded :class:`~microcalc.bundle.Bundle` or its folder.
+        precision: one the backend runs (``fp32``, ``fp16``, ``int8``; torch also ``bf16``) or ``auto``.
+        max_batch: the largest batch that will be submitted.
+        device: ``cpu``, ``cuda`` or ``auto`` (the chosen one, else the backend's first device).
+        options: passed to the backend class (e.g. ``num_requests`` for openvino).
+
+    Example::
+
+        with create_backend("onnxruntime", "bundle/", precision="int8", max_batch=8) as backend:
+            p_cluster = backend.infer(tiles).p_cluster
+    """
+    bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
+    if device not in registry.devices():
+        raise MicrocalcError(f"unknown device {device!r}; expected one of {', '.join(registry.devices())}")
+    if name == "auto" or precision == "auto":
+        choice = resolve(name, precision, bundle=bundle)
+        name, precision = choice.backend, choice.precision
+        device = choice.device if device == "auto" else device
+    spec = registry.get(name)
+    device = spec.devices[0] if device == "auto" else device
+    if precision not in spec.precisions:
+        raise MicrocalcError(
+            f"unknown precision {precision!r} for {name}; expected one of {', '.join(spec.precisions)}"
+        )
+    if device not in spec.devices:
+        raise MicrocalcError(f"the {name} backend runs on {', '.join(spec.devices)}, not {device}")
+    return spec.from_bundle(bundle, precision=precision, device=device, max_batch=max_batch, **options)

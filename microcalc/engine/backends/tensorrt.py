@@ -22,6 +22,7 @@ shape. A capture that fails is logged once and that batch size runs through plai
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from microcalc.engine import cuda_memory
-from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch
+from microcalc.engine.backends import availability, registry
+from microcalc.engine.backends.base import PRECISIONS, Backend, BatchResult, PendingBatch
 from microcalc.engine.backends.cuda_graphs import CapturedGraph, capture
-from microcalc.engine.backends.engine_check import check_engine
+from microcalc.engine.backends.engine_check import check_engine, engine_files
 from microcalc.engine.backends.tensorrt_io import bind, check_io, output_shapes
 from microcalc.errors import MicrocalcError, StaleArtifactError, import_optional
 from microcalc.tensor_names import INPUT, OUTPUTS
@@ -262,3 +264,28 @@ class TensorRTBackend(Backend):
         for ptr, _ in self._pinned.values():
             cuda_memory.free_pinned(ptr, device=self.device_id)
         self._slots, self._pinned, self._engine, self._next = [], {}, None, 0
+
+
+def _from_bundle(bundle: Any, *, precision: str, device: str, max_batch: int, **options: Any) -> Backend:
+    """The bundle's ``precision`` engine with what checks it (sidecar, ONNX SHA-256, rebuild hint)."""
+    files = engine_files(bundle, bundle.variant(precision=precision, fmt="tensorrt"))
+    return TensorRTBackend(
+        files.engine,
+        sidecar=files.sidecar,
+        onnx_sha256=files.onnx_sha256,
+        rebuild=files.rebuild,
+        input_shape=registry.tile_shape(bundle),
+        max_batch=max_batch,
+        **options,
+    )
+
+
+registry.register(
+    registry.BackendSpec(
+        name=TensorRTBackend.name,
+        devices=("cuda",),
+        precisions=PRECISIONS,
+        from_bundle=_from_bundle,
+        status=functools.partial(availability.tensorrt_status, tuple(LIBRARIES)),
+    )
+)

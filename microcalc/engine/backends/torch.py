@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from microcalc.engine.backends import availability, registry
 from microcalc.engine.backends.base import Backend, BatchResult, PendingBatch
 from microcalc.errors import MicrocalcError, import_optional
 
@@ -131,3 +132,28 @@ class TorchBackend(Backend):
         if self.runner is not None:
             self.runner.close()
         self.model, self.runner = None, None
+
+
+def _from_bundle(bundle: Any, *, precision: str, device: str, max_batch: int, **options: Any) -> Backend:
+    """The bundle's source checkpoint (checked against its SHA-256), in torch's own precisions."""
+    shape = registry.tile_shape(bundle)
+    return TorchBackend(
+        bundle.source_checkpoints(),
+        input_shape=shape,
+        max_batch=max_batch,
+        device=device,
+        precision=precision,
+        **options,
+    )
+
+
+registry.register(
+    registry.BackendSpec(
+        name=TorchBackend.name,
+        devices=tuple(TORCH_PRECISIONS),
+        precisions=tuple(dict.fromkeys(p for runs in TORCH_PRECISIONS.values() for p in runs)),
+        from_bundle=_from_bundle,
+        status=availability.torch_status,
+        reference=True,
+    )
+)

@@ -94,7 +94,7 @@ def test_tune_times_every_alternative_and_the_next_backend_runs_the_fastest(tiny
     pytest.importorskip("openvino")
     from microcalc.bench.tune import tune_openvino
     from microcalc.bundle import Bundle
-    from microcalc.engine.backends import registry
+    from microcalc.engine.backends import selection
 
     bundle = Bundle.load(tiny_bundle)
     tuning = tune_openvino(bundle, precision="fp32", batch_size=2, tiles=tiles, rounds=1, batches=2)
@@ -103,7 +103,7 @@ def test_tune_times_every_alternative_and_the_next_backend_runs_the_fastest(tiny
     assert all(a["wall_ms_per_tile"] > 0 and a["cpu_ms_per_tile"] >= 0 for a in tuning["alternatives"])
     fastest = min(tuning["alternatives"], key=lambda a: a["wall_ms_per_tile"])
     assert tuning["chosen"] == fastest["name"]
-    with registry.create_backend("openvino", bundle, precision="fp32", max_batch=2) as backend:
+    with selection.create_backend("openvino", bundle, precision="fp32", max_batch=2) as backend:
         runtime = backend.runtime()
         assert (runtime["name"], runtime["source"]) == (fastest["name"], "measured")
         assert runtime["num_streams"] >= 1 and runtime["inference_num_threads"] >= 1

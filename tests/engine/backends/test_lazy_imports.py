@@ -34,7 +34,7 @@ for optional in ('highdicom', 'pynetdicom'):  # the [dicom] extra, imported by m
     except ImportError as exc:
         if 'blocked' in str(exc):
             raise
-from microcalc.engine.backends.availability import backend_status
+from microcalc.engine.backends.registry import backend_status
 backend_status()
 print(len(names), 'modules;', 'loaded:', sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'onnx'}))
 """

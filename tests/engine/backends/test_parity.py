@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from microcalc.engine.backends.base import STAGES
-from microcalc.engine.backends.registry import create_backend
+from microcalc.engine.backends.selection import create_backend
 
 # (backend, precision, atol on p_cluster, atol on cam relative to its peak); None: measured and reported
 CASES = [

@@ -124,8 +124,8 @@ def test_missing_variant_lists_what_the_bundle_has(tiny_bundle):
 
 def test_status_lines(monkeypatch):
     _machine(monkeypatch, missing=("openvino",))
-    status = {name: (ok, why) for name, ok, why in availability.backend_status()}
-    assert set(status) == set(registry.BACKENDS) == set(availability.BACKEND_NAMES)
+    status = {name: (ok, why) for name, ok, why in registry.backend_status()}
+    assert tuple(status) == registry.names() == ("onnxruntime", "openvino", "tensorrt", "torch")
     assert status["openvino"] == (False, 'not installed: pip install "microcalc[openvino]"')
     assert status["tensorrt"][0] is False and status["onnxruntime"] == (True, "CPU")
 
@@ -139,7 +139,7 @@ def test_status_lines(monkeypatch):
     ],
 )
 def test_create_backend_from_folder(tiny_bundle, name, cls):
-    backend = registry.create_backend(name, tiny_bundle, precision="fp32", max_batch=4)
+    backend = selection.create_backend(name, tiny_bundle, precision="fp32", max_batch=4)
     assert isinstance(backend, cls) and backend.input_shape == (1, 64, 64) and not backend.is_active
 
 
@@ -155,4 +155,4 @@ def test_torch_refuses_a_changed_checkpoint(tiny_bundle, tmp_path):
     manifest["source_checkpoint"]["path"] = str(ckpt)
     (copy / "bundle.json").write_text(json.dumps(manifest))
     with pytest.raises(MicrocalcError, match="checkpoint changed since the bundle was exported"):
-        registry.create_backend("torch", copy, precision="fp32", max_batch=2)
+        selection.create_backend("torch", copy, precision="fp32", max_batch=2)
