@@ -134,6 +134,13 @@ def open_run(
 @click.option(
     "--actors", type=int, default=None, help="With --ray: model actors [default: one per GPU, else 1]."
 )
+@click.option(
+    "--zoom/--no-zoom",
+    default=True,
+    help="Also write OUT/<stem>.zoom<rank>.png per finding: the scanned image a few mm around its box, "
+    "unscaled, listed in the report's 'zoom'.",
+)
+@click.option("--heatmap", is_flag=True, help="Draw the tile heat map (scores >= 0.1) on the overview PNG.")
 @spacing_options
 def cli(
     inputs: tuple[str, ...],
@@ -155,15 +162,18 @@ def cli(
     sr: bool,
     ray_address: str | None,
     actors: int | None,
+    zoom: bool,
+    heatmap: bool,
     spacing: float | None,
     native_grid: bool,
 ) -> None:
-    """Scan mammograms (DICOM, PNG, TIFF; files, folders or globs) for microcalcification clusters.
+    """Scan mammograms (DICOM, PNG, PGM, TIFF; files, folders or globs) for microcalcification clusters.
 
     Each image is first resampled to the model's pixel spacing (from its DICOM header, or
-    --spacing for PNG/TIFF), then cut into model-sized tiles over the breast, streamed through
+    --spacing for PNG/PGM/TIFF), then cut into model-sized tiles over the breast, streamed through
     one loaded model, and reported as OUT/<stem>.json (findings with boxes in pixels and mm,
-    scores, timings) and OUT/<stem>.png (overview with heatmap and boxes); with --sr also
+    scores, timings), OUT/<stem>.png (the mammogram with each finding outlined, rank and score
+    beside it) and OUT/<stem>.zoom<rank>.png (each finding at full resolution); with --sr also
     OUT/<stem>.sr.dcm, a DICOM
     Mammography CAD SR filed with the image's study. Every input is accounted for: each one
     refused gets a line naming the file and the reason, and the last line counts the inputs
@@ -243,7 +253,18 @@ def cli(
         done: set[int] = set()
         try:
             for result in scanner.scan(paths, first=first):
-                finish(result, run, out_dir, stems[result.index], reports, failed, console, sr=sr)
+                finish(
+                    result,
+                    run,
+                    out_dir,
+                    stems[result.index],
+                    reports,
+                    failed,
+                    console,
+                    sr=sr,
+                    heatmap=heatmap,
+                    zoom=zoom,
+                )
                 done.add(result.index)
                 progress.advance(task)
         finally:  # a scan that stops early still names every input it did not get to

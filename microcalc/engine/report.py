@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from microcalc.atomic import atomic_path
 from microcalc.engine.pipeline import ScanResult
-from microcalc.engine.render import overview
+from microcalc.engine.render import corner_lines, overview, ranked, scanned_spacing_mm, zoom_crop
 
 REPORT_FORMAT = "microcalc-scan"
 
@@ -86,20 +87,64 @@ def build_report(result: ScanResult, run: RunInfo) -> dict[str, Any]:
 
 
 def write_outputs(
-    result: ScanResult, report: dict[str, Any], *, out_dir: Path, stem: str
+    result: ScanResult,
+    report: dict[str, Any],
+    *,
+    out_dir: Path,
+    stem: str,
+    heatmap: bool = False,
+    zoom: bool = False,
 ) -> tuple[Path, Path]:
-    """Write ``<stem>.png`` and ``<stem>.json`` into ``out_dir``; returns their paths.
+    """Write ``<stem>.png`` and ``<stem>.json`` into ``out_dir`` (with ``zoom``, also
+    ``<stem>.zoom<rank>.png`` per finding, listed in the report's ``zoom``); returns the first two.
 
-    Both are written to temporary names first and renamed only when both are complete (the JSON
-    last), so a failure leaves neither file nor any temporary one.
+    Each finding gets its ``rank`` (1 = highest score, as the overview labels it). Every file is
+    written to a temporary name first and renamed only when all are complete (the JSON last), so a
+    failure leaves no file nor any temporary one.
     """
     json_path, png_path = out_dir / f"{stem}.json", out_dir / f"{stem}.png"
-    with atomic_path(json_path) as json_tmp, atomic_path(png_path) as png_tmp:
-        overview(result.image.pixels, result.grid, result.scores, result.scan_findings).save(
-            png_tmp, format="PNG"
+    with ExitStack() as stack:
+        json_tmp, png_tmp = (
+            stack.enter_context(atomic_path(json_path)),
+            stack.enter_context(atomic_path(png_path)),
         )
+        order = {id(f): rank for rank, f in ranked(result.scan_findings)}
+        for finding, scanned in zip(report.get("findings", ()), result.scan_findings):
+            finding["rank"] = order[id(scanned)]
+        if zoom:
+            report["zoom"] = _write_zooms(result, stack, out_dir=out_dir, stem=stem)
+        corner = corner_lines(report)
+        overview(
+            result.image.pixels,
+            result.grid,
+            result.scores,
+            result.scan_findings,
+            corner=corner,
+            heatmap=heatmap,
+        ).save(png_tmp, format="PNG")
         json_tmp.write_text(json.dumps(report, indent=2) + "\n")
     return json_path, png_path
+
+
+def _write_zooms(result: ScanResult, stack: ExitStack, *, out_dir: Path, stem: str) -> list[dict[str, Any]]:
+    """Each finding's crop at the scanned resolution, as ``<stem>.zoom<rank>.png`` (see render.zoom_crop)."""
+    spacing = scanned_spacing_mm(result.geometry)
+    entries = []
+    for rank, finding in ranked(result.scan_findings):
+        image, crop = zoom_crop(result.image.pixels, finding.bbox, spacing_mm=spacing)
+        name = f"{stem}.zoom{rank}.png"
+        image.save(stack.enter_context(atomic_path(out_dir / name)), format="PNG")
+        index = result.scan_findings.index(finding)
+        entries.append(
+            {
+                "rank": rank,
+                "finding": index,
+                "png": name,
+                "scanned_crop_px": crop.to_dict(),
+                "spacing_mm": spacing,
+            }
+        )
+    return entries
 
 
 def unique_stems(paths: Iterable[Path]) -> list[str]:

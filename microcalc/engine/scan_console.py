@@ -57,14 +57,19 @@ def finish(
     console: Console,
     *,
     sr: bool = False,
+    heatmap: bool = False,
+    zoom: bool = False,
 ) -> None:
-    """Write one input's outputs, or print its one-line error."""
+    """Write one input's outputs (``heatmap``, ``zoom``: see :func:`write_outputs`), or print its one-line
+    error."""
     if result.error is not None:
         refuse(console, failed, result.path, str(result.error))
         return
     report = build_report(result, run)
     try:
-        json_path, png_path = write_outputs(result, report, out_dir=out_dir, stem=stem)
+        json_path, png_path = write_outputs(
+            result, report, out_dir=out_dir, stem=stem, heatmap=heatmap, zoom=zoom
+        )
     except OSError as exc:
         refuse(
             console,

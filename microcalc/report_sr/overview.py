@@ -1,6 +1,7 @@
 """The overview as DICOM: a Secondary Capture image for viewers that do not render SR.
 
-The PNG overview of a scan (heatmap and boxes on the downsampled mammogram, no text) becomes an
+The PNG overview of a scan (:mod:`microcalc.engine.render`: the downsampled mammogram, each finding
+outlined with its rank and score, laterality/view and operating point in a corner) becomes an
 RGB Secondary Capture Image (SOP Class 1.2.840.10008.5.1.4.1.1.7) built by highdicom from the
 source header: patient and study from the source, its own series and instance (derived like the
 SR's, so a rescan gives the same instance), the source's patient orientation and laterality.
@@ -52,5 +53,5 @@ def build_overview_sc(source: Dataset, png: str | Path, report: dict[str, Any], 
         # the overview keeps the source's orientation as it is (not flipped), or none when the source has
         # none.
         image.PatientOrientation = list(source.get("PatientOrientation", []) or [])
-        image.BurnedInAnnotation = "NO"  # boxes and heatmap only, no text
+        image.BurnedInAnnotation = "NO"  # marks, scores, view and operating point: nothing that identifies
     return image

@@ -185,7 +185,8 @@ def test_bad_input_is_one_line_and_others_go_on(
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and str(bad) in errors[0] and message in errors[0]
-    assert sorted(p.name for p in out.iterdir()) == ["good.json", "good.png"]  # no partial or failed outputs
+    # no partial or failed outputs: the good image's report, overview and the zoom on its one finding
+    assert sorted(p.name for p in out.iterdir()) == ["good.json", "good.png", "good.zoom1.png"]
 
 
 def test_force_scans_other_modalities(tmp_path, tiny_bundle, fake_backend):
@@ -223,8 +224,10 @@ def test_every_input_is_scanned_or_refused_by_name(tmp_path, tiny_bundle, fake_b
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
         "good0.json",
         "good0.png",
+        "good0.zoom1.png",
         "good1.json",
         "good1.png",
+        "good1.zoom1.png",
     ]
 
 
