@@ -2,9 +2,12 @@
 
 CPU: the session is tuned for one big batch at a time: all graph optimisations, one intra-op
 thread per physical core (hyper-threads only contend for the same vector units), sequential
-execution (the graph is a chain; parallel branches gain nothing). ``submit`` hands the batch
-to one worker thread, and ONNX Runtime releases the GIL while it computes, so the caller fills
-the next buffer while this one runs.
+execution (the graph is a chain; parallel branches gain nothing), and threads that sleep between
+operators instead of spin-waiting: ResNet18 674 px INT8 took 1.16-1.42x more process CPU per patch
+with ONNX Runtime's default spinning, at no gain in wall time, on the shared 2-core EPYC of issue 26
+(benchmarks/RESULTS.md); spinning threads also take the cores from a pipeline's other threads.
+``submit`` hands the batch to one worker thread, and ONNX Runtime releases the GIL while it
+computes, so the caller fills the next buffer while this one runs.
 
 GPU (``provider="cuda"`` or ``"tensorrt"``, needs ``onnxruntime-gpu`` and cuda-python): the
 host batch buffers are pinned (:mod:`microcalc.engine.cuda_memory`), the tiles are copied
@@ -136,6 +139,8 @@ class OnnxRuntimeBackend(Backend):
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.intra_op_num_threads = self.threads or cpu_info().physical_cores
         opts.inter_op_num_threads = 1
+        if self.provider == "cpu":  # see the module docstring: no spin-waiting between operators
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return opts
 
     def _providers(self) -> list[Any]:

@@ -107,3 +107,36 @@ def test_tune_times_every_alternative_and_the_next_backend_runs_the_fastest(tiny
         runtime = backend.runtime()
         assert (runtime["name"], runtime["source"]) == (fastest["name"], "measured")
         assert runtime["num_streams"] >= 1 and runtime["inference_num_threads"] >= 1
+
+
+def test_onnxruntime_cpu_sessions_sleep_between_operators(tmp_path):
+    """The main ONNX Runtime CPU session and the triage session never spin-wait (issue 26: 1.16-1.42x
+    the CPU time per patch on a shared host); GPU providers keep ONNX Runtime's default."""
+    ort = pytest.importorskip("onnxruntime")
+    from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
+
+    def spinning(provider: str) -> str | None:
+        shape = (1, 8, 8)
+        backend = OnnxRuntimeBackend(tmp_path / "m.onnx", input_shape=shape, max_batch=1, provider=provider)
+        options = backend._session_options(ort)
+        key = "session.intra_op.allow_spinning"
+        try:
+            return options.get_session_config_entry(key)
+        except RuntimeError:  # ONNX Runtime's answer for an entry never set
+            return None
+
+    assert spinning("cpu") == "0"
+    assert spinning("cuda") is None
+
+
+def test_the_triage_session_sleeps_between_operators(tmp_path):
+    pytest.importorskip("onnx")
+    from microcalc.bundle import Bundle
+    from microcalc.engine.triage import Triage
+    from tests.engine.engine_fakes import add_max_triage, write_tiny_bundle
+
+    bundle = Bundle.load(
+        add_max_triage(write_tiny_bundle(tmp_path / "b", patch=64, threshold=0.1), threshold=0.5)
+    )
+    options = Triage.from_bundle(bundle).session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
