@@ -25,7 +25,7 @@ import numpy as np
 from microcalc.bench.machine import machine_info
 from microcalc.bench.stats import median
 from microcalc.bundle import Bundle
-from microcalc.engine.backends.registry import create_backend
+from microcalc.engine.backends.selection import create_backend
 
 
 def random_bundles(work: Path, *, arch: str, patch_size: int, members: int) -> tuple[Path, Path]:

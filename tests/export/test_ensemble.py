@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from microcalc.bundle import Bundle, file_sha256
-from microcalc.engine.backends.registry import create_backend
+from microcalc.engine.backends.selection import create_backend
 from microcalc.errors import InputError
 from microcalc.export.cli import cli, main
 from microcalc.export.parity import onnx_runner
