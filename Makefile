@@ -6,10 +6,15 @@ PIP := $(VENV)/bin/pip
 # The CPU build of torch: a plain `torch` request would pull gigabytes of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+# HOST_MODE=noamx runs the suite as on a CPU without AMX (README "Testing"): oneDNN is capped at
+# AVX-512 VNNI (no AMX, no AVX512-BF16) and mc-train's --amp auto, which reads the cap, stays fp32.
+HOST_MODE ?= default
+NOAMX_ENV := ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI
+HOST_ENV := $(if $(filter noamx,$(HOST_MODE)),$(NOAMX_ENV),$(if $(filter default,$(HOST_MODE)),,$(error HOST_MODE must be default or noamx)))
 # `make fuzz`: 100,000 mutants by default; e.g. FUZZ_ARGS="--seconds 1800" for a timed run.
 FUZZ_ARGS ?= --inputs 100000
 
-.PHONY: test demo install lint clean bench-cpu bench-gpu bench-spacing bench-froc fuzz
+.PHONY: test test-noamx demo install lint clean bench-cpu bench-gpu bench-spacing bench-froc fuzz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +26,11 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 test: install
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(HOST_ENV) $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The tests that train or score a trained model (marker host_sensitive), in the no-AMX mode.
+test-noamx: install
+	$(MAKE) test HOST_MODE=noamx PYTEST_ARGS="-m host_sensitive $(PYTEST_ARGS)"
 
 demo: install
 	bash scripts/demo.sh

@@ -3,6 +3,7 @@ once per session through the public CLIs, exactly as a user would make them."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,31 @@ from pathlib import Path
 import pytest
 
 REAL_PATCHES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real_patches"
+
+# ---- host modes (README "Testing"): `make test` and `make test HOST_MODE=noamx` --------------
+# Tests whose numbers come from this CPU's kernels: they train, or score a trained model. CI runs
+# them again with oneDNN capped below AMX (`-m host_sensitive`), so that both kinds of host run them.
+HOST_SENSITIVE_FIXTURES = frozenset({"trained_run", "small_bundle", "shipped_checkpoint"})
+HOST_SENSITIVE_DIRS = ("trainer",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``host_sensitive`` every test that uses a trained model's fixture or trains (tests/trainer)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        in_dir = path.is_relative_to(here) and path.relative_to(here).parts[0] in HOST_SENSITIVE_DIRS
+        if in_dir or HOST_SENSITIVE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.host_sensitive)
+
+
+def pytest_report_header() -> str:
+    """Which host mode this run is in: the ISA cap oneDNN was given, if any."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    aten = os.environ.get("ATEN_CPU_CAPABILITY")
+    if cap is None and aten is None:
+        return "host mode: default (oneDNN and ATen choose this CPU's best kernels)"
+    return f"host mode: capped (ONEDNN_MAX_CPU_ISA={cap}, ATEN_CPU_CAPABILITY={aten})"
 
 
 @pytest.fixture(scope="session")

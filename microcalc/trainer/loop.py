@@ -3,12 +3,14 @@
 Mixed precision: ``auto`` is bf16 autocast on a GPU that supports it (fp16 with a gradient
 scaler otherwise); on a CPU it is bf16 only where the CPU has AMX tiles (a smallcnn training
 step at 128x128, batch 32, took 0.25 s in bf16 against 0.71 s in float32 on a 2-core Sapphire
-Rapids slice) and float32 elsewhere, where bf16 is emulated and slower.
+Rapids slice) and float32 elsewhere, where bf16 is emulated and slower, and where oneDNN is
+capped below AMX (``ONEDNN_MAX_CPU_ISA``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,10 +44,23 @@ class Runtime:
         return torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
 
 
+def onednn_cap_allows_amx(cap: str | None) -> bool:
+    """Whether oneDNN's ISA cap (``ONEDNN_MAX_CPU_ISA``, e.g. ``AVX512_CORE_VNNI``) leaves AMX on.
+
+    A CPU capped below AMX must train as one without it (``make test HOST_MODE=noamx``): oneDNN
+    then emulates bf16, so ``--amp auto`` would be slower and numerically another host.
+    """
+    return cap is None or cap.strip().upper() in ("", "ALL", "DEFAULT") or "AMX" in cap.upper()
+
+
 def cpu_has_amx() -> bool:
-    """Whether this CPU multiplies bf16 in hardware (AMX); torch exposes it only privately."""
+    """Whether this CPU multiplies bf16 in hardware (AMX) and oneDNN may use it.
+
+    torch exposes the hardware probe only privately, and it does not read oneDNN's ISA cap.
+    """
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA"))
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(probe()) if probe is not None else False
+    return onednn_cap_allows_amx(cap) and (bool(probe()) if probe is not None else False)
 
 
 def make_runtime(
