@@ -16,6 +16,7 @@ OUT="${DEMO_OUT:-demo_out}"
 PATCH=128
 ROWS=2048 COLS=1664   # half-size mammograms at the full 0.07 mm spacing: clusters keep their real size
 OVERLAP=0.5           # a cluster cut by a tile edge is whole in a neighbouring tile (the 128 px model needs it)
+SEED="${DEMO_SEED:-0}" # training seed (patches use SEED + 1); the calibration and held-out sets never change
 mkdir -p "$OUT"
 export MICROCALC_HOME="$(cd "$OUT" && pwd)/home"  # never touch the user's ~/.microcalc (DEMO_OUT may be absolute)
 
@@ -27,13 +28,15 @@ t0=$SECONDS
 source scripts/synth_mammograms.sh
 
 if [[ ! -f "$OUT/run/checkpoint.pt" ]]; then
-    step "1/7 synthetic training patches (${PATCH}x${PATCH})"
+    step "1/7 synthetic training patches (${PATCH}x${PATCH}) and 10 normal mammograms to mine negatives from"
     rm -rf "$OUT/patches"
-    "$BIN/mc-synth" patches "$OUT/patches" --n 640 --patch-size "$PATCH" --seed 1
+    "$BIN/mc-synth" patches "$OUT/patches" --n 640 --patch-size "$PATCH" --seed $((SEED + 1))
+    synth_mammograms "$OUT/negpool" $((8500 + 100 * SEED)) 0 10
 
-    step "2/7 training a small CNN on them (smallcnn, CPU; operating points chosen on its validation split)"
+    step "2/7 training a small CNN on them, then on the 160 normal tiles it scores highest (hard negatives)"
     "$BIN/mc-train" "$OUT/patches" --out "$OUT/run" --arch smallcnn --patch-size "$PATCH" \
-        --epochs 4 --batch-size 32 --lr 2e-3 --weight-decay 1e-4 --seed 0
+        --epochs 4 --batch-size 32 --lr 2e-3 --weight-decay 1e-4 --seed "$SEED" \
+        --hard-negatives 1 --negative-pool "$OUT/negpool" --per-round 160
 else
     step "1-2/7 reusing the model trained earlier in $OUT/run (delete $OUT to start over)"
 fi
@@ -55,10 +58,7 @@ step "6/7 held-out mammograms, seeds never used in training or calibration: FROC
 synth_mammograms "$OUT/heldout" 8000 10 10
 "$BIN/mc-froc" "$OUT/bundle" "$OUT/heldout" --out "$OUT/froc" --overlap $OVERLAP
 
-step "7/7 scanning one held-out mammogram as a reader would (mc-scan, the bundle's default operating point)"
-"$BIN/mc-scan" "$OUT/heldout/m8001.dcm" --model "$OUT/bundle" --out "$OUT/scan" --overlap $OVERLAP
-
-step "result"
+step "result: the held-out FROC"
 "$BIN/python" - "$OUT/froc/froc.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -71,5 +71,16 @@ print(f"at operating point {op['name']} (threshold {op['threshold']:.4g}): clust
 print("sensitivity at FP/image:", ", ".join(f"{k}: {'-' if v is None else f'{v:.2f}'}"
                                            for k, v in r["sensitivity_at_fp"].items()))
 PY
-printf '\nFROC: %s (plot), %s (table)\nscan report: %s\n(%d s)\n' "$OUT/froc/froc.png" "$OUT/froc/froc.csv" \
-    "$OUT/scan/m8001.json" $((SECONDS - t0))
+printf 'FROC: %s (plot), %s (table)\n' "$OUT/froc/froc.png" "$OUT/froc/froc.csv"
+
+# Two held-out mammograms chosen before any model existed: the second image with clusters (two of them)
+# and the first normal one. Whatever the model does with them is printed, hit or miss.
+step "7/7 scanning two held-out mammograms as a reader would (mc-scan, the bundle's default operating point)"
+"$BIN/mc-scan" "$OUT/heldout/m8001.dcm" "$OUT/heldout/m8010.dcm" --model "$OUT/bundle" --out "$OUT/scan" \
+    --overlap $OVERLAP
+printf '\noverviews (findings outlined, rank and score beside them): %s %s\n' "$OUT/scan/m8001.png" \
+    "$OUT/scan/m8010.png"
+printf 'each finding at full resolution: %s\n(%d s)\n' "$OUT/scan/m8001.zoom*.png" $((SECONDS - t0))
+
+step "what the ground truth says about these two scans (mc-synth's truth beside each image)"
+"$BIN/python" -m microcalc.evaluation.verdict "$OUT/scan/m8001.json" "$OUT/scan/m8010.json"
