@@ -19,6 +19,7 @@ from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.cli_options import bundle_option, out_dir_option
 from microcalc.defaults import default_bundle
 from microcalc.dicomnode.config import ServeConfig, load_config
+from microcalc.dicomnode.options import security_options
 from microcalc.dicomnode.sender import Sender, parse_destination
 from microcalc.dicomnode.spool import Spool
 from microcalc.dicomnode.worker import ScanWorker
@@ -46,7 +47,8 @@ def _setup_logging() -> None:
 def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     """Run the node until ``stop`` is set (SIGTERM/SIGINT set it); returns the exit status."""
     from microcalc.bundle import Bundle
-    from microcalc.dicomnode.scp import start_scp
+    from microcalc.dicomnode.scp import open_gate, start_scp
+    from microcalc.dicomnode.tls import client_context
     from microcalc.engine.cli import open_run
     from microcalc.engine.pipeline import Scanner
     from microcalc.engine.triage import Triage
@@ -58,6 +60,12 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     stop = stop or threading.Event()
     dest = parse_destination(config.dest)
     spool = Spool(config.spool)
+    gate = open_gate(config)  # no allow-list, bad certificates: refused before the model loads
+    dest_tls = None
+    if config.dest_tls_ca is not None:
+        dest_tls = client_context(ca=config.dest_tls_ca, cert=config.tls_cert, key=config.tls_key)
+    if config.allow_any:
+        log.warning("WARNING: --allow-any: any calling AE title from any address may store images here")
     ensure_output_dir(config.out)
     bundle = Bundle.load(config.model or default_bundle())
     point, settings = settings_from_options(bundle, asdict(config))
@@ -95,6 +103,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
             stop=stop,
             wake=sr_ready,
             max_backoff_s=config.max_backoff,
+            tls=dest_tls,
         )
         resumed = spool.recover()
         for uid in resumed:
@@ -107,11 +116,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
             thread.start()
         try:
             server = start_scp(
-                ae_title=config.ae_title,
-                host=config.host,
-                port=config.port,
-                spool=spool,
-                on_received=worker.submit,
+                host=config.host, port=config.port, spool=spool, gate=gate, on_received=worker.submit
             )
         except BaseException:
             stop.set()
@@ -119,11 +124,15 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
                 thread.join()
             raise
         log.info(
-            "listening as %s on %s:%d; SRs go to %s; resumed %d spooled image(s), %d SR(s) to send",
+            "listening as %s on %s:%d (%s); admits %s; SRs go to %s%s; resumed %d spooled image(s), "
+            "%d SR(s) to send",
             config.ae_title,
             config.host,
             config.port,
+            "DICOM TLS" if gate.tls else "plain TCP",
+            gate.policy.describe(),
             dest,
+            " over TLS" if dest_tls else "",
             len(resumed),
             len(spool.outbox()),
         )
@@ -132,6 +141,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
         server.shutdown()
         for thread in threads:
             thread.join()
+    gate.audit.close()
     log.info(
         "stopped; %d image(s) and %d SR(s) stay spooled for the next start",
         len(spool.incoming()),
@@ -143,7 +153,9 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--ae-title", default=None, help="This node's AE title [default: MICROCALC].")
 @click.option("--port", type=int, default=None, help="TCP port to listen on for C-STORE and C-ECHO.")
-@click.option("--host", default=None, help="Address to listen on [default: 0.0.0.0, all].")
+@click.option(
+    "--host", default=None, help="Address to listen on [default: 127.0.0.1; 0.0.0.0 for all interfaces]."
+)
 @click.option("--dest", default=None, help="Where SRs go: AE@HOST:PORT of the PACS.")
 @bundle_option()
 @click.option(
@@ -179,6 +191,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     default=None,
     help="Also send the PNG overview as a DICOM Secondary Capture, for viewers that do not show SR.",
 )
+@security_options
 def cli(config_file: Path | None, **options: Any) -> None:
     """Receive mammograms over DICOM, scan them, and send a Mammography CAD SR per image to a PACS.
 
@@ -190,8 +203,14 @@ def cli(config_file: Path | None, **options: Any) -> None:
     is down. A restart resumes the spool and never reports an image twice. SIGTERM stops cleanly.
     Logs carry SOP Instance UIDs, never patient names or IDs.
 
-    Example: mc-serve --ae-title MICROCALC --port 11112 --dest ORTHANC@127.0.0.1:4242 --model bundle
-    --spool spool --out reports
+    Secure by default: only the calling AE titles and addresses given with --allow AE@HOST may
+    connect (it refuses to start without them unless --allow-any), and it listens on 127.0.0.1
+    unless --host says otherwise. --tls-cert/--tls-key (and --tls-ca for client certificates)
+    make it DICOM TLS only; --dest-tls-ca sends SRs over TLS. Every association and instance is
+    one JSON audit line (--audit-log, --audit-syslog).
+
+    Example: mc-serve --ae-title MICROCALC --port 11112 --allow MODALITY@127.0.0.1 --dest
+    ORTHANC@127.0.0.1:4242 --model bundle --spool spool --out reports
     """
     _setup_logging()
     ctx = click.get_current_context()

@@ -8,6 +8,10 @@ The TOML file holds the same names as the options (``ae_title`` or ``ae-title``)
     model = "/opt/microcalc/bundle"
     spool = "/var/spool/microcalc"
     out = "/var/lib/microcalc/reports"
+    allow = ["MODALITY1@10.0.0.7", "MODALITY2@10.0.1.0/24"]
+    tls_cert = "/etc/microcalc/node.crt"
+    tls_key = "/etc/microcalc/node.key"
+    tls_ca = "/etc/microcalc/modalities-ca.crt"
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ class ServeConfig:
     out: Path
     model: Path | None = None
     ae_title: str = "MICROCALC"
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # a deployment names the interface it serves (README: Security)
     backend: str = SCAN_DEFAULTS["backend"]
     precision: str = SCAN_DEFAULTS["precision"]
     operating_point: str | None = None
@@ -43,14 +47,42 @@ class ServeConfig:
     max_backoff: float = 30.0
     send_overview: bool = False
     triage: bool | None = None  # None: on when the bundle has a triage model, as in mc-scan
+    # who may connect (access.py), TLS (tls.py), limits (limits.py), audit (audit.py)
+    allow: tuple[str, ...] = ()
+    allow_any: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    dest_tls_ca: Path | None = None
+    max_associations: int = 8
+    max_pdu: int = 65536
+    max_dataset_mb: float = 512.0
+    acse_timeout: float = 10.0
+    dimse_timeout: float = 30.0
+    network_timeout: float = 60.0
+    spool_max_mb: float | None = None
+    min_free_mb: float = 500.0
+    audit_log: Path | None = None
+    audit_syslog: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise MicrocalcError(f"port must lie in 1..65535, got {self.port}")
         if not 0 < len(self.ae_title) <= 16:
             raise MicrocalcError(f"AE title must have 1 to 16 characters, got {self.ae_title!r}")
-        if self.max_backoff <= 0:
-            raise MicrocalcError(f"max-backoff must be positive, got {self.max_backoff}")
+        for name in ("max_backoff", "max_dataset_mb", "acse_timeout", "dimse_timeout", "network_timeout"):
+            if getattr(self, name) <= 0:
+                raise MicrocalcError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.max_associations < 1:
+            raise MicrocalcError(f"max-associations must be at least 1, got {self.max_associations}")
+        if not 4096 <= self.max_pdu < 2**32:
+            raise MicrocalcError(f"max-pdu must lie in 4096..4294967295 bytes, got {self.max_pdu}")
+        if (self.spool_max_mb is not None and self.spool_max_mb <= 0) or self.min_free_mb < 0:
+            raise MicrocalcError("spool-max-mb must be positive and min-free-mb not negative")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise MicrocalcError("--tls-cert and --tls-key go together")
+        if self.tls_ca is not None and self.tls_cert is None:
+            raise MicrocalcError("--tls-ca (required client certificates) needs --tls-cert and --tls-key")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -85,9 +117,11 @@ def load_config(config_file: Path | None, options: dict[str, Any]) -> ServeConfi
         raise MicrocalcError(
             f"missing {', '.join('--' + m for m in missing)} (on the command line or in --config)"
         )
-    for name in ("spool", "out", "model"):
+    for name in ("spool", "out", "model", "tls_cert", "tls_key", "tls_ca", "dest_tls_ca", "audit_log"):
         if merged.get(name) is not None:
             merged[name] = Path(merged[name])
+    if isinstance(merged.get("allow"), (list, tuple, str)):
+        merged["allow"] = (merged["allow"],) if isinstance(merged["allow"], str) else tuple(merged["allow"])
     try:
         return ServeConfig(**merged)
     except TypeError as exc:

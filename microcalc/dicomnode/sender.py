@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,10 +62,12 @@ class Sender:
         wake: threading.Event,
         first_backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.spool, self.dest, self.ae_title = spool, dest, ae_title
         self.stop, self.wake = stop, wake
         self.first_backoff_s, self.max_backoff_s = first_backoff_s, max_backoff_s
+        self.tls = tls  # verifies the PACS's certificate and host name (tls.client_context)
 
     def run(self) -> None:
         backoff = self.first_backoff_s
@@ -95,7 +98,8 @@ class Sender:
         ae = AE(ae_title=self.ae_title)
         for sop_class in (MAMMOGRAPHY_CAD_SR_STORAGE, SECONDARY_CAPTURE_STORAGE):
             ae.add_requested_context(sop_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
-        assoc = ae.associate(self.dest.host, self.dest.port, ae_title=self.dest.ae_title)
+        tls_args = (self.tls, self.dest.host) if self.tls is not None else None
+        assoc = ae.associate(self.dest.host, self.dest.port, ae_title=self.dest.ae_title, tls_args=tls_args)
         if not assoc.is_established:
             raise _DestinationDown("no association")
         try:

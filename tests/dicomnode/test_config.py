@@ -11,7 +11,7 @@ from microcalc.dicomnode.sender import Destination, parse_destination
 from microcalc.dicomnode.spool import check_uid
 from microcalc.errors import InputError, MicrocalcError
 
-REQUIRED = {"port": 11112, "dest": "PACS@10.0.0.5:104", "spool": "spool", "out": "out"}
+REQUIRED = {"port": 11112, "dest": "PACS@10.0.0.5:104", "spool": "spool", "out": "out", "allow_any": True}
 
 
 def test_command_line_overrides_the_toml_file(tmp_path):
@@ -33,6 +33,10 @@ def test_command_line_overrides_the_toml_file(tmp_path):
         ({**REQUIRED, "ae_title": "X" * 17}, None, "AE title must have 1 to 16 characters"),
         (REQUIRED, "colour = 1\n", "unknown setting 'colour'"),  # typo in the file
         (REQUIRED, "port = [\n", "not valid TOML"),
+        ({**REQUIRED, "tls_cert": "node.crt"}, None, "--tls-cert and --tls-key go together"),
+        ({**REQUIRED, "tls_ca": "ca.crt"}, None, "--tls-ca .* needs --tls-cert"),
+        ({**REQUIRED, "max_pdu": 100}, None, "max-pdu must lie in 4096"),
+        ({**REQUIRED, "network_timeout": 0}, None, "network-timeout must be positive"),
     ],
 )
 def test_bad_settings_are_one_line(tmp_path, options, toml, message):
@@ -42,6 +46,19 @@ def test_bad_settings_are_one_line(tmp_path, options, toml, message):
         path.write_text(toml)
     with pytest.raises(MicrocalcError, match=message):
         load_config(path, dict(options))
+
+
+def test_the_toml_file_holds_the_allow_list_and_tls_paths(tmp_path):
+    toml = tmp_path / "node.toml"
+    toml.write_text(
+        'allow = ["MG1@10.0.0.7", "MG2@10.0.1.0/24"]\ntls-cert = "/etc/n.crt"\ntls-key = "/etc/n.key"\n'
+        "spool-max-mb = 100\n"
+    )
+    options = {k: v for k, v in REQUIRED.items() if k != "allow_any"}
+    config = load_config(toml, options)
+    assert config.allow == ("MG1@10.0.0.7", "MG2@10.0.1.0/24") and not config.allow_any
+    assert str(config.tls_cert) == "/etc/n.crt" and config.spool_max_mb == 100
+    assert config.host == "127.0.0.1"  # listens on loopback unless told otherwise
 
 
 def test_destination_is_ae_at_host_colon_port():

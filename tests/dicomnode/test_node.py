@@ -9,124 +9,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 import time
 from functools import partial
 from pathlib import Path
 
 import pydicom
-import pytest
-from dicomnode_helpers import clone_with_new_study, free_port, need
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
-from pynetdicom.sop_class import (
-    CTImageStorage,
-    DigitalMammographyXRayImageStorageForPresentation,
-    Verification,
-)
+from dicomnode_helpers import FakePacs, clone_with_new_study, free_port, need, send, wait_for
+from pynetdicom.sop_class import CTImageStorage
 
-from microcalc.dicomnode.cli import serve
-from microcalc.dicomnode.config import ServeConfig
 from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE, SECONDARY_CAPTURE_STORAGE
 from tests.engine.engine_fakes import add_max_triage
-
-
-class FakePacs:
-    """A C-STORE SCP that keeps every dataset it receives."""
-
-    def __init__(self, port: int) -> None:
-        self.port, self.received, self.server = port, [], None
-
-    def start(self) -> FakePacs:
-        ae = AE(ae_title="PACS")
-        for sop_class in (MAMMOGRAPHY_CAD_SR_STORAGE, SECONDARY_CAPTURE_STORAGE):
-            ae.add_supported_context(sop_class, ALL_TRANSFER_SYNTAXES)
-
-        def store(event):
-            self.received.append(event.dataset)
-            return 0x0000
-
-        self.server = ae.start_server(
-            ("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, store)]
-        )
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-
-
-class Node:
-    """mc-serve's serve() in a thread, stopped like SIGTERM stops it (the stop event)."""
-
-    def __init__(self, config: ServeConfig) -> None:
-        self.config, self.stop = config, threading.Event()
-        self.status: list[int] = []
-        self.thread = threading.Thread(target=lambda: self.status.append(serve(config, stop=self.stop)))
-
-    def start(self) -> Node:
-        self.thread.start()
-        wait_for(lambda: echo(self.config.port) == 0x0000, what="mc-serve to answer C-ECHO")
-        return self
-
-    def shutdown(self) -> int:
-        self.stop.set()
-        self.thread.join(timeout=60)
-        assert not self.thread.is_alive(), "mc-serve did not stop"
-        return self.status[0]
-
-
-def wait_for(check, *, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def echo(port: int) -> int | None:
-    ae = AE(ae_title="SCU")
-    ae.add_requested_context(Verification)
-    assoc = ae.associate("127.0.0.1", port, ae_title="MICROCALC")
-    if not assoc.is_established:
-        return None
-    status = assoc.send_c_echo()
-    assoc.release()
-    return status.Status if status else None
-
-
-def send(port: int, paths: list[Path]) -> list[int]:
-    """C-STORE each file; returns the status of each."""
-    ae = AE(ae_title="MODALITY")
-    for sop_class in (DigitalMammographyXRayImageStorageForPresentation, CTImageStorage):
-        ae.add_requested_context(sop_class)
-    assoc = ae.associate("127.0.0.1", port, ae_title="MICROCALC")
-    assert assoc.is_established
-    statuses = [assoc.send_c_store(pydicom.dcmread(p)).Status for p in paths]
-    assoc.release()
-    return statuses
-
-
-@pytest.fixture
-def make_node(tmp_path, small_bundle):
-    started: list[Node] = []
-
-    def make(dest_port: int, **overrides) -> Node:
-        config = ServeConfig(
-            port=free_port(),
-            host="127.0.0.1",
-            dest=f"PACS@127.0.0.1:{dest_port}",
-            max_backoff=0.5,
-            **{"model": small_bundle, "spool": tmp_path / "spool", "out": tmp_path / "out", **overrides},
-        )
-        node = Node(config).start()
-        started.append(node)
-        return node
-
-    yield make
-    for node in started:
-        node.stop.set()
-        node.thread.join(timeout=60)
 
 
 def images(mammograms: list[Path], folder: Path, n: int) -> list[Path]:

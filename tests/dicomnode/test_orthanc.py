@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from dicomnode_helpers import clone_with_new_study, free_port, need
+from dicomnode_helpers import TEST_ALLOW, clone_with_new_study, echo, free_port, need, serve_load_module
 from pynetdicom import AE
-from pynetdicom.sop_class import DigitalMammographyXRayImageStorageForPresentation, Verification
+from pynetdicom.sop_class import DigitalMammographyXRayImageStorageForPresentation
 
 pytestmark = pytest.mark.xdist_group("orthanc")
 REPO = Path(__file__).resolve().parents[2]
@@ -32,8 +32,10 @@ REPO = Path(__file__).resolve().parents[2]
 class Serve:
     """mc-serve in a subprocess forwarding to Orthanc."""
 
-    def __init__(self, tmp_path: Path, bundle: Path, orthanc, name: str = "serve") -> None:
-        self.port = free_port()
+    def __init__(
+        self, tmp_path: Path, bundle: Path, orthanc, name: str = "serve", extra=(), echo_tls=None
+    ) -> None:
+        self.port, self.echo_tls = free_port(), echo_tls
         self.spool, self.out, self.log = tmp_path / "spool", tmp_path / "out", tmp_path / f"{name}.log"
         env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         with self.log.open("w") as log:
@@ -58,6 +60,8 @@ class Serve:
                     str(self.out),
                     "--max-backoff",
                     "1",
+                    *(f"--allow={entry}" for entry in TEST_ALLOW),
+                    *extra,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -71,13 +75,7 @@ class Serve:
             time.sleep(0.2)
 
     def _echo(self) -> bool:
-        ae = AE(ae_title="SCU")
-        ae.add_requested_context(Verification)
-        assoc = ae.associate("127.0.0.1", self.port, ae_title="MICROCALC")
-        if not assoc.is_established:
-            return False
-        assoc.release()
-        return True
+        return echo(self.port, tls=self.echo_tls) == 0x0000
 
     def terminate(self) -> int:
         self.process.send_signal(signal.SIGTERM)
@@ -89,8 +87,8 @@ def start_serve(tmp_path, small_bundle, orthanc):
     """Start mc-serve processes forwarding to ``orthanc``; any still running after the test is killed."""
     started: list[Serve] = []
 
-    def start(name: str = "serve") -> Serve:
-        started.append(Serve(tmp_path, small_bundle, orthanc, name=name))
+    def start(name: str = "serve", **kwargs) -> Serve:
+        started.append(Serve(tmp_path, small_bundle, orthanc, name=name, **kwargs))
         return started[-1]
 
     yield start
@@ -246,4 +244,31 @@ def test_load_100_images_over_4_associations(
             f"\nmc-serve load: {len(files)} images over 4 storescu associations: all received in "
             f"{received - start:.1f} s, all {len(files)} SRs in Orthanc after {done - start:.1f} s: "
             f"{len(files) / (done - start):.2f} images/s end to end"
+        )
+
+
+def test_small_load_with_a_hung_and_a_disconnecting_peer(tmp_path, mammograms, orthanc, start_serve, capsys):
+    """benchmarks/serve_load.py in small (2 x 10): every acknowledged image gets one SR, the misbehaving
+    peers stall no one and leave no partial file, and RSS is sampled throughout."""
+    need("storescu", "dcmtk")
+    serve_load = serve_load_module()
+    files = make_images(mammograms, tmp_path / "in", 20)
+    serve = start_serve(extra=("--network-timeout", "5", "--acse-timeout", "5"))
+    sampler = serve_load.RssSampler(serve.process.pid)
+    result = serve_load.storescu_load(serve.port, files, associations=2)
+    assert sorted(result.acknowledged) == sorted(map(str, files)) and not result.refused
+    wait_for_srs(orthanc, len(files))
+    time.sleep(1.0)
+    rss = sampler.stop()
+    assert serve.terminate() == 0
+    assert_one_sr_per_study(orthanc, studies_of(files))
+    leftovers = [p.name for state in ("incoming", "outbox") for p in (serve.spool / state).iterdir()]
+    assert leftovers == [] and not list(serve.spool.rglob(".*.tmp"))  # no partial file anywhere
+    assert rss and max(rss) < rss[0] + 300 * 1024, rss
+    log = serve.log.read_text()
+    assert log.count('"outcome": "stored"') == len(files)  # the audit: each instance once
+    with capsys.disabled():
+        print(
+            f"\nsmall load: {len(files)} images sent in {result.send_s:.1f} s; "
+            f"mc-serve RSS {rss[0] / 1024:.0f}..{max(rss) / 1024:.0f} MiB"
         )
