@@ -38,7 +38,7 @@ def ranked(findings: list[Finding]) -> list[tuple[int, Finding]]:
 
 def overview(
     pixels: np.ndarray,
-    grid: TileGrid,
+    grid: TileGrid | None,
     scores: np.ndarray,
     findings: list[Finding],
     *,
@@ -53,7 +53,7 @@ def overview(
     size = (max(1, round(cols * scale)), max(1, round(rows * scale)))
     gray = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
     rgb = np.repeat(gray[..., None], 3, axis=2)
-    if heatmap:
+    if heatmap and grid is not None:
         heat = np.zeros((size[1], size[0]), dtype=np.float32)
         p = grid.size
         for y, x, s in zip(grid.ys, grid.xs, scores):
