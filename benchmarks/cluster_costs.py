@@ -2,7 +2,7 @@
 
 Times the engine's own functions in process CPU seconds (steadier than wall time on a shared
 machine): the resume key (``file_sha256``), decode + breast mask + tile grid
-(``pipeline.prepare``), report + PNG overview (``build_report`` + ``write_outputs``), and the
+(``prepare.prepare``), report + PNG overview (``build_report`` + ``write_outputs``), and the
 model actor's work (``Scanner.scan_prepared``: tile copies, inference, stitching).
 
 Example: python benchmarks/cluster_costs.py --model bundle big/m1.dcm big/m2.dcm
@@ -14,16 +14,16 @@ import statistics
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 import click
 
 from microcalc.bundle import Bundle, file_sha256
-from microcalc.engine.cli import open_run
-from microcalc.engine.pipeline import Scanner, ScanSettings, prepare
+from microcalc.engine.pipeline import Scanner
+from microcalc.engine.prepare import prepare
 from microcalc.engine.report import RunInfo, build_report, write_outputs
-from microcalc.imaging import read_mammogram
+from microcalc.engine.scan_options import DEFAULTS
+from microcalc.engine.session import open_scan, plan_scan
 
 
 def _cpu_ms(fn) -> tuple[object, float]:
@@ -60,14 +60,14 @@ def main(images: tuple[Path, ...], *, model: Path, backend: str, precision: str)
     """Print each image's CPU milliseconds per stage, then the medians."""
     bundle = Bundle.load(model)
     patch = bundle.config.patch_size
-    settings = ScanSettings(threshold=bundle.threshold)
-    runner, run, chosen = open_run(bundle, backend=backend, precision=precision, settings=settings)
+    options = {**DEFAULTS, "backend": backend, "precision": precision}
+    plan = plan_scan(bundle, {**options, "operating_point": None, "threshold": None}, isolation="none")
     out = Path(tempfile.mkdtemp(prefix="cluster-costs-"))
     rows = []
-    with runner:
-        scanner = Scanner(runner, reader=partial(read_mammogram, min_side=patch), settings=settings)
+    with open_scan(plan) as session:
+        chosen = session.chosen
         for index, path in enumerate(images):
-            row = _measure(scanner, run, index, path, out)
+            row = _measure(session.scanner, session.run, index, path, out)
             rows.append(row)
             click.echo(
                 f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {row[4]} tiles of {patch}: CPU ms sha256 "

@@ -1,13 +1,15 @@
 """End-to-end cost of scanning one mammogram, against the model alone on the same tiles.
 
-The scan goes through the engine's own :class:`~microcalc.engine.pipeline.Scanner` (decode,
-mask and tiling, inference, stitching), then the very tiles it scanned are run through the same
-backend with nothing else to do: ``efficiency = model_only_ms / wall_ms`` says how much of the
-wall time the model is the bottleneck (1.0: the pipeline adds nothing).
+The scan is opened as ``mc-scan`` opens it (:func:`~microcalc.engine.session.open_scan`, with
+mc-scan's default settings and the bundle's triage): decode, mask and tiling, inference,
+stitching; files are read in this process (``isolation="none"``) so that decode times are the
+decoder's. Then the very tiles it scanned are run through the same backend with nothing else to
+do: ``efficiency = model_only_ms / wall_ms`` says how much of the wall time the model is the
+bottleneck (1.0: the pipeline adds nothing).
 
 The single scan is run as ``mc-scan`` runs its first image: the image starts decoding
-(:class:`~microcalc.engine.first_decode.FirstDecode`) before the backend is activated and warmed
-up, and ``wall_ms`` counts from the moment the backend is ready (``startup_ms`` before it: the
+(:class:`~microcalc.engine.jobs.ScanInputs`) before the backend is activated and warmed up, and
+``wall_ms`` counts from the moment the backend is ready (``startup_ms`` before it: the
 activation and warm-up, which the decode ran under). ``decode_in_front`` is the same image
 scanned again with its decode and tiling in front of its first batch, which nothing hides.
 """
@@ -54,36 +56,29 @@ def measure_scan(
     adds the triage model alone on the image's whole grid (``model_only_parts_ms``), since the
     pipeline's wall time holds both.
     """
-    from microcalc.engine.first_decode import FirstDecode
-    from microcalc.engine.pipeline import Scanner, ScanSettings
-    from microcalc.engine.triage import Triage
-    from microcalc.imaging import read_mammogram
+    from microcalc.engine.scan_options import DEFAULTS
+    from microcalc.engine.session import model_identity, open_scan, plan_scan
 
-    p, path = bundle.config.patch_size, Path(mammogram)
-    settings = ScanSettings(
-        threshold=bundle.threshold, batch_size=batch_size, model_spacing_mm=bundle.config.pixel_spacing_mm
-    )
-    reader = partial(read_mammogram, min_side=p)
+    path = Path(mammogram)
+    options = {**DEFAULTS, "batch_size": batch_size, "operating_point": None, "threshold": None}
+    plan = plan_scan(bundle, options, isolation="none")
     started = time.perf_counter()
-    with FirstDecode(path, reader=reader, settings=settings, patch_size=p) as first:
-        runner = variants.start_backend(backend, bundle, precision=precision, max_batch=batch_size)
-        try:
-            _warm_up(runner, batch_size=batch_size, batches=warmup, in_flight=settings.depth - 1)
-            startup_ms = (time.perf_counter() - started) * 1e3
-            triage = Triage.from_bundle(bundle)
-            scanner = Scanner(runner, reader=reader, settings=settings, triage=triage)
-            (result,), single = _timed_scan(scanner, [path], first=first)
-            model = partial(_model_only, runner, triage, result, batch_size=batch_size)
-            single_model = model()  # each timed scan is followed at once by its model-only run
-            _, front = _timed_scan(scanner, [path])
-            front_model = model()
-            paths = [Path(m) for m in worklist] if worklist else [path] * stream
-            stream_results, stream_time = (
-                _timed_scan(scanner, paths, decode_workers=decode_workers) if len(paths) > 1 else ([], None)
-            )
-            stream_model = model() if stream_results else None
-        finally:
-            runner.deactivate()
+    runner = variants.make_backend(backend, bundle, precision=precision, max_batch=batch_size)
+    own = (runner, model_identity(bundle, runner.name, precision), f"{backend} {precision}")
+    with open_scan(plan, paths=[path], backend=own) as session:
+        _warm_up(runner, batch_size=batch_size, batches=warmup, in_flight=plan.settings.depth - 1)
+        startup_ms = (time.perf_counter() - started) * 1e3
+        scanner = session.scanner
+        (result,), single = _timed_scan(scanner, session.inputs)
+        model = partial(_model_only, runner, session.triage, result, batch_size=batch_size)
+        single_model = model()  # each timed scan is followed at once by its model-only run
+        _, front = _timed_scan(scanner, [path])
+        front_model = model()
+        paths = [Path(m) for m in worklist] if worklist else [path] * stream
+        stream_results, stream_time = (
+            _timed_scan(scanner, paths, decode_workers=decode_workers) if len(paths) > 1 else ([], None)
+        )
+        stream_model = model() if stream_results else None
     grid = result.triage.kept_grid(result.grid) if result.triage else result.grid  # the tiles the model ran
     out = {
         "backend": backend,
@@ -182,17 +177,15 @@ def _warm_up(runner: Any, *, batch_size: int, batches: int, in_flight: int) -> N
             pending.result()
 
 
-def _timed_scan(
-    scanner: Any, paths: list[Path], *, decode_workers: int = 0, first: Any = None
-) -> tuple[list[Any], dict[str, float]]:
-    """Scan ``paths`` through one pipeline run; the results and ``wall_ms`` / ``cpu_ms`` (process CPU).
+def _timed_scan(scanner: Any, inputs: Any, *, decode_workers: int = 0) -> tuple[list[Any], dict[str, float]]:
+    """Scan ``inputs`` (paths, or the session's inputs whose first image started decoding earlier)
+    through one pipeline run; the results and ``wall_ms`` / ``cpu_ms`` (process CPU).
 
-    With ``decode_workers`` the inputs are prepared in that many processes, started before the clock;
-    ``first`` is the first path's :class:`~microcalc.engine.first_decode.FirstDecode`, started earlier.
+    With ``decode_workers`` the paths are prepared in that many processes, started before the clock.
     """
     if decode_workers < 1:
         start, cpu = time.perf_counter(), time.process_time()
-        results = list(scanner.scan(paths, first=first))
+        results = list(scanner.scan(inputs))
         return _checked(results), _elapsed(start, cpu)
     from microcalc.bench.worklist import decode_pool, prepared_in_processes
 
@@ -200,7 +193,7 @@ def _timed_scan(
         start, cpu = time.perf_counter(), time.process_time()
         prepared = prepared_in_processes(
             pool,
-            paths,
+            list(inputs),
             reader=scanner.reader,
             settings=scanner.settings,
             patch_size=scanner.patch_size,

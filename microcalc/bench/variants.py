@@ -29,8 +29,9 @@ def bench_names() -> tuple[str, ...]:
     return (*registry.names(), *cuda)
 
 
-def start_backend(spec: str, bundle: Any, *, precision: str, max_batch: int) -> Any:
-    """An active backend for ``bundle``'s ``precision`` variant (the caller deactivates it).
+def make_backend(spec: str, bundle: Any, *, precision: str, max_batch: int) -> Any:
+    """An inactive backend for ``bundle``'s ``precision`` variant, named by a mc-bench backend spec
+    (``onnxruntime-cuda``: onnxruntime on a GPU).
 
     Raises:
         MicrocalcError: the backend cannot run here; the message says why.
@@ -48,6 +49,11 @@ def start_backend(spec: str, bundle: Any, *, precision: str, max_batch: int) -> 
     if device == "cuda" and not cuda_memory.device_count():
         raise MicrocalcError("no CUDA device")
     device = device if device in registry.get(name).devices else registry.get(name).devices[0]
-    backend = selection.create_backend(name, bundle, precision=precision, max_batch=max_batch, device=device)
+    return selection.create_backend(name, bundle, precision=precision, max_batch=max_batch, device=device)
+
+
+def start_backend(spec: str, bundle: Any, *, precision: str, max_batch: int) -> Any:
+    """:func:`make_backend`, activated (the caller deactivates it)."""
+    backend = make_backend(spec, bundle, precision=precision, max_batch=max_batch)
     backend.activate()
     return backend

@@ -3,7 +3,7 @@
 A 4096x3328 mammogram takes a CPU core hundreds of milliseconds to decode, mask and tile, while
 a GPU scores its tiles in tens: a worklist must be prepared on several cores at once. Threads
 would share the GIL in the Python parts, so :func:`prepared_in_processes` runs the engine's own
-:func:`~microcalc.engine.pipeline.prepare` in a pool of processes (spawned: the parent holds CUDA
+:func:`~microcalc.engine.prepare.prepare` in a pool of processes (spawned: the parent holds CUDA
 and threads, which a fork must not copy), at most ``2 * workers`` images ahead, and yields the
 results in worklist order for :meth:`~microcalc.engine.pipeline.Scanner.scan_prepared`.
 """
@@ -32,14 +32,14 @@ def decode_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 
 
 def _import_engine() -> None:
-    import microcalc.engine.pipeline  # noqa: F401 - warm the import in a worker before timing
+    import microcalc.engine.prepare  # noqa: F401 - warm the import in a worker before timing
 
 
 def prepared_in_processes(
     pool: ProcessPoolExecutor, paths: list[Path], *, reader: Any, settings: Any, patch_size: int, workers: int
 ) -> Iterator[Any]:
     """``prepare(i, path)`` for each path in ``pool``, yielded in order, at most ``2 * workers`` ahead."""
-    from microcalc.engine.pipeline import prepare
+    from microcalc.engine.prepare import prepare
 
     job = partial(prepare, reader=reader, settings=settings, patch_size=patch_size)
     ahead: deque = deque()

@@ -1,7 +1,7 @@
 """Archive-scale scanning on Ray Data: ``mc-scan INPUT... --ray auto|ADDRESS``.
 
 The single-process scanner's pieces run as Ray Data stages: decoding, breast mask and tile grid
-as CPU tasks (:func:`microcalc.engine.pipeline.prepare`), the model in a pool of actors that
+as CPU tasks (:func:`microcalc.engine.prepare.prepare`), the model in a pool of actors that
 each load the bundle once (:class:`~microcalc.engine.pipeline.Scanner` on prepared jobs), the
 per-image reports as CPU tasks (:mod:`microcalc.engine.report`). A ledger in the output folder
 records what is done, so a rerun skips it and a killed run loses and duplicates nothing.

@@ -25,8 +25,8 @@ from microcalc.cluster import require_ray
 from microcalc.cluster.inputs import scan_inputs
 from microcalc.cluster.ledger import DONE, ERRORS_FILE, FAILED, FINDINGS_FILE, SKIPPED, Ledger
 from microcalc.cluster.workers import ModelActor, ScanSpec, prepare_row, write_row
-from microcalc.engine.pipeline import ScanSettings
 from microcalc.engine.report import unique_stems
+from microcalc.engine.session import ScanPlan
 from microcalc.errors import MicrocalcError, one_line
 
 FLUSH_ROWS = 64
@@ -122,30 +122,18 @@ def scan_on_ray(
     inputs: list[str],
     *,
     address: str,
-    bundle: Any,
-    settings: ScanSettings,
-    backend: str,
-    precision: str,
+    plan: ScanPlan,
     out_dir: Path,
-    force: bool,
     sr: bool,
-    isolation: str,
     actors: int | None,
     console: Console,
 ) -> Tally:
-    """Scan ``inputs`` (files, folders, globs, manifests) on the cluster; see the module docstring."""
+    """Scan ``inputs`` (files, folders, globs, manifests) on the cluster with ``plan`` (the one
+    :func:`~microcalc.engine.session.plan_scan` made for ``mc-scan``); see the module docstring."""
     ray = require_ray()
     paths = scan_inputs(inputs)
     spec = ScanSpec(
-        bundle=str(Path(bundle.path).resolve()),
-        backend=backend,
-        precision=precision,
-        settings=settings,
-        patch_size=bundle.config.patch_size,
-        force=force,
-        out_dir=str(out_dir.resolve()),
-        sr=sr,
-        isolation=isolation,
+        plan=plan, bundle_dir=str(Path(plan.bundle.path).resolve()), out_dir=str(out_dir.resolve()), sr=sr
     )
     items = [
         {"index": i, "path": str(p.resolve() if p.exists() else p), "stem": stem}

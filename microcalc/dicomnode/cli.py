@@ -7,7 +7,6 @@ import signal
 import sys
 import threading
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,7 @@ from microcalc.dicomnode.options import security_options
 from microcalc.dicomnode.sender import Sender, parse_destination
 from microcalc.dicomnode.spool import Spool
 from microcalc.dicomnode.worker import ScanWorker
-from microcalc.engine.scan_options import (
-    scan_options,
-    settings_from_options,
-    threshold_options,
-    triage_option,
-)
+from microcalc.engine.scan_options import scan_options, threshold_options, triage_option
 from microcalc.errors import import_optional
 from microcalc.report_sr.document import highdicom
 
@@ -49,11 +43,7 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     from microcalc.bundle import Bundle
     from microcalc.dicomnode.scp import open_gate, start_scp
     from microcalc.dicomnode.tls import client_context
-    from microcalc.engine.cli import open_run
-    from microcalc.engine.pipeline import Scanner
-    from microcalc.engine.triage import Triage
-    from microcalc.imaging import read_mammogram
-    from microcalc.imaging.isolated import IsolatedReader
+    from microcalc.engine.session import open_scan, plan_scan
 
     import_optional("pynetdicom", extra="dicom", purpose="mc-serve")
     highdicom()
@@ -67,30 +57,15 @@ def serve(config: ServeConfig, *, stop: threading.Event | None = None) -> int:
     if config.allow_any:
         log.warning("WARNING: --allow-any: any calling AE title from any address may store images here")
     ensure_output_dir(config.out)
-    bundle = Bundle.load(config.model or default_bundle())
-    point, settings = settings_from_options(bundle, asdict(config))
-    triage = Triage.from_bundle(bundle, wanted=config.triage)  # refused before the backend loads
-    runner, run, chosen = open_run(
-        bundle, backend=config.backend, precision=config.precision, settings=settings, point=point
-    )
-    log.info(
-        "backend %s; %s; %s",
-        chosen,
-        point.describe(),
-        f"triage at {triage.entry.threshold:.4g}" if triage else "no triage",
-    )
+    # images from the network are untrusted: the session decodes them in a worker process that a hang or
+    # crash cannot outlive; --triage on a bundle without one is refused before the backend loads
+    plan = plan_scan(Bundle.load(config.model or default_bundle()), asdict(config), isolation="process")
     sr_ready = threading.Event()
-    # images from the network are untrusted: decode them in a worker process that a hang or crash cannot
-    # outlive
-    isolated = IsolatedReader(
-        partial(read_mammogram, min_side=bundle.config.patch_size), timeout_s=config.decode_timeout
-    )
-    with runner, isolated as reader:
-        scanner = Scanner(runner, reader=reader, settings=settings, triage=triage)
+    with open_scan(plan, say=log.info) as session:
         worker = ScanWorker(
             spool=spool,
-            scanner=scanner,
-            run=run,
+            scanner=session.scanner,
+            run=session.run,
             out_dir=config.out,
             stop=stop,
             sr_ready=sr_ready,

@@ -21,8 +21,10 @@ from typing import BinaryIO
 import pydicom
 
 from microcalc.dicomnode.spool import Spool
-from microcalc.engine.pipeline import Scanner, ScanResult
-from microcalc.engine.report import RunInfo, build_report, write_outputs
+from microcalc.engine.pipeline import Scanner
+from microcalc.engine.report import RunInfo
+from microcalc.engine.results import NotWritten, write_result
+from microcalc.engine.scan_result import ScanResult
 from microcalc.errors import MicrocalcError
 from microcalc.report_sr.document import build_cad_sr
 from microcalc.report_sr.overview import build_overview_sc
@@ -102,20 +104,23 @@ class ScanWorker:
             log.warning("cannot scan %s: %s", uid, result.error)
             self.spool.fail(uid, str(result.error))
             return
-        report = build_report(result, self.run_info)
         try:
-            _, png = write_outputs(result, report, out_dir=self.out_dir, stem=uid)
+            written = write_result(result, self.run_info, out_dir=self.out_dir, stem=uid)
             source = pydicom.dcmread(result.path, stop_before_pixels=True)
-            document = build_cad_sr(source, report, path=uid)
+            document = build_cad_sr(source, written.report, path=uid)
             objects = [(uid, document)]
             if self.send_overview:
-                objects.insert(0, (f"{uid}.overview", build_overview_sc(source, png, report, path=uid)))
+                overview = build_overview_sc(source, written.png, written.report, path=uid)
+                objects.insert(0, (f"{uid}.overview", overview))
             self.spool.stage(uid, [(key, partial(_save, ds)) for key, ds in objects])
+        except NotWritten as exc:  # a full disk: the image stays in incoming and is scanned again on restart
+            log.error("cannot write the results of %s (%s); it stays spooled", uid, exc)
+            return
         except MicrocalcError as exc:
             log.warning("cannot report %s: %s", uid, exc)
             self.spool.fail(uid, str(exc))
             return
-        except OSError as exc:  # a full disk: the image stays in incoming and is scanned again on restart
+        except OSError as exc:  # staging in the spool failed: as NotWritten
             log.error("cannot write the results of %s (%s); it stays spooled", uid, exc.strerror or exc)
             return
         log.info(

@@ -166,16 +166,17 @@ def to_model_grid(
     """``image`` resampled to the model's spacing (or as it is) and its :class:`ScanGeometry`.
 
     Raises:
-        InputError: at the model's spacing the image is smaller than ``min_side`` (one tile).
+        InputError: in the grid it would be scanned in (after resampling) the image is smaller than
+            ``min_side`` (one tile); the grid as read may be smaller or larger.
     """
     geometry = plan_geometry(
         image, model_spacing_mm=model_spacing_mm, input_spacing_mm=input_spacing_mm, native_grid=native_grid
     )
     rows, cols = geometry.scanned_shape
-    if min(rows, cols) < min_side:
+    if min(rows, cols) < min_side:  # the scan's one "at least one tile" check, on the grid it tiles
+        at = f"at the model's spacing of {model_spacing_mm:g} mm" if geometry.resampled else "as scanned"
         raise InputError(
-            f"{image.meta.path}: at the model's spacing of {model_spacing_mm:g} mm the image is "
-            f"{rows}x{cols}, smaller than one {min_side}x{min_side} tile"
+            f"{image.meta.path}: {at} the image is {rows}x{cols}, smaller than one {min_side}x{min_side} tile"
         )
     if not geometry.resampled:
         return image, geometry

@@ -15,7 +15,8 @@ while the backend works, which overlaps copies with compute on asynchronous (CUD
 
 Every stage reports whatever it dies of to the caller (:func:`~microcalc.engine.stages.run_stage`),
 and every input gets a result: decoded, or refused with a one-line error
-(:func:`~microcalc.engine.read_guard.read_checked`, which also bounds the decode time), so a
+(:func:`~microcalc.engine.prepare.prepare` with
+:func:`~microcalc.engine.read_guard.read_checked`, which also bounds the decode time), so a
 hostile file costs one input, never the batch, and the caller never waits forever.
 """
 
@@ -33,60 +34,14 @@ import numpy as np
 from microcalc.engine import stages
 from microcalc.engine.backends.base import Backend
 from microcalc.engine.findings import find_clusters, score_grid
-from microcalc.engine.first_decode import FirstDecode
-from microcalc.engine.geometry import to_model_grid
-from microcalc.engine.mask import breast_mask
-from microcalc.engine.read_guard import Reader, read_checked
+from microcalc.engine.jobs import JobSource, PreparedResults, ScanInputs
+from microcalc.engine.read_guard import Reader
 from microcalc.engine.ring import BufferRing
 from microcalc.engine.scan_result import ScanResult
 from microcalc.engine.settings import ScanSettings
 from microcalc.engine.stages import END, ImageDone, InFlight, Job, StageFailed, TileBatch
-from microcalc.engine.tiler import fill_batch, plan_tiles
+from microcalc.engine.tiler import fill_batch
 from microcalc.engine.triage import Triage
-from microcalc.errors import InternalError, MicrocalcError
-
-__all__ = ["Reader", "ScanResult", "ScanSettings", "Scanner", "prepare", "read_checked"]
-
-
-def prepare(
-    index: int,
-    path: Path,
-    *,
-    reader: Reader,
-    settings: ScanSettings,
-    patch_size: int,
-    stop: threading.Event | None = None,
-) -> ScanResult:
-    """Read one input, resample it to the model's spacing, mask the breast, lay the tile grid (the
-    CPU work before inference); a refused input comes back with ``error`` set, never raised. Run on
-    mc-scan's decode thread, or in Ray tasks.
-    """
-    result = ScanResult(index=index, path=path)
-    started = time.perf_counter()
-    try:
-        result.image = read_checked(
-            reader, path, patch_size=patch_size, timeout_s=settings.decode_timeout_s, stop=stop
-        )
-        result.times_ms["decode"] = (time.perf_counter() - started) * 1e3
-        t = time.perf_counter()
-        result.image, result.geometry = to_model_grid(
-            result.image,
-            model_spacing_mm=settings.model_spacing_mm,
-            input_spacing_mm=settings.input_spacing_mm,
-            native_grid=settings.native_grid,
-            min_side=patch_size,
-        )
-        result.times_ms["resample"] = (time.perf_counter() - t) * 1e3
-        t = time.perf_counter()
-        mask = breast_mask(result.image.pixels, factor=settings.mask_factor)
-        result.grid = plan_tiles(
-            mask, size=patch_size, overlap=settings.overlap, min_breast=settings.min_breast
-        )
-        result.times_ms["tiling"] = (time.perf_counter() - t) * 1e3
-    except (MicrocalcError, InternalError) as exc:
-        result.image = None
-        result.error = exc
-    return result
 
 
 class Scanner:
@@ -110,41 +65,21 @@ class Scanner:
         batch = min(settings.batch_size, backend.max_batch)
         self.ring = BufferRing(backend, batch_size=batch, depth=settings.depth)
 
-    def scan(self, paths: Iterable[Path], *, first: FirstDecode | None = None) -> Iterator[ScanResult]:
-        """Scan ``paths`` in order, yielding one :class:`ScanResult` per input as it completes (raising
-        what a stage died of once the others stop); ``first``: the first path's early :class:`FirstDecode`."""
-        paths, stop = list(paths), threading.Event()
-
-        def jobs() -> Iterator[Job]:
-            for index, path in enumerate(paths):
-                if index == 0 and first is not None:
-                    yield from first.jobs(Path(path), stop)
-                    continue
-                started = time.perf_counter()
-                yield Job(
-                    result=prepare(
-                        index,
-                        Path(path),
-                        reader=self.reader,
-                        settings=self.settings,
-                        patch_size=self.patch_size,
-                        stop=stop,
-                    ),
-                    started=started,
-                )
-
-        return self._run(jobs(), stop)
+    def scan(self, inputs: Iterable[Path] | JobSource) -> Iterator[ScanResult]:
+        """Scan ``inputs`` in order, yielding one :class:`ScanResult` per input as it completes (raising
+        what a stage died of once the others stop). ``inputs``: paths, or a job source such as a
+        :class:`~microcalc.engine.jobs.ScanInputs` whose first image started decoding early."""
+        if not hasattr(inputs, "jobs"):
+            inputs = ScanInputs(
+                list(inputs), reader=self.reader, settings=self.settings, patch_size=self.patch_size
+            )
+        stop = threading.Event()
+        return self._run(inputs.jobs(stop), stop)
 
     def scan_prepared(self, results: Iterable[ScanResult]) -> Iterator[ScanResult]:
-        """:meth:`scan` for inputs already through :func:`prepare` elsewhere (``mc-scan --ray``'s
-        Ray tasks); their wall time counts decode and tiling plus their time in this scanner."""
-
-        def jobs() -> Iterator[Job]:
-            for result in results:
-                spent_s = sum(result.times_ms.get(k, 0.0) for k in ("decode", "resample", "tiling")) / 1e3
-                yield Job(result=result, started=time.perf_counter() - spent_s)
-
-        return self._run(jobs(), threading.Event())
+        """:meth:`scan` for inputs already through :func:`~microcalc.engine.prepare.prepare` elsewhere
+        (``mc-scan --ray``'s Ray tasks, ``mc-bench``'s decode processes)."""
+        return self.scan(PreparedResults(results))
 
     def _run(self, prepared: Iterator[Job], stop: threading.Event) -> Iterator[ScanResult]:
         jobs: queue.Queue = queue.Queue(maxsize=1)

@@ -22,17 +22,23 @@ from typing import Any
 import numpy as np
 
 from microcalc.errors import InputError, InternalError, read_failure
+from microcalc.imaging.types import Mammogram
 
-Reader = Callable[[Path], Any]
-"""Reads one input into an object with ``pixels`` (uint8 ``[rows, cols]``) and ``meta``."""
+Reader = Callable[[Path], Mammogram]
+"""Reads one input into a :class:`~microcalc.imaging.types.Mammogram` (uint8 ``[rows, cols]`` pixels
+and ``meta``): ``read_mammogram`` with its options bound, or an
+:class:`~microcalc.imaging.isolated.IsolatedReader` of it."""
 
 _POLL_S = 0.1
 
 
 def read_checked(
-    reader: Reader, path: Path, *, patch_size: int, timeout_s: float, stop: threading.Event | None = None
-) -> Any:
-    """Read one input within ``timeout_s`` and check it holds at least one tile.
+    reader: Reader, path: Path, *, timeout_s: float, stop: threading.Event | None = None
+) -> Mammogram:
+    """Read one input within ``timeout_s`` and check that the reader kept its promise (uint8 pixels).
+
+    Whether the image holds a tile is judged after resampling, on the grid that is tiled
+    (:func:`~microcalc.engine.geometry.to_model_grid`), not here on the grid as read.
 
     Raises :class:`InputError` or :class:`InternalError` (one line naming the file) for every
     failure but an interrupt or exit; see the module docstring for which is which.
@@ -54,11 +60,6 @@ def read_checked(
         raise InternalError(
             f"{path}: internal error: the reader returned {type(image).__name__} "
             "instead of an image with uint8 [rows, cols] pixels; this is a bug in microcalc"
-        )
-    rows, cols = pixels.shape
-    if rows < patch_size or cols < patch_size:
-        raise InputError(
-            f"{path}: the image ({rows}x{cols}) is smaller than one {patch_size}x{patch_size} tile"
         )
     return image
 

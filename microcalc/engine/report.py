@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from microcalc.atomic import atomic_path
-from microcalc.engine.pipeline import ScanResult
 from microcalc.engine.render import corner_lines, overview, ranked, scanned_spacing_mm, zoom_crop
+from microcalc.engine.scan_result import ScanResult
 
 REPORT_FORMAT = "microcalc-scan"
 

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from microcalc.engine.geometry import ASSUMED_SOURCE
-from microcalc.engine.pipeline import ScanResult
-from microcalc.engine.report import RunInfo, build_report, write_outputs
+from microcalc.engine.report import RunInfo
+from microcalc.engine.results import write_result
+from microcalc.engine.scan_result import ScanResult
 from microcalc.errors import MicrocalcError
-from microcalc.report_sr.document import write_scan_sr
 
 
 def spacing_cell(resampling: dict[str, Any]) -> str:
@@ -60,34 +60,21 @@ def finish(
     heatmap: bool = False,
     zoom: bool = False,
 ) -> None:
-    """Write one input's outputs (``heatmap``, ``zoom``: see :func:`write_outputs`), or print its one-line
-    error."""
+    """Write one input's outputs (:func:`~microcalc.engine.results.write_result`; ``heatmap``, ``zoom``:
+    see :func:`~microcalc.engine.report.write_outputs`), or print its one-line error; the report, with
+    its ``outputs``, joins ``reports``."""
     if result.error is not None:
         refuse(console, failed, result.path, str(result.error))
         return
-    report = build_report(result, run)
     try:
-        json_path, png_path = write_outputs(
-            result, report, out_dir=out_dir, stem=stem, heatmap=heatmap, zoom=zoom
-        )
-    except OSError as exc:
-        refuse(
-            console,
-            failed,
-            result.path,
-            f"{out_dir / stem}.json: cannot write the report for {result.path} ({exc.strerror or exc})",
-        )
+        written = write_result(result, run, out_dir=out_dir, stem=stem, sr=sr, heatmap=heatmap, zoom=zoom)
+    except MicrocalcError as exc:
+        refuse(console, failed, result.path, str(exc))
         return
-    report["outputs"] = {"json": str(json_path), "png": str(png_path)}
+    report = written.report
     if t := report["triage"]:
         line = f"mc-scan: {result.path.name}: triage skipped {t['skipped']} of {t['tiles']} tiles"
         console.print(line, highlight=False, markup=False, soft_wrap=True)
-    if sr:
-        try:
-            report["outputs"]["sr"] = str(write_scan_sr(result.path, report, out_dir / f"{stem}.sr.dcm"))
-        except (MicrocalcError, OSError) as exc:
-            refuse(console, failed, result.path, str(exc))
-            return
     reports.append(report)
 
 

@@ -2,7 +2,7 @@
 
 Every command that scans whole mammograms (``mc-scan``, ``mc-scan --ray``, ``mc-froc``,
 ``mc-serve``, ``mc-bench``) builds one and hands it to :class:`~microcalc.engine.pipeline.Scanner`
-or :func:`~microcalc.engine.pipeline.prepare`; a bad value is refused with one line here.
+or :func:`~microcalc.engine.prepare.prepare`; a bad value is refused with one line here.
 ``mc-scan``, ``mc-froc`` and ``mc-serve`` build theirs from the same options with
 :func:`microcalc.engine.scan_options.settings_from_options`, so that FROC measures the scan a
 reader gets.

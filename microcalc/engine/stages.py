@@ -2,7 +2,7 @@
 
 Each message is a small frozen dataclass that names its fields, so a stage cannot confuse a
 batch with the end of an image. The per-image bookkeeping (start time, in-flight accounting)
-lives in :class:`Job`, never in the public :class:`~microcalc.engine.pipeline.ScanResult`.
+lives in :class:`Job`, never in the public :class:`~microcalc.engine.scan_result.ScanResult`.
 
 Every queue operation polls a stop event, so no stage blocks forever once the scan is over, and
 :func:`run_stage` turns any failure of a stage, ``BaseException`` included, into a
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from microcalc.engine.backends.base import PendingBatch
-    from microcalc.engine.pipeline import ScanResult
     from microcalc.engine.ring import BufferRing
+    from microcalc.engine.scan_result import ScanResult
 
 POLL_S = 0.1
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import click
@@ -15,7 +14,6 @@ from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.cli_options import out_dir_option
 from microcalc.engine.scan_options import (
     scan_options,
-    settings_from_options,
     spacing_options,
     threshold_options,
     triage_option,
@@ -80,16 +78,13 @@ def cli(
     Example: mc-froc bundle calib/*.dcm --out froc_calib --calibrate
     """
     from microcalc.bundle import Bundle
-    from microcalc.engine.cli import open_backend
     from microcalc.engine.inputs import expand_inputs
-    from microcalc.engine.pipeline import Scanner
-    from microcalc.engine.triage import Triage
+    from microcalc.engine.session import open_scan, plan_scan
     from microcalc.evaluation import outputs
     from microcalc.evaluation.calibrate import image_points, write_points
     from microcalc.evaluation.froc import image_auc
     from microcalc.evaluation.run import froc_curve, per_image, scan_cases
     from microcalc.evaluation.truth import read_truth_csv, truth_for
-    from microcalc.imaging import read_mammogram
     from microcalc.operating_points import point_label
 
     console = Console(stderr=True)
@@ -101,17 +96,14 @@ def cli(
     paths = expand_inputs(list(cases))
     table = read_truth_csv(truth_csv) if truth_csv is not None else None
     truths = [truth_for(p, table) for p in paths]  # every truth is checked before the slow scan
-    chosen, settings = settings_from_options(bundle, click.get_current_context().params)
+    # untrusted cases too: decoded in a worker process, so a hang or crash costs that case only
+    plan = plan_scan(bundle, click.get_current_context().params, force=force)
+    chosen = plan.point
     if calibrate and native_grid:
         raise click.UsageError(
             "--calibrate with --native-grid would calibrate a scan that mc-scan does not run"
         )
     ensure_output_dir(out_dir)
-    runner, model_file, backend_line = open_backend(backend, precision, bundle, max_batch=batch_size)
-    say(f"backend {backend_line}")
-    say(chosen.describe())
-    triage_model = Triage.from_bundle(bundle, wanted=triage)
-    say(f"triage: {'on, ' + bundle.triage.point.name if triage_model else 'off'}")
     failed: list[str] = []
 
     def done(path: Path, error: str | None) -> None:
@@ -120,14 +112,9 @@ def cli(
             failed.append(str(path))
 
     start = time.perf_counter()
-    with runner:
-        scanner = Scanner(
-            runner,
-            reader=partial(read_mammogram, force=force, min_side=bundle.config.patch_size),
-            settings=settings,
-            triage=triage_model,
-        )
-        scanned = scan_cases(scanner, paths, truths, on_done=done)
+    with open_scan(plan, paths=paths, say=say) as session:
+        scanned = scan_cases(session, truths, on_done=done)
+        run, triage_model = session.run, session.triage
     scan_s = time.perf_counter() - start
     if not scanned:
         raise InputError(f"none of the {len(paths)} cases could be scanned")
@@ -144,9 +131,9 @@ def cli(
     report = {
         "format": "microcalc-froc",
         "bundle": str(bundle.path),
-        "model_sha256": model_file["sha256"],
-        "backend": runner.name,
-        "precision": model_file["precision"],
+        "model_sha256": run.model_sha256,
+        "backend": run.backend,
+        "precision": run.precision,
         "settings": scan_record,
         "images": curve.n_images,
         "images_with_clusters": sum(1 for c in scanned if c.clusters.shape[0]),
@@ -180,7 +167,7 @@ def cli(
         report,
         marked=at_point,
         title=f"{bundle.config.arch} {bundle.config.patch_size} px, {curve.n_images} "
-        f"images, {curve.n_clusters} clusters ({runner.name} {model_file['precision']})",
+        f"images, {curve.n_clusters} clusters ({run.backend} {run.precision})",
     ):
         say(f"note: {note}")
     Console().print(outputs.console_table(curve, report))

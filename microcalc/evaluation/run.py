@@ -1,4 +1,4 @@
-"""Scan cases once with the product's :class:`~microcalc.engine.pipeline.Scanner`, then judge its
+"""Scan cases once with the product's scan (:func:`~microcalc.engine.session.open_scan`), then judge its
 findings at every candidate threshold.
 
 A scan's tile scores and CAMs do not depend on the threshold; the findings do (adjacent hot
@@ -18,7 +18,7 @@ import numpy as np
 
 from microcalc.engine.findings import Finding, find_clusters
 from microcalc.engine.geometry import ScanGeometry
-from microcalc.engine.pipeline import Scanner
+from microcalc.engine.session import ScanSession
 from microcalc.engine.tiler import TileGrid
 from microcalc.errors import MicrocalcError
 from microcalc.evaluation.froc import FrocCurve, ImageMatch, candidate_thresholds, match
@@ -55,15 +55,16 @@ class ScannedCase:
 
 
 def scan_cases(
-    scanner: Scanner,
-    paths: list[Path],
+    session: ScanSession,
     truths: list[CaseTruth],
     *,
     on_done: Callable[[Path, str | None], None],
 ) -> list[ScannedCase]:
-    """Scan ``paths`` (truth already read for each); failures go to ``on_done(path, error)``, skipped."""
+    """Scan the session's paths (truth already read for each, in the same order); failures go to
+    ``on_done(path, error)`` and are skipped, so a case that cannot be read (or whose decoder hangs
+    or crashes in the session's isolated reader) costs that case only."""
     cases = []
-    for result in scanner.scan(paths):
+    for result in session.scan():
         if result.error is None:
             try:
                 clusters = truths[result.index].in_pixels(result.geometry.spacing_mm, image=result.path)
@@ -79,7 +80,7 @@ def scan_cases(
                 grid=result.grid,
                 scores=result.scores,
                 cams=result.cams,
-                cam_fraction=scanner.settings.cam_fraction,
+                cam_fraction=session.plan.settings.cam_fraction,
                 geometry=result.geometry,
             )
         )

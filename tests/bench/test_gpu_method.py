@@ -132,7 +132,8 @@ def test_tables_show_the_gpu_split_method_and_worklist():
 
 def test_worklist_prepared_in_processes_matches_in_process(tmp_path):
     from microcalc.bench.worklist import decode_pool, prepared_in_processes
-    from microcalc.engine.pipeline import ScanSettings, prepare
+    from microcalc.engine.prepare import prepare
+    from microcalc.engine.settings import ScanSettings
     from tests.bench.worklist_reader import read_phantom
 
     paths = [tmp_path / f"img-{k}.dcm" for k in range(5)]

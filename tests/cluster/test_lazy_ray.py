@@ -12,7 +12,7 @@ class Block:
         if name.split('.')[0] in ('ray', 'torch', 'onnx'):
             raise ImportError('blocked: ' + name)
 sys.meta_path.insert(0, Block())
-import microcalc.engine.cli, microcalc.cluster.driver, microcalc.cluster.workers, microcalc.cluster.ledger
+import microcalc.scan_cli, microcalc.cluster.driver, microcalc.cluster.workers, microcalc.cluster.ledger
 print('loaded:', sorted({m.split('.')[0] for m in sys.modules} & {'ray', 'torch', 'onnx'}))
 """
 

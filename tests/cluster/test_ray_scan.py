@@ -14,9 +14,9 @@ import pydicom
 import pytest
 from click.testing import CliRunner
 
+from microcalc import scan_cli
 from microcalc.cluster import driver
 from microcalc.cluster.ledger import ERRORS_FILE, FINDINGS_FILE, Ledger
-from microcalc.engine import cli as scan_cli
 from microcalc.errors import MissingDependencyError
 
 synth_cli = pytest.importorskip("microcalc.synth.cli", reason="mc-synth is needed for test mammograms")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from engine_fakes import TINY_PATCH, TINY_THRESHOLD, MeanBackend, mean_backend_opener, write_tiny_bundle
 
-from microcalc.engine import cli as scan_cli
+from microcalc.engine import session
 
 
 @pytest.fixture
@@ -35,4 +35,4 @@ def tiny_bundle(tmp_path: Path) -> Path:
 @pytest.fixture
 def fake_backend(monkeypatch):
     """mc-scan's backend choice replaced by the known predictor."""
-    monkeypatch.setattr(scan_cli, "open_backend", mean_backend_opener(TINY_PATCH))
+    monkeypatch.setattr(session, "open_backend", mean_backend_opener(TINY_PATCH))

@@ -126,7 +126,7 @@ def write_tiny_bundle(root: Path, *, patch: int, threshold: float, spacing_mm: f
 
 
 def mean_backend_opener(patch: int):
-    """A stand-in for ``microcalc.engine.cli.open_backend`` that returns a MeanBackend."""
+    """A stand-in for ``microcalc.engine.session.open_backend`` that returns a MeanBackend."""
 
     def open_backend(name, precision, bundle, *, max_batch):
         variant = bundle.variant(precision="fp32")

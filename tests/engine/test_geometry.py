@@ -10,7 +10,8 @@ from engine_fakes import as_image, phantom
 
 from microcalc.engine.findings import Box, Finding
 from microcalc.engine.geometry import ASSUMED_SOURCE, OPTION_SOURCE, plan_geometry, to_model_grid
-from microcalc.engine.pipeline import Scanner, ScanSettings
+from microcalc.engine.pipeline import Scanner
+from microcalc.engine.settings import ScanSettings
 from microcalc.errors import InputError, MicrocalcError
 from microcalc.imaging.resample import resample_to_shape
 

@@ -11,8 +11,8 @@ from microcalc.engine import report as report_mod
 from microcalc.engine.findings import find_clusters
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.mask import breast_mask
-from microcalc.engine.pipeline import ScanResult
 from microcalc.engine.report import unique_stems, write_outputs
+from microcalc.engine.scan_result import ScanResult
 from microcalc.engine.tiler import plan_tiles
 
 

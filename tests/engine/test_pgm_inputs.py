@@ -12,7 +12,7 @@ from engine_fakes import TINY_THRESHOLD, phantom, write_tiny_bundle
 from pgm_files import write_pgm
 from PIL import Image
 
-from microcalc.engine import cli as scan_cli
+from microcalc import scan_cli
 from microcalc.engine.inputs import expand_inputs
 from microcalc.imaging import read_mammogram
 from microcalc.imaging.patches import read_patch

@@ -10,7 +10,8 @@ import pytest
 from engine_fakes import as_image, phantom
 
 from microcalc.engine.backends.base import PendingBatch
-from microcalc.engine.pipeline import Scanner, ScanSettings
+from microcalc.engine.pipeline import Scanner
+from microcalc.engine.settings import ScanSettings
 from microcalc.errors import InputError, InternalError, MicrocalcError
 
 P = 64

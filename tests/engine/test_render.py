@@ -10,7 +10,7 @@ from dicom_files import write_dicom
 from engine_fakes import phantom
 from PIL import Image
 
-from microcalc.engine import cli as scan_cli
+from microcalc import scan_cli
 from microcalc.engine.findings import Box, Finding
 from microcalc.engine.mask import breast_mask
 from microcalc.engine.render import MARK, overview, ranked, zoom_crop

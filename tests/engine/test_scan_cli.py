@@ -15,8 +15,9 @@ from engine_fakes import TINY_THRESHOLD, MeanBackend, phantom, write_tiny_bundle
 from PIL import Image
 from pydicom.uid import JPEGLSLossless
 
+from microcalc import scan_cli
 from microcalc.bundle import file_sha256
-from microcalc.engine import cli as scan_cli
+from microcalc.engine import session
 
 
 def scan(args: list[str]):
@@ -241,7 +242,7 @@ def test_a_scan_that_stops_names_the_inputs_it_did_not_get_to(tmp_path, tiny_bun
         backend._submit_impl = lost
         return backend, {"name": "fp32", "precision": "fp32", "sha256": "0"}, "mean fp32 (failing)"
 
-    monkeypatch.setattr(scan_cli, "open_backend", open_backend)
+    monkeypatch.setattr(session, "open_backend", open_backend)
     images = [write_dicom(tmp_path / f"i{k}.dcm", phantom(seed=k)) for k in range(3)]
     result = CliRunner().invoke(
         scan_cli.cli, [*map(str, images), "--model", str(tiny_bundle), "--out", str(tmp_path / "o")]

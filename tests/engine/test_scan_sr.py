@@ -19,7 +19,7 @@ from dicom_files import write_dicom
 from engine_fakes import phantom
 from PIL import Image
 
-from microcalc.engine import cli as scan_cli
+from microcalc import scan_cli
 from microcalc.errors import MissingDependencyError
 from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE
 from microcalc.report_sr.document import algorithm_from_report

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
-from microcalc.engine import cli as scan_cli
+from microcalc import scan_cli
 
 synth_cli = pytest.importorskip("microcalc.synth.cli", reason="mc-synth has not landed yet")
 

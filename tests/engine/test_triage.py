@@ -13,9 +13,10 @@ from dicom_files import write_dicom
 from engine_fakes import TINY_PATCH as P
 from engine_fakes import TINY_THRESHOLD, add_max_triage, as_image, phantom, write_tiny_bundle
 
+from microcalc import scan_cli
 from microcalc.bundle import Bundle
-from microcalc.engine import cli as scan_cli
-from microcalc.engine.pipeline import Scanner, ScanSettings
+from microcalc.engine.pipeline import Scanner
+from microcalc.engine.settings import ScanSettings
 from microcalc.engine.triage import Triage
 from microcalc.errors import InputError, InternalError, MicrocalcError, StaleArtifactError
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from pathlib import Path
 
 import pydicom
 import pytest
@@ -12,7 +14,7 @@ from dicom_files import write_dicom
 from engine_fakes import mean_backend_opener, phantom, write_tiny_bundle
 
 from microcalc.bundle import Bundle, file_sha256
-from microcalc.engine import cli as scan_cli
+from microcalc.engine import session
 from microcalc.evaluation import cli as froc_cli
 
 P = 64
@@ -36,7 +38,7 @@ def windowed(path):
 
 @pytest.fixture
 def cases(tmp_path, monkeypatch):
-    monkeypatch.setattr(scan_cli, "open_backend", mean_backend_opener(P))
+    monkeypatch.setattr(session, "open_backend", mean_backend_opener(P))
     folder = tmp_path / "cases"
     folder.mkdir()
     with open(tmp_path / "truth.csv", "w", newline="") as f:
@@ -139,7 +141,7 @@ def test_froc_accepts_pgm_as_png(tmp_path, monkeypatch, bits):
     from pgm_files import write_pgm
     from PIL import Image
 
-    monkeypatch.setattr(scan_cli, "open_backend", mean_backend_opener(P))
+    monkeypatch.setattr(session, "open_backend", mean_backend_opener(P))
     rows = [["image", "row", "col", "radius_mm"]]
     for suffix in (".png", ".pgm"):
         folder = tmp_path / suffix[1:]
@@ -165,3 +167,34 @@ def test_froc_accepts_pgm_as_png(tmp_path, monkeypatch, bits):
     assert got["pgm"]["at_operating_point"] == got["png"]["at_operating_point"]
     if bits == 8:  # grey levels as the windowed DICOMs give them: the same verdicts as they get
         assert got["pgm"]["at_operating_point"]["sensitivity"] == 0.5
+
+
+def test_a_decoder_that_hangs_or_crashes_costs_that_case_only(tmp_path, cases, monkeypatch):
+    """mc-froc reads through the session's isolated reader: a hung decoder is killed at the decode
+    timeout, a crashed one is restarted, and the other cases are judged as usual."""
+    import shutil
+
+    import hostile_reader
+
+    from microcalc.engine.settings import ScanSettings
+
+    folder, truth, bundle = cases
+    here = str(Path(hostile_reader.__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setattr(session, "read_mammogram", hostile_reader.read)
+    monkeypatch.setattr(ScanSettings, "decode_timeout_s", 3.0)
+    for name in ("hang", "crash"):
+        shutil.copy(folder / "normal.dcm", folder / f"{name}.dcm")
+    with open(truth, "a", newline="") as f:
+        f.write("hang.dcm,,,\ncrash.dcm,,,\n")
+    out = tmp_path / "froc"
+    result = froc([bundle, folder, "--truth", truth, "--out", out, "--threshold", str(THRESHOLD)])
+    assert result.exit_code == 1, result.output  # two cases failed, named; the rest were judged
+    report = json.loads((out / "froc.json").read_text())
+    assert sorted(Path(p).name for p in report["failed"]) == ["crash.dcm", "hang.dcm"]
+    assert (report["images"], report["clusters"]) == (4, 2)
+    assert report["at_operating_point"]["sensitivity"] == 0.5  # as without the hostile cases
+    assert "hang.dcm: decoding took longer than 3 s and was abandoned (the decoder process was killed" in (
+        result.output
+    )
+    assert "crash.dcm: the decoder process died while reading it (signal SIGSEGV)" in result.output

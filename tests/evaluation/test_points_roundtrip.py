@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
+from microcalc import scan_cli
 from microcalc.bundle import Bundle
-from microcalc.engine import cli as scan_cli
 from microcalc.models.checkpoint import load_checkpoint
 from microcalc.synth.dicom_writer import DicomSpec, write_mammogram_dicom
 from microcalc.synth.phantom import make_phantom

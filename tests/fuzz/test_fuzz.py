@@ -72,7 +72,7 @@ def test_mc_scan_batch_of_mutants_accounts_for_every_input(seeds, small_bundle, 
         [
             sys.executable,
             "-c",
-            "from microcalc.engine.cli import main; main()",
+            "from microcalc.scan_cli import main; main()",
             str(tmp_path / "in"),
             "--model",
             str(small_bundle),

@@ -12,8 +12,8 @@ from microcalc.bundle import Bundle
 from microcalc.cli_options import backend_choice, precision_choice
 from microcalc.engine.backends import registry, selection
 from microcalc.engine.backends.base import PRECISIONS
-from microcalc.engine.cli import cli as mc_scan
 from microcalc.errors import MicrocalcError
+from microcalc.scan_cli import cli as mc_scan
 from microcalc.trainer.cli_eval import cli as mc_eval
 
 

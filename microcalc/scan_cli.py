@@ -1,4 +1,10 @@
-"""``mc-scan``: find suspicious microcalcification clusters in mammograms."""
+"""``mc-scan``: find suspicious microcalcification clusters in mammograms.
+
+This module parses the options and loops: the scan opens through
+:func:`~microcalc.engine.session.open_scan`, each result is written by
+:func:`~microcalc.engine.scan_console.finish`. It lives above both :mod:`microcalc.engine` and
+:mod:`microcalc.cluster` because ``--ray`` hands the scan to the Ray driver; nothing imports it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,7 @@ import json
 import sys
 import time
 from contextlib import nullcontext
-from functools import partial
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -18,75 +22,14 @@ from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.cli_options import bundle_option, out_dir_option
 from microcalc.defaults import default_bundle
-from microcalc.engine.first_decode import FirstDecode
 from microcalc.engine.inputs import expand_inputs
-from microcalc.engine.pipeline import Scanner, ScanSettings
-from microcalc.engine.report import RunInfo, unique_stems
+from microcalc.engine.report import unique_stems
 from microcalc.engine.scan_console import finish, refuse, summary_table
-from microcalc.engine.scan_options import (
-    scan_options,
-    settings_from_options,
-    spacing_options,
-    threshold_options,
-    triage_option,
-)
-from microcalc.operating_points import ChosenPoint, identify, point_label
+from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options, triage_option
+from microcalc.engine.session import ISOLATION_CHOICES, open_scan, plan_scan
+from microcalc.engine.settings import ScanSettings
+from microcalc.operating_points import point_label
 from microcalc.report_sr.document import highdicom
-
-ISOLATION_CHOICES = ("process", "none")
-
-
-def open_backend(
-    name: str, precision: str, bundle: Any, *, max_batch: int
-) -> tuple[Any, dict[str, str], str]:
-    """Resolve ``auto`` choices (:mod:`~microcalc.engine.backends.selection`), create the backend (inactive).
-
-    Returns the backend, the identity of the model file it runs (name, precision, SHA-256) and
-    one line saying what was chosen and why.
-    """
-    from microcalc.engine.backends import selection
-
-    choice = selection.resolve(name, precision, bundle=bundle)
-    backend = selection.create_backend(
-        choice.backend, bundle, precision=choice.precision, max_batch=max_batch, device=choice.device
-    )
-    if choice.backend == "torch":
-        model = {"name": "checkpoint", "precision": choice.precision, "sha256": bundle.source_sha256 or ""}
-    else:
-        variant = bundle.variant(
-            precision=choice.precision, fmt="tensorrt" if choice.backend == "tensorrt" else "onnx"
-        )
-        model = {"name": variant.name, "precision": variant.precision, "sha256": variant.sha256}
-    return backend, model, f"{choice.backend} {choice.precision} on {choice.device} ({choice.reason})"
-
-
-def open_run(
-    bundle: Any, *, backend: str, precision: str, settings: ScanSettings, point: ChosenPoint | None = None
-) -> tuple[Any, RunInfo, str]:
-    """The backend (not yet active), the :class:`RunInfo` its reports share, and the line saying what was
-    chosen.
-
-    One function for ``mc-scan`` and for each model actor of ``mc-scan --ray``. ``point`` is the
-    operating point the threshold came from; without it, it is identified from the bundle's points.
-    """
-    point = point or identify(bundle.operating_points, settings.threshold, fallback=bundle.threshold)
-    runner, model_file, chosen = open_backend(backend, precision, bundle, max_batch=settings.batch_size)
-    run = RunInfo(
-        bundle=str(bundle.path),
-        model_sha256=model_file["sha256"],
-        arch=bundle.config.arch,
-        patch_size=bundle.config.patch_size,
-        variant=model_file["name"],
-        backend=runner.name,
-        precision=model_file["precision"],
-        threshold=settings.threshold,
-        overlap=settings.overlap,
-        min_breast=settings.min_breast,
-        batch_size=settings.batch_size,
-        operating_point=point.to_dict(),
-        runtime=runner.runtime(),
-    )
-    return runner, run, chosen
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -186,47 +129,33 @@ def cli(
     Example: mc-scan film.png --spacing 0.1 --out reports
     """
     from microcalc.bundle import Bundle
-    from microcalc.engine.triage import Triage
-    from microcalc.imaging import read_mammogram
-    from microcalc.imaging.isolated import IsolatedReader
 
     console = Console(stderr=True)
     if sr:
         highdicom()  # one line naming the extra before any work, not one per image
-    bundle = Bundle.load(model or default_bundle())
-    triage_model = Triage.from_bundle(bundle, wanted=triage)
-    patch = bundle.config.patch_size
-    chosen_point, settings = settings_from_options(bundle, click.get_current_context().params)
+    params = click.get_current_context().params
+    plan = plan_scan(Bundle.load(model or default_bundle()), params, force=force, isolation=isolation)
     ensure_output_dir(out_dir)
     if ray_address is not None:
         if as_json:
             raise click.UsageError("--json is not available with --ray: read OUT/findings.parquet")
         from microcalc.cluster.driver import scan_on_ray
 
-        if triage_model is not None:  # the Ray actors run the main model only (not done yet)
-            console.print("mc-scan: note: --ray scans every tile: triage is not applied there", markup=False)
-
         tally = scan_on_ray(
             list(inputs),
             address=ray_address,
-            bundle=bundle,
-            settings=settings,
-            backend=backend,
-            precision=precision,
+            plan=plan,
             out_dir=out_dir,
-            force=force,
             sr=sr,
-            isolation=isolation,
             actors=actors,
             console=console,
         )
         sys.exit(1 if tally.failed else 0)
     paths = expand_inputs(list(inputs))
-    runner, run, chosen = open_run(
-        bundle, backend=backend, precision=precision, settings=settings, point=chosen_point
-    )
-    console.print(f"mc-scan: backend {chosen}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"mc-scan: {chosen_point.describe()}", highlight=False, markup=False, soft_wrap=True)
+
+    def say(line: str) -> None:
+        console.print(f"mc-scan: {line}", highlight=False, markup=False, soft_wrap=True)
+
     reports, failed = [], []
     stems = unique_stems(paths)
     start = time.perf_counter()
@@ -238,24 +167,14 @@ def cli(
         console=console,
         transient=True,
     )
-    read = partial(read_mammogram, force=force, min_side=patch)
-    isolated = IsolatedReader(read, timeout_s=decode_timeout) if isolation == "process" else nullcontext(read)
-    # the first image decodes while the backend loads (or compiles) its model
-    early = partial(FirstDecode, settings=settings, patch_size=patch)
-    with (
-        isolated as reader,
-        early(paths[0], reader=reader) if paths else nullcontext() as first,
-        runner,
-        progress if len(paths) > 1 else nullcontext(),
-    ):
+    with open_scan(plan, paths=paths, say=say) as session, progress if len(paths) > 1 else nullcontext():
         task = progress.add_task("scan", total=len(paths))
-        scanner = Scanner(runner, reader=reader, settings=settings, triage=triage_model)
         done: set[int] = set()
         try:
-            for result in scanner.scan(paths, first=first):
+            for result in session.scan():
                 finish(
                     result,
-                    run,
+                    session.run,
                     out_dir,
                     stems[result.index],
                     reports,
@@ -281,12 +200,9 @@ def cli(
                 f"{r['input']}: {len(r['findings'])} finding(s) at {at} -> "
                 f"{r['outputs']['json']} {r['outputs']['png']}"
             )
-    console.print(
-        f"mc-scan: {len(paths)} input(s): {len(reports)} scanned, {len(failed)} refused "
-        f"(each named above), {wall_s:.1f} s",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
+    say(
+        f"{len(paths)} input(s): {len(reports)} scanned, {len(failed)} refused "
+        f"(each named above), {wall_s:.1f} s"
     )
     if failed:
         sys.exit(1)
