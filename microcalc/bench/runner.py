@@ -110,7 +110,7 @@ def run_bench(settings: BenchSettings, *, step: Step = lambda _: None) -> dict[s
     report: dict[str, Any] = {
         "schema": "microcalc-bench",
         "version": 1,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": settings.command,
         "machine": machine_info(),
         "model": {"bundle": str(bundle.path), "checkpoint": str(checkpoint), **config.to_dict()},

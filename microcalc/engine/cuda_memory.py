@@ -24,8 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from microcalc.engine.backends.base import STAGES
 from microcalc.errors import MicrocalcError, MissingDependencyError
+
+# ``start``, then the backends' ``STAGES`` (microcalc/engine/backends/base.py). Written out, not
+# imported: the backends import this module, and the import would close a circle;
+# tests/test_layers.py checks that the two agree.
+MARKS = ("start", "h2d", "compute", "d2h")
 
 _thread = threading.local()
 
@@ -112,7 +116,7 @@ class Stream:
     keyed by the later mark, which is the ``BatchResult.timings_ms`` the report reads.
     """
 
-    def __init__(self, device: int = 0, *, marks: tuple[str, ...] = ("start", *STAGES)) -> None:
+    def __init__(self, device: int = 0, *, marks: tuple[str, ...] = MARKS) -> None:
         rt = cuda_runtime()
         use_device(device)
         self.device, self.marks = device, tuple(marks)

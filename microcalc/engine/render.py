@@ -47,7 +47,12 @@ def overview(
     max_side: int = 1024,
     opacity: float = 0.5,
 ) -> Image.Image:
-    """The RGB overview of one scan (see the module docstring); ``corner`` holds its corner lines."""
+    """The RGB overview of one scan (see the module docstring); ``corner`` holds its corner lines.
+
+    ``pixels``, ``grid``, ``scores`` and ``findings`` are all in the *scanned* grid (after resampling
+    to the model's spacing: ``ScanResult.image``, ``grid``, ``scores`` and ``scan_findings``), so the
+    picture shows the image as it was scanned; the report's coordinates are in the original grid.
+    """
     rows, cols = pixels.shape
     scale = min(1.0, max_side / max(rows, cols))
     size = (max(1, round(cols * scale)), max(1, round(rows * scale)))

@@ -10,7 +10,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -240,7 +240,7 @@ def _build(
         outputs=outputs,
         variants=variants,
         source_checkpoint=source.source_record(),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         microcalc_version=microcalc.__version__,
         operating_points=points,
     )

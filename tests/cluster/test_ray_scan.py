@@ -129,6 +129,31 @@ def test_ray_scan_gives_mc_scan_answers_and_error_rows(
     assert "\n" not in errors[0]["reason"]
 
 
+def test_ray_scan_triages_as_mc_scan_does(ray_cluster, images, small_bundle, tmp_path):
+    """A bundle with a triage model: the Ray model actors open the same session as mc-scan, so the
+    same tiles are skipped and the same findings reported."""
+    import shutil
+
+    from tests.engine.engine_fakes import add_max_triage
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    add_max_triage(bundle, threshold=0.6)  # keeps the tiles holding a pixel at 153 or brighter
+    inputs = [str(p) for p in images[:3]]
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    result = scan([*inputs, "--model", str(bundle), "--out", str(local), *SETTINGS])
+    assert result.exit_code == 0, result.output
+    result = scan([*inputs, "--model", str(bundle), "--out", str(on_ray), "--ray", "auto", *SETTINGS])
+    assert result.exit_code == 0, result.output
+    want, got = reports(local), reports(on_ray)
+    assert set(got) == set(want) == {"mammo5.json", "mammo6.json", "mammo7.json"}
+    skipped = [r["triage"]["skipped"] for r in want.values()]
+    assert sum(skipped) > 0 and all(r["triage"]["skipped"] < r["triage"]["tiles"] for r in want.values())
+    for name, ref in want.items():
+        for field in ("triage", "tiles_scanned", "max_score", "findings"):
+            assert got[name][field] == ref[field], (name, field)
+
+
 def test_killed_run_resumes_without_loss_or_duplicates(
     ray_cluster, images, small_bundle, single_process, tmp_path, monkeypatch
 ):

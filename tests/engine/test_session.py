@@ -37,6 +37,8 @@ def test_an_image_smaller_than_a_tile_but_large_enough_at_the_model_spacing_is_s
     assert (report["rows"], report["cols"]) == (40, 50)
     assert report["resampling"]["scanned_shape"] == [80, 100]
     assert report["tiles_scanned"] >= 1
+    with Image.open(out / "small.png") as png:  # the overview shows the grid that was scanned
+        assert png.size == (100, 80)
 
 
 def test_an_image_smaller_than_a_tile_where_it_is_scanned_is_refused_in_one_line(tmp_path, fake_backend):
