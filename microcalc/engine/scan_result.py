@@ -1,11 +1,12 @@
-"""``ScanResult``: what the scanning pipeline gives back for one input (its own module so that the
-stages that fill it, :mod:`~microcalc.engine.pipeline` and :mod:`~microcalc.engine.triage`, share it)."""
+"""``ScanResult``: what the scanning pipeline gives back for one input (its own module so that
+:mod:`~microcalc.engine.prepare`, the stages of :mod:`~microcalc.engine.pipeline` and
+:mod:`~microcalc.engine.triage` share it without importing each other)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from microcalc.engine.findings import Finding
 from microcalc.engine.geometry import ScanGeometry
 from microcalc.engine.tiler import TileGrid
 from microcalc.errors import InternalError, MicrocalcError
+from microcalc.imaging.types import Mammogram
 
 if TYPE_CHECKING:
     from microcalc.engine.triage import TriageOutcome
@@ -34,7 +36,7 @@ class ScanResult:
 
     index: int
     path: Path
-    image: Any = None
+    image: Mammogram | None = None
     grid: TileGrid | None = None
     scores: np.ndarray | None = None
     cams: np.ndarray | None = None
