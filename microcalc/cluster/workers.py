@@ -106,8 +106,8 @@ class ModelActor:
         todo = [i for i in range(n) if batch["status"][i] == TODO]
         results = np.empty(n, dtype=object)
         for i, result in zip(todo, self.session.scanner.scan_prepared(batch["job"][i] for i in todo)):
-            result.cams = None  # the findings are made; reports do not need the CAMs
-            results[i] = result
+            # the findings are made; reports do not need the CAMs
+            results[i] = result if result.error is not None else replace(result, cams=None)
         runs = np.empty(n, dtype=object)
         runs[:] = [self.session.run] * n
         return {**batch, "job": results, "run": runs, "chosen": np.array([self.session.chosen] * n)}

@@ -22,7 +22,7 @@ from typing import Protocol, Self
 
 from microcalc.engine.prepare import prepare
 from microcalc.engine.read_guard import Reader
-from microcalc.engine.scan_result import ScanResult
+from microcalc.engine.scan_result import PreparedImage, ScanFailure
 from microcalc.engine.settings import ScanSettings
 from microcalc.engine.stages import POLL_S, Job
 
@@ -52,7 +52,7 @@ class ScanInputs:
         self._prepare = {"reader": reader, "settings": settings, "patch_size": patch_size}
         self._early_stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
-        self._first: Future[ScanResult] | None = None
+        self._first: Future[PreparedImage | ScanFailure] | None = None
         self.started = time.perf_counter()
         if early and self.paths:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mc-scan-first-decode")
@@ -68,10 +68,10 @@ class ScanInputs:
                 if stop.is_set():
                     return
                 wait_futures([first], timeout=POLL_S)
-            yield Job(result=first.result(), started=self.started)
+            yield Job(prepared=first.result(), started=self.started)
         for index, path in todo:
             started = time.perf_counter()
-            yield Job(result=prepare(index, path, **self._prepare, stop=stop), started=started)
+            yield Job(prepared=prepare(index, path, **self._prepare, stop=stop), started=started)
 
     def close(self) -> None:
         """Ask an unfinished early decode to stop (``read_checked`` bounds how long it may still take)."""
@@ -90,7 +90,7 @@ class PreparedResults:
     """Results already through :func:`~microcalc.engine.prepare.prepare` elsewhere, as jobs; each
     image's wall time counts its decode and tiling plus its time in the scanner."""
 
-    def __init__(self, results: Iterable[ScanResult]) -> None:
+    def __init__(self, results: Iterable[PreparedImage | ScanFailure]) -> None:
         self.results = results
 
     def jobs(self, stop: threading.Event) -> Iterator[Job]:
@@ -98,4 +98,4 @@ class PreparedResults:
             if stop.is_set():
                 return
             spent_s = sum(result.times_ms.get(k, 0.0) for k in ("decode", "resample", "tiling")) / 1e3
-            yield Job(result=result, started=time.perf_counter() - spent_s)
+            yield Job(prepared=result, started=time.perf_counter() - spent_s)

@@ -37,11 +37,12 @@ from microcalc.engine.findings import find_clusters, score_grid
 from microcalc.engine.jobs import JobSource, PreparedResults, ScanInputs
 from microcalc.engine.read_guard import Reader
 from microcalc.engine.ring import BufferRing
-from microcalc.engine.scan_result import ScanResult
+from microcalc.engine.scan_result import PreparedImage, ScanFailure, ScanResult
 from microcalc.engine.settings import ScanSettings
 from microcalc.engine.stages import END, ImageDone, InFlight, Job, StageFailed, TileBatch
 from microcalc.engine.tiler import fill_batch
 from microcalc.engine.triage import Triage
+from microcalc.errors import InternalError
 
 
 class Scanner:
@@ -65,7 +66,7 @@ class Scanner:
         batch = min(settings.batch_size, backend.max_batch)
         self.ring = BufferRing(backend, batch_size=batch, depth=settings.depth)
 
-    def scan(self, inputs: Iterable[Path] | JobSource) -> Iterator[ScanResult]:
+    def scan(self, inputs: Iterable[Path] | JobSource) -> Iterator[ScanResult | ScanFailure]:
         """Scan ``inputs`` in order, yielding one :class:`ScanResult` per input as it completes (raising
         what a stage died of once the others stop). ``inputs``: paths, or a job source such as a
         :class:`~microcalc.engine.jobs.ScanInputs` whose first image started decoding early."""
@@ -76,12 +77,14 @@ class Scanner:
         stop = threading.Event()
         return self._run(inputs.jobs(stop), stop)
 
-    def scan_prepared(self, results: Iterable[ScanResult]) -> Iterator[ScanResult]:
+    def scan_prepared(
+        self, results: Iterable[PreparedImage | ScanFailure]
+    ) -> Iterator[ScanResult | ScanFailure]:
         """:meth:`scan` for inputs already through :func:`~microcalc.engine.prepare.prepare` elsewhere
         (``mc-scan --ray``'s Ray tasks, ``mc-bench``'s decode processes)."""
         return self.scan(PreparedResults(results))
 
-    def _run(self, prepared: Iterator[Job], stop: threading.Event) -> Iterator[ScanResult]:
+    def _run(self, prepared: Iterator[Job], stop: threading.Event) -> Iterator[ScanResult | ScanFailure]:
         jobs: queue.Queue = queue.Queue(maxsize=1)
         ready: queue.Queue = queue.Queue(maxsize=self.settings.depth)
         done: queue.Queue = queue.Queue(maxsize=2)
@@ -124,24 +127,44 @@ class Scanner:
             if isinstance(job, StageFailed):
                 stages.put(ready, job, stop)
                 return
-            result = job.result
-            grid = result.grid if result.error or not self.triage else self.triage.select(result)
-            n_tiles = 0 if result.error is not None else len(grid)
-            result.scores = np.empty(n_tiles, dtype=np.float32)
+            prepared = job.prepared
+            if prepared.error is None:
+                self._select(job)
+            n_tiles = 0 if job.grid is None else len(job.grid)
+            job.scores = np.empty(n_tiles, dtype=np.float32)
+            job.times_ms["copies"] = 0.0
             first = 0
             while first < n_tiles:
                 slot = stages.acquire(self.ring, stop)
                 if slot is None:
                     return
                 t = time.perf_counter()
-                n = fill_batch(result.image.pixels, grid, first, self.ring.buffers[slot])
-                result.times_ms["tiling"] += (time.perf_counter() - t) * 1e3
+                n = fill_batch(prepared.image.pixels, job.grid, first, self.ring.buffers[slot])
+                job.times_ms["copies"] += (time.perf_counter() - t) * 1e3
                 if not stages.put(ready, TileBatch(job=job, first=first, n=n, slot=slot), stop):
                     return
                 first += n
             if not stages.put(ready, ImageDone(job), stop):
                 return
         stages.put(ready, END, stop)
+
+    def _select(self, job: Job) -> None:
+        """The fill stage's choice of tiles for the model: the whole grid, or what triage keeps; a
+        triage that fails refuses this image alone (``job.failure``) and the scan goes on."""
+        prepared = job.prepared
+        if self.triage is None:
+            job.grid = prepared.grid
+            return
+        t = time.perf_counter()
+        try:
+            job.triage = self.triage.select(prepared)
+        except InternalError as exc:
+            job.failure = ScanFailure(
+                index=prepared.index, path=prepared.path, error=exc, times_ms=prepared.times_ms
+            )
+            return
+        job.times_ms["triage"] = (time.perf_counter() - t) * 1e3
+        job.grid = job.triage.kept_grid(prepared.grid)
 
     def _infer(self, ready: queue.Queue, done: queue.Queue, stop: threading.Event) -> None:
         inflight: deque[InFlight | ImageDone] = deque()
@@ -187,41 +210,56 @@ class Scanner:
         job, first, n = batch.job, batch.first, batch.n
         result = entry.pending.result()
         self.ring.release(batch.slot)
-        scan = job.result
-        scan.scores[first : first + n] = result.p_cluster[:n]
+        job.scores[first : first + n] = result.p_cluster[:n]
         cam = np.asarray(result.cam[:n], dtype=np.float32)
-        if scan.cams is None:
-            scan.cams = np.empty((scan.scores.shape[0], *cam.shape[1:]), dtype=np.float32)
-        scan.cams[first : first + n] = cam
+        if job.cams is None:
+            job.cams = np.empty((job.scores.shape[0], *cam.shape[1:]), dtype=np.float32)
+        job.cams[first : first + n] = cam
         # batches overlap on asynchronous backends: count the time any batch of this image was in flight
         end = time.perf_counter()
         busy = end - max(entry.submitted, job.busy_until)
         job.busy_until = max(job.busy_until, end)
-        scan.times_ms["inference"] = scan.times_ms.get("inference", 0.0) + max(0.0, busy) * 1e3
+        job.times_ms["inference"] = job.times_ms.get("inference", 0.0) + max(0.0, busy) * 1e3
         for key, value in result.timings_ms.items():
-            scan.backend_ms[key] = scan.backend_ms.get(key, 0.0) + float(value)
+            job.backend_ms[key] = job.backend_ms.get(key, 0.0) + float(value)
         return True
 
-    def _stitch(self, job: Job) -> ScanResult:
-        result = job.result
-        if result.error is not None:
-            return result
+    def _stitch(self, job: Job) -> ScanResult | ScanFailure:
+        """The caller's thread: the frozen result of one image from what the stages collected."""
+        prepared = job.prepared
+        if prepared.error is not None:
+            return prepared
+        if job.failure is not None:
+            return job.failure
         t = time.perf_counter()
-        result.times_ms.setdefault("inference", 0.0)
-        if result.triage is not None:
-            result.scores, result.cams = result.triage.expand(result.scores, result.cams)
-        if result.cams is None:
-            result.cams = np.zeros((0, 1, 1), dtype=np.float32)
-        result.heat = score_grid(result.grid, result.scores)
-        result.scan_findings = find_clusters(
-            result.grid,
-            result.scores,
-            result.cams,
-            threshold=self.settings.threshold,
-            cam_fraction=self.settings.cam_fraction,
+        scores, cams = job.scores, job.cams
+        if job.triage is not None:
+            scores, cams = job.triage.expand(scores, cams)
+        if cams is None:
+            cams = np.zeros((0, 1, 1), dtype=np.float32)
+        grid = prepared.grid
+        scan_findings = find_clusters(
+            grid, scores, cams, threshold=self.settings.threshold, cam_fraction=self.settings.cam_fraction
         )
-        result.findings = result.geometry.to_original(result.scan_findings)
+        heat = score_grid(grid, scores)
+        times = {**prepared.times_ms, **job.times_ms}
+        times["tiling"] = times.get("tiling", 0.0) + times.pop("copies", 0.0)
+        times.setdefault("inference", 0.0)
         now = time.perf_counter()
-        result.times_ms["stitching"] = (now - t) * 1e3
-        result.times_ms["wall"] = (now - job.started) * 1e3
-        return result
+        times["stitching"] = (now - t) * 1e3
+        times["wall"] = (now - job.started) * 1e3
+        return ScanResult(
+            index=prepared.index,
+            path=prepared.path,
+            image=prepared.image,
+            geometry=prepared.geometry,
+            grid=grid,
+            scores=scores,
+            cams=cams,
+            heat=heat,
+            findings=prepared.geometry.to_original(scan_findings),
+            scan_findings=scan_findings,
+            times_ms=times,
+            backend_ms=dict(job.backend_ms),
+            triage=job.triage,
+        )

@@ -16,7 +16,7 @@ from pathlib import Path
 from microcalc.engine.geometry import to_model_grid
 from microcalc.engine.mask import breast_mask
 from microcalc.engine.read_guard import Reader, read_checked
-from microcalc.engine.scan_result import ScanResult
+from microcalc.engine.scan_result import PreparedImage, ScanFailure
 from microcalc.engine.settings import ScanSettings
 from microcalc.engine.tiler import plan_tiles
 from microcalc.errors import InternalError, MicrocalcError
@@ -30,30 +30,27 @@ def prepare(
     settings: ScanSettings,
     patch_size: int,
     stop: threading.Event | None = None,
-) -> ScanResult:
+) -> PreparedImage | ScanFailure:
     """Read one input, resample it to the model's spacing, mask the breast, lay the tile grid; a
-    refused input comes back with ``error`` set, never raised."""
-    result = ScanResult(index=index, path=path)
+    refused input comes back as a :class:`ScanFailure`, never raised."""
+    times: dict[str, float] = {}
     started = time.perf_counter()
     try:
         image = read_checked(reader, path, timeout_s=settings.decode_timeout_s, stop=stop)
-        result.times_ms["decode"] = (time.perf_counter() - started) * 1e3
+        times["decode"] = (time.perf_counter() - started) * 1e3
         t = time.perf_counter()
-        result.image, result.geometry = to_model_grid(
+        image, geometry = to_model_grid(
             image,
             model_spacing_mm=settings.model_spacing_mm,
             input_spacing_mm=settings.input_spacing_mm,
             native_grid=settings.native_grid,
             min_side=patch_size,
         )
-        result.times_ms["resample"] = (time.perf_counter() - t) * 1e3
+        times["resample"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        mask = breast_mask(result.image.pixels, factor=settings.mask_factor)
-        result.grid = plan_tiles(
-            mask, size=patch_size, overlap=settings.overlap, min_breast=settings.min_breast
-        )
-        result.times_ms["tiling"] = (time.perf_counter() - t) * 1e3
+        mask = breast_mask(image.pixels, factor=settings.mask_factor)
+        grid = plan_tiles(mask, size=patch_size, overlap=settings.overlap, min_breast=settings.min_breast)
+        times["tiling"] = (time.perf_counter() - t) * 1e3
     except (MicrocalcError, InternalError) as exc:
-        result.image = None
-        result.error = exc
-    return result
+        return ScanFailure(index=index, path=path, error=exc, times_ms=times)
+    return PreparedImage(index=index, path=path, image=image, geometry=geometry, grid=grid, times_ms=times)

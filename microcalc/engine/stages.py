@@ -1,8 +1,9 @@
 """What the scanning pipeline's stage threads pass each other, and the queue plumbing they share.
 
 Each message is a small frozen dataclass that names its fields, so a stage cannot confuse a
-batch with the end of an image. The per-image bookkeeping (start time, in-flight accounting)
-lives in :class:`Job`, never in the public :class:`~microcalc.engine.scan_result.ScanResult`.
+batch with the end of an image. The per-image bookkeeping (start time, in-flight accounting,
+scores collected so far) lives in :class:`Job`; the public
+:class:`~microcalc.engine.scan_result.ScanResult` is made once, frozen, at stitching.
 
 Every queue operation polls a stop event, so no stage blocks forever once the scan is over, and
 :func:`run_stage` turns any failure of a stage, ``BaseException`` included, into a
@@ -15,28 +16,44 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     from microcalc.engine.backends.base import PendingBatch
     from microcalc.engine.ring import BufferRing
-    from microcalc.engine.scan_result import ScanResult
+    from microcalc.engine.scan_result import PreparedImage, ScanFailure
+    from microcalc.engine.tiler import TileGrid
+    from microcalc.engine.triage import TriageOutcome
 
 POLL_S = 0.1
 
 
 @dataclass
 class Job:
-    """One image on its way through the stages: the result being filled plus bookkeeping.
+    """One image on its way through the stages: its frozen input, and what the stages collect.
 
-    ``started`` is when decoding began (for the wall time); ``busy_until`` is the end of the
-    image's latest collected batch, so overlapping batches count once in the inference time.
+    ``started`` is when decoding began (for the wall time). Each field below is written by the one
+    stage that owns it: the fill stage the ``grid`` of the tiles it sends (all of them, or what
+    triage keeps), ``triage`` and a triage ``failure``; the infer stage ``scores``, ``cams``,
+    ``backend_ms`` and ``busy_until`` (the end of the image's latest collected batch, so that
+    overlapping batches count once in the inference time); ``times_ms`` collects per-stage times
+    under distinct keys. Stitching turns it into a frozen
+    :class:`~microcalc.engine.scan_result.ScanResult` or :class:`~microcalc.engine.scan_result.ScanFailure`.
     """
 
-    result: ScanResult
+    prepared: PreparedImage | ScanFailure
     started: float
     busy_until: float = 0.0
+    grid: TileGrid | None = None
+    triage: TriageOutcome | None = None
+    failure: ScanFailure | None = None
+    scores: np.ndarray | None = None
+    cams: np.ndarray | None = None
+    times_ms: dict[str, float] = field(default_factory=dict)
+    backend_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

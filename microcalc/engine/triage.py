@@ -16,10 +16,9 @@ triage is on. Mordang et al. (IWDM 2016) introduced this two-CNN cascade for mic
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +27,9 @@ from microcalc.engine.tiler import TileGrid, fill_batch
 from microcalc.errors import InputError, InternalError, one_line
 from microcalc.tensor_names import INPUT, P_CLUSTER
 from microcalc.triage_entry import TriageEntry
+
+if TYPE_CHECKING:
+    from microcalc.engine.scan_result import PreparedImage
 
 BATCH = 8
 
@@ -113,28 +115,20 @@ class Triage:
             first += n
         return scores
 
-    def select(self, result: Any) -> TileGrid | None:
-        """Triage a prepared :class:`~microcalc.engine.scan_result.ScanResult`: sets ``result.triage``
-        and ``times_ms["triage"]``, returns the sub-grid of kept tiles (what goes to the main model).
+    def select(self, prepared: PreparedImage) -> TriageOutcome:
+        """Triage a :class:`~microcalc.engine.scan_result.PreparedImage`: which of its grid's tiles go
+        to the main model (``TriageOutcome.kept_grid``).
 
-        A triage that fails on this image refuses the image alone: ``result.error`` becomes an
-        :class:`~microcalc.errors.InternalError` naming it, the return is ``None``, and the scan
-        goes on with the next input.
+        Raises:
+            InternalError: the triage model failed on this image, one line naming it; the scanner
+                refuses this image alone and goes on with the next input.
         """
-        started = time.perf_counter()
-        grid = result.grid
         try:
-            scores = self.score(result.image.pixels, grid)
-        except Exception as exc:  # noqa: BLE001 - any failure of the runtime costs this input only
-            result.image, result.error = (
-                None,
-                InternalError(
-                    f"{result.path}: the triage model failed on this image ({one_line(exc)}); "
-                    "--no-triage scans it with the main model alone"
-                ),
-            )
-            return None
+            scores = self.score(prepared.image.pixels, prepared.grid)
+        except Exception as exc:  # any failure of the runtime costs this input only
+            raise InternalError(
+                f"{prepared.path}: the triage model failed on this image ({one_line(exc)}); "
+                "--no-triage scans it with the main model alone"
+            ) from exc
         kept = np.flatnonzero(scores >= self.entry.threshold)
-        result.triage = TriageOutcome(scores=scores, kept=kept, threshold=self.entry.threshold)
-        result.times_ms["triage"] = (time.perf_counter() - started) * 1e3
-        return result.triage.kept_grid(grid)
+        return TriageOutcome(scores=scores, kept=kept, threshold=self.entry.threshold)

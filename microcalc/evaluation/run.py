@@ -65,13 +65,14 @@ def scan_cases(
     or crashes in the session's isolated reader) costs that case only."""
     cases = []
     for result in session.scan():
-        if result.error is None:
+        error = result.error
+        if error is None:
             try:
                 clusters = truths[result.index].in_pixels(result.geometry.spacing_mm, image=result.path)
             except MicrocalcError as exc:
-                result.error = exc
-        if result.error is not None:
-            on_done(result.path, str(result.error))
+                error = exc
+        if error is not None:
+            on_done(result.path, str(error))
             continue
         cases.append(
             ScannedCase(

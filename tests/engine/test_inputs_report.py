@@ -8,12 +8,14 @@ import pytest
 from engine_fakes import as_image, phantom
 
 from microcalc.engine import report as report_mod
-from microcalc.engine.findings import find_clusters
+from microcalc.engine.findings import find_clusters, score_grid
+from microcalc.engine.geometry import plan_geometry
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.mask import breast_mask
 from microcalc.engine.report import unique_stems, write_outputs
-from microcalc.engine.scan_result import ScanResult
+from microcalc.engine.scan_result import PreparedImage, ScanResult
 from microcalc.engine.tiler import plan_tiles
+from microcalc.errors import InternalError
 
 
 @pytest.fixture
@@ -50,14 +52,19 @@ def _scanned() -> ScanResult:
     grid = plan_tiles(breast_mask(img), size=64, overlap=0.25, min_breast=0.1)
     scores = (grid.ys % 3).astype("float32") / 3
     cams = scores[:, None, None].repeat(8, 1).repeat(8, 2)
+    image = as_image(img)
+    findings = find_clusters(grid, scores, cams, threshold=0.5)
     return ScanResult(
         index=0,
         path=Path("a.dcm"),
-        image=as_image(img),
+        image=image,
+        geometry=plan_geometry(image, model_spacing_mm=None),
         grid=grid,
         scores=scores,
         cams=cams,
-        findings=find_clusters(grid, scores, cams, threshold=0.5),
+        heat=score_grid(grid, scores),
+        findings=findings,
+        scan_findings=findings,
     )
 
 
@@ -75,3 +82,17 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_outputs(_scanned(), {"k": 1}, out_dir=tmp_path, stem="a")
     assert list(tmp_path.iterdir()) == []  # neither file, no temporary file
+
+
+def test_results_are_frozen_and_prepared_pixels_are_in_the_scanned_grid():
+    """Values flow one way: nothing downstream rewrites a result, and a prepared image's geometry
+    says which grid its pixels are in (after resampling, not the original one its meta describes)."""
+    import dataclasses
+
+    result = _scanned()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.scores = None
+    image = as_image(phantom(600, 500), spacing_mm=(0.1, 0.1))
+    geometry = plan_geometry(image, model_spacing_mm=0.05)  # scanned 1200x1000
+    with pytest.raises(InternalError, match=r"are not in the scanned grid \(1200, 1000\)"):
+        PreparedImage(index=0, path=Path("a.dcm"), image=image, geometry=geometry, grid=result.grid)

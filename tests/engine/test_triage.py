@@ -16,6 +16,7 @@ from engine_fakes import TINY_THRESHOLD, add_max_triage, as_image, phantom, writ
 from microcalc import scan_cli
 from microcalc.bundle import Bundle
 from microcalc.engine.pipeline import Scanner
+from microcalc.engine.scan_result import ScanFailure
 from microcalc.engine.settings import ScanSettings
 from microcalc.engine.triage import Triage
 from microcalc.errors import InputError, InternalError, MicrocalcError, StaleArtifactError
@@ -166,7 +167,7 @@ def test_a_triage_failure_refuses_that_image_and_the_scan_goes_on(mean_backend, 
         triage=triage,
     )
     first, second = scanner.scan([Path("a.dcm"), Path("b.dcm")])
-    assert isinstance(first.error, InternalError) and first.image is None
+    assert isinstance(first, ScanFailure) and isinstance(first.error, InternalError)  # no pixels kept
     message = str(first.error)
     assert message.startswith("a.dcm: the triage model failed on this image") and "\n" not in message
     assert second.error is None and len(second.findings) == 1 and second.triage.kept.size > 0
