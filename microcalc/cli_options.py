@@ -58,17 +58,3 @@ def device_option() -> Callable:
     return click.option(
         "--device", type=click.Choice(["auto", *registry.get("torch").devices]), default="auto"
     )
-
-
-def backend_choice() -> click.Choice:
-    """``--backend``'s values: ``auto`` and every registered backend, read from the registry."""
-    from microcalc.engine.backends import registry
-
-    return click.Choice(["auto", *registry.names()])
-
-
-def precision_choice(*, auto: bool) -> click.Choice:
-    """``--precision``'s values: the precisions a bundle's variants have (and ``auto`` where it picks)."""
-    from microcalc.engine.backends.base import PRECISIONS
-
-    return click.Choice(["auto", *PRECISIONS] if auto else list(PRECISIONS))

@@ -157,7 +157,7 @@ class Scanner:
             return
         t = time.perf_counter()
         try:
-            job.triage = self.triage.select(prepared)
+            job.triage = self.triage.select(prepared.image.pixels, prepared.grid, path=prepared.path)
         except InternalError as exc:
             job.failure = ScanFailure(
                 index=prepared.index, path=prepared.path, error=exc, times_ms=prepared.times_ms

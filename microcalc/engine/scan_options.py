@@ -14,9 +14,23 @@ from typing import Any
 import click
 
 from microcalc.cli_common import option_group
-from microcalc.cli_options import backend_choice, precision_choice
 from microcalc.engine.settings import ScanSettings
 from microcalc.operating_points import ChosenPoint, choose
+
+
+def backend_choice() -> click.Choice:
+    """``--backend``'s values: ``auto`` and every registered backend, read from the registry."""
+    from microcalc.engine.backends import registry
+
+    return click.Choice(["auto", *registry.names()])
+
+
+def precision_choice(*, auto: bool) -> click.Choice:
+    """``--precision``'s values: the precisions a bundle's variants have (and ``auto`` where it picks)."""
+    from microcalc.engine.backends.base import PRECISIONS
+
+    return click.Choice(["auto", *PRECISIONS] if auto else list(PRECISIONS))
+
 
 # the defaults of the options below; also mc-serve's where neither its command line nor its TOML file sets one
 DEFAULTS: dict[str, Any] = {

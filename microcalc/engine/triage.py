@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -27,9 +27,6 @@ from microcalc.engine.tiler import TileGrid, fill_batch
 from microcalc.errors import InputError, InternalError, one_line
 from microcalc.tensor_names import INPUT, P_CLUSTER
 from microcalc.triage_entry import TriageEntry
-
-if TYPE_CHECKING:
-    from microcalc.engine.scan_result import PreparedImage
 
 BATCH = 8
 
@@ -115,19 +112,19 @@ class Triage:
             first += n
         return scores
 
-    def select(self, prepared: PreparedImage) -> TriageOutcome:
-        """Triage a :class:`~microcalc.engine.scan_result.PreparedImage`: which of its grid's tiles go
-        to the main model (``TriageOutcome.kept_grid``).
+    def select(self, pixels: np.ndarray, grid: TileGrid, *, path: Path) -> TriageOutcome:
+        """Triage one prepared image (``pixels`` and the ``grid`` over them, from ``path``): which of
+        the grid's tiles go to the main model (``TriageOutcome.kept_grid``).
 
         Raises:
             InternalError: the triage model failed on this image, one line naming it; the scanner
                 refuses this image alone and goes on with the next input.
         """
         try:
-            scores = self.score(prepared.image.pixels, prepared.grid)
+            scores = self.score(pixels, grid)
         except Exception as exc:  # any failure of the runtime costs this input only
             raise InternalError(
-                f"{prepared.path}: the triage model failed on this image ({one_line(exc)}); "
+                f"{path}: the triage model failed on this image ({one_line(exc)}); "
                 "--no-triage scans it with the main model alone"
             ) from exc
         kept = np.flatnonzero(scores >= self.entry.threshold)

@@ -11,7 +11,8 @@ import click
 
 from microcalc.atomic import write_json_atomic, write_text_atomic
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
-from microcalc.cli_options import backend_choice, device_option, fit_option, precision_choice
+from microcalc.cli_options import device_option, fit_option
+from microcalc.engine.scan_options import backend_choice, precision_choice
 from microcalc.errors import InputError
 
 

@@ -9,9 +9,9 @@ import pytest
 from microcalc.bench import options as bench_options
 from microcalc.bench.variants import bench_names
 from microcalc.bundle import Bundle
-from microcalc.cli_options import backend_choice, precision_choice
 from microcalc.engine.backends import registry, selection
 from microcalc.engine.backends.base import PRECISIONS
+from microcalc.engine.scan_options import backend_choice, precision_choice
 from microcalc.errors import MicrocalcError
 from microcalc.scan_cli import cli as mc_scan
 from microcalc.trainer.cli_eval import cli as mc_eval
