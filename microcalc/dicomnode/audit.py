@@ -20,7 +20,7 @@ import logging
 import os
 import socket
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -32,7 +32,7 @@ _AUTHPRIV_NOTICE, _AUTHPRIV_WARNING = 10 * 8 + 5, 10 * 8 + 4
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _code(tag: str, code: str, meaning: str) -> str:
