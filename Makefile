@@ -14,7 +14,7 @@ HOST_ENV := $(if $(filter noamx,$(HOST_MODE)),$(NOAMX_ENV),$(if $(filter default
 # `make fuzz`: 100,000 mutants by default; e.g. FUZZ_ARGS="--seconds 1800" for a timed run.
 FUZZ_ARGS ?= --inputs 100000
 
-.PHONY: test test-noamx demo install lint clean bench-cpu bench-gpu bench-spacing bench-froc fuzz
+.PHONY: test test-noamx demo install lint clean bench-cpu bench-gpu bench-spacing bench-froc bench-real fuzz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,12 @@ bench-spacing: install
 bench-froc: install
 	bash benchmarks/froc_seeds.sh
 
+# Issue 21: the small-real-patch recipe (smallcnn, 60 px) trained on the real fold of ../shared/data/real60_train
+# and scored on its held-out patients, 3 seeds, mean and sd (BENCH_REAL_ARGS="--mode noamx": a CPU without AMX).
+BENCH_REAL_WORK ?= bench_real_out
+BENCH_REAL_ARGS ?=
+bench-real: install
+	$(PY) benchmarks/real60_bench.py $(BENCH_REAL_WORK) $(BENCH_REAL_ARGS)
+
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache fuzz-report.json
+	rm -rf $(VENV) demo_out bench_real_out .pytest_cache fuzz-report.json

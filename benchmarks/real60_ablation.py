@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
+from real60_bench import second_half_moves  # this folder is sys.path[0]
 
 from microcalc.trainer.data import discover, stratified_split
 from microcalc.trainer.dataset import PatchDataset
@@ -117,12 +117,6 @@ def held_out(run: Path, work: Path, variant: str, epoch: int, val_scores: np.nda
     return {k: m[k] for k in ("auc", "accuracy", "sensitivity", "specificity", "threshold")}
 
 
-def swing(aucs: list[float]) -> float:
-    """Largest move of validation AUC between consecutive epochs over the second half of training."""
-    half = aucs[len(aucs) // 2 - 1 :]
-    return float(max(abs(b - a) for a, b in itertools.pairwise(half)))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("work", type=Path)
@@ -154,15 +148,31 @@ def main() -> None:
                     "seed": seed,
                     "epoch": epoch,
                     "val_auc": aucs,
-                    "swing": swing(aucs),
+                    "swing": second_half_moves(aucs),
                     **result,
                 }
             )
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "val_auc"}), flush=True)
     out = args.work / f"ablation-{args.arch}-{args.amp}.json"
-    out.write_text(
-        json.dumps({"arch": args.arch, "epochs": args.epochs, "amp": args.amp, "rows": rows}, indent=1)
-    )
+    record = {"arch": args.arch, "epochs": args.epochs, "lr": args.lr, "amp": args.amp, "configs": CONFIGS}
+    out.write_text(json.dumps({**record, "summary": summary(rows), "rows": rows}, indent=1) + "\n")
+    for name, figures in summary(rows).items():
+        print(name, json.dumps(figures))
+
+
+def summary(rows: list[dict]) -> dict[str, dict]:
+    """Mean and sample standard deviation over seeds of each configuration's held-out figures."""
+    out = {}
+    for name in CONFIGS:
+        mine = [r for r in rows if r["config"] == name]
+        if not mine:
+            continue
+        out[name] = {"seeds": [r["seed"] for r in mine]}
+        for key in ("auc", "accuracy", "swing"):
+            values = np.array([r[key] for r in mine])
+            sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            out[name][key] = {"mean": round(float(values.mean()), 4), "sd": round(sd, 4)}
+    return out
 
 
 if __name__ == "__main__":
