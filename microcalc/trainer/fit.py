@@ -220,7 +220,7 @@ def fit(
         if on_epoch is not None:
             on_epoch(epoch, unwrap(model), ema)
         evaluated = prepare_for_validation(
-            unwrap(model), ema, train_loader, runtime=runtime, bn_reestimate=opts.bn_reestimate
+            unwrap(model), ema, train_loader, runtime=runtime, bn_reestimate=opts.bn_reestimate, frozen=frozen
         )
         scores = predict(evaluated, val_loader, runtime=runtime, positive_index=config.positive_index)
         m = binary_metrics(is_pos, scores, threshold=config.threshold)

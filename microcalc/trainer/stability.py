@@ -73,15 +73,24 @@ def has_batchnorm(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def reestimate_bn(model: nn.Module, batches: Iterable[torch.Tensor], *, max_batches: int) -> int:
+def reestimate_bn(
+    model: nn.Module, batches: Iterable[torch.Tensor], *, max_batches: int, keep: frozenset[str] = frozenset()
+) -> int:
     """Replace every BatchNorm's running mean and variance by their average over ``batches``.
+
+    Layers named in ``keep`` (those of ``--freeze``'s frozen modules, which trained in eval mode on
+    their stored statistics) are left as they are.
 
     Each layer's statistics are reset and accumulated with ``momentum=None`` (PyTorch's cumulative
     average), i.e. the exact mean over the batches seen of each batch's mean and unbiased variance,
     which is what ``torch.optim.swa_utils.update_bn`` does. Returns the number of batches used;
     the model is left in eval mode with its momenta restored.
     """
-    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    layers = [
+        m
+        for name, m in model.named_modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and name not in keep
+    ]
     if not layers:
         return 0
     momenta = [m.momentum for m in layers]
@@ -89,6 +98,9 @@ def reestimate_bn(model: nn.Module, batches: Iterable[torch.Tensor], *, max_batc
         m.reset_running_stats()
         m.momentum = None
     model.train()
+    for name, m in model.named_modules():
+        if name in keep:
+            m.eval()
     used = 0
     for x in batches:
         if used >= max_batches:

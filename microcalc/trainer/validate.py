@@ -26,6 +26,16 @@ HISTORY_FIELDS = (
 BN_PATCHES = 256  # training patches whose statistics replace BatchNorm's running ones before validation
 
 
+def frozen_batchnorms(model: nn.Module, frozen: list[nn.Module]) -> frozenset[str]:
+    """Names of the BatchNorm layers inside ``--freeze``'s frozen modules (their statistics stay)."""
+    inside = {id(m) for f in frozen for m in f.modules()}
+    return frozenset(
+        name
+        for name, m in model.named_modules()
+        if id(m) in inside and isinstance(m, nn.modules.batchnorm._BatchNorm)
+    )
+
+
 def prepare_for_validation(
     model: nn.Module,
     ema: WeightEma | None,
@@ -33,12 +43,13 @@ def prepare_for_validation(
     *,
     runtime: Runtime,
     bn_reestimate: bool,
+    frozen: list[nn.Module],
 ) -> nn.Module:
     """The model to validate, select and save: the EMA average when kept, else the trained model.
 
     With ``bn_reestimate`` its BatchNorm statistics are first recomputed from up to
     :data:`BN_PATCHES` training patches (the sampler's order of this epoch, so the training
-    trajectory and its random draws are untouched).
+    trajectory and its random draws are untouched); those of the ``frozen`` modules are kept.
     """
     evaluated = model if ema is None else ema.module
     if bn_reestimate and has_batchnorm(evaluated):
@@ -47,6 +58,7 @@ def prepare_for_validation(
                 evaluated,
                 (runtime.to_device(x) for x, _ in train_loader),
                 max_batches=-(-BN_PATCHES // (train_loader.batch_size or 1)),
+                keep=frozen_batchnorms(model, frozen),
             )
     return evaluated
 

@@ -83,6 +83,21 @@ def test_bn_reestimation_restores_known_statistics():
     assert bn.momentum == 0.1 and not bn.training
 
 
+def test_bn_reestimation_keeps_the_frozen_layers():
+    """--freeze's layers trained on their stored statistics; only the others are re-estimated."""
+    from microcalc.trainer.validate import frozen_batchnorms
+
+    model = nn.Sequential(nn.BatchNorm1d(1), nn.BatchNorm1d(1))
+    with torch.no_grad():
+        model[0].running_mean.fill_(5.0)
+    keep = frozen_batchnorms(model, [model[0]])
+    assert keep == frozenset({"0"})
+    reestimate_bn(model, iter([torch.tensor([[1.0], [3.0]])]), max_batches=1, keep=keep)
+    assert model[0].running_mean.item() == 5.0 and model[0].num_batches_tracked.item() == 0
+    # the second layer saw the first one's output in eval mode: (x - 5) / sqrt(1 + eps)
+    assert model[1].running_mean.item() == pytest.approx(-3.0, abs=1e-4)
+
+
 def test_bn_reestimation_without_batchnorm_is_a_no_op():
     assert reestimate_bn(_linear(1.0), iter([torch.ones(1, 1)]), max_batches=5) == 0
 
