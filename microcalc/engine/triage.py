@@ -9,8 +9,10 @@ Data flow of one image with triage on (:class:`~microcalc.engine.pipeline.Scanne
 A skipped tile's score, 0.0, lies below every operating point (thresholds lie in (0, 1)), so it
 never joins a finding; the score grid and the overview's heat map show it as 0 (a confidently
 normal tile), while tiles outside the breast stay NaN (not scanned). The triage model runs in
-ONNX Runtime on the CPU whatever backend runs the main model; onnxruntime is imported only when
-triage is on. Mordang et al. (IWDM 2016) introduced this two-CNN cascade for microcalcifications.
+ONNX Runtime on the CPU whatever backend runs the main model, through the same
+:class:`~microcalc.engine.backends.onnxruntime.OnnxRuntimeBackend` class (the one place an ONNX
+Runtime session is built); onnxruntime is imported only when triage is on. Mordang et al. (IWDM 2016)
+introduced this two-CNN cascade for microcalcifications.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from microcalc.engine.cpu_info import cpu_info
+from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
 from microcalc.engine.tiler import TileGrid, fill_batch
 from microcalc.errors import InputError, InternalError, one_line
-from microcalc.tensor_names import INPUT, P_CLUSTER
+from microcalc.tensor_names import P_CLUSTER
 from microcalc.triage_entry import TriageEntry
 
 BATCH = 8
@@ -63,11 +65,13 @@ class TriageOutcome:
 
 
 class Triage:
-    """The bundle's triage model in an ONNX Runtime session; :meth:`select` triages one image.
+    """The bundle's triage model on the ONNX Runtime CPU backend; :meth:`select` triages one image.
 
     Args:
         entry: the bundle's triage entry (hash already checked by ``Bundle.load``).
         path: the triage ONNX file.
+        tile_size: open the backend for these tiles now (the model scores tiles of any size; one
+            backend per size is opened on first use).
         threads: ONNX Runtime intra-op threads [default: one per physical core, as the main
             backends size theirs (:mod:`~microcalc.engine.cpu_info`)].
 
@@ -77,17 +81,34 @@ class Triage:
     model's streams needed (``benchmarks/RESULTS.md``, issue 26).
     """
 
-    def __init__(self, entry: TriageEntry, path: Path, *, threads: int | None = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # always installed with microcalc; a broken install says so
-            raise InputError(f"{path}: triage needs onnxruntime ({exc}); pip install onnxruntime") from exc
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = threads or cpu_info().physical_cores
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.entry = entry
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    def __init__(
+        self, entry: TriageEntry, path: Path, *, tile_size: int | None = None, threads: int | None = None
+    ) -> None:
+        self.entry, self.path, self.threads = entry, Path(path), threads
+        self._backends: dict[int, OnnxRuntimeBackend] = {}
+        if tile_size is not None:  # a model ONNX Runtime cannot load is refused now, not per image
+            self.backend(tile_size)
+
+    def backend(self, tile_size: int) -> OnnxRuntimeBackend:
+        """The active ONNX Runtime backend (CPU, ``p_cluster`` only, no spin-waiting) for tiles of
+        ``tile_size``: the same class that runs the main model on ``--backend onnxruntime``."""
+        if tile_size not in self._backends:
+            backend = OnnxRuntimeBackend(
+                self.path,
+                input_shape=(1, tile_size, tile_size),
+                max_batch=BATCH,
+                threads=self.threads,
+                outputs=(P_CLUSTER,),
+            )
+            backend.activate()
+            self._backends[tile_size] = backend
+        return self._backends[tile_size]
+
+    def close(self) -> None:
+        """Free the ONNX Runtime sessions (a later :meth:`score` opens them again)."""
+        for backend in self._backends.values():
+            backend.deactivate()
+        self._backends.clear()
 
     @classmethod
     def from_bundle(cls, bundle: Any, *, wanted: bool | None = None) -> Triage | None:
@@ -99,16 +120,17 @@ class Triage:
             raise InputError(
                 f"{bundle.path}: this bundle has no triage model; add one with mc-export --triage CHECKPOINT"
             )
-        return cls(bundle.triage, bundle.path / bundle.triage.file)
+        return cls(bundle.triage, bundle.path / bundle.triage.file, tile_size=bundle.config.patch_size)
 
     def score(self, pixels: np.ndarray, grid: TileGrid) -> np.ndarray:
         """Triage probability of each tile of ``grid`` (float32 ``[n]``), tiles copied as the scanner does."""
         scores = np.empty(len(grid), dtype=np.float32)
-        buffer = np.empty((min(BATCH, max(1, len(grid))), 1, grid.size, grid.size), dtype=np.uint8)
+        backend = self.backend(grid.size)
+        buffer = backend.host_buffer(min(BATCH, max(1, len(grid))))
         first = 0
         while first < len(grid):
             n = fill_batch(pixels, grid, first, buffer)
-            scores[first : first + n] = self.session.run([P_CLUSTER], {INPUT: buffer[:n]})[0]
+            scores[first : first + n] = backend.submit(buffer, n).result().p_cluster
             first += n
         return scores
 

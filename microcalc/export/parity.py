@@ -1,4 +1,5 @@
-"""The two sides of a parity check at export time: the PyTorch FP32 reference and an ONNX variant.
+"""The two sides of a parity check at export time: the PyTorch FP32 reference and an ONNX variant,
+run by the ONNX Runtime backend class that ships it (so parity is proven on what mc-scan runs).
 
 The reference is the checkpoint's own network on ``Preprocessing.apply`` (3-channel float
 input, BatchNorm unfolded) followed by softmax: what training and the published code compute.
@@ -7,23 +8,27 @@ The comparison and its bounds are :mod:`microcalc.parity`, shared with ``mc-benc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
 from microcalc.errors import MicrocalcError
 from microcalc.imaging.patch_sets import PatchSet
 from microcalc.parity import ParityBounds, compare
-from microcalc.tensor_names import INPUT, P_CLUSTER
+from microcalc.tensor_names import OUTPUTS
+
+BATCH = 16  # tiles per backend call: bounded memory at 674 px
 
 
 class ParityError(MicrocalcError):
     """An exported variant disagrees with the PyTorch model beyond its tolerance."""
 
 
-def batched(fn: Callable[[np.ndarray], np.ndarray], tiles: np.ndarray, *, batch: int = 16) -> np.ndarray:
+def batched(fn: Callable[[np.ndarray], np.ndarray], tiles: np.ndarray, *, batch: int = BATCH) -> np.ndarray:
     """Apply ``fn`` to ``tiles`` in batches and concatenate (bounded memory at 674 px)."""
     return (
         np.concatenate([fn(tiles[i : i + batch]) for i in range(0, len(tiles), batch)])
@@ -48,14 +53,30 @@ def torch_reference(checkpoint: Any) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def onnx_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``p_cluster`` from an ONNX model in ONNX Runtime on the CPU."""
-    import onnxruntime as ort
+@contextmanager
+def onnx_runner(
+    path: str | Path, *, outputs: tuple[str, ...] = OUTPUTS
+) -> Iterator[Callable[[np.ndarray], np.ndarray]]:
+    """``p_cluster`` of an ONNX model on the backend that ships it: :class:`OnnxRuntimeBackend` on the CPU.
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda tiles: session.run([P_CLUSTER], {INPUT: np.ascontiguousarray(tiles)})[0]
+    One backend per tile shape (the triage model takes any size), all deactivated on exit.
+    ``outputs``: ``(p_cluster,)`` for a model without a CAM (triage).
+    """
+    backends: dict[tuple[int, ...], OnnxRuntimeBackend] = {}
+
+    def run(tiles: np.ndarray) -> np.ndarray:
+        tiles = np.ascontiguousarray(tiles)
+        shape = tuple(tiles.shape[1:])
+        if shape not in backends:
+            backends[shape] = OnnxRuntimeBackend(path, input_shape=shape, max_batch=BATCH, outputs=outputs)
+            backends[shape].activate()
+        return batched(lambda part: backends[shape].infer(part).p_cluster, tiles, batch=BATCH)
+
+    try:
+        yield run
+    finally:
+        for backend in backends.values():
+            backend.deactivate()
 
 
 def check_variant(
@@ -73,7 +94,8 @@ def check_variant(
     Raises:
         ParityError: the variant breaks a bound (the caller then writes nothing).
     """
-    candidate = batched(onnx_runner(str(path)), patches.tiles)
+    with onnx_runner(path) as run:
+        candidate = run(patches.tiles)
     verdict = compare(
         reference=reference, candidate=candidate, threshold=threshold, bounds=bounds, labels=patches.labels
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -119,22 +118,23 @@ def export_triage(
             do_constant_folding=True,
         )
     onnx.checker.check_model(str(path), full_check=True)
-    reference, candidate = parity.torch_reference(checkpoint), parity.onnx_runner(str(path))
-    verdicts: dict[str, Any] = {}
-    for size in sorted({config.patch_size, main.patch_size}):
-        tiles = synthetic_patches(PARITY_PATCHES, size, seed=seed).tiles
-        verdict = compare(
-            reference=parity.batched(reference, tiles, batch=4),
-            candidate=parity.batched(candidate, tiles, batch=4),
-            threshold=point.threshold,
-            bounds=BOUNDS["fp32"],
-        )
+    reference, verdicts = parity.torch_reference(checkpoint), {}
+    with parity.onnx_runner(path, outputs=(P_CLUSTER,)) as candidate:
+        for size in sorted({config.patch_size, main.patch_size}):
+            tiles = synthetic_patches(PARITY_PATCHES, size, seed=seed).tiles
+            verdicts[size] = compare(
+                reference=parity.batched(reference, tiles, batch=4),
+                candidate=parity.batched(candidate, tiles, batch=4),
+                threshold=point.threshold,
+                bounds=BOUNDS["fp32"],
+            )
+    for size, verdict in verdicts.items():
         if not verdict.passed:
             raise parity.ParityError(
                 f"triage: parity with PyTorch failed at {size} px ({'; '.join(verdict.failures)}); "
                 "nothing was written"
             )
-        verdicts[f"{size}px"] = verdict.to_dict()
+
     return TriageEntry(
         file=TRIAGE_FILE,
         sha256=file_sha256(path),
@@ -143,5 +143,5 @@ def export_triage(
         patch_size=config.patch_size,
         pixel_spacing_mm=spacing,
         source_checkpoint={"path": str(checkpoint_path.resolve()), "sha256": file_sha256(checkpoint_path)},
-        parity=verdicts,
+        parity={f"{size}px": verdict.to_dict() for size, verdict in verdicts.items()},
     )

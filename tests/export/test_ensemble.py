@@ -100,7 +100,8 @@ def test_parity_members_points_and_backend(members, tmp_path: Path) -> None:
     tiles = np.random.default_rng(2).integers(0, 256, (4, 1, SIZE, SIZE), dtype=np.uint8)
     with create_backend("onnxruntime", bundle, precision="fp32", max_batch=4) as backend:
         result = backend.infer(tiles)
-    np.testing.assert_allclose(result.p_cluster, onnx_runner(str(out / "model.onnx"))(tiles), atol=1e-6)
+    with onnx_runner(out / "model.onnx") as run:
+        np.testing.assert_allclose(result.p_cluster, run(tiles), atol=1e-6)
     assert result.cam.shape[0] == 4
     command = export_command(manifest, out)
     assert command.count("--checkpoint") == 3

@@ -61,9 +61,11 @@ def test_onnx_fp32_matches_pytorch_on_real_patches(published_bundle, real_patche
     )
     tiles = tiles[:, None]
     reference = torch_reference(load_checkpoint(checkpoint))(tiles)  # 3-channel float, Preprocessing.apply
-    ours = onnx_runner(str(bundle.file(bundle.variant(precision="fp32"))))(tiles)  # 1-channel uint8 graph
+    with onnx_runner(bundle.file(bundle.variant(precision="fp32"))) as run:
+        ours = run(tiles)  # 1-channel uint8 graph
     np.testing.assert_allclose(ours, reference, atol=1e-4)
-    fp16 = onnx_runner(str(bundle.file(bundle.variant(precision="fp16"))))(tiles)
+    with onnx_runner(bundle.file(bundle.variant(precision="fp16"))) as run:
+        fp16 = run(tiles)
     np.testing.assert_allclose(fp16, reference, atol=1e-2)
     assert bundle.manifest["outputs"][1]["shape"] == ["N", 22, 22]  # 674 / 32, rounded up
 

@@ -61,7 +61,8 @@ def test_cam_peaks_on_the_cluster(bundle: Bundle, synth_patches: Path) -> None:
             and cx * cell <= c1 + cell
         )
     assert total >= 10 and hits / total >= 0.9, (hits, total)
-    assert onnx_runner(str(bundle.file(bundle.variant(precision="int8"))))(tiles).shape == (len(tiles),)
+    with onnx_runner(bundle.file(bundle.variant(precision="int8"))) as run:
+        assert run(tiles).shape == (len(tiles),)
 
 
 def test_bundle_carries_the_spacing_of_the_training_data(bundle: Bundle, synth_patches: Path) -> None:

@@ -73,7 +73,7 @@ def test_bundle_round_trip_with_a_triage_model(tmp_path, checkpoints):
     # the engine runs it on tiles of the main model's size
     triage = Triage.from_bundle(bundle)
     tiles = np.random.default_rng(1).integers(0, 256, (3, 1, MAIN, MAIN), dtype=np.uint8)
-    scores = triage.session.run(["p_cluster"], {"tiles": tiles})[0]
+    scores = triage.backend(MAIN).infer(tiles).p_cluster
     assert scores.shape == (3,) and ((scores >= 0) & (scores <= 1)).all()
     # without --triage the manifest has no entry and the engine runs none
     _export(checkpoints, tmp_path / "plain")

@@ -57,6 +57,8 @@ class OnnxRuntimeBackend(Backend):
         threads: intra-op threads on CPU (default: physical cores).
         device_id: the CUDA device for GPU providers.
         cache_dir: where the TensorRT provider keeps its built engines.
+        outputs: what to fetch: both, or ``p_cluster`` alone (the triage model has no CAM; ``cam``
+            is then empty). Spatial input dimensions the model leaves free take ``input_shape``.
     """
 
     name = "onnxruntime"
@@ -74,6 +76,7 @@ class OnnxRuntimeBackend(Backend):
         threads: int | None = None,
         device_id: int = 0,
         cache_dir: str | Path | None = None,
+        outputs: tuple[str, ...] = OUTPUTS,
     ) -> None:
         super().__init__(input_shape=input_shape, max_batch=max_batch)
         if provider not in PROVIDERS:
@@ -86,6 +89,7 @@ class OnnxRuntimeBackend(Backend):
         self.threads = threads
         self.device_id = device_id
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.outputs = tuple(outputs)
         self.session: Any = None
         self._worker: ThreadPoolExecutor | None = None
         self._pinned: list[int] = []
@@ -189,13 +193,13 @@ class OnnxRuntimeBackend(Backend):
     def _check_io(self) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
-        if INPUT not in inputs or not set(OUTPUTS) <= outputs:
+        if INPUT not in inputs or not set(self.outputs) <= outputs:
             raise InputError(
-                f"{self.model_path}: expected input '{INPUT}' and outputs {', '.join(OUTPUTS)}; "
+                f"{self.model_path}: expected input '{INPUT}' and outputs {', '.join(self.outputs)}; "
                 f"found {sorted(inputs)} -> {sorted(outputs)}"
             )
         shape = inputs[INPUT].shape
-        if len(shape) != 4 or [d for d in shape[1:] if isinstance(d, int)] != list(self.input_shape):
+        if len(shape) != 4 or any(isinstance(d, int) and d != w for d, w in zip(shape[1:], self.input_shape)):
             raise InputError(
                 f"{self.model_path}: input '{INPUT}' has shape {shape}, "
                 f"expected [N, {', '.join(map(str, self.input_shape))}]"
@@ -217,10 +221,12 @@ class OnnxRuntimeBackend(Backend):
 
     def _run_cpu(self, batch: np.ndarray, n: int) -> BatchResult:
         start = time.perf_counter()
-        p_cluster, cam = self.session.run(list(OUTPUTS), {INPUT: batch[:n]})
-        return BatchResult(
-            p_cluster=p_cluster, cam=cam, timings_ms={"compute": (time.perf_counter() - start) * 1e3}
-        )
+        values = self.session.run(list(self.outputs), {INPUT: batch[:n]})
+        return self._result(values, n, {"compute": (time.perf_counter() - start) * 1e3})
+
+    def _result(self, values: list[np.ndarray], n: int, timings_ms: dict[str, float]) -> BatchResult:
+        cam = values[1] if len(values) > 1 else np.zeros((n, 0, 0), np.float32)
+        return BatchResult(p_cluster=values[0], cam=cam, timings_ms=timings_ms)
 
     def _run_bound(self, batch: np.ndarray, n: int) -> BatchResult:
         """Pinned host -> device copy on our stream, then an IO-bound run; outputs copied back once.
@@ -245,17 +251,15 @@ class OnnxRuntimeBackend(Backend):
             shape=(n, *self.input_shape),
             buffer_ptr=mem.device_ptr,
         )
-        for name in OUTPUTS:
+        for name in self.outputs:
             binding.bind_output(name, "cuda", self.device_id)
         start = time.perf_counter()
         self.session.run_with_iobinding(binding)
         computed = time.perf_counter()
-        p_cluster, cam = binding.copy_outputs_to_cpu()
+        values = binding.copy_outputs_to_cpu()
         done = time.perf_counter()
-        return BatchResult(
-            p_cluster=p_cluster,
-            cam=cam,
-            timings_ms={"h2d": h2d, "compute": (computed - start) * 1e3, "d2h": (done - computed) * 1e3},
+        return self._result(
+            values, n, {"h2d": h2d, "compute": (computed - start) * 1e3, "d2h": (done - computed) * 1e3}
         )
 
     def _deactivate_impl(self) -> None:
