@@ -119,3 +119,37 @@ def test_markdown_has_every_table():
     assert "FAIL: max |dp| 0.3 > 0.0001" in text  # the failing variant says why
     assert "tensorrt_rtx fp16: no NVIDIA GPU" in text  # unavailable backends are listed
     assert "| 0.920 |" in text  # scan efficiency
+
+
+def test_markdown_shows_cpu_efficiency_load_and_the_tuned_alternatives():
+    report = make_report()
+    report["machine"]["load_average"] = [31.4, 30.0, 25.0]
+    report["scan"].update(cpu_efficiency=0.95)
+    report["scan"]["stream"].update(model_only_ms=2790.0, cpu_efficiency=0.97)
+    alternative = {"hint": "THROUGHPUT", "pinning": True, "streams": 2, "wall_ms_per_tile": 50.0}
+    report["tuning"] = {
+        "backend": "openvino",
+        "precision": "int8",
+        "batch_size": 8,
+        "cache": "/home/x/.microcalc/tuning/host.json",
+        "chosen": "latency-unpinned",
+        "alternatives": [
+            {**alternative, "name": "throughput-pinned", "cpu_ms_per_tile": 100.0},
+            {
+                **alternative,
+                "name": "latency-unpinned",
+                "streams": 1,
+                "wall_ms_per_tile": 40.0,
+                "cpu_ms_per_tile": 90.0,
+            },
+        ],
+    }
+    text = render(report, min_speedup=12, min_efficiency=0.9)
+    assert "Load average at the start (1/5/15): [31.4, 30.0, 25.0]" in text
+    assert (
+        "| 0.920 (CPU 0.950) |" in text and "| 930 per image |" in text
+    )  # the worklist's own model-only run
+    assert (
+        "| latency-unpinned (chosen) | 1 | 40.0 | 90.0 |" in text
+        and "| throughput-pinned | 2 | 50.0 | 100.0 |" in text
+    )
