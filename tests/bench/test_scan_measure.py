@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from microcalc import imaging
 from microcalc.bench import scan as bench_scan
 from microcalc.bench import variants
 from microcalc.bundle import Bundle
+from microcalc.engine import session
 from tests.engine.engine_fakes import MeanBackend, add_max_triage, as_image, phantom, write_tiny_bundle
 
 PATCH = 64
@@ -25,14 +25,13 @@ def measured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     )
     backends: list[MeanBackend] = []
 
-    def start(spec, b, *, precision, max_batch):
+    def make(spec, b, *, precision, max_batch):
         backend = MeanBackend(patch=PATCH, max_batch=max_batch)
-        backend.activate()
         backends.append(backend)
         return backend
 
-    monkeypatch.setattr(variants, "start_backend", start)
-    monkeypatch.setattr(imaging, "read_mammogram", lambda path, *, min_side: as_image(phantom()))
+    monkeypatch.setattr(variants, "make_backend", make)
+    monkeypatch.setattr(session, "read_mammogram", lambda path, **_: as_image(phantom()))
     report = bench_scan.measure_scan(
         bundle, backend="mean", precision="fp32", batch_size=4, mammogram=tmp_path / "m.dcm", stream=2
     )
