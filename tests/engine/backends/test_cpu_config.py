@@ -138,5 +138,6 @@ def test_the_triage_session_sleeps_between_operators(tmp_path):
     bundle = Bundle.load(
         add_max_triage(write_tiny_bundle(tmp_path / "b", patch=64, threshold=0.1), threshold=0.5)
     )
-    options = Triage.from_bundle(bundle).session.get_session_options()
+    triage = Triage.from_bundle(bundle)
+    options = triage.backend(64).session.get_session_options()  # the main models' ONNX Runtime class
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
