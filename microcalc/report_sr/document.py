@@ -1,11 +1,12 @@
 """A Mammography CAD SR document (SOP Class 1.2.840.10008.5.1.4.1.1.88.50) for one scanned image.
 
-The document is highdicom's SR base class with this SOP class: patient and study modules come
+The document is highdicom's public ``ComprehensiveSR`` given this SOP class: patient and study modules come
 from the source image so that the PACS files the SR with its study; the SR gets its own series
 and SOP instance; nothing else of the source is copied. Its UIDs are derived from the source SOP
 Instance UID, the model's SHA-256 and the operating point, so scanning the same image with the
 same model again (a restarted server, a re-sent image) yields the same SR instance, which a
-PACS stores once, instead of a second report.
+PACS stores once, instead of a second report. The operating point enters the UIDs as
+:func:`_operating_point` words it, read from the report's ``operating_point`` itself.
 
 highdicom is imported on first use: without it, one line names ``pip install "microcalc[dicom]"``.
 """
@@ -117,7 +118,7 @@ def header_errors(path: str, what: str) -> Iterator[None]:
 def derived_uids(source: Dataset, report: dict[str, Any], *, kind: str) -> tuple[str, str]:
     """(Series Instance UID, SOP Instance UID) of a result object of ``kind`` (the SR, the overview):
     new, and the same for the same image, model and operating point."""
-    key = [kind, str(report["model_sha256"]), str(algorithm_from_report(report).parameters[1])]
+    key = [kind, str(report["model_sha256"]), _operating_point(report)]
     series = generate_uid(entropy_srcs=["microcalc-series", str(source.StudyInstanceUID), *key])
     sop = generate_uid(entropy_srcs=["microcalc-instance", str(source.SOPInstanceUID), *key])
     return series, sop
@@ -186,13 +187,12 @@ def build_cad_sr(source: Dataset, report: dict[str, Any], *, path: str = "") -> 
             )
         series_uid, sop_uid = derived_uids(source, report, kind="cad-sr")
         content = cad_report_content(hd, source, findings_from_report(report), algorithm_from_report(report))
-        document = hd.sr.sop._SR(
+        document = hd.sr.ComprehensiveSR(
             evidence=[source_copy],
             content=content,
             series_instance_uid=series_uid,
             series_number=9001,
             sop_instance_uid=sop_uid,
-            sop_class_uid=c.MAMMOGRAPHY_CAD_SR_STORAGE,
             instance_number=1,
             manufacturer="microcalc",
             is_complete=True,
@@ -200,6 +200,9 @@ def build_cad_sr(source: Dataset, report: dict[str, Any], *, path: str = "") -> 
             series_description="microcalc CAD",
         )
         _add_library_references(document)
+        # highdicom has no Mammography CAD SR class; its public Comprehensive SR builds the same
+        # SR Document modules, and this IOD differs only in its SOP Class (PS3.3 A.35.5)
+        document.SOPClassUID = document.file_meta.MediaStorageSOPClassUID = c.MAMMOGRAPHY_CAD_SR_STORAGE
     return document
 
 
