@@ -6,7 +6,7 @@ chooses the checkpoint and the ``youden`` operating point) and scores the held-o
 ``mc-eval``. AUC, and accuracy, sensitivity and specificity at the checkpoint's default operating
 point, are reported per seed with their mean and sample standard deviation.
 
-    python benchmarks/real60_bench.py WORK [--seeds 0 1 2] [--mode default|noamx] [-- extra mc-train options]
+    python benchmarks/real60_bench.py WORK [--seeds 0 1 2] [--mode default|noamx] [more mc-train options]
 
 ``--mode noamx`` sets ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16`` and ``--amp off`` (a CPU without AMX).
 Writes ``WORK/<mode>/s<seed>/`` and ``WORK/real60-<mode>.json``; prints a Markdown table.
@@ -140,15 +140,14 @@ def main() -> None:
         type=Path,
         help="real60_ablation.py's JSON: its baseline curves beside the recipe's",
     )
-    ap.add_argument("extra", nargs="*", help="more mc-train options (after --)")
-    args = ap.parse_args()
+    args, extra = ap.parse_known_args()  # the rest goes to mc-train (e.g. --epochs 20 overrides 10)
     if not args.real.is_dir():
         sys.exit(f"{args.real}: the real 60x60 patches are absent (../shared/data/real60_train)")
     if not (args.work / "split" / "test").is_dir():
         split = HERE / "synth_transfer" / "real60_split.py"
         subprocess.run([sys.executable, str(split), str(args.real), str(args.work / "split")], check=True)
-    rows = [run_seed(args.work, seed, args.mode, args.extra) for seed in args.seeds]
-    result = {"mode": args.mode, "recipe": RECIPE + args.extra, "rows": rows}
+    rows = [run_seed(args.work, seed, args.mode, extra) for seed in args.seeds]
+    result = {"mode": args.mode, "recipe": RECIPE + extra, "rows": rows}
     for key in KEYS:
         values = [r[key] for r in rows]
         result[key] = {
