@@ -27,7 +27,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REAL = HERE.parent.parent / "shared" / "data" / "real60_train"
 RECIPE = [
-    "--arch", "smallcnn", "--patch-size", "60", "--epochs", "10", "--batch-size", "32", "--lr", "1e-3",
+    "--arch", "smallcnn", "--patch-size", "60", "--epochs", "20", "--batch-size", "32", "--lr", "1e-3",
     "--positive-class", "1",
 ]  # fmt: skip
 KEYS = ("auc", "accuracy", "sensitivity", "specificity")
@@ -115,7 +115,7 @@ def plot(path: Path, curves: dict[str, dict[int, list[float]]]) -> None:
             )
         n = max(len(a) for a in by_seed.values())
         ax.axvspan(n / 2, n + 0.5, color="0.92", zorder=0)
-        ax.set(title=title, xlabel="epoch", ylabel="validation AUC", ylim=(0.4, 1.01))
+        ax.set(title=f"{title}, {n} epochs", xlabel="epoch", ylabel="validation AUC", ylim=(0.4, 1.01))
         ax.legend(loc="lower right", fontsize=8, title="second half (shaded)", title_fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
@@ -140,7 +140,7 @@ def main() -> None:
         type=Path,
         help="real60_ablation.py's JSON: its baseline curves beside the recipe's",
     )
-    args, extra = ap.parse_known_args()  # the rest goes to mc-train (e.g. --epochs 20 overrides 10)
+    args, extra = ap.parse_known_args()  # the rest goes to mc-train (e.g. --epochs 30 overrides 20)
     if not args.real.is_dir():
         sys.exit(f"{args.real}: the real 60x60 patches are absent (../shared/data/real60_train)")
     if not (args.work / "split" / "test").is_dir():
