@@ -25,7 +25,7 @@ from microcalc.engine.pipeline import Scanner
 from microcalc.engine.report import RunInfo
 from microcalc.engine.results import NotWritten, write_result
 from microcalc.engine.scan_result import ScanResult
-from microcalc.errors import MicrocalcError
+from microcalc.errors import InputError, MicrocalcError
 from microcalc.report_sr.document import build_cad_sr
 from microcalc.report_sr.overview import build_overview_sc
 
@@ -106,7 +106,9 @@ class ScanWorker:
             return
         try:
             written = write_result(result, self.run_info, out_dir=self.out_dir, stem=uid)
-            source = pydicom.dcmread(result.path, stop_before_pixels=True)
+            source = result.image.header
+            if source is None:
+                raise InputError(f"{uid}: not a DICOM image: no study to file an SR under")
             document = build_cad_sr(source, written.report, path=uid)
             objects = [(uid, document)]
             if self.send_overview:

@@ -180,6 +180,4 @@ def to_model_grid(
         )
     if not geometry.resampled:
         return image, geometry
-    return Mammogram(
-        pixels=resample_to_shape(image.pixels, geometry.scanned_shape), meta=image.meta
-    ), geometry
+    return replace(image, pixels=resample_to_shape(image.pixels, geometry.scanned_shape)), geometry

@@ -65,7 +65,7 @@ def write_result(
     if sr:
         target = out_dir / f"{stem}.sr.dcm"
         try:
-            sr_path = write_scan_sr(result.path, report, target)
+            sr_path = write_scan_sr(result.path, report, target, header=result.image.header)
         except OSError as exc:
             raise NotWritten(
                 f"{target}: cannot write the SR for {result.path} ({exc.strerror or exc})"

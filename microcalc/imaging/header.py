@@ -51,6 +51,25 @@ class Header:
     spacing: PixelSpacing | None
 
 
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+
+
+def evidence_header(ds: Dataset) -> Dataset:
+    """The header an SR and an overview need from a read (already converted) data set: every public
+    element except pixel data and binary values (PS3.5 6.2), sequences included, file meta too.
+
+    Built in the reader, so inside the isolated decoder process; the main process gets it with the
+    pixels (:attr:`~microcalc.imaging.types.Mammogram.header`) and never parses the file itself.
+    """
+    header = Dataset()
+    for element in ds:
+        if not element.tag.is_private and element.VR not in _BINARY_VRS and element.tag < 0x7FE00000:
+            header.add(element)
+    if getattr(ds, "file_meta", None) is not None:
+        header.file_meta = ds.file_meta
+    return header
+
+
 def convert_all(path: Path, ds: Dataset) -> None:
     """Make pydicom convert every element's bytes now, where a failure is the file's fault.
 

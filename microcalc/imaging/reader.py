@@ -19,7 +19,13 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
 
 from microcalc.errors import InputError, is_foreign_panic, one_line
-from microcalc.imaging.header import Header, check_codestream_size, checked_header, convert_all
+from microcalc.imaging.header import (
+    Header,
+    check_codestream_size,
+    checked_header,
+    convert_all,
+    evidence_header,
+)
 from microcalc.imaging.transforms import present, to_uint8
 from microcalc.imaging.types import ImageMeta, Mammogram
 
@@ -166,7 +172,7 @@ def _read_dicom(path: Path, *, force: bool, min_side: int) -> Mammogram:
         raise InputError(
             f"{path}: the decoded pixel data has shape {stored.shape}, not the header's {rows}x{cols}"
         )
-    return Mammogram(pixels=present(stored, ds), meta=_meta(path, ds, header, ts))
+    return Mammogram(pixels=present(stored, ds), meta=_meta(path, ds, header, ts), header=evidence_header(ds))
 
 
 def _transfer_syntax(path: Path, ds: Dataset) -> pydicom.uid.UID:

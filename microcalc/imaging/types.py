@@ -7,8 +7,12 @@ needs, so that nothing downstream (reports, logs) can leak it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,8 @@ class Mammogram:
 
     pixels: np.ndarray
     meta: ImageMeta
+    header: Dataset | None = None
+    """A DICOM input's header as the reader parsed it (:func:`~microcalc.imaging.header.evidence_header`:
+    no pixel data, binary or private elements), so the SR writer files its result with the study
+    without parsing the untrusted file again in the main process. It holds patient identity: only
+    the SR writer reads it, never a report or a log. ``None`` for PNG, PGM and TIFF inputs."""

@@ -19,9 +19,7 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
-import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
@@ -213,14 +211,17 @@ def write_sr(document: Dataset, path: str | Path) -> Path:
     return path
 
 
-def write_scan_sr(image: str | Path, report: dict[str, Any], out: str | Path) -> Path:
-    """Read ``image``'s header, build the CAD SR of its ``report`` and write it to ``out``.
+def write_scan_sr(
+    image: str | Path, report: dict[str, Any], out: str | Path, *, header: Dataset | None
+) -> Path:
+    """Build the CAD SR of ``image``'s ``report`` from its ``header`` and write it to ``out``.
+
+    ``header`` is what the reader parsed (:attr:`~microcalc.imaging.types.Mammogram.header`, in the
+    isolated decoder process): the file is not opened again here.
 
     Raises:
         InputError: ``image`` is not DICOM (a PNG has no study to file an SR under) or lacks UIDs.
     """
-    try:
-        source = pydicom.dcmread(image, stop_before_pixels=True)
-    except (InvalidDicomError, OSError) as exc:
-        raise InputError(f"{image}: a CAD SR needs a DICOM image ({exc})") from exc
-    return write_sr(build_cad_sr(source, report, path=str(image)), out)
+    if header is None:
+        raise InputError(f"{image}: a CAD SR needs a DICOM image (this input has no DICOM header)")
+    return write_sr(build_cad_sr(header, report, path=str(image)), out)
