@@ -1,5 +1,6 @@
 """Shared fixtures. Expensive artefacts (patch sets, a trained small model, a bundle) are built
-once per session through the public CLIs, exactly as a user would make them."""
+once per session through the public CLIs, exactly as a user would make them; the model that tests
+scan with is shipped (``SHIPPED_MODEL``), so that their verdicts do not depend on the host."""
 
 from __future__ import annotations
 
@@ -103,7 +104,10 @@ def synth_patches(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> P
 
 @pytest.fixture(scope="session")
 def trained_run(synth_patches: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """A small CNN trained on ``synth_patches``; the run folder (checkpoint.pt, metrics.json...)."""
+    """A small CNN trained on ``synth_patches`` during the run (checkpoint.pt, metrics.json...).
+
+    Only the test of learning itself uses it; its bounds are far below what the recipe reaches.
+    """
     return _shared_artefact(
         tmp_path_factory,
         worker_id,
@@ -134,11 +138,29 @@ def trained_run(synth_patches: Path, tmp_path_factory: pytest.TempPathFactory, w
     )
 
 
+# A small CNN trained once and shipped, so that the scores it gives (and the verdicts of the tests
+# that scan with it) are the same on every host: a model trained during the run scored a normal
+# phantom 0.509 on an AMX host against a fixed 0.5 (issue 21). Made on the Zen 5 host (no AMX,
+# fp32) with the trainer of d3175c3 (no EMA, no warm-up), as its metrics record:
+#   mc-synth patches P --n 960 --patch-size 128 --seed 1
+#   mc-train P --out R --arch smallcnn --patch-size 128 --epochs 3 --batch-size 32 --lr 2e-3 --seed 0
+# R/checkpoint.pt: validation AUC 0.995 (epoch 3), Youden point 0.362. Scanned as the tests scan
+# (fp32, ONNX Runtime), the normal phantom of tests/engine/test_scan_trained.py tops at 0.272 and
+# the mammogram with two clusters finds both in a finding of 0.994.
+SHIPPED_MODEL = Path(__file__).resolve().parent / "fixtures" / "smallcnn_synth128.pt"
+
+
+@pytest.fixture(scope="session")
+def shipped_checkpoint() -> Path:
+    """The shipped small CNN (128 px, trained on mc-synth patches): fixed weights, known scores."""
+    return SHIPPED_MODEL
+
+
 @pytest.fixture(scope="session")
 def small_bundle(
-    trained_run: Path, synth_patches: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+    shipped_checkpoint: Path, synth_patches: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
 ) -> Path:
-    """The trained small CNN exported to a bundle with FP32, FP16 and INT8 ONNX variants."""
+    """The shipped small CNN exported to a bundle with FP32, FP16 and INT8 ONNX variants."""
     return (
         _shared_artefact(
             tmp_path_factory,
@@ -148,7 +170,7 @@ def small_bundle(
                 "microcalc.export.cli:cli",
                 [
                     "--checkpoint",
-                    str(trained_run / "checkpoint.pt"),
+                    str(shipped_checkpoint),
                     "--out",
                     str(out / "bundle"),
                     "--fp16",

@@ -1,5 +1,10 @@
 """mc-scan with the small CNN trained on synthetic patches (the session ``small_bundle``).
 
+The bundle is exported from the shipped checkpoint (``tests/fixtures/smallcnn_synth128.pt``),
+not from a model trained during the run: with fixed weights every score below is the same on
+every host up to ONNX Runtime's rounding, so no verdict flips with the CPU's kernels (a model
+trained in the run scored the normal phantom 0.509 against 0.5 on an AMX host, issue 21).
+
 A synthetic mammogram from ``mc-synth mammogram`` carries its ground truth; the scan must put
 every cluster inside a finding, find nothing in a phantom without clusters, and give the same
 findings for MONOCHROME1, RLE, JPEG 2000 and windowed encodings of the same image. A different
@@ -93,9 +98,15 @@ def test_every_ground_truth_cluster_lies_inside_a_finding(with_clusters, small_b
 
 
 def test_phantom_without_clusters_gives_no_finding(small_bundle, tmp_path):
-    # The bundle's default is mc-train's patch-level Youden point, chosen on balanced validation
-    # patches and not calibrated on whole images (mc-froc --calibrate does that: tests/evaluation),
-    # so the classifier's own judgement of a normal phantom is checked at a fixed 0.5.
+    """A normal phantom gets no finding at 0.5, the classifier's own judgement.
+
+    The bundle's default is mc-train's patch-level Youden point, chosen on balanced validation
+    patches and not calibrated on whole images (mc-froc --calibrate does that: tests/evaluation),
+    so the check is at a fixed 0.5. It holds on any host because the weights are shipped: the
+    phantom's highest tile scores 0.272 (fp32, ONNX Runtime, measured on the Zen 5 host), far
+    from 0.5 next to the ~1e-6 by which different fp32 kernels disagree (mc-export's parity of
+    this model: torch against ONNX Runtime, max |dp| 1.0e-6).
+    """
     path = tmp_path / "normal.dcm"
     synth(path, clusters=0, seed=6)
     (report,) = scan([path], small_bundle, tmp_path / "out", "--threshold", "0.5")

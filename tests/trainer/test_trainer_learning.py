@@ -16,7 +16,16 @@ EVAL = "microcalc.trainer.cli_eval:cli"
 
 @pytest.mark.slow
 def test_smallcnn_learns_synthetic_clusters(trained_run: Path, synth_patches: Path, tmp_path: Path):
-    """The shared run (12 epochs, 128 px) reaches validation AUC >= 0.95; mc-eval agrees on all patches."""
+    """The shared run (15 epochs, 128 px) reaches validation AUC >= 0.95; mc-eval agrees on all patches.
+
+    The verdict rests on a model trained here, so its bounds are ones any working run clears by far:
+    the AUC is the best epoch's (seed 0 on a Zen 5 host, with the trainer of d3175c3 before its
+    EMA and warm-up defaults, went 0.506, 0.805, 0.983, 0.959, 0.988,
+    0.996, 0.990 in its first 7 epochs: one epoch's figure swings by a few hundredths, the best
+    stays far above the bound), and the accuracy is taken at the run's own operating point (the
+    Youden point chosen on the same validation patches), not at a fixed 0.5: at 0.5 the same run's
+    epoch 5 scored AUC 0.988 but accuracy 0.69, a calibration accident rather than a failure to learn.
+    """
     metrics = json.loads((trained_run / "metrics.json").read_text())
     history = read_csv(trained_run / "history.csv")
     assert metrics["auc"] >= 0.95, [h["val_auc"] for h in history]
@@ -62,12 +71,12 @@ def test_resnet101_one_step_and_eval_at_674(tmp_path: Path):
 
 @pytest.mark.slow
 def test_eval_bundle_matches_checkpoint(
-    small_bundle: Path, trained_run: Path, synth_patches: Path, tmp_path: Path
+    small_bundle: Path, shipped_checkpoint: Path, synth_patches: Path, tmp_path: Path
 ):
     """mc-eval on the exported fp32 bundle (onnxruntime) scores like the checkpoint it came from."""
     by_backend = {}
     for name, model, extra in (
-        ("torch", trained_run / "checkpoint.pt", []),
+        ("torch", shipped_checkpoint, []),
         ("onnxruntime", small_bundle, ["--backend", "onnxruntime"]),
     ):
         preds = tmp_path / f"{name}.csv"
