@@ -25,9 +25,14 @@ from microcalc.defaults import default_bundle
 from microcalc.engine.inputs import expand_inputs
 from microcalc.engine.report import unique_stems
 from microcalc.engine.scan_console import finish, refuse, summary_table
-from microcalc.engine.scan_options import scan_options, spacing_options, threshold_options, triage_option
+from microcalc.engine.scan_options import (
+    decode_timeout_option,
+    scan_options,
+    spacing_options,
+    threshold_options,
+    triage_option,
+)
 from microcalc.engine.session import ISOLATION_CHOICES, open_scan, plan_scan
-from microcalc.engine.settings import ScanSettings
 from microcalc.operating_points import point_label
 from microcalc.report_sr.document import highdicom
 
@@ -47,12 +52,7 @@ from microcalc.report_sr.document import highdicom
     is_flag=True,
     help="Scan DICOM images whose Modality is not MG and whose SOP class is not mammography.",
 )
-@click.option(
-    "--decode-timeout",
-    type=float,
-    default=ScanSettings.decode_timeout_s,
-    help="Seconds one input may take to read and decode before it is refused and abandoned.",
-)
+@decode_timeout_option
 @click.option(
     "--isolation",
     type=click.Choice(ISOLATION_CHOICES),

@@ -114,6 +114,15 @@ triage_option = click.option(
     "when the bundle has one]; --triage with a bundle without one is refused.",
 )
 
+# ``--decode-timeout``: every command that reads untrusted images (mc-scan, mc-froc) decodes them in a
+# worker process that is killed past this deadline; the refusal line names the option
+decode_timeout_option = click.option(
+    "--decode-timeout",
+    type=float,
+    default=ScanSettings.decode_timeout_s,
+    help="Seconds one input may take to read and decode before it is refused and abandoned.",
+)
+
 
 def settings_from_options(bundle: Any, options: Mapping[str, Any]) -> tuple[ChosenPoint, ScanSettings]:
     """The operating point and settings that the options above ask for, by their parameter names.
@@ -123,8 +132,8 @@ def settings_from_options(bundle: Any, options: Mapping[str, Any]) -> tuple[Chos
     pixel spacing from the bundle, so the three cannot drift apart in what they scan.
 
     ``options`` is a command's parameters (``click.get_current_context().params``) or ``mc-serve``'s
-    configuration; options a command does not take (``mc-froc``: ``--decode-timeout``, ``mc-serve``:
-    ``--spacing``) keep the :class:`~microcalc.engine.settings.ScanSettings` defaults.
+    configuration; options a command does not take (``mc-serve``: ``--spacing``) keep the
+    :class:`~microcalc.engine.settings.ScanSettings` defaults.
     """
     point = choose(
         bundle.operating_points,

@@ -13,6 +13,7 @@ from microcalc.atomic import ensure_output_dir
 from microcalc.cli_common import CONTEXT_SETTINGS, run_cli
 from microcalc.cli_options import out_dir_option
 from microcalc.engine.scan_options import (
+    decode_timeout_option,
     scan_options,
     spacing_options,
     threshold_options,
@@ -37,6 +38,7 @@ from microcalc.errors import InputError
 @spacing_options
 @threshold_options
 @triage_option
+@decode_timeout_option
 @click.option(
     "--calibrate",
     is_flag=True,
@@ -60,6 +62,7 @@ def cli(
     operating_point: str | None,
     threshold: float | None,
     triage: bool | None,
+    decode_timeout: float,
     calibrate: bool,
     force: bool,
 ) -> None:

@@ -170,25 +170,36 @@ def test_froc_accepts_pgm_as_png(tmp_path, monkeypatch, bits):
 
 
 def test_a_decoder_that_hangs_or_crashes_costs_that_case_only(tmp_path, cases, monkeypatch):
-    """mc-froc reads through the session's isolated reader: a hung decoder is killed at the decode
-    timeout, a crashed one is restarted, and the other cases are judged as usual."""
+    """mc-froc reads through the session's isolated reader: a hung decoder is killed at
+    --decode-timeout (the option its refusal line names), a crashed one is restarted, and the other
+    cases are judged as usual."""
     import shutil
 
     import hostile_reader
-
-    from microcalc.engine.settings import ScanSettings
 
     folder, truth, bundle = cases
     here = str(Path(hostile_reader.__file__).parent)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setattr(session, "read_mammogram", hostile_reader.read)
-    monkeypatch.setattr(ScanSettings, "decode_timeout_s", 3.0)
     for name in ("hang", "crash"):
         shutil.copy(folder / "normal.dcm", folder / f"{name}.dcm")
     with open(truth, "a", newline="") as f:
         f.write("hang.dcm,,,\ncrash.dcm,,,\n")
     out = tmp_path / "froc"
-    result = froc([bundle, folder, "--truth", truth, "--out", out, "--threshold", str(THRESHOLD)])
+    result = froc(
+        [
+            bundle,
+            folder,
+            "--truth",
+            truth,
+            "--out",
+            out,
+            "--threshold",
+            str(THRESHOLD),
+            "--decode-timeout",
+            "3",
+        ]
+    )
     assert result.exit_code == 1, result.output  # two cases failed, named; the rest were judged
     report = json.loads((out / "froc.json").read_text())
     assert sorted(Path(p).name for p in report["failed"]) == ["crash.dcm", "hang.dcm"]
