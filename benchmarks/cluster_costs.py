@@ -2,7 +2,7 @@
 
 Times the engine's own functions in process CPU seconds (steadier than wall time on a shared
 machine): the resume key (``file_sha256``), decode + breast mask + tile grid
-(``prepare.prepare``), report + PNG overview (``build_report`` + ``write_outputs``), and the
+(``prepare.prepare``), report + PNG overview (``ScanReport.of`` + ``write_outputs``), and the
 model actor's work (``Scanner.scan_prepared``: tile copies, inference, stitching).
 
 Example: python benchmarks/cluster_costs.py --model bundle big/m1.dcm big/m2.dcm
@@ -21,7 +21,7 @@ import click
 from microcalc.bundle import Bundle, file_sha256
 from microcalc.engine.pipeline import Scanner
 from microcalc.engine.prepare import prepare
-from microcalc.engine.report import RunInfo, build_report, write_outputs
+from microcalc.engine.report import RunInfo, ScanReport, write_outputs
 from microcalc.engine.scan_options import DEFAULTS
 from microcalc.engine.session import open_scan, plan_scan
 
@@ -46,7 +46,7 @@ def _measure(
         sys.exit(f"cluster_costs: {prepared.error}")
     (result,), model_ms = _cpu_ms(lambda: list(scanner.scan_prepared([prepared])))
     _, report_ms = _cpu_ms(
-        lambda: write_outputs(result, build_report(result, run), out_dir=out, stem=f"image{index}")
+        lambda: write_outputs(result, ScanReport.of(result, run), out_dir=out, stem=f"image{index}")
     )
     return key_ms, prep_ms, report_ms, model_ms, len(result.grid)
 

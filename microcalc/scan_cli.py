@@ -191,14 +191,13 @@ def cli(
                 refuse(console, failed, paths[index], f"{paths[index]}: not scanned: the scan stopped")
     wall_s = time.perf_counter() - start
     if as_json:
-        click.echo(json.dumps(reports, indent=2))
+        click.echo(json.dumps([r.to_dict() for r in reports], indent=2))
     elif reports:
         Console().print(summary_table(reports, failed, wall_s))
         for r in reports:
-            at = point_label(r["operating_point"])
+            at = point_label(r.operating_point)
             click.echo(
-                f"{r['input']}: {len(r['findings'])} finding(s) at {at} -> "
-                f"{r['outputs']['json']} {r['outputs']['png']}"
+                f"{r.input}: {len(r.findings)} finding(s) at {at} -> {r.outputs['json']} {r.outputs['png']}"
             )
     say(
         f"{len(paths)} input(s): {len(reports)} scanned, {len(failed)} refused "

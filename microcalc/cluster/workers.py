@@ -131,5 +131,5 @@ def write_row(row: dict[str, Any], *, spec: ScanSpec) -> dict[str, Any]:
         **out,
         "status": DONE,
         "report": str(written.json),
-        "findings": json.dumps(written.report["findings"]),
+        "findings": json.dumps(written.report.finding_dicts()),  # the ledger stores JSON: its edge
     }

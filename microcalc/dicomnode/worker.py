@@ -109,10 +109,11 @@ class ScanWorker:
             source = result.image.header
             if source is None:
                 raise InputError(f"{uid}: not a DICOM image: no study to file an SR under")
-            document = build_cad_sr(source, written.report, path=uid)
+            subject = written.report.sr_subject()
+            document = build_cad_sr(source, subject, path=uid)
             objects = [(uid, document)]
             if self.send_overview:
-                overview = build_overview_sc(source, written.png, written.report, path=uid)
+                overview = build_overview_sc(source, written.png, subject, path=uid)
                 objects.insert(0, (f"{uid}.overview", overview))
             self.spool.stage(uid, [(key, partial(_save, ds)) for key, ds in objects])
         except NotWritten as exc:  # a full disk: the image stays in incoming and is scanned again on restart

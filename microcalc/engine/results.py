@@ -11,11 +11,10 @@ input cannot be reported (its header refuses an SR).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from microcalc.engine.report import RunInfo, build_report, write_outputs
+from microcalc.engine.report import RunInfo, ScanReport, write_outputs
 from microcalc.engine.scan_result import ScanResult
 from microcalc.errors import MicrocalcError
 from microcalc.report_sr.document import write_scan_sr
@@ -29,7 +28,7 @@ class NotWritten(MicrocalcError):
 class Written:
     """What :func:`write_result` wrote: the report (with its ``outputs``) and the files."""
 
-    report: dict[str, Any]
+    report: ScanReport
     json: Path
     png: Path
     sr: Path | None = None
@@ -51,24 +50,24 @@ def write_result(
     ``result.error`` must be ``None``. Raises :class:`NotWritten` or another
     :class:`~microcalc.errors.MicrocalcError`, one line naming the file (see the module docstring).
     """
-    report = build_report(result, run)
     try:
-        json_path, png_path = write_outputs(
-            result, report, out_dir=out_dir, stem=stem, heatmap=heatmap, zoom=zoom
+        report, json_path, png_path = write_outputs(
+            result, ScanReport.of(result, run), out_dir=out_dir, stem=stem, heatmap=heatmap, zoom=zoom
         )
     except OSError as exc:
         raise NotWritten(
             f"{out_dir / stem}.json: cannot write the report for {result.path} ({exc.strerror or exc})"
         ) from exc
-    report["outputs"] = {"json": str(json_path), "png": str(png_path)}
+    outputs = {"json": str(json_path), "png": str(png_path)}
     sr_path = None
     if sr:
         target = out_dir / f"{stem}.sr.dcm"
         try:
-            sr_path = write_scan_sr(result.path, report, target, header=result.image.header)
+            sr_path = write_scan_sr(result.path, report.sr_subject(), target, header=result.image.header)
         except OSError as exc:
             raise NotWritten(
                 f"{target}: cannot write the SR for {result.path} ({exc.strerror or exc})"
             ) from exc
-        report["outputs"]["sr"] = str(sr_path)
+        outputs["sr"] = str(sr_path)
+    report = replace(report, outputs=outputs)
     return Written(report=report, json=json_path, png=png_path, sr=sr_path)

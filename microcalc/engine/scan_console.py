@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from microcalc.engine.geometry import ASSUMED_SOURCE
-from microcalc.engine.report import RunInfo
+from microcalc.engine.report import RunInfo, ScanReport
 from microcalc.engine.results import write_result
 from microcalc.engine.scan_result import ScanResult
 from microcalc.errors import MicrocalcError
@@ -28,21 +28,21 @@ def spacing_cell(resampling: dict[str, Any]) -> str:
     return text + ("?" if resampling["spacing_source"] == ASSUMED_SOURCE else "")
 
 
-def summary_table(rows: list[dict[str, Any]], failed: list[str], wall_s: float) -> Table:
+def summary_table(rows: list[ScanReport], failed: list[str], wall_s: float) -> Table:
     """The table mc-scan prints after the scan: one row per scanned input."""
     table = Table(title=f"mc-scan: {len(rows)} scanned, {len(failed)} refused, {wall_s:.1f} s")
     for column in ("input", "lat/view", "mm/px", "tiles", "findings", "max score", "suspicious", "ms"):
         table.add_column(column, justify="left" if column in ("input", "lat/view", "mm/px") else "right")
     for r in rows:
         table.add_row(
-            Path(r["input"]).name,
-            f"{r['laterality'] or '-'}/{r['view'] or '-'}",
-            spacing_cell(r["resampling"]),
-            f"{r['tiles_scanned']}/{r['tiles_total']}",
-            str(len(r["findings"])),
-            f"{r['max_score']:.3f}",
-            "[bold red]yes[/]" if r["suspicious"] else "no",
-            f"{r['times_ms'].get('wall', 0):.0f}",
+            Path(r.input).name,
+            f"{r.laterality or '-'}/{r.view or '-'}",
+            spacing_cell(r.geometry.to_dict()),
+            f"{r.tiles_scanned}/{r.tiles_total}",
+            str(len(r.findings)),
+            f"{r.max_score:.3f}",
+            "[bold red]yes[/]" if r.suspicious else "no",
+            f"{r.times_ms.get('wall', 0):.0f}",
         )
     return table
 
@@ -72,8 +72,8 @@ def finish(
         refuse(console, failed, result.path, str(exc))
         return
     report = written.report
-    if t := report["triage"]:
-        line = f"mc-scan: {result.path.name}: triage skipped {t['skipped']} of {t['tiles']} tiles"
+    if (t := report.triage) is not None:
+        line = f"mc-scan: {result.path.name}: triage skipped {t.skipped} of {t.scores.size} tiles"
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     reports.append(report)
 

@@ -57,6 +57,21 @@ class SRFinding:
     score: float
 
 
+@dataclass(frozen=True)
+class SRSubject:
+    """What the SR and the overview SC need of one scan, typed (the caller converts its report into it).
+
+    ``operating_point`` is the point in words (:func:`~microcalc.report_sr.document.operating_point_words`):
+    with the model's SHA-256 it enters the derived UIDs. ``findings`` are highest score first.
+    """
+
+    sop_instance_uid: str | None
+    model_sha256: str
+    operating_point: str
+    findings: tuple[SRFinding, ...]
+    algorithm: Algorithm
+
+
 def _sr(hd: Any) -> Any:
     return hd.sr
 

@@ -6,14 +6,14 @@ and SOP instance; nothing else of the source is copied. Its UIDs are derived fro
 Instance UID, the model's SHA-256 and the operating point, so scanning the same image with the
 same model again (a restarted server, a re-sent image) yields the same SR instance, which a
 PACS stores once, instead of a second report. The operating point enters the UIDs as
-:func:`_operating_point` words it, read from the report's ``operating_point`` itself.
+:func:`operating_point_words` words it.
 
 highdicom is imported on first use: without it, one line names ``pip install "microcalc[dicom]"``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from copy import deepcopy
 from pathlib import Path
@@ -27,7 +27,7 @@ from microcalc import __version__
 from microcalc.atomic import write_atomic
 from microcalc.errors import InputError, import_optional
 from microcalc.report_sr import codes as c
-from microcalc.report_sr.content import LIBRARY_IMAGE_ID, Algorithm, SRFinding, cad_report_content
+from microcalc.report_sr.content import LIBRARY_IMAGE_ID, Algorithm, SRSubject, cad_report_content
 
 ALGORITHM_NAME = "microcalc microcalcification cluster detection"
 # Type 2 attributes of the Patient and General Study modules: empty when the source lacks them.
@@ -50,53 +50,27 @@ def highdicom() -> Any:
     return import_optional("highdicom", extra="dicom", purpose="the Mammography CAD SR")
 
 
-def _operating_point(report: dict[str, Any]) -> str:
-    """The report's operating point in one line: its name and what it was chosen for, or that there was
-    none."""
-    point = report.get("operating_point") or report.get("settings", {}).get("operating_point")
-    if isinstance(point, dict):
-        if not point.get("name"):
-            return "operating point none (fixed threshold)"
-        detail = (
-            f" ({point['level']} level: {point['criterion']})"
-            if point.get("level") and point.get("criterion")
-            else ""
-        )
-        return f"operating point {point['name']}{detail}"
-    return f"operating point {point}" if point else "operating point none (fixed threshold)"
+def operating_point_words(point: Mapping[str, Any] | None) -> str:
+    """An operating point in one line: its name and what it was chosen for, or that there was none."""
+    if not point or not point.get("name"):
+        return "operating point none (fixed threshold)"
+    detail = (
+        f" ({point['level']} level: {point['criterion']})"
+        if point.get("level") and point.get("criterion")
+        else ""
+    )
+    return f"operating point {point['name']}{detail}"
 
 
-def algorithm_from_report(report: dict[str, Any]) -> Algorithm:
-    """TID 4019 identification from a scan report: microcalc's version, the model's SHA-256, the operating
-    point."""
-    settings = report.get("settings", {})
-    params = [
-        f"model sha256 {report['model_sha256']}",
-        _operating_point(report),
-        f"threshold {settings.get('threshold')}",
-    ]
-    model = report.get("model", {})
+def algorithm_identification(
+    *, model_sha256: str, operating_point: str, threshold: float, model: str | None
+) -> Algorithm:
+    """TID 4019 identification: microcalc's version, the model's SHA-256, the operating point (in words),
+    the threshold and, when known, the model (``arch variant on backend precision``)."""
+    params = [f"model sha256 {model_sha256}", operating_point, f"threshold {threshold}"]
     if model:
-        params.append(
-            f"model {model.get('arch')} {model.get('variant')} on {report.get('backend')} "
-            f"{report.get('precision')}"
-        )
+        params.append(f"model {model}")
     return Algorithm(name=ALGORITHM_NAME, version=__version__, parameters=tuple(params))
-
-
-def findings_from_report(report: dict[str, Any]) -> list[SRFinding]:
-    """The report's findings in original pixels (``bbox_px``, ``centre_px``), highest score first."""
-    out = []
-    for f in report["findings"]:
-        b, ctr = f["bbox_px"], f["centre_px"]
-        out.append(
-            SRFinding(
-                centre=(float(ctr["x"]), float(ctr["y"])),
-                box=(float(b["x0"]), float(b["y0"]), float(b["x1"]), float(b["y1"])),
-                score=float(f["score"]),
-            )
-        )
-    return out
 
 
 @contextmanager
@@ -113,10 +87,10 @@ def header_errors(path: str, what: str) -> Iterator[None]:
         ) from exc
 
 
-def derived_uids(source: Dataset, report: dict[str, Any], *, kind: str) -> tuple[str, str]:
+def derived_uids(source: Dataset, subject: SRSubject, *, kind: str) -> tuple[str, str]:
     """(Series Instance UID, SOP Instance UID) of a result object of ``kind`` (the SR, the overview):
     new, and the same for the same image, model and operating point."""
-    key = [kind, str(report["model_sha256"]), _operating_point(report)]
+    key = [kind, str(subject.model_sha256), subject.operating_point]
     series = generate_uid(entropy_srcs=["microcalc-series", str(source.StudyInstanceUID), *key])
     sop = generate_uid(entropy_srcs=["microcalc-instance", str(source.SOPInstanceUID), *key])
     return series, sop
@@ -165,26 +139,25 @@ def _add_library_references(document: Dataset) -> None:
     del library_image.ConceptNameCodeSequence  # TID 4020 row 1 has no concept name
 
 
-def build_cad_sr(source: Dataset, report: dict[str, Any], *, path: str = "") -> Dataset:
+def build_cad_sr(source: Dataset, subject: SRSubject, *, path: str) -> Dataset:
     """The Mammography CAD SR of one scan.
 
     Args:
         source: the scanned image's header (``dcmread(..., stop_before_pixels=True)``).
-        report: its scan report (:func:`microcalc.engine.report.build_report`); SCOORDs come
-            from ``findings[*].bbox_px`` / ``centre_px``, in the source's pixel grid.
+        subject: its scan (:meth:`microcalc.engine.report.ScanReport.sr_subject`); SCOORDs come
+            from its findings' centres and boxes, in the source's pixel grid.
         path: the input's name for error messages.
     """
     hd = highdicom()
-    path = path or str(report.get("input", ""))
     with header_errors(path, "CAD SR"):
         source_copy = evidence(source, path)
-        if report.get("sop_instance_uid") not in (None, str(source.SOPInstanceUID)):
+        if subject.sop_instance_uid not in (None, str(source.SOPInstanceUID)):
             raise InputError(
-                f"{path}: the scan report is for SOP Instance {report['sop_instance_uid']}, "
+                f"{path}: the scan report is for SOP Instance {subject.sop_instance_uid}, "
                 f"not {source.SOPInstanceUID}"
             )
-        series_uid, sop_uid = derived_uids(source, report, kind="cad-sr")
-        content = cad_report_content(hd, source, findings_from_report(report), algorithm_from_report(report))
+        series_uid, sop_uid = derived_uids(source, subject, kind="cad-sr")
+        content = cad_report_content(hd, source, list(subject.findings), subject.algorithm)
         document = hd.sr.ComprehensiveSR(
             evidence=[source_copy],
             content=content,
@@ -211,10 +184,8 @@ def write_sr(document: Dataset, path: str | Path) -> Path:
     return path
 
 
-def write_scan_sr(
-    image: str | Path, report: dict[str, Any], out: str | Path, *, header: Dataset | None
-) -> Path:
-    """Build the CAD SR of ``image``'s ``report`` from its ``header`` and write it to ``out``.
+def write_scan_sr(image: str | Path, subject: SRSubject, out: str | Path, *, header: Dataset | None) -> Path:
+    """Build the CAD SR of ``image``'s scan (``subject``) from its ``header`` and write it to ``out``.
 
     ``header`` is what the reader parsed (:attr:`~microcalc.imaging.types.Mammogram.header`, in the
     isolated decoder process): the file is not opened again here.
@@ -224,4 +195,4 @@ def write_scan_sr(
     """
     if header is None:
         raise InputError(f"{image}: a CAD SR needs a DICOM image (this input has no DICOM header)")
-    return write_sr(build_cad_sr(header, report, path=str(image)), out)
+    return write_sr(build_cad_sr(header, subject, path=str(image)), out)

@@ -10,7 +10,6 @@ SR's, so a rescan gives the same instance), the source's patient orientation and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -18,18 +17,18 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from microcalc import __version__
+from microcalc.report_sr.content import SRSubject
 from microcalc.report_sr.document import derived_uids, evidence, header_errors, highdicom
 
 
-def build_overview_sc(source: Dataset, png: str | Path, report: dict[str, Any], *, path: str = "") -> Dataset:
-    """The Secondary Capture of the overview ``png`` of ``report`` for the image ``source``."""
+def build_overview_sc(source: Dataset, png: str | Path, subject: SRSubject, *, path: str) -> Dataset:
+    """The Secondary Capture of the overview ``png`` of a scan (``subject``) for the image ``source``."""
     hd = highdicom()
-    path = path or str(report.get("input", ""))
     with Image.open(png) as img:
         pixels = np.ascontiguousarray(np.asarray(img.convert("RGB")))
     with header_errors(path, "overview"):
         ref = evidence(source, path)
-        series_uid, sop_uid = derived_uids(source, report, kind="overview")
+        series_uid, sop_uid = derived_uids(source, subject, kind="overview")
         laterality = str(source.get("ImageLaterality", "") or source.get("Laterality", "") or "").upper()
         image = hd.sc.SCImage.from_ref_dataset(
             ref_dataset=ref,

@@ -22,7 +22,7 @@ from PIL import Image
 from microcalc import scan_cli
 from microcalc.errors import MissingDependencyError
 from microcalc.report_sr.codes import MAMMOGRAPHY_CAD_SR_STORAGE
-from microcalc.report_sr.document import algorithm_from_report
+from microcalc.report_sr.document import algorithm_identification, operating_point_words
 
 pytest.importorskip("highdicom", reason='highdicom is not installed: pip install "microcalc[dicom]"')
 
@@ -210,6 +210,8 @@ def test_missing_highdicom_names_the_extra(tmp_path, tiny_bundle, fake_backend, 
     ],
 )
 def test_the_sr_names_the_operating_point(point, expected):
-    report = {"model_sha256": "ab" * 32, "settings": {"threshold": 0.43}, "operating_point": point}
-    parameters = algorithm_from_report(report).parameters
+    words = operating_point_words(point)
+    parameters = algorithm_identification(
+        model_sha256="ab" * 32, operating_point=words, threshold=0.43, model=None
+    ).parameters
     assert parameters[1] == expected and parameters[2] == "threshold 0.43"

@@ -40,24 +40,29 @@ def source_header() -> Dataset:
     return ds
 
 
-REPORT = {
-    "input": "right_mlo.dcm",
-    "sop_instance_uid": "1.2.826.0.1.3680043.8.498.1001",
-    "model_sha256": "ab" * 32,
-    "model": {"bundle": "b", "arch": "smallcnn", "patch_size": 64, "variant": "fp32"},
-    "backend": "onnxruntime",
-    "precision": "fp32",
-    "settings": {"threshold": 0.4, "overlap": 0.5, "min_breast": 0.1, "batch_size": 8},
-    "operating_point": {"name": "youden", "threshold": 0.4, "level": "tile", "criterion": "max Youden J"},
-    "findings": [
-        {
-            "score": 0.91,
-            "bbox_px": {"x0": 150, "y0": 250, "x1": 250, "y1": 350},
-            "centre_px": {"x": 200, "y": 300},
-        },
-        {"score": 0.55, "bbox_px": {"x0": 10, "y0": 20, "x1": 74, "y1": 84}, "centre_px": {"x": 42, "y": 52}},
-    ],
-}
+def subject():
+    """A fixed scan as the SR takes it (what ``ScanReport.sr_subject`` gives for such a report)."""
+    from microcalc.report_sr.content import SRFinding, SRSubject
+    from microcalc.report_sr.document import algorithm_identification, operating_point_words
+
+    point = operating_point_words(
+        {"name": "youden", "threshold": 0.4, "level": "tile", "criterion": "max Youden J"}
+    )
+    return SRSubject(
+        sop_instance_uid="1.2.826.0.1.3680043.8.498.1001",
+        model_sha256="ab" * 32,
+        operating_point=point,
+        findings=(
+            SRFinding(centre=(200.0, 300.0), box=(150.0, 250.0, 250.0, 350.0), score=0.91),
+            SRFinding(centre=(42.0, 52.0), box=(10.0, 20.0, 74.0, 84.0), score=0.55),
+        ),
+        algorithm=algorithm_identification(
+            model_sha256="ab" * 32,
+            operating_point=point,
+            threshold=0.4,
+            model="smallcnn fp32 on onnxruntime fp32",
+        ),
+    )
 
 
 def _drop_clock(node: object) -> object:
@@ -75,7 +80,7 @@ def _content(ds: Dataset) -> dict:
 def test_sr_content_is_unchanged():
     from microcalc.report_sr.document import build_cad_sr
 
-    document = build_cad_sr(source_header(), REPORT, path="right_mlo.dcm")
+    document = build_cad_sr(source_header(), subject(), path="right_mlo.dcm")
     content = _content(document)
     if os.environ.get("MC_WRITE_GOLDEN"):
         GOLDEN.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n")
