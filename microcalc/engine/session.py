@@ -198,6 +198,8 @@ def open_scan(
             ScanInputs(paths, reader=reader, settings=settings, patch_size=plan.patch_size, early=True)
         )
         stack.enter_context(runner)  # loads (or compiles) the model while the first image decodes
+        if triage is not None:
+            triage.warm_up()  # and runs the triage model once, so the first image's triage is not a cold one
         yield ScanSession(
             plan=plan,
             backend=runner,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,57 @@ def test_blank_image_scans_zero_tiles(mean_backend):
     )
     (result,) = scanner.scan([Path("b")])
     assert result.error is None and len(result.grid) == 0 and result.findings == []
+
+
+def test_the_backend_gets_its_next_batch_before_the_oldest_returns(mean_backend, monkeypatch):
+    """With nothing ready the infer stage waits for the filler, not on its oldest batch: a filler a
+    little slower than the backend's submit still finds two batches in flight (OpenVINO's two streams
+    each busy). Here batch k+1 is filled only once batch k is submitted, and batch k finishes only
+    once k+1 is submitted (or after a timeout): waiting on the oldest would keep one in flight."""
+    from microcalc.engine import pipeline
+
+    submitted = [threading.Event() for _ in range(64)]
+    state = {"fills": 0, "in_flight": 0, "peak": 0}
+    lock = threading.Lock()
+    real_fill = pipeline.fill_batch
+
+    def slow_fill(pixels, grid, first, out):
+        k = state["fills"]
+        state["fills"] += 1
+        if k:
+            submitted[k - 1].wait(timeout=2)
+            time.sleep(0.05)  # the filler's copies take a while
+        return real_fill(pixels, grid, first, out)
+
+    backend = mean_backend(P, max_batch=2)
+    real_submit = backend._submit_impl
+
+    def gated_submit(batch, n):
+        pending = real_submit(batch, n)
+        with lock:
+            k = len(backend.submitted) - 1
+            state["in_flight"] += 1
+            state["peak"] = max(state["peak"], state["in_flight"])
+        submitted[k].set()
+
+        def result():
+            submitted[k + 1].wait(timeout=0.5)  # the last batch of the scan times out
+            with lock:
+                state["in_flight"] -= 1
+            return pending.result()
+
+        return PendingBatch(result)
+
+    monkeypatch.setattr(pipeline, "fill_batch", slow_fill)
+    monkeypatch.setattr(backend, "_submit_impl", gated_submit)
+    scanner = Scanner(
+        backend,
+        reader=reader_for({"a": phantom(260, 200)}),
+        settings=ScanSettings(threshold=0.3, batch_size=2, depth=3),
+    )
+    (result,) = scanner.scan([Path("a")])
+    assert result.error is None and len(backend.submitted) >= 3
+    assert state["peak"] >= 2 and state["in_flight"] == 0
 
 
 def test_backend_failure_propagates(mean_backend):
