@@ -20,7 +20,7 @@ SEED="${DEMO_SEED:-0}" # training seed (patches use SEED + 1); the calibration a
 mkdir -p "$OUT"
 export MICROCALC_HOME="$(cd "$OUT" && pwd)/home"  # never touch the user's ~/.microcalc (DEMO_OUT may be absolute)
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s  [%d s]\n' "$*" $((SECONDS - t0)); }  # elapsed since the start
 t0=$SECONDS
 
 # mammograms: synth_mammograms DIR FIRST_SEED WITH_CLUSTERS NORMAL (clusters 1..3 in turn, views and densities vary)
