@@ -16,7 +16,6 @@ scanned again with its decode and tiling in front of its first batch, which noth
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from functools import partial
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from microcalc.bench import variants
-from microcalc.engine.tiler import fill_batch
+from microcalc.engine.tiler import batch_sizes, fill_batch
 
 STAGES = ("decode", "resample", "tiling", "triage", "inference", "stitching")  # triage: only when it ran
 
@@ -70,7 +69,9 @@ def measure_scan(
         startup_ms = (time.perf_counter() - started) * 1e3
         scanner = session.scanner
         (result,), single = _timed_scan(scanner, session.inputs)
-        model = partial(_model_only, runner, session.triage, result, batch_size=batch_size)
+        model = partial(
+            _model_only, runner, session.triage, result, batch_size=batch_size, lanes=plan.settings.depth - 1
+        )
         single_model = model()  # each timed scan is followed at once by its model-only run
         _, front = _timed_scan(scanner, [path])
         front_model = model()
@@ -87,7 +88,7 @@ def measure_scan(
         "mammogram": str(mammogram),
         "shape": list(result.image.pixels.shape),
         "tiles": len(grid),
-        "batches": math.ceil(len(grid) / batch_size),
+        "batches": len(batch_sizes(len(grid), batch=batch_size, lanes=plan.settings.depth - 1)),
         "wall_ms": single["wall_ms"],
         "stages_ms": {
             k: float(result.times_ms.get(k, 0.0)) for k in STAGES if k in result.times_ms or k != "triage"
@@ -125,16 +126,17 @@ def measure_scan(
     return out
 
 
-def _model_only(runner: Any, triage: Any, result: Any, *, batch_size: int) -> dict[str, Any]:
+def _model_only(runner: Any, triage: Any, result: Any, *, batch_size: int, lanes: int) -> dict[str, Any]:
     """The cascade's models alone on ``result``'s tiles: the main model on the tiles it ran, buffers
     filled beforehand and all submitted at once, then the triage model (if on) on the whole grid.
     Wall and process CPU ms, in total and per part."""
     pixels, grid = result.image.pixels, result.grid
     kept = result.triage.kept_grid(grid) if result.triage else grid
-    buffers = []
-    for start in range(0, len(kept), batch_size):
+    buffers, start = [], 0
+    for size in batch_sizes(len(kept), batch=batch_size, lanes=lanes):  # the scanner's batches
         buf = runner.host_buffer(batch_size)
-        buffers.append((buf, fill_batch(pixels, kept, start, buf)))
+        buffers.append((buf, fill_batch(pixels, kept, start, buf[:size])))
+        start += size
     wall, cpu = time.perf_counter(), time.process_time()
     for pending in [runner.submit(buf, n) for buf, n in buffers]:
         pending.result()

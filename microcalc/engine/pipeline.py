@@ -40,7 +40,7 @@ from microcalc.engine.ring import BufferRing
 from microcalc.engine.scan_result import PreparedImage, ScanFailure, ScanResult
 from microcalc.engine.settings import ScanSettings
 from microcalc.engine.stages import END, ImageDone, InFlight, Job, StageFailed, TileBatch
-from microcalc.engine.tiler import fill_batch
+from microcalc.engine.tiler import batch_sizes, fill_batch
 from microcalc.engine.triage import Triage
 from microcalc.errors import InternalError
 
@@ -134,12 +134,12 @@ class Scanner:
             job.scores = np.empty(n_tiles, dtype=np.float32)
             job.times_ms["copies"] = 0.0
             first = 0
-            while first < n_tiles:
+            for size in batch_sizes(n_tiles, batch=self.ring.batch_size, lanes=self.settings.depth - 1):
                 slot = stages.acquire(self.ring, stop)
                 if slot is None:
                     return
                 t = time.perf_counter()
-                n = fill_batch(prepared.image.pixels, job.grid, first, self.ring.buffers[slot])
+                n = fill_batch(prepared.image.pixels, job.grid, first, self.ring.buffers[slot][:size])
                 job.times_ms["copies"] += (time.perf_counter() - t) * 1e3
                 if not stages.put(ready, TileBatch(job=job, first=first, n=n, slot=slot), stop):
                     return

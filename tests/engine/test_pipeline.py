@@ -13,6 +13,7 @@ from engine_fakes import as_image, phantom
 from microcalc.engine.backends.base import PendingBatch
 from microcalc.engine.pipeline import Scanner
 from microcalc.engine.settings import ScanSettings
+from microcalc.engine.tiler import batch_sizes
 from microcalc.errors import InputError, InternalError, MicrocalcError
 
 P = 64
@@ -51,6 +52,23 @@ def test_scores_are_the_known_predictor_on_the_right_tiles(mean_backend):
     assert result.findings[0].frame.contains(200, 300)
     assert result.findings[0].bbox.contains(200, 300)
     assert set(result.times_ms) >= {"decode", "tiling", "inference", "stitching", "wall"}
+
+
+def test_an_images_batches_end_shared_over_the_batches_in_flight(mean_backend):
+    """The scanner cuts each image's tiles as ``batch_sizes`` says (full batches, then the rest split
+    over the two batches in flight), and every tile still gets its own score. 80 tiles in batches of
+    6: twelve full ones, then 4 + 4, not 6 + 2."""
+    backend = mean_backend(P, max_batch=6)
+    img = phantom(600, 500, spots=((300, 200),))
+    scanner = Scanner(
+        backend, reader=reader_for({"a": img}), settings=ScanSettings(threshold=0.3, batch_size=6, depth=3)
+    )
+    (result,) = scanner.scan([Path("a")])
+    sizes = [n for _, n in backend.submitted]
+    assert len(result.grid) == 80 and sizes == [6] * 12 + [4, 4]
+    assert sizes == batch_sizes(len(result.grid), batch=6, lanes=2)
+    expected = [img[y : y + P, x : x + P].mean() / 255 for y, x in zip(result.grid.ys, result.grid.xs)]
+    np.testing.assert_allclose(result.scores, expected, rtol=1e-6)
 
 
 def test_buffers_are_reused_not_allocated_per_tile(mean_backend):

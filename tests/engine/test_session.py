@@ -18,6 +18,7 @@ from microcalc.engine import session
 from microcalc.engine.backends.onnxruntime import OnnxRuntimeBackend
 from microcalc.engine.scan_options import DEFAULTS
 from microcalc.engine.triage import BATCH as TRIAGE_BATCH
+from microcalc.engine.triage import WARM_UP_BATCHES
 from microcalc.errors import InputError
 
 OPTIONS = {**DEFAULTS, "operating_point": None, "threshold": None}
@@ -92,9 +93,9 @@ def test_mc_bench_scan_stage_opens_the_session(tmp_path, monkeypatch):
     assert out["triage"]["skipped"] > 0 and out["stream"]["images"] == 2
 
 
-def test_open_scan_runs_the_triage_model_once_before_the_first_image(tmp_path, monkeypatch):
-    """The triage session's first run (ONNX Runtime plans memory and fills its arena) happens while the
-    session opens, under the first decode: one full batch of blank tiles, and no image scored yet."""
+def test_open_scan_warms_the_triage_model_before_the_first_image(tmp_path, monkeypatch):
+    """The triage session's first runs (ONNX Runtime allocates and plans its memory) happen while the
+    session opens, under the first decode: two full batches of blank tiles, and no image scored yet."""
     root = write_tiny_bundle(tmp_path / "b", patch=P, threshold=TINY_THRESHOLD)
     add_max_triage(root, threshold=0.9)
     runs = []
@@ -108,5 +109,6 @@ def test_open_scan_runs_the_triage_model_once_before_the_first_image(tmp_path, m
     main = (MeanBackend(patch=P, max_batch=4), {"name": "fake", "precision": "fp32", "sha256": ""}, "fake")
     with session.open_scan(plan, backend=main) as opened:
         assert opened.triage is not None
-        ((batch, n),) = runs
-        assert n == TRIAGE_BATCH and batch.shape == (TRIAGE_BATCH, 1, P, P) and not batch.any()
+        assert len(runs) == WARM_UP_BATCHES == 2
+        for batch, n in runs:
+            assert n == TRIAGE_BATCH and batch.shape == (TRIAGE_BATCH, 1, P, P) and not batch.any()

@@ -7,7 +7,7 @@ import pytest
 from engine_fakes import phantom
 
 from microcalc.engine.mask import breast_mask
-from microcalc.engine.tiler import axis_starts, fill_batch, plan_tiles
+from microcalc.engine.tiler import axis_starts, batch_sizes, fill_batch, plan_tiles
 
 
 @pytest.mark.parametrize(
@@ -139,3 +139,20 @@ def test_block_mean_equals_block_reduce(shape, factor):
         block_reduce(pixels, block_size=(factor, factor), func=np.mean, cval=0),
         rtol=1e-12,
     )
+
+
+@pytest.mark.parametrize(
+    ("tiles", "batch", "lanes", "sizes"),
+    [
+        (9, 8, 2, [5, 4]),  # one batch per lane, not 8 + 1
+        (33, 8, 2, [8, 8, 8, 5, 4]),
+        (16, 8, 2, [8, 8]),
+        (20, 8, 2, [8, 6, 6]),
+        (1, 8, 2, [1]),
+        (0, 8, 2, []),
+        (9, 8, 1, [8, 1]),  # one lane: full batches as before
+        (7, 4, 3, [3, 2, 2]),
+    ],
+)
+def test_an_images_last_tiles_are_shared_out_over_the_lanes(tiles, batch, lanes, sizes):
+    assert batch_sizes(tiles, batch=batch, lanes=lanes) == sizes
