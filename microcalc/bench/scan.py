@@ -65,12 +65,17 @@ def measure_scan(
     runner = variants.make_backend(backend, bundle, precision=precision, max_batch=batch_size)
     own = (runner, model_identity(bundle, runner.name, precision), f"{backend} {precision}")
     with open_scan(plan, paths=[path], backend=own) as session:
-        _warm_up(runner, batch_size=batch_size, batches=warmup, in_flight=plan.settings.depth - 1)
+        _warm_up(runner, batch_size=batch_size, batches=warmup, in_flight=plan.settings.max_in_flight)
         startup_ms = (time.perf_counter() - started) * 1e3
         scanner = session.scanner
         (result,), single = _timed_scan(scanner, session.inputs)
         model = partial(
-            _model_only, runner, session.triage, result, batch_size=batch_size, lanes=plan.settings.depth - 1
+            _model_only,
+            runner,
+            session.triage,
+            result,
+            batch_size=batch_size,
+            lanes=plan.settings.max_in_flight,
         )
         single_model = model()  # each timed scan is followed at once by its model-only run
         _, front = _timed_scan(scanner, [path])
@@ -88,7 +93,7 @@ def measure_scan(
         "mammogram": str(mammogram),
         "shape": list(result.image.pixels.shape),
         "tiles": len(grid),
-        "batches": len(batch_sizes(len(grid), batch=batch_size, lanes=plan.settings.depth - 1)),
+        "batches": len(batch_sizes(len(grid), batch=batch_size, lanes=plan.settings.max_in_flight)),
         "wall_ms": single["wall_ms"],
         "stages_ms": {
             k: float(result.times_ms.get(k, 0.0)) for k in STAGES if k in result.times_ms or k != "triage"

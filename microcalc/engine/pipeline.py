@@ -134,7 +134,7 @@ class Scanner:
             job.scores = np.empty(n_tiles, dtype=np.float32)
             job.times_ms["copies"] = 0.0
             first = 0
-            for size in batch_sizes(n_tiles, batch=self.ring.batch_size, lanes=self.settings.depth - 1):
+            for size in batch_sizes(n_tiles, batch=self.ring.batch_size, lanes=self.settings.max_in_flight):
                 slot = stages.acquire(self.ring, stop)
                 if slot is None:
                     return
@@ -168,12 +168,12 @@ class Scanner:
 
     def _infer(self, ready: queue.Queue, done: queue.Queue, stop: threading.Event) -> None:
         inflight: deque[InFlight | ImageDone] = deque()
-        max_inflight = self.settings.depth - 1
+        max_inflight = self.settings.max_in_flight
         while True:
             try:
                 item = ready.get_nowait()
             except queue.Empty:
-                if self._backend_is_full(inflight, max_inflight):  # else the filler's next batch is near
+                if self._wait_on_oldest(inflight, max_inflight):  # else the filler's next batch is near
                     if not self._collect(inflight.popleft(), done, stop):
                         return
                     continue
@@ -204,7 +204,7 @@ class Scanner:
                     return
 
     @staticmethod
-    def _backend_is_full(inflight: deque[InFlight | ImageDone], max_inflight: int) -> bool:
+    def _wait_on_oldest(inflight: deque[InFlight | ImageDone], max_inflight: int) -> bool:
         """Whether the infer stage, with nothing new ready, should wait on its oldest batch: when as
         many batches as may be are in flight, or the image is wholly submitted (its ``ImageDone`` is
         queued and the filler may be waiting for the next decode). Otherwise the filler holds a free

@@ -199,7 +199,7 @@ def open_scan(
         )
         stack.enter_context(runner)  # loads (or compiles) the model while the first image decodes
         if triage is not None:
-            triage.warm_up()  # and runs the triage model once, so the first image's triage is not a cold one
+            triage.warm_up()  # and warms the triage model, so the first image's triage is not a cold one
         yield ScanSession(
             plan=plan,
             backend=runner,

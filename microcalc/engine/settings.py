@@ -64,3 +64,8 @@ class ScanSettings:
         for name, value in (("model spacing", self.model_spacing_mm), ("--spacing", self.input_spacing_mm)):
             if value is not None:
                 check_spacing_mm(value, what=name)
+
+    @property
+    def max_in_flight(self) -> int:
+        """Batches the scanner keeps on the backend at once: one buffer of the ring is always being filled."""
+        return self.depth - 1
